@@ -1,0 +1,195 @@
+// `harvester bot start|stop|status`: the remote side's daemon, with the options of harvester's rpc_bot.py
+// (--port 18861, --pid /var/tmp/harvester_rpc.pid, --stdout, --stderr, --backlog, --foreground).
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { Bot } from '../../middleware/bot/daemon.js';
+import { isProcessAlive, livePid, readPid } from '../../middleware/bot/pid-file.js';
+import { PluginFactory } from '../../plugins/index.js';
+import { CliContext } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { portNumber, positiveInt } from '../options.js';
+
+const READY_FD_ENV = 'HARVESTER_BOT_READY_FD';
+
+interface StartOptions {
+  port: number;
+  pid: string;
+  stdout?: string;
+  stderr?: string;
+  backlog: number;
+  foreground?: boolean;
+  ifNotRunning?: boolean;
+  grace: number;
+}
+
+export function registerBotCommands(program: Command): void {
+  const bot = program.command('bot').description('the bot that serves remote plugin calls on this host (run it on the remote host)');
+
+  bot
+    .command('start')
+    .description('start the bot: listens on 127.0.0.1 only, daemonized unless --foreground')
+    .option('--port <port>', 'port on 127.0.0.1 to listen on', portNumber, 18861)
+    .option('--pid <file>', 'pid file', '/var/tmp/harvester_rpc.pid')
+    .option('--stdout <file>', "daemon's stdout (default: <home>/logs/bot.stdout)")
+    .option('--stderr <file>', "daemon's stderr (default: <home>/logs/bot.stderr)")
+    .option('--backlog <n>', 'listen backlog', positiveInt, 511)
+    .option('--grace <seconds>', 'on SIGTERM, how long calls in flight may still run', positiveInt, 30)
+    .option('--foreground', 'stay in the foreground (logs to <home>/logs/bot.log)')
+    .option('--if-not-running', 'exit 0 quietly when a bot is already running (used by on-demand launch)')
+    .action(async (opts: StartOptions, command: Command) => {
+      const ctx = CliContext.fromCommand(command, 'bot.log');
+      const pidFile = resolve(opts.pid);
+      const running = livePid(pidFile);
+      if (running !== undefined) {
+        if (opts.ifNotRunning) {
+          process.stdout.write(`bot already running (pid ${running}, pid file ${pidFile})\n`);
+          return;
+        }
+        process.stderr.write(`harvester: a bot is already running with pid ${running} (pid file ${pidFile}); stop it first with 'harvester bot stop --pid ${pidFile}'\n`);
+        process.exitCode = ExitCode.failure;
+        return;
+      }
+      if (!opts.foreground) {
+        await daemonize(command, ctx, opts, pidFile);
+        return;
+      }
+      await runForeground(ctx, opts, pidFile);
+    });
+
+  bot
+    .command('stop')
+    .description('stop the bot: SIGTERM, then wait while it finishes calls in flight')
+    .option('--pid <file>', 'pid file', '/var/tmp/harvester_rpc.pid')
+    .option('--wait <seconds>', 'how long to wait for it to exit', positiveInt, 60)
+    .action(async (opts: { pid: string; wait: number }) => {
+      const pidFile = resolve(opts.pid);
+      const pid = readPid(pidFile);
+      if (pid === undefined || !isProcessAlive(pid)) {
+        process.stdout.write(`no bot running (pid file ${pidFile}${pid === undefined ? ' absent' : ' is stale'})\n`);
+        return;
+      }
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + opts.wait * 1000;
+      while (isProcessAlive(pid) && Date.now() < deadline) await sleep(100);
+      if (isProcessAlive(pid)) {
+        process.stderr.write(`harvester: bot pid ${pid} still running after ${opts.wait}s; it may be finishing long calls (kill -9 ${pid} loses their outcome)\n`);
+        process.exitCode = ExitCode.failure;
+        return;
+      }
+      process.stdout.write(`bot stopped (pid ${pid})\n`);
+    });
+
+  bot
+    .command('status')
+    .description('whether a bot is running (exit 0) or not (exit 3)')
+    .option('--pid <file>', 'pid file', '/var/tmp/harvester_rpc.pid')
+    .action((opts: { pid: string }) => {
+      const pidFile = resolve(opts.pid);
+      const pid = readPid(pidFile);
+      if (pid !== undefined && isProcessAlive(pid)) {
+        process.stdout.write(`bot running (pid ${pid}, pid file ${pidFile})\n`);
+        return;
+      }
+      process.stdout.write(`bot not running (pid file ${pidFile}${pid === undefined ? ' absent' : ` names pid ${pid}, which is gone`})\n`);
+      process.exitCode = 3;
+    });
+}
+
+async function runForeground(ctx: CliContext, opts: StartOptions, pidFile: string): Promise<void> {
+  const readyFd = process.env[READY_FD_ENV] === undefined ? undefined : Number(process.env[READY_FD_ENV]);
+  const factory = new PluginFactory({ pluginDirs: ctx.master.pluginDirs, log: ctx.log });
+  const bot = new Bot({
+    home: ctx.master.home,
+    port: opts.port,
+    pidFile,
+    backlog: opts.backlog,
+    graceMs: opts.grace * 1000,
+    pluginDirs: ctx.master.pluginDirs,
+    factory,
+    log: ctx.log,
+    onReady: ({ port, pid }) => {
+      if (readyFd !== undefined) {
+        writeSync(readyFd, `ready ${pid} ${port}\n`);
+        closeSync(readyFd);
+      } else {
+        process.stdout.write(`bot listening on 127.0.0.1:${port} (pid ${pid})\n`);
+      }
+    },
+  });
+  try {
+    await bot.start();
+  } catch (error) {
+    if (readyFd !== undefined) {
+      writeSync(readyFd, `error ${error instanceof Error ? error.message : String(error)}\n`);
+      closeSync(readyFd);
+    }
+    throw error;
+  }
+  const stop = (signal: string): void => {
+    ctx.log.info({ signal }, 'signal received');
+    void bot.stop();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  await bot.whenStopped();
+}
+
+/** Starts `bot start --foreground` detached, its output in files, and returns once it listens (or failed). */
+async function daemonize(command: Command, ctx: CliContext, opts: StartOptions, pidFile: string): Promise<void> {
+  const logDir = ctx.master.logDir;
+  mkdirSync(logDir, { recursive: true });
+  const stdoutFile = resolve(opts.stdout ?? join(logDir, 'bot.stdout'));
+  const stderrFile = resolve(opts.stderr ?? join(logDir, 'bot.stderr'));
+  mkdirSync(dirname(stdoutFile), { recursive: true });
+  mkdirSync(dirname(stderrFile), { recursive: true });
+  const out = openSync(stdoutFile, 'a');
+  const err = openSync(stderrFile, 'a');
+  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const globals = command.optsWithGlobals<{ config?: string; logLevel?: string }>();
+  const args = [
+    main,
+    '--home', ctx.master.home,
+    ...(globals.config ? ['--config', globals.config] : []),
+    ...(globals.logLevel ? ['--log-level', globals.logLevel] : []),
+    'bot', 'start', '--foreground',
+    '--port', String(opts.port),
+    '--pid', pidFile,
+    '--backlog', String(opts.backlog),
+    '--grace', String(opts.grace),
+  ];
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', out, err, 'pipe'],
+    env: { ...process.env, [READY_FD_ENV]: '3' },
+    cwd: ctx.master.home,
+  });
+  closeSync(out);
+  closeSync(err);
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  const answer = await new Promise<string>((resolveAnswer) => {
+    let text = '';
+    const timer = setTimeout(() => resolveAnswer('error the bot did not report ready within 30 s'), 30_000);
+    pipe.setEncoding('utf8');
+    pipe.on('data', (chunk: string) => (text += chunk));
+    pipe.on('end', () => {
+      clearTimeout(timer);
+      resolveAnswer(text.trim() || `error the bot exited before it was ready (exit ${child.exitCode ?? 'unknown'})`);
+    });
+  });
+  child.unref();
+  (pipe as unknown as { destroy(): void }).destroy();
+  if (answer.startsWith('ready ')) {
+    const [, pid, port] = answer.split(' ');
+    process.stdout.write(`bot started (pid ${pid}, 127.0.0.1:${port}, pid file ${pidFile}, logs ${join(logDir, 'bot.log')})\n`);
+    return;
+  }
+  process.stderr.write(`harvester: bot failed to start: ${answer.replace(/^error /, '')} (see ${stderrFile})\n`);
+  process.exitCode = ExitCode.failure;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

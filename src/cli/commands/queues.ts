@@ -1,0 +1,111 @@
+// `harvester queues check|show`: validate a queue configuration and show a resolved queue.
+import type { Command } from 'commander';
+import { formatProblem, maskedQueueConfig, type ConfigProblem, type QueueConfig, type QueueConfigLoad } from '../../config/index.js';
+import { pluginKinds } from '../../plugins/contracts.js';
+import type { PluginFactory } from '../../plugins/index.js';
+import { describeRoute } from '../../middleware/index.js';
+import { maskSecrets } from '../../logging/index.js';
+import { CliContext } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+
+export function registerQueuesCommands(program: Command): void {
+  const queues = program.command('queues').description('check and show the queue configuration (panda_queueconfig.json)');
+
+  queues
+    .command('check')
+    .description('validate every queue and plugin section; print every problem at once')
+    .option('--queue-config <file>', 'queue configuration file (default: from the master config)')
+    .action((opts: { queueConfig?: string }, command: Command) => {
+      const ctx = CliContext.fromCommand(command);
+      const load = ctx.loadQueues(opts.queueConfig);
+      const { problems, warnings } = checkQueues(load, ctx.factory);
+      for (const warning of warnings) process.stdout.write(`warning: ${maskSecrets(formatProblem(warning))}\n`);
+      for (const problem of problems) process.stdout.write(`${maskSecrets(formatProblem(problem))}\n`);
+      const bad = new Set(problems.map((p) => p.queue ?? '-'));
+      const good = [...load.queues.keys()].filter((q) => !bad.has(q));
+      process.stdout.write(
+        `${load.file}: ${good.length} queue(s) OK${good.length > 0 ? ` (${good.join(', ')})` : ''}` +
+          `${problems.length > 0 ? `, ${problems.length} problem(s)` : ''}${warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''}\n`,
+      );
+      process.exitCode = problems.length > 0 ? ExitCode.badInput : ExitCode.ok;
+    });
+
+  queues
+    .command('show')
+    .description('show a queue with templates applied, which plugins run remotely and through what route (secrets masked)')
+    .argument('<name>', 'queue name')
+    .option('--queue-config <file>', 'queue configuration file (default: from the master config)')
+    .option('--json', 'print JSON for scripts')
+    .action((name: string, opts: { queueConfig?: string; json?: boolean }, command: Command) => {
+      const ctx = CliContext.fromCommand(command);
+      const load = ctx.loadQueues(opts.queueConfig);
+      const queue = ctx.queue(load, name);
+      const placements = pluginPlacements(queue);
+      if (opts.json) {
+        process.stdout.write(maskSecrets(JSON.stringify({ queue: maskedQueueConfig(queue), plugins: placements }, null, 2)) + '\n');
+        return;
+      }
+      process.stdout.write(maskSecrets(renderQueue(queue, placements)) + '\n');
+    });
+}
+
+/** Where each plugin section of a queue runs. */
+export interface PluginPlacement {
+  readonly kind: string;
+  readonly name: string;
+  readonly module: string;
+  readonly runs: 'local' | 'remote';
+  readonly route?: string;
+  readonly bareFunctions: readonly string[];
+}
+
+export function pluginPlacements(queue: QueueConfig): PluginPlacement[] {
+  const placements: PluginPlacement[] = [];
+  for (const kind of pluginKinds) {
+    const section = queue[kind];
+    if (section === undefined) continue;
+    const middleware = section.middleware === undefined ? undefined : queue.middlewares[section.middleware];
+    placements.push({
+      kind,
+      name: section.name,
+      module: section.module,
+      runs: middleware === undefined ? 'local' : 'remote',
+      ...(middleware === undefined ? {} : { route: describeRoute(middleware) }),
+      bareFunctions: section.bareFunctions,
+    });
+  }
+  return placements;
+}
+
+function renderQueue(queue: QueueConfig, placements: readonly PluginPlacement[]): string {
+  const lines = [`queue ${queue.queueName} (${queue.queueStatus})`, ''];
+  lines.push('plugins:');
+  for (const p of placements) {
+    const where = p.runs === 'local' ? 'local' : `remote: ${p.route}`;
+    lines.push(`  ${p.kind.padEnd(11)} ${p.name} (${p.module}) -> ${where}`);
+    if (p.bareFunctions.length > 0) lines.push(`  ${''.padEnd(11)} bare (local) functions: ${p.bareFunctions.join(', ')}`);
+  }
+  lines.push('', 'configuration (templates applied, defaults filled, secrets masked):');
+  lines.push(JSON.stringify(maskedQueueConfig(queue), null, 2));
+  return lines.join('\n');
+}
+
+/** The loader's problems plus the factory's verdict on every plugin section and middleware element. */
+export function checkQueues(load: QueueConfigLoad, factory: PluginFactory): { problems: ConfigProblem[]; warnings: ConfigProblem[] } {
+  const problems = [...load.problems];
+  const warnings = [...load.warnings];
+  for (const queue of load.queues.values()) {
+    for (const kind of pluginKinds) {
+      const section = queue[kind];
+      if (section === undefined) continue;
+      const verdict = factory.check({ queueName: queue.queueName, kind, section });
+      for (const message of verdict.warnings) warnings.push({ file: load.file, queue: queue.queueName, path: kind, message });
+      if (verdict.error !== undefined) problems.push({ file: load.file, queue: queue.queueName, path: kind, message: verdict.error });
+    }
+    for (const [key, middleware] of Object.entries(queue.middlewares)) {
+      const error = factory.checkMiddleware(middleware);
+      if (error !== undefined) problems.push({ file: load.file, queue: queue.queueName, path: key, message: error });
+    }
+  }
+  return { problems, warnings };
+}

@@ -1,0 +1,96 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadMasterConfig, shippedExampleQueueConfig } from './master-config.js';
+import { ConfigFileError, ConfigInvalidError } from './problems.js';
+
+function withDir(body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'hv-master-'));
+  try {
+    body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('loadMasterConfig', () => {
+  test('needs nothing: an empty home gives every default and the shipped example queue configuration', () => {
+    withDir((home) => {
+      const master = loadMasterConfig({ home, env: {} });
+      assert.equal(master.home, home);
+      assert.equal(master.configFile, undefined);
+      assert.equal(master.logLevel, 'info');
+      assert.equal(master.logDir, join(home, 'logs'));
+      assert.equal(master.knownHostsFile, join(home, 'known_hosts'));
+      assert.deepEqual(master.pluginDirs, []);
+      assert.equal(master.queueConfigFile, shippedExampleQueueConfig);
+      assert.equal(master.queueConfigOrigin, 'shipped-example');
+      assert.ok(existsSync(master.queueConfigFile), master.queueConfigFile);
+      assert.ok(Object.isFrozen(master) && Object.isFrozen(master.pluginDirs));
+    });
+  });
+
+  test('home is --home, else $HARVESTER_HOME, else ~/.harvester', () => {
+    assert.equal(loadMasterConfig({ home: '/opt/h', env: { HARVESTER_HOME: '/srv/h', HOME: '/home/u' } }).home, '/opt/h');
+    assert.equal(loadMasterConfig({ env: { HARVESTER_HOME: '/srv/h', HOME: '/home/u' } }).home, '/srv/h');
+    assert.equal(loadMasterConfig({ env: { HOME: '/home/u' } }).home, '/home/u/.harvester');
+  });
+
+  test('uses panda_queueconfig.json in the home when there is one', () => {
+    withDir((home) => {
+      writeFileSync(join(home, 'panda_queueconfig.json'), '{}');
+      const master = loadMasterConfig({ home, env: {} });
+      assert.equal(master.queueConfigFile, join(home, 'panda_queueconfig.json'));
+      assert.equal(master.queueConfigOrigin, 'home');
+    });
+  });
+
+  test('reads harvester.json from the home, resolving relative paths under the home and keeping unknown keys', () => {
+    withDir((home) => {
+      writeFileSync(
+        join(home, 'harvester.json'),
+        JSON.stringify({ queueConfigFile: 'queues.json', logLevel: 'debug', logDir: '/var/log/hv', pluginDirs: ['plugins', '/abs'], agents: { monitor: { interval: 60 } } }),
+      );
+      const master = loadMasterConfig({ home, env: {} });
+      assert.equal(master.configFile, join(home, 'harvester.json'));
+      assert.equal(master.queueConfigFile, join(home, 'queues.json'));
+      assert.equal(master.queueConfigOrigin, 'master-config');
+      assert.equal(master.logLevel, 'debug');
+      assert.equal(master.logDir, '/var/log/hv');
+      assert.deepEqual(master.pluginDirs, [join(home, 'plugins'), '/abs']);
+      assert.deepEqual(master.extra, { agents: { monitor: { interval: 60 } } });
+    });
+  });
+
+  test('--log-level wins over the file, and an unknown level is refused', () => {
+    withDir((home) => {
+      writeFileSync(join(home, 'harvester.json'), '{"logLevel": "debug"}');
+      assert.equal(loadMasterConfig({ home, logLevel: 'warn', env: {} }).logLevel, 'warn');
+      assert.throws(() => loadMasterConfig({ home, logLevel: 'loud', env: {} }), ConfigInvalidError);
+    });
+  });
+
+  test('a --config file that does not exist is a ConfigFileError naming it', () => {
+    withDir((home) => {
+      const file = join(home, 'nope.json');
+      assert.throws(() => loadMasterConfig({ home, configFile: file, env: {} }), (e: unknown) => e instanceof ConfigFileError && e.file === file);
+    });
+  });
+
+  test('wrong types and malformed JSON in harvester.json are ConfigInvalidErrors listing every problem', () => {
+    withDir((home) => {
+      mkdirSync(join(home, 'a'));
+      writeFileSync(join(home, 'a', 'harvester.json'), '{"logLevel": "loud", "pluginDirs": "x", "logDir": 3}');
+      assert.throws(
+        () => loadMasterConfig({ home: join(home, 'a'), env: {} }),
+        (e: unknown) =>
+          e instanceof ConfigInvalidError && e.problems.map((p) => p.path).sort().join(',') === 'logDir,logLevel,pluginDirs',
+      );
+      const bad = join(home, 'bad.json');
+      writeFileSync(bad, '{\n  "logLevel": "info",\n}');
+      assert.throws(() => loadMasterConfig({ home, configFile: bad, env: {} }), (e: unknown) => e instanceof ConfigInvalidError && /line 3, column 1/.test(e.message));
+    });
+  });
+});

@@ -1,0 +1,135 @@
+// The master configuration: where harvester's home is and what lives there. Nothing is needed to start:
+// without a harvester.json every value has a default, and without a queue configuration in the home the
+// example shipped with the package is used.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { logLevels, type LogLevel } from '../logging/index.js';
+import { deepFreeze } from './deep-freeze.js';
+import { JsonSyntaxError, parseJsonText } from './json-text.js';
+import { ConfigFileError, ConfigInvalidError } from './problems.js';
+import { readConfigFile } from './queue-config.js';
+import { isPlainObject, ProblemCollector } from './report.js';
+import { parseReported } from './schema-issues.js';
+
+export const MASTER_CONFIG_NAME = 'harvester.json';
+export const QUEUE_CONFIG_NAME = 'panda_queueconfig.json';
+
+/** The example queue configuration in the package: this module is dist/src/config/, the root 3 levels up. */
+export const shippedExampleQueueConfig: string = fileURLToPath(new URL('../../../examples/panda_queueconfig.json', import.meta.url));
+
+export type QueueConfigOrigin = 'master-config' | 'home' | 'shipped-example';
+
+export interface MasterConfig {
+  /** --home, else $HARVESTER_HOME, else ~/.harvester. Absolute. */
+  readonly home: string;
+  /** The master file that was read, when there was one. */
+  readonly configFile?: string;
+  readonly queueConfigFile: string;
+  /** Why that queue configuration: named by the master file, found in the home, or the shipped example. */
+  readonly queueConfigOrigin: QueueConfigOrigin;
+  readonly logLevel: LogLevel;
+  readonly logDir: string;
+  readonly knownHostsFile: string;
+  /** Directories searched for plugin modules named by file. */
+  readonly pluginDirs: readonly string[];
+  /** Keys of harvester.json this version does not use yet (e.g. agents' intervals), kept for later. */
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+export interface MasterConfigOptions {
+  /** --home. */
+  readonly home?: string;
+  /** --config: a master file that must exist (the default $home/harvester.json may be absent). */
+  readonly configFile?: string;
+  /** --log-level: wins over the file's. */
+  readonly logLevel?: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const path = z.string().min(1);
+const masterFileSchema = z.object({
+  queueConfigFile: path.optional(),
+  logLevel: z.enum(logLevels as [LogLevel, ...LogLevel[]]).optional(),
+  logDir: path.optional(),
+  knownHostsFile: path.optional(),
+  pluginDirs: z.array(path).optional(),
+});
+const masterFileKeys: ReadonlySet<string> = new Set(Object.keys(masterFileSchema.shape));
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function readMasterFile(file: string): { values: z.output<typeof masterFileSchema>; extra: Record<string, unknown> } {
+  const collector = new ProblemCollector(file);
+  const report = collector.forQueue(undefined);
+  let document: unknown;
+  try {
+    document = parseJsonText(readConfigFile(file));
+  } catch (error) {
+    if (!(error instanceof JsonSyntaxError)) throw error;
+    report.problem('', error.message);
+    throw new ConfigInvalidError(file, collector.problems);
+  }
+  if (!isPlainObject(document)) {
+    report.problem('', 'the master configuration must be a JSON object');
+    throw new ConfigInvalidError(file, collector.problems);
+  }
+  const values = parseReported(masterFileSchema, document, [], report);
+  if (values === undefined) throw new ConfigInvalidError(file, collector.problems);
+  const extra = Object.fromEntries(Object.entries(document).filter(([key]) => !masterFileKeys.has(key)));
+  return { values, extra };
+}
+
+export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
+  const userHome = nonEmpty(opts.env.HOME) ?? homedir();
+  const home = resolve(nonEmpty(opts.home) ?? nonEmpty(opts.env.HARVESTER_HOME) ?? join(userHome, '.harvester'));
+  const underHome = (p: string): string => (isAbsolute(p) ? p : resolve(home, p));
+
+  let configFile: string | undefined;
+  if (opts.configFile !== undefined) {
+    configFile = resolve(opts.configFile);
+    if (!existsSync(configFile)) throw new ConfigFileError(configFile, 'no such file');
+  } else if (existsSync(join(home, MASTER_CONFIG_NAME))) {
+    configFile = join(home, MASTER_CONFIG_NAME);
+  }
+  const { values, extra } = configFile === undefined ? { values: {}, extra: {} } : readMasterFile(configFile);
+
+  let logLevel: LogLevel = values.logLevel ?? 'info';
+  if (opts.logLevel !== undefined) {
+    if (!(logLevels as readonly string[]).includes(opts.logLevel)) {
+      throw new ConfigInvalidError('--log-level', [
+        { file: '--log-level', path: '', message: `unknown log level '${opts.logLevel}' (expected one of ${logLevels.join(', ')})` },
+      ]);
+    }
+    logLevel = opts.logLevel as LogLevel;
+  }
+
+  let queueConfigFile: string;
+  let queueConfigOrigin: QueueConfigOrigin;
+  if (values.queueConfigFile !== undefined) {
+    queueConfigFile = underHome(values.queueConfigFile);
+    queueConfigOrigin = 'master-config';
+  } else if (existsSync(join(home, QUEUE_CONFIG_NAME))) {
+    queueConfigFile = join(home, QUEUE_CONFIG_NAME);
+    queueConfigOrigin = 'home';
+  } else {
+    queueConfigFile = shippedExampleQueueConfig;
+    queueConfigOrigin = 'shipped-example';
+  }
+
+  return deepFreeze({
+    home,
+    ...(configFile === undefined ? {} : { configFile }),
+    queueConfigFile,
+    queueConfigOrigin,
+    logLevel,
+    logDir: underHome(values.logDir ?? 'logs'),
+    knownHostsFile: underHome(values.knownHostsFile ?? 'known_hosts'),
+    pluginDirs: (values.pluginDirs ?? []).map(underHome),
+    extra,
+  });
+}

@@ -1,0 +1,87 @@
+// Loads harvester's panda_queueconfig.json, unchanged: templates applied, every queue validated and
+// defaulted. Queues with problems are left out and reported; the other queues load, as in harvester.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { processSecrets, type SecretRegistry } from '../logging/index.js';
+import { deepFreeze } from './deep-freeze.js';
+import { JsonSyntaxError, parseJsonText } from './json-text.js';
+import { ConfigFileError, type ConfigProblem } from './problems.js';
+import { buildQueue } from './queue-builder.js';
+import { isPlainObject, ProblemCollector } from './report.js';
+import { resolveTemplates } from './templates.js';
+import type { QueueConfig } from './types.js';
+
+export interface QueueConfigLoad {
+  /** The file read (absolute). */
+  readonly file: string;
+  /** Usable queues by name, in file order; templates and queues with problems are not here. */
+  readonly queues: ReadonlyMap<string, QueueConfig>;
+  /** What keeps a queue (or the whole file) from loading. */
+  readonly problems: readonly ConfigProblem[];
+  /** Worth an operator's attention, but the queue loads. */
+  readonly warnings: readonly ConfigProblem[];
+}
+
+export interface QueueConfigOptions {
+  /** Environment for {"env": "VAR"} secrets; process.env by default. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where resolved secrets are registered for masking; the process-wide registry by default. */
+  readonly secrets?: SecretRegistry;
+}
+
+function finish(file: string, queues: Map<string, QueueConfig>, collector: ProblemCollector): QueueConfigLoad {
+  return deepFreeze({ file, queues, problems: collector.problems, warnings: collector.warnings });
+}
+
+/** Parses the text of a queue configuration; `file` names it in problems and anchors relative secret files. */
+export function parseQueueConfig(text: string, file: string, opts: QueueConfigOptions = {}): QueueConfigLoad {
+  const collector = new ProblemCollector(file);
+  const fileReport = collector.forQueue(undefined);
+  const queues = new Map<string, QueueConfig>();
+  let document: unknown;
+  try {
+    // A byte-order mark is not JSON, but some editors write one; Python's json also refuses it, we forgive.
+    document = parseJsonText(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    if (!(error instanceof JsonSyntaxError)) throw error;
+    fileReport.problem('', error.message);
+    return finish(file, queues, collector);
+  }
+  if (!isPlainObject(document)) {
+    fileReport.problem('', 'the queue configuration must be a JSON object of queues by name');
+    return finish(file, queues, collector);
+  }
+  const { queues: rawQueues } = resolveTemplates(document, collector);
+  const buildOptions = { env: opts.env ?? process.env, baseDir: dirname(file), secrets: opts.secrets ?? processSecrets };
+  for (const [name, raw] of rawQueues) {
+    const queue = buildQueue(name, raw, collector.forQueue(name), buildOptions);
+    if (queue !== undefined) queues.set(name, queue);
+  }
+  if (rawQueues.size === 0 && collector.problems.length === 0) {
+    fileReport.warning('', 'no queues defined');
+  }
+  return finish(file, queues, collector);
+}
+
+function readReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Reads a text file, or throws ConfigFileError naming it and why it cannot be read. */
+export function readConfigFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigFileError(file, readReason(error), { cause: error });
+  }
+}
+
+/** Loads the queue configuration at `file`; throws ConfigFileError when the file cannot be read at all. */
+export function loadQueueConfig(file: string, opts: QueueConfigOptions = {}): QueueConfigLoad {
+  const full = resolve(file);
+  return parseQueueConfig(readConfigFile(full), full, opts);
+}

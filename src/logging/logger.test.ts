@@ -1,0 +1,140 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, LogLevelError } from './logger.js';
+import { SecretRegistry, registerSecret } from './secrets.js';
+
+/** A destination that keeps every line written to it. */
+function collector(): { stream: Writable; lines: () => string[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return { stream, lines: () => chunks.join('').split('\n').filter((l) => l.length > 0) };
+}
+
+describe('createLogger', () => {
+  test('writes one JSON object per line with level, name and message', () => {
+    const out = collector();
+    const log = createLogger({ name: 'unit', destination: out.stream, secrets: new SecretRegistry() });
+    log.info({ queue: 'local' }, 'hello');
+    const [line] = out.lines();
+    const parsed = JSON.parse(line ?? '') as Record<string, unknown>;
+    assert.equal(parsed.msg, 'hello');
+    assert.equal(parsed.name, 'unit');
+    assert.equal(parsed.queue, 'local');
+    assert.equal(parsed.level, 30);
+  });
+
+  test('a registered secret never appears: message, object field, nested field, error message and stack', () => {
+    const secrets = new SecretRegistry();
+    const secret = 'hunter2-very-secret';
+    secrets.register(secret);
+    const out = collector();
+    const log = createLogger({ destination: out.stream, secrets });
+    log.info(`connecting with ${secret}`);
+    log.info({ note: secret, nested: { deeper: [`x${secret}y`] } }, 'fields');
+    const error = new Error(`login refused for password ${secret}`);
+    log.error({ err: error }, 'failed');
+    log.error(error);
+    const text = out.lines().join('\n');
+    assert.equal(out.lines().length, 4);
+    assert.ok(!text.includes(secret), text);
+    assert.ok(!text.includes('hunter2'), text);
+    assert.match(text, /connecting with \*\*\*/);
+    // The stack was written (and masked), not dropped.
+    assert.match(text, /"stack":"Error: login refused for password \*\*\*/);
+  });
+
+  test('a secret containing JSON-escaped characters is masked in its escaped form too', () => {
+    const secrets = new SecretRegistry();
+    const secret = 'pa"ss\\wo\nrd';
+    secrets.register(secret);
+    const out = collector();
+    createLogger({ destination: out.stream, secrets }).info({ note: secret }, `msg ${secret}`);
+    const [line] = out.lines();
+    const parsed = JSON.parse(line ?? '') as Record<string, unknown>;
+    assert.equal(parsed.note, '***');
+    assert.equal(parsed.msg, 'msg ***');
+  });
+
+  test('fields named like secrets are redacted at any depth even when the value was never registered', () => {
+    const out = collector();
+    const log = createLogger({ destination: out.stream, secrets: new SecretRegistry() });
+    log.info(
+      {
+        password: 'p1',
+        rpc: { sshPassword: 'p2', passPhrase: 'p3', jump: { passphrase: 'p4', privateKeyData: 'KEY' } },
+        list: [{ secret: 's1' }],
+        botSecret: 'b1',
+      },
+      'config',
+    );
+    const parsed = JSON.parse(out.lines()[0] ?? '') as {
+      password: string;
+      rpc: { sshPassword: string; passPhrase: string; jump: { passphrase: string; privateKeyData: string } };
+      list: { secret: string }[];
+      botSecret: string;
+    };
+    assert.equal(parsed.password, '***');
+    assert.equal(parsed.rpc.sshPassword, '***');
+    assert.equal(parsed.rpc.passPhrase, '***');
+    assert.equal(parsed.rpc.jump.passphrase, '***');
+    assert.equal(parsed.rpc.jump.privateKeyData, '***');
+    assert.equal(parsed.list[0]?.secret, '***');
+    assert.equal(parsed.botSecret, '***');
+  });
+
+  test('redaction does not modify the logged object', () => {
+    const out = collector();
+    const config = { sshPassword: 'keep-me' };
+    createLogger({ destination: out.stream, secrets: new SecretRegistry() }).info(config, 'x');
+    assert.equal(config.sshPassword, 'keep-me');
+  });
+
+  test('by default masks with the process-wide registry', () => {
+    const secret = `process-wide-${process.pid}-secret`;
+    registerSecret(secret);
+    const out = collector();
+    createLogger({ destination: out.stream }).warn(`value ${secret}`);
+    assert.ok(!out.lines().join('').includes(secret));
+  });
+
+  test('appends masked lines to a file, creating its directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hv-log-'));
+    try {
+      const file = join(dir, 'logs', 'harvester.log');
+      const secrets = new SecretRegistry();
+      secrets.register('file-secret-value');
+      createLogger({ file, secrets }).info('first file-secret-value');
+      createLogger({ file, secrets }).info('second');
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      assert.equal(lines.length, 2);
+      assert.equal((JSON.parse(lines[0] ?? '') as { msg: string }).msg, 'first ***');
+      assert.equal((JSON.parse(lines[1] ?? '') as { msg: string }).msg, 'second');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('lines below the level are not written', () => {
+    const out = collector();
+    const log = createLogger({ level: 'warn', destination: out.stream, secrets: new SecretRegistry() });
+    log.info('quiet');
+    log.warn('loud');
+    assert.deepEqual(
+      out.lines().map((l) => (JSON.parse(l) as { msg: string }).msg),
+      ['loud'],
+    );
+  });
+
+  test('an unknown level is a LogLevelError naming it', () => {
+    assert.throws(() => createLogger({ level: 'verbose' }), (e: unknown) => e instanceof LogLevelError && e.message.includes("'verbose'"));
+  });
+});

@@ -1,0 +1,106 @@
+// JSON-lines logging (pino) that cannot leak a registered secret: every line any logger from createLogger
+// writes passes through the SecretRegistry on its way to the destination, and fields whose key names a
+// secret (password, passphrase, ...) are redacted by pino before serialization.
+import pino from 'pino';
+import { processSecrets, SECRET_MASK, type SecretRegistry } from './secrets.js';
+
+export type Logger = pino.Logger;
+export type LogLevel = pino.LevelWithSilent;
+
+export const logLevels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Keys whose values are always replaced by "***", whatever they hold. */
+export const secretKeyNames: readonly string[] = [
+  'password',
+  'sshPassword',
+  'ssh_password',
+  'passPhrase',
+  'passphrase',
+  'pass_phrase',
+  'secret',
+  'botSecret',
+  'privateKeyData',
+];
+
+// pino's redact matches one path per depth ('*' is one level), so we list the key at every depth up to this.
+const REDACT_DEPTH = 5;
+
+function redactPaths(): string[] {
+  const paths: string[] = [];
+  for (const key of secretKeyNames) {
+    for (let depth = 0; depth <= REDACT_DEPTH; depth++) paths.push([...Array<string>(depth).fill('*'), key].join('.'));
+  }
+  return paths;
+}
+
+export interface LoggerOptions {
+  /** Minimum level written; 'info' by default. */
+  readonly level?: string;
+  /** Written as the "name" field of every line. */
+  readonly name?: string;
+  /** Append JSON lines to this file (created, with its directory, when missing). */
+  readonly file?: string;
+  /** Write to this stream instead (tests, or a caller-owned sink). Ignored when `file` is given. */
+  readonly destination?: NodeJS.WritableStream;
+  /** Registry whose secrets are masked; the process-wide one by default. */
+  readonly secrets?: SecretRegistry;
+}
+
+/** Thrown when a logger is asked for with a level pino does not know. */
+export class LogLevelError extends Error {
+  constructor(readonly level: string) {
+    super(`unknown log level '${level}' (expected one of ${logLevels.join(', ')})`);
+    this.name = 'LogLevelError';
+  }
+}
+
+interface Sink {
+  write(chunk: string): unknown;
+  flush?(callback?: (error?: Error | null) => void): unknown;
+  flushSync?(): unknown;
+}
+
+/** A pino destination that masks registered secrets in every line before handing it to the real sink. */
+class MaskingDestination {
+  constructor(
+    private readonly sink: Sink,
+    private readonly secrets: SecretRegistry,
+  ) {}
+
+  write(line: string): void {
+    this.sink.write(this.secrets.mask(line));
+  }
+
+  flush(callback?: (error?: Error | null) => void): void {
+    if (typeof this.sink.flush === 'function') {
+      this.sink.flush(callback);
+      return;
+    }
+    callback?.(null);
+  }
+
+  flushSync(): void {
+    if (typeof this.sink.flushSync === 'function') this.sink.flushSync();
+  }
+}
+
+function openSink(opts: LoggerOptions): Sink {
+  // Synchronous file writes: a line logged just before the process exits (or dies) is not lost.
+  if (opts.file !== undefined) return pino.destination({ dest: opts.file, append: true, mkdir: true, sync: true });
+  if (opts.destination !== undefined) return opts.destination as Sink;
+  return process.stderr;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = opts.level ?? 'info';
+  if (!(logLevels as readonly string[]).includes(level)) throw new LogLevelError(level);
+  const destination = new MaskingDestination(openSink(opts), opts.secrets ?? processSecrets);
+  return pino(
+    {
+      level,
+      ...(opts.name === undefined ? {} : { name: opts.name }),
+      redact: { paths: redactPaths(), censor: SECRET_MASK },
+    },
+    destination,
+  );
+}

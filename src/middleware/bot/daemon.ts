@@ -1,0 +1,95 @@
+// The bot in the foreground: claims the pid file, makes sure its secret exists, opens its journal, listens
+// on loopback and serves plugin calls until SIGTERM/SIGINT, then lets calls in flight finish up to a grace
+// deadline and exits. Daemonizing is the CLI's job (it starts this in a detached child).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../logging/index.js';
+import type { PluginFactory } from '../../plugins/index.js';
+import { programVersion } from '../../version.js';
+import { BotDispatcher } from './dispatcher.js';
+import { CallJournal } from './journal.js';
+import { acquirePidFile, releasePidFile } from './pid-file.js';
+import { ensureBotSecret } from './secret.js';
+import { RpcServer } from './server.js';
+
+export interface BotOptions {
+  readonly home: string;
+  readonly port: number;
+  readonly pidFile: string;
+  readonly backlog: number;
+  readonly graceMs: number;
+  readonly pluginDirs: readonly string[];
+  readonly factory: PluginFactory;
+  readonly log: Logger;
+  /** Called once the bot listens (the daemonizing parent waits for this). */
+  readonly onReady?: (info: { port: number; pid: number }) => void;
+}
+
+export function botPaths(home: string): { secret: string; journal: string } {
+  return { secret: join(home, 'bot.secret'), journal: join(home, 'bot-journal.jsonl') };
+}
+
+export class Bot {
+  private server: RpcServer | undefined;
+  private journal: CallJournal | undefined;
+  private stopping: Promise<void> | undefined;
+  private stopped!: Promise<void>;
+  private resolveStopped!: () => void;
+
+  constructor(private readonly opts: BotOptions) {
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+  }
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+    const { replacedStale } = acquirePidFile(opts.pidFile);
+    if (replacedStale) opts.log.warn({ pidFile: opts.pidFile }, 'replaced a stale pid file (its process was gone)');
+    try {
+      const paths = botPaths(opts.home);
+      const secret = ensureBotSecret(paths.secret);
+      this.journal = CallJournal.open(paths.journal, { log: opts.log });
+      const dispatcher = new BotDispatcher(opts.factory, opts.pluginDirs, opts.log);
+      this.server = new RpcServer({
+        host: '127.0.0.1',
+        port: opts.port,
+        backlog: opts.backlog,
+        secret,
+        offer: dispatcher.offer(),
+        handler: dispatcher.handle,
+        journal: this.journal,
+        programVersion: programVersion(),
+        log: opts.log,
+      });
+      await this.server.start();
+    } catch (error) {
+      this.journal?.close();
+      releasePidFile(opts.pidFile);
+      throw error;
+    }
+    const port = this.server.address().port;
+    opts.log.info({ port, pid: process.pid, pidFile: opts.pidFile, home: opts.home }, 'bot listening on 127.0.0.1');
+    opts.onReady?.({ port, pid: process.pid });
+  }
+
+  /** Stops accepting, lets calls in flight finish up to the grace deadline, closes the journal. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.opts.log.info({ graceMs: this.opts.graceMs }, 'bot stopping');
+      try {
+        await this.server?.stop({ graceMs: this.opts.graceMs });
+      } finally {
+        this.journal?.close();
+        releasePidFile(this.opts.pidFile);
+        this.opts.log.info('bot stopped');
+        this.resolveStopped();
+      }
+    })();
+    return this.stopping;
+  }
+
+  /** Resolves when stop() has finished. */
+  whenStopped(): Promise<void> {
+    return this.stopped;
+  }
+}

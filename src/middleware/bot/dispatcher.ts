@@ -1,0 +1,107 @@
+// The bot's side of a plugin call: validate the payload, build (once) the plugin the section names with the
+// factory — never an arbitrary module named on the wire — run the method, and send back the result together
+// with the fields the plugin changed on each argument spec.
+import { isAbsolute, resolve, sep } from 'node:path';
+import type { Logger } from '../../logging/index.js';
+import { builtinPlugins, type PluginFactory } from '../../plugins/index.js';
+import { camelCase, contractMethods, type AnyPlugin, type PluginContext } from '../../plugins/contracts.js';
+import { collectSpecs, decodeValue, encodeValue, type JsonValue } from '../../spec/index.js';
+import { MethodNotFoundError, RemoteMethodError } from '../errors.js';
+import { callPayloadSchema, pingPayloadSchema, type PongPayload, queueFromWire, sectionFromWire, type BotOffer, type CallPayload, type ReplyPayload } from '../rpc/call-payload.js';
+
+export interface CallInfo {
+  readonly id: string;
+  readonly signal: AbortSignal;
+}
+
+export class BotDispatcher {
+  private readonly plugins = new Map<string, Promise<AnyPlugin>>();
+
+  constructor(
+    private readonly factory: PluginFactory,
+    private readonly pluginDirs: readonly string[],
+    private readonly log: Logger,
+  ) {}
+
+  /** What the bot tells the herder in its welcome, so optional methods (killWorkers) fall back correctly. */
+  offer(): BotOffer {
+    return {
+      plugins: builtinPlugins().map((p) => ({
+        kind: p.kind,
+        className: p.className,
+        modules: [p.shortModule, p.harvesterModule],
+        methods: contractMethods[p.kind]
+          .filter((m) => typeof (p.ctor.prototype as Record<string, unknown>)[m.name] === 'function')
+          .map((m) => m.name),
+      })),
+      pluginDirs: [...this.pluginDirs],
+    };
+  }
+
+  readonly handle = async (raw: JsonValue, call: CallInfo): Promise<JsonValue> => {
+    if (pingPayloadSchema.safeParse(raw).success) {
+      const pong: PongPayload = { pong: true, pid: process.pid, uptimeSeconds: Math.round(process.uptime()) };
+      return pong as unknown as JsonValue;
+    }
+    const parsed = callPayloadSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new RemoteMethodError(`malformed call payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { callId: call.id });
+    }
+    const payload = parsed.data;
+    const method = camelCase(payload.method);
+    const context = { queue: payload.queueName, method: `${payload.kind}.${method}`, callId: call.id };
+    if (!contractMethods[payload.kind].some((m) => m.name === method)) {
+      throw new MethodNotFoundError(`${method} is not a method of the ${payload.kind} contract`, context);
+    }
+    const plugin = await this.pluginFor(payload);
+    const fn = (plugin as unknown as Record<string, unknown>)[method];
+    if (typeof fn !== 'function') {
+      throw new MethodNotFoundError(`${payload.section.name} has no method ${method}`, context);
+    }
+    const args = payload.args.map((a) => decodeValue(a));
+    // Collected before the call: the plugin may replace nested arrays, but these are the objects the caller holds.
+    const specs = collectSpecs(args);
+    for (const spec of specs) spec.resetChanges();
+    const ctx: PluginContext = {
+      queue: queueFromWire(payload.queue),
+      log: this.log.child(context),
+      signal: call.signal,
+    };
+    const value = (await (fn as (...a: unknown[]) => Promise<unknown>).call(plugin, ctx, ...args)) as unknown;
+    const reply: ReplyPayload = {
+      value: encodeValue(value),
+      mutations: specs.map((s) => (s.hasChanges() ? s.getChanges() : null)) as ReplyPayload['mutations'],
+    };
+    return reply as unknown as JsonValue;
+  };
+
+  private pluginFor(payload: CallPayload): Promise<AnyPlugin> {
+    const key = `${payload.queueName}\u0000${payload.kind}\u0000${JSON.stringify(payload.section)}`;
+    let plugin = this.plugins.get(key);
+    if (plugin === undefined) {
+      this.assertAllowedModule(payload);
+      const section = sectionFromWire(payload.section);
+      plugin = this.factory.create({ queueName: payload.queueName, kind: payload.kind, section }) as Promise<AnyPlugin>;
+      // A failed build is not cached: the next call tries again (the operator may have fixed the plugin dir).
+      plugin.catch(() => this.plugins.delete(key));
+      this.plugins.set(key, plugin);
+    }
+    return plugin;
+  }
+
+  /** A module given as a file path must live in one of the bot's own plugin directories. */
+  private assertAllowedModule(payload: CallPayload): void {
+    const module = payload.section.module;
+    const looksLikePath = module.includes('/') || module.endsWith('.js') || module.endsWith('.mjs');
+    if (!looksLikePath) return;
+    const candidates = isAbsolute(module) ? [resolve(module)] : this.pluginDirs.map((dir) => resolve(dir, module));
+    const allowed = candidates.some((file) => this.pluginDirs.some((dir) => file.startsWith(resolve(dir) + sep)));
+    if (!allowed) {
+      throw new MethodNotFoundError(
+        `refusing to load plugin module '${module}': the bot only loads built-in plugins and files under its plugin directories (${this.pluginDirs.join(', ') || 'none configured'})`,
+        { queue: payload.queueName, method: `${payload.kind}.${payload.method}` },
+      );
+    }
+  }
+}
+

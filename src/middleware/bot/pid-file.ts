@@ -1,0 +1,67 @@
+// The bot's pid file (harvester's /var/tmp/harvester_rpc.pid). A stale file — its process gone — never blocks
+// a restart; a live one does, with a message naming the pid and the file.
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { MiddlewareError } from '../errors.js';
+
+export class BotAlreadyRunningError extends MiddlewareError {
+  override readonly name = 'BotAlreadyRunningError';
+  constructor(
+    readonly pid: number,
+    readonly pidFile: string,
+  ) {
+    super(`a bot is already running with pid ${pid} (pid file ${pidFile}); stop it first with 'harvester bot stop --pid ${pidFile}'`, {});
+  }
+}
+
+export function readPid(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else — alive all the same.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of a live bot recorded in `file`, or undefined (no file, unreadable pid, or a stale one). */
+export function livePid(file: string): number | undefined {
+  const pid = readPid(file);
+  return pid !== undefined && isProcessAlive(pid) ? pid : undefined;
+}
+
+/** Claims the pid file for this process. Returns whether a stale file was replaced. */
+export function acquirePidFile(file: string, pid = process.pid): { replacedStale: boolean } {
+  let replacedStale = false;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o644);
+      writeSync(fd, `${pid}\n`);
+      closeSync(fd);
+      return { replacedStale };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const other = readPid(file);
+      if (other !== undefined && other !== pid && isProcessAlive(other)) throw new BotAlreadyRunningError(other, file);
+      unlinkSync(file);
+      replacedStale = true;
+    }
+  }
+  throw new MiddlewareError(`could not claim the pid file ${file}: another bot is starting at the same time`, {});
+}
+
+/** Removes the pid file if it still names `pid`. */
+export function releasePidFile(file: string, pid = process.pid): void {
+  if (readPid(file) === pid) unlinkSync(file);
+}

@@ -1,0 +1,183 @@
+// One BotClient per SSH route, shared by every queue and section that goes the same way. It owns the tunnel
+// pool; each pooled SSH link carries one authenticated RPC session on a direct-tcpip channel to the bot.
+// A call keeps its id across reconnects, so the bot's journal answers a retried call instead of running it
+// again; a dead link or bot fails the calls on it with a typed error and heals in the background.
+import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
+import type { MiddlewareConfig } from '../../config/index.js';
+import type { Logger } from '../../logging/index.js';
+import type { PluginKind } from '../../plugins/contracts.js';
+import type { PluginSection } from '../../config/index.js';
+import { programVersion } from '../../version.js';
+import {
+  BotUnavailableError,
+  ConnectionLostError,
+  DeadlineExceededError,
+  MiddlewareError,
+  ProtocolError,
+} from '../errors.js';
+import { ClientSession } from '../protocol/index.js';
+import { botOfferSchema, replyPayloadSchema, type BotOffer, type CallPayload, type ReplyPayload } from '../rpc/call-payload.js';
+import { TunnelPool, routeFromMiddleware, type SshLink, type SshRoute } from '../ssh/index.js';
+import { describeRoute } from './route.js';
+import { BotLauncher } from './bot-launcher.js';
+
+export interface BotClientOptions {
+  readonly knownHostsFile: string;
+  readonly log: Logger;
+}
+
+export interface CallOptions {
+  readonly deadlineMs: number;
+  readonly signal?: AbortSignal;
+  /** For error messages and logs. */
+  readonly method: string;
+  readonly queue: string;
+}
+
+export class BotClient {
+  readonly route: SshRoute;
+  readonly description: string;
+  private readonly pool: TunnelPool<ClientSession>;
+  private readonly launcher: BotLauncher | undefined;
+  private latestOffer: BotOffer | undefined;
+  private offerWaiters: (() => void)[] = [];
+  private started = false;
+
+  constructor(
+    private readonly mw: MiddlewareConfig,
+    private readonly opts: BotClientOptions,
+  ) {
+    this.route = routeFromMiddleware(mw, { knownHostsFile: opts.knownHostsFile });
+    this.description = describeRoute(mw);
+    this.launcher = mw.launchBot ? new BotLauncher(mw, opts.log) : undefined;
+    this.pool = new TunnelPool<ClientSession>({
+      route: this.route,
+      size: mw.numTunnels,
+      log: opts.log.child({ route: this.description }),
+      attach: (link) => this.attach(link),
+      detach: (session) => session.close(),
+      isHealthy: (session) => session.isOpen,
+    });
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.pool.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.pool.stop();
+  }
+
+  status(): ReturnType<TunnelPool<ClientSession>['status']> {
+    return this.pool.status();
+  }
+
+  /**
+   * Whether the bot's plugin for this section has `method`: true/false from the bot's offer, or undefined
+   * when the bot does not know the plugin by name (a plugin from its plugin directories: assume it has it).
+   */
+  async offers(section: PluginSection, kind: PluginKind, method: string, signal?: AbortSignal): Promise<boolean | undefined> {
+    const offer = await this.waitForOffer(signal);
+    const plugin = offer.plugins.find((p) => p.kind === kind && p.className === section.name);
+    return plugin === undefined ? undefined : plugin.methods.includes(method);
+  }
+
+  private waitForOffer(signal?: AbortSignal): Promise<BotOffer> {
+    if (this.latestOffer !== undefined) return Promise.resolve(this.latestOffer);
+    this.start();
+    return new Promise<BotOffer>((resolve, reject) => {
+      const onAbort = (): void => reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.offerWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(this.latestOffer!);
+      });
+    });
+  }
+
+  /** One plugin call: one round trip, retried with the same id on another link if a link drops. */
+  async call(payload: CallPayload, opts: CallOptions): Promise<ReplyPayload> {
+    this.start();
+    const id = randomUUID();
+    const deadline = Date.now() + opts.deadlineMs;
+    const context = { queue: opts.queue, method: opts.method, callId: id, host: this.mw.remoteHost, user: this.mw.sshUserName };
+    for (let attempt = 1; ; attempt++) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new DeadlineExceededError(`${opts.method} got no answer from the bot within ${opts.deadlineMs} ms (${this.description})`, context);
+      }
+      let session: ClientSession;
+      try {
+        session = await this.pool.acquire({ signal: opts.signal, timeoutMs: remaining });
+      } catch (error) {
+        if (error instanceof MiddlewareError) throw error;
+        throw new BotUnavailableError(`no working tunnel to the bot (${this.description}): ${errorMessage(error)}`, context, { cause: error });
+      }
+      try {
+        const reply = await session.call(payload as never, { id, deadlineMs: remaining, signal: opts.signal });
+        const parsed = replyPayloadSchema.safeParse(reply.payload);
+        if (!parsed.success) throw new ProtocolError(`malformed reply from the bot for ${opts.method}: ${parsed.error.message}`, context);
+        if (reply.replayed) this.opts.log.info({ ...context, attempt }, 'call answered from the bot journal (reply was lost before)');
+        return parsed.data;
+      } catch (error) {
+        if (error instanceof ConnectionLostError) {
+          this.pool.markBroken(session, error);
+          this.opts.log.warn({ ...context, attempt, err: error }, 'link lost during call; retrying with the same call id');
+          continue;
+        }
+        if (error instanceof MiddlewareError) error.addContext(context);
+        throw error;
+      }
+    }
+  }
+
+  private async attach(link: SshLink): Promise<ClientSession> {
+    const stream = await this.forward(link);
+    const secretFile = posix.join(this.mw.botHome, 'bot.secret');
+    let secret: string;
+    try {
+      secret = (await link.readFile(secretFile)).toString('utf8').trim();
+    } catch (error) {
+      stream.destroy();
+      throw new BotUnavailableError(
+        `cannot read the bot secret ${secretFile} on ${this.mw.remoteHost} as ${this.mw.sshUserName} (is the bot started with --home ${this.mw.botHome}?): ${errorMessage(error)}`,
+        { host: this.mw.remoteHost, user: this.mw.sshUserName, step: 'bot-auth' },
+        { cause: error },
+      );
+    }
+    const session = await ClientSession.connect(stream, { secret, programVersion: programVersion() });
+    const offer = botOfferSchema.safeParse(session.welcome.offer);
+    if (offer.success) {
+      this.latestOffer = offer.data;
+      const waiters = this.offerWaiters;
+      this.offerWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    session.on('close', (error?: Error) => this.pool.markBroken(session, error ?? new ConnectionLostError('RPC session closed', {})));
+    return session;
+  }
+
+  /** The direct-tcpip channel to the bot's port; with launchBot, starts the bot when nothing listens there. */
+  private async forward(link: SshLink) {
+    try {
+      return await link.forward(this.mw.remoteBindPort);
+    } catch (error) {
+      if (this.launcher === undefined) {
+        throw new BotUnavailableError(
+          `nothing answers on 127.0.0.1:${this.mw.remoteBindPort} of ${this.mw.remoteHost}: start the bot there (harvester bot start --port ${this.mw.remoteBindPort}) or set "launchBot": true`,
+          { host: this.mw.remoteHost, user: this.mw.sshUserName, step: 'port-forward' },
+          { cause: error },
+        );
+      }
+      await this.launcher.launch(link);
+      return link.forward(this.mw.remoteBindPort);
+    }
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

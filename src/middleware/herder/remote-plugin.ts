@@ -1,0 +1,92 @@
+// The RPC herder: ONE generic proxy that implements every plugin contract (driven by `contractMethods`),
+// instead of a hand-written forwarding method per contract method. A method listed in the section's
+// bareFunctions runs locally on the bare plugin; every other method is one round trip to the bot, after
+// which the fields the remote plugin changed are applied to the caller's own spec objects.
+import type { PluginSection, QueueConfig } from '../../config/index.js';
+import {
+  contractMethods,
+  optionalMethodFallbacks,
+  type ContractsByKind,
+  type PluginContext,
+  type PluginKind,
+} from '../../plugins/contracts.js';
+import { collectSpecs, decodeValue, encodeValue } from '../../spec/index.js';
+import { MethodNotFoundError } from '../errors.js';
+import { wireQueue, wireSection, type CallPayload } from '../rpc/call-payload.js';
+import type { BotClient } from './bot-client.js';
+
+export interface RemotePluginArgs<K extends PluginKind> {
+  readonly queue: QueueConfig;
+  readonly kind: K;
+  readonly section: PluginSection;
+  readonly client: BotClient;
+  /** Builds the bare (local) plugin from the section's own settings, for bareFunctions. */
+  readonly bare: () => Promise<ContractsByKind[K]>;
+  /** Deadline of one remote call in ms. */
+  readonly callTimeoutMs: number;
+}
+
+type AnyMethod = (ctx: PluginContext, ...args: unknown[]) => Promise<unknown>;
+
+export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): ContractsByKind[K] {
+  const { queue, kind, section, client } = args;
+  const bareFunctions = new Set(section.bareFunctions);
+  const wire: Pick<CallPayload, 'queueName' | 'kind' | 'section' | 'queue'> = {
+    queueName: queue.queueName,
+    kind,
+    section: wireSection(section),
+    queue: wireQueue(queue),
+  };
+  let barePlugin: Promise<ContractsByKind[K]> | undefined;
+  const methods = new Map<string, AnyMethod | undefined>();
+
+  const runBare = (method: string): AnyMethod => async (ctx, ...rest) => {
+    barePlugin ??= args.bare();
+    const plugin = (await barePlugin) as unknown as Record<string, unknown>;
+    const fn = plugin[method];
+    if (typeof fn !== 'function') {
+      throw new MethodNotFoundError(`bare function ${method} is not a method of ${section.name}`, { queue: queue.queueName, method: `${kind}.${method}` });
+    }
+    return (fn as AnyMethod).call(plugin, ctx, ...rest);
+  };
+
+  const runRemote = (method: string): AnyMethod => async (ctx, ...rest) => {
+    const specs = collectSpecs(rest);
+    const reply = await client.call(
+      { ...wire, method, args: rest.map((a) => encodeValue(a)) },
+      { deadlineMs: args.callTimeoutMs, signal: ctx.signal, method: `${kind}.${method}`, queue: queue.queueName },
+    );
+    reply.mutations.forEach((changes, i) => {
+      if (changes !== null) specs[i]?.applyChanges(changes);
+    });
+    return decodeValue(reply.value);
+  };
+
+  /** An optional method the bot's plugin lacks falls back on the required ones, through this same proxy. */
+  const runOptional = (method: string, remote: AnyMethod): AnyMethod => async (ctx, ...rest) => {
+    const offered = await client.offers(section, kind, method, ctx.signal);
+    if (offered !== false) return remote(ctx, ...rest);
+    const fallback = optionalMethodFallbacks[kind]?.[method];
+    if (fallback === undefined) throw new MethodNotFoundError(`${section.name} on the bot has no ${method}`, { queue: queue.queueName, method: `${kind}.${method}` });
+    return fallback(proxy as never, ctx, ...rest);
+  };
+
+  const proxy = new Proxy(Object.create(null) as object, {
+    get(_target, property) {
+      if (typeof property !== 'string') return undefined;
+      if (methods.has(property)) return methods.get(property);
+      const spec = contractMethods[kind].find((m) => m.name === property);
+      let fn: AnyMethod | undefined;
+      if (spec === undefined) fn = undefined;
+      else if (bareFunctions.has(property)) fn = runBare(property);
+      else if (spec.optional) fn = runOptional(property, runRemote(property));
+      else fn = runRemote(property);
+      methods.set(property, fn);
+      return fn;
+    },
+    has(_target, property) {
+      return typeof property === 'string' && contractMethods[kind].some((m) => m.name === property);
+    },
+  });
+  return proxy as ContractsByKind[K];
+}

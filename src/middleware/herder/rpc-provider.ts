@@ -1,0 +1,57 @@
+// Plugs the RPC herder into the plugin factory: every section with "middleware": "<key>" whose element is
+// harvester's RpcHerder (module ...harvestermiddleware.rpc_herder) is answered by a remote-plugin proxy.
+// Clients (and so tunnel pools) are shared by route: queues that go the same way share one pool.
+import type { MiddlewareConfig } from '../../config/index.js';
+import type { Logger } from '../../logging/index.js';
+import type { ContractsByKind, PluginKind } from '../../plugins/contracts.js';
+import type { MiddlewareProvider, MiddlewareWrapArgs } from '../../plugins/index.js';
+import { routeKey, routeFromMiddleware } from '../ssh/index.js';
+import { BotClient } from './bot-client.js';
+import { remotePlugin } from './remote-plugin.js';
+
+export const rpcHerderModules = ['pandaharvester.harvestermiddleware.rpc_herder', 'rpc_herder'] as const;
+
+export interface RpcProviderOptions {
+  readonly knownHostsFile: string;
+  readonly log: Logger;
+}
+
+export class RpcMiddlewareProvider implements MiddlewareProvider {
+  readonly name = 'RpcHerder';
+  readonly modules = rpcHerderModules;
+  private readonly clients = new Map<string, BotClient>();
+
+  constructor(private readonly opts: RpcProviderOptions) {}
+
+  matches(mw: MiddlewareConfig): boolean {
+    return mw.name === 'RpcHerder' || mw.module.endsWith('rpc_herder');
+  }
+
+  /** The client for a route, created on first use and shared afterwards. */
+  clientFor(mw: MiddlewareConfig): BotClient {
+    const key = routeKey(routeFromMiddleware(mw, { knownHostsFile: this.opts.knownHostsFile }));
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      client = new BotClient(mw, { knownHostsFile: this.opts.knownHostsFile, log: this.opts.log });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  async wrap<K extends PluginKind>(args: MiddlewareWrapArgs<K>): Promise<ContractsByKind[K]> {
+    return remotePlugin({
+      queue: args.queue,
+      kind: args.kind,
+      section: args.section,
+      client: this.clientFor(args.middleware),
+      bare: args.bare,
+      callTimeoutMs: args.middleware.callTimeout * 1000,
+    });
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(clients.map((c) => c.stop()));
+  }
+}

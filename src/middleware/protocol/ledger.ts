@@ -1,0 +1,144 @@
+// What a server session needs to answer each call id exactly once: a ledger (the bot's CallJournal) that
+// says whether an id is new, finished (answer from the record) or running in this process (wait for that
+// same execution). An Execution is one running handler, shared by every delivery of its call id.
+import {
+  BotUnavailableError,
+  CallCancelledError,
+  DeadlineExceededError,
+  toWireError,
+  type WireError,
+} from '../errors.js';
+
+export type CallReply =
+  | { readonly kind: 'result'; /** The payload serialized once, reused for the frame and the record. */ readonly payloadJson: string }
+  | { readonly kind: 'error'; readonly error: WireError };
+
+/** Runs the handler for one call. Rejections are turned into error replies. */
+export type CallRunner = (signal: AbortSignal) => Promise<CallReply>;
+
+export type CallClaim =
+  | { readonly kind: 'replay'; readonly reply: CallReply }
+  | { readonly kind: 'running'; readonly execution: Execution; /** False when this delivery attached to an earlier one. */ readonly startedHere: boolean };
+
+export interface CallLedger {
+  /** Decides what to do with a delivery of call `id`; starts `run` only for an id never seen before. */
+  claim(id: string, deadlineAt: number, run: CallRunner): CallClaim;
+  /** Executions running in this process. */
+  readonly runningCount: number;
+  /** Resolves when no execution runs. */
+  whenIdle(): Promise<void>;
+  /** Aborts every running execution and leaves its record "started" (its outcome becomes unknown). */
+  abandonRunning(reason: Error): void;
+}
+
+/** One delivery's interest in an execution. */
+export interface ExecutionWaiter {
+  /** The caller gave up: when no other delivery waits, the handler's signal is aborted. */
+  cancel(): void;
+  /** The delivery's connection closed: stop waiting, but let the handler run on (the caller will retry). */
+  detach(): void;
+}
+
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Execution {
+  readonly reply: Promise<CallReply>;
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private deadlineAt: number;
+  private waiters = 0;
+  private settled = false;
+  private abandonedFlag = false;
+
+  constructor(
+    readonly id: string,
+    deadlineAt: number,
+    run: CallRunner,
+    onSettled: (execution: Execution, reply: CallReply) => void,
+  ) {
+    this.deadlineAt = deadlineAt;
+    this.armTimer();
+    this.reply = invoke(run, this.controller.signal).then((reply) => {
+      this.settled = true;
+      clearTimeout(this.timer);
+      onSettled(this, reply);
+      return reply;
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** True once shut down: its end must not be recorded. */
+  get abandoned(): boolean {
+    return this.abandonedFlag;
+  }
+
+  get waiterCount(): number {
+    return this.waiters;
+  }
+
+  /** Registers a delivery; a later deadline than the current one extends it. */
+  addWaiter(deadlineAt: number): ExecutionWaiter {
+    this.waiters += 1;
+    if (deadlineAt > this.deadlineAt && !this.settled) {
+      this.deadlineAt = deadlineAt;
+      this.armTimer();
+    }
+    let withdrawn = false;
+    const withdraw = (): boolean => {
+      if (withdrawn) return false;
+      withdrawn = true;
+      this.waiters -= 1;
+      return true;
+    };
+    return {
+      cancel: () => {
+        if (withdraw() && this.waiters === 0) {
+          this.abort(new CallCancelledError(`call ${this.id} was cancelled by its caller`, { callId: this.id }));
+        }
+      },
+      detach: () => {
+        withdraw();
+      },
+    };
+  }
+
+  abandon(reason: Error): void {
+    if (this.settled) return;
+    this.abandonedFlag = true;
+    this.abort(reason);
+  }
+
+  private abort(reason: Error): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  private armTimer(): void {
+    clearTimeout(this.timer);
+    // setTimeout cannot wait longer than 2^31-1 ms: a longer deadline re-arms when that fires.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, this.deadlineAt - Date.now()));
+    this.timer = setTimeout(() => {
+      if (Date.now() < this.deadlineAt) {
+        this.armTimer();
+        return;
+      }
+      this.abort(new DeadlineExceededError(`call ${this.id} exceeded its deadline`, { callId: this.id }));
+    }, delay);
+    this.timer.unref();
+  }
+}
+
+async function invoke(run: CallRunner, signal: AbortSignal): Promise<CallReply> {
+  try {
+    return await run(signal);
+  } catch (error) {
+    return { kind: 'error', error: toWireError(error) };
+  }
+}
+
+/** The error sent when a bot stops while calls run. */
+export function shutdownReason(): BotUnavailableError {
+  return new BotUnavailableError('the bot is stopping', { step: 'shutdown' });
+}

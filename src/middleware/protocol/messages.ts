@@ -1,0 +1,77 @@
+// The messages of the wire protocol, validated with zod at the edge. The `hello` message keeps this shape
+// in every protocol version, so two versions can always tell each other that they differ.
+import { z } from 'zod';
+import { ProtocolError, type MiddlewareErrorContext } from '../errors.js';
+import type { JsonValue } from './json.js';
+
+/** Bump on any incompatible change of the messages below (hello excepted: it must never change). */
+export const PROTOCOL_VERSION = 1;
+export const PROGRAM_NAME = 'harvester-ts';
+
+const nonce = z.string().regex(/^[0-9a-f]{32,128}$/, 'a nonce is 32 to 128 lowercase hex digits');
+const proof = z.string().regex(/^[0-9a-f]{64}$/, 'a proof is 64 lowercase hex digits');
+const callId = z.string().min(1).max(256);
+const payload = z.unknown().transform((value) => (value === undefined ? null : value) as JsonValue);
+
+export const helloSchema = z.object({
+  t: z.literal('hello'),
+  protocol: z.number().int().nonnegative(),
+  program: z.object({ name: z.string().max(200), version: z.string().max(200) }),
+  nonce,
+});
+
+export const deniedCodes = ['auth', 'protocol-version', 'protocol', 'timeout', 'unavailable'] as const;
+export type DeniedCode = (typeof deniedCodes)[number];
+
+export const wireErrorSchema = z.object({
+  type: z.string().min(1).max(200),
+  message: z.string(),
+  remoteStack: z.string().optional(),
+  details: z.unknown().optional(),
+});
+
+export const messageSchema = z.discriminatedUnion('t', [
+  helloSchema,
+  z.object({ t: z.literal('auth'), proof }),
+  z.object({
+    t: z.literal('welcome'),
+    proof,
+    botId: z.string().min(1).max(200),
+    startedAt: z.string(),
+    offer: payload,
+  }),
+  z.object({ t: z.literal('denied'), code: z.enum(deniedCodes), reason: z.string() }),
+  z.object({ t: z.literal('call'), id: callId, deadline: z.number().nonnegative(), payload }),
+  z.object({ t: z.literal('result'), id: callId, replayed: z.boolean(), payload }),
+  z.object({ t: z.literal('error'), id: callId, error: wireErrorSchema }),
+  z.object({ t: z.literal('cancel'), id: callId }),
+]);
+
+export type Message = z.infer<typeof messageSchema>;
+export type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
+
+/** Parses one frame body. Invalid JSON or a message failing the schema is a ProtocolError. */
+export function parseMessage(body: Buffer, context: MiddlewareErrorContext = {}): Message {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new ProtocolError(`frame is not valid JSON: ${(error as Error).message}`, context);
+  }
+  const parsed = messageSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
+    const type = typeof raw === 'object' && raw !== null && 't' in raw ? ` (t=${String(JSON.stringify((raw as { t: unknown }).t)).slice(0, 40)})` : '';
+    throw new ProtocolError(`invalid message${type}${where}: ${issue?.message ?? 'schema mismatch'}`, context);
+  }
+  return parsed.data;
+}
+
+/**
+ * The text of a result message, built around a payload serialized once (the journal stores the same
+ * text), so a large result is never stringified twice.
+ */
+export function resultMessageJson(id: string, replayed: boolean, payloadJson: string): string {
+  return `{"t":"result","id":${JSON.stringify(id)},"replayed":${replayed},"payload":${payloadJson}}`;
+}

@@ -1,0 +1,142 @@
+// Authentication for one hop: the methods we have, tried in a fixed order (ssh-agent, private key,
+// password, keyboard-interactive), each only if the server still accepts it. We remember what we tried and
+// what the server offered so that a failure can say so, without ever recording a value.
+//
+// Keyboard-interactive answers: with an otpCommand, every prompt gets the stdout of a fresh run of that
+// command (trailing newline removed), because one-time passwords must not be reused across prompts; the
+// command may print "password+OTP" itself if the site wants both in one prompt. Without one, hidden prompts
+// get the password and echoed prompts (e.g. "Username:") get the user name.
+import { execFile } from 'node:child_process';
+import type { AuthHandlerMiddleware, AuthenticationType, AnyAuthMethod, ParsedKey, Prompt } from 'ssh2';
+import type { SshAuth, SshHop } from './route.js';
+
+export type AuthMethodName = 'agent' | 'publickey' | 'password' | 'keyboard-interactive';
+
+/** Runs the otpCommand and returns its answer; rejects when it fails. */
+export type OtpRunner = (command: string) => Promise<string>;
+
+export interface AuthAttempts {
+  readonly handler: AuthHandlerMiddleware;
+  /** Methods tried so far, in order. */
+  readonly tried: readonly AuthMethodName[];
+  /** Methods the server last said it accepts (empty until it says). */
+  serverMethods(): readonly string[];
+  /** The otpCommand failure that made keyboard-interactive fail, if any. */
+  otpFailure(): Error | undefined;
+}
+
+export interface AuthInputs {
+  readonly hop: SshHop;
+  readonly auth: SshAuth;
+  /** The parsed (decrypted) private key, when one is configured. */
+  readonly key?: ParsedKey;
+  /** $SSH_AUTH_SOCK, when an agent is available. */
+  readonly agentSocket?: string;
+  readonly runOtp?: OtpRunner;
+}
+
+const serverNameOf: Record<AuthMethodName, AuthenticationType> = {
+  agent: 'publickey',
+  publickey: 'publickey',
+  password: 'password',
+  'keyboard-interactive': 'keyboard-interactive',
+};
+
+/** The methods available from the configuration, in the order we try them. */
+export function availableMethods(auth: SshAuth, hasKey: boolean, agentSocket: string | undefined): AuthMethodName[] {
+  const methods: AuthMethodName[] = [];
+  if (auth.useAgent && agentSocket !== undefined && agentSocket !== '') methods.push('agent');
+  if (hasKey) methods.push('publickey');
+  if (auth.password !== undefined) methods.push('password');
+  if (auth.password !== undefined || auth.otpCommand !== undefined) methods.push('keyboard-interactive');
+  return methods;
+}
+
+export function planAuth(inputs: AuthInputs): AuthAttempts {
+  const { hop, auth, key, agentSocket } = inputs;
+  const runOtp = inputs.runOtp ?? runOtpCommand;
+  const pending = availableMethods(auth, key !== undefined, agentSocket);
+  const tried: AuthMethodName[] = [];
+  let serverMethods: readonly string[] = [];
+  let otpError: Error | undefined;
+
+  const answerPrompts = async (prompts: Prompt[]): Promise<string[]> => {
+    const answers: string[] = [];
+    for (const prompt of prompts) {
+      if (auth.otpCommand !== undefined) answers.push(await runOtp(auth.otpCommand));
+      else if (prompt.echo === true) answers.push(hop.user);
+      else answers.push(auth.password?.reveal() ?? '');
+    }
+    return answers;
+  };
+
+  const methodFor = (name: AuthMethodName): AnyAuthMethod => {
+    const username = hop.user;
+    switch (name) {
+      case 'agent':
+        return { type: 'agent', username, agent: agentSocket ?? '' };
+      case 'publickey':
+        // `key` is defined whenever 'publickey' is in the plan (see availableMethods).
+        return { type: 'publickey', username, key: key as ParsedKey };
+      case 'password':
+        return { type: 'password', username, password: auth.password?.reveal() ?? '' };
+      case 'keyboard-interactive':
+        return {
+          type: 'keyboard-interactive',
+          username,
+          prompt: (_name, _instructions, _lang, prompts, finish) => {
+            if (prompts.length === 0) {
+              finish([]);
+              return;
+            }
+            answerPrompts(prompts).then(finish, (error: unknown) => {
+              // Answer with empty strings so the server fails this round; the caller reports otpError.
+              otpError = error instanceof Error ? error : new Error(String(error));
+              finish(prompts.map(() => ''));
+            });
+          },
+        };
+    }
+  };
+
+  // ssh2 calls this with null arguments first; we answer 'none' to learn which methods the server accepts.
+  const handler = ((methodsLeft: AuthenticationType[] | null, _partial: boolean | null, next: (m: AnyAuthMethod | false) => void) => {
+    if (methodsLeft === null) {
+      next({ type: 'none', username: hop.user });
+      return;
+    }
+    serverMethods = [...methodsLeft];
+    while (pending.length > 0) {
+      const name = pending.shift() as AuthMethodName;
+      if (!methodsLeft.includes(serverNameOf[name])) continue;
+      tried.push(name);
+      next(methodFor(name));
+      return;
+    }
+    next(false);
+  }) as unknown as AuthHandlerMiddleware;
+
+  return {
+    handler,
+    tried,
+    serverMethods: () => serverMethods,
+    otpFailure: () => otpError,
+  };
+}
+
+const otpTimeoutMs = 30_000;
+
+/** Runs `command` with /bin/sh; its stdout, minus the final newline, is the answer. Never logged. */
+export function runOtpCommand(command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', command], { timeout: otpTimeoutMs, maxBuffer: 64 * 1024 }, (error, stdout) => {
+      if (error !== null) {
+        // Neither the command line (it may embed a TOTP seed) nor the output goes into the error: only how it ended.
+        const code = (error as { code?: unknown }).code;
+        reject(new Error(`exit ${String(code ?? 'unknown')}${error.killed ? ' (killed after timeout)' : ''}`));
+        return;
+      }
+      resolve(stdout.replace(/\r?\n$/, ''));
+    });
+  });
+}

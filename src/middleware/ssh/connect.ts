@@ -1,0 +1,119 @@
+// connectRoute: from an SshRoute to an open SshLink, step by step — load the key, TCP to the jump host,
+// authenticate there, have it forward to the remote sshd, authenticate on the remote host over that
+// channel. Each step is timed and reported through onStep (the tunnel-test command prints these), and
+// any failure closes whatever was opened so far.
+import { readFile } from 'node:fs/promises';
+import ssh2, { type ParsedKey } from 'ssh2';
+import { KeyPassphraseError, KeyUnreadableError, type SshStep } from './errors.js';
+import type { OtpRunner } from './auth.js';
+import { HopConnection, forwardToRemoteSshd, tcpConnect } from './hop.js';
+import { SshLink } from './link.js';
+import type { SshLog } from './log.js';
+import type { SshHop, SshRoute } from './route.js';
+
+export type ConnectStep = Extract<SshStep, 'jump-tcp' | 'jump-auth' | 'remote-tcp' | 'remote-auth'>;
+
+export interface StepReport {
+  readonly step: ConnectStep;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly ms: number;
+  readonly ok: boolean;
+  readonly error?: Error;
+}
+
+export interface ConnectOptions {
+  readonly log: SshLog;
+  readonly onStep?: (report: StepReport) => void;
+  readonly signal?: AbortSignal;
+  /** Replaces running otpCommand with /bin/sh (tests of the prompt logic). */
+  readonly runOtp?: OtpRunner;
+  /** Open the pty sessions that turn Nagle off on each hop (see link.ts). Default true; false only to measure. */
+  readonly nagleGuard?: boolean;
+}
+
+/** Reads and decrypts the private key before any connection, so a wrong passphrase is its own error. */
+export async function loadPrivateKey(route: SshRoute): Promise<ParsedKey | undefined> {
+  const path = route.auth.privateKeyPath;
+  if (path === undefined) return undefined;
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (error) {
+    throw new KeyUnreadableError(route.remote, path, (error as NodeJS.ErrnoException).code ?? (error as Error).message, { cause: error });
+  }
+  const passphrase = route.auth.passphrase?.reveal();
+  const parsed = ssh2.utils.parseKey(data, passphrase);
+  if (parsed instanceof Error) {
+    // ssh2's messages: "Encrypted private ... key detected, but no passphrase given", "... bad passphrase?",
+    // "Failed to decrypt ..."; anything else is a file that is not a usable key.
+    if (/no passphrase given/i.test(parsed.message)) throw new KeyPassphraseError(route.remote, path, true);
+    if (/passphrase|decrypt/i.test(parsed.message)) throw new KeyPassphraseError(route.remote, path, false);
+    throw new KeyUnreadableError(route.remote, path, parsed.message);
+  }
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key === undefined || !key.isPrivateKey()) throw new KeyUnreadableError(route.remote, path, 'the file holds no private key');
+  return key;
+}
+
+export async function connectRoute(route: SshRoute, options: ConnectOptions): Promise<SshLink> {
+  const { log, signal } = options;
+  signal?.throwIfAborted();
+  const key = await loadPrivateKey(route);
+  const opened: HopConnection[] = [];
+
+  const step = async <T>(name: ConnectStep, hop: SshHop, action: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      const result = await action();
+      options.onStep?.({ step: name, host: hop.host, port: hop.port, user: hop.user, ms: performance.now() - started, ok: true });
+      return result;
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      options.onStep?.({ step: name, host: hop.host, port: hop.port, user: hop.user, ms: performance.now() - started, ok: false, error: err });
+      throw err;
+    }
+  };
+  const handshakeInputs = (name: ConnectStep) => ({
+    step: name,
+    route,
+    log,
+    ...(key !== undefined ? { key } : {}),
+    ...(options.runOtp !== undefined ? { runOtp: options.runOtp } : {}),
+    ...(signal !== undefined ? { signal } : {}),
+  });
+  const { connectTimeoutMs } = route.timings;
+
+  try {
+    let remoteSock;
+    let jumpConnection: HopConnection | undefined;
+    if (route.jump !== undefined) {
+      const jumpHop = route.jump;
+      const jumpSocket = await step('jump-tcp', jumpHop, () => tcpConnect('jump-tcp', jumpHop, connectTimeoutMs, signal));
+      const jumpConn = new HopConnection(jumpHop, 'jump', log);
+      jumpConnection = jumpConn;
+      opened.push(jumpConn);
+      await step('jump-auth', jumpHop, () => jumpConn.handshake(jumpSocket, handshakeInputs('jump-auth')));
+      remoteSock = await step('remote-tcp', route.remote, () => forwardToRemoteSshd(jumpConn, route.remote, connectTimeoutMs));
+    } else {
+      remoteSock = await step('remote-tcp', route.remote, () => tcpConnect('remote-tcp', route.remote, connectTimeoutMs, signal));
+    }
+    const remoteConn = new HopConnection(route.remote, 'remote', log);
+    opened.push(remoteConn);
+    const sock = remoteSock;
+    await step('remote-auth', route.remote, () => remoteConn.handshake(sock, handshakeInputs('remote-auth')));
+    signal?.throwIfAborted();
+    const link = new SshLink(route, remoteConn, jumpConnection, log);
+    if (options.nagleGuard !== false) await link.guardAgainstNagle();
+    if (!link.isOpen) {
+      // A hop died while we set up the pty sessions; report that rather than hand out a dead link.
+      throw link.closeReason?.error ?? new Error(`ssh link ${link.description} closed during setup: ${link.closeReason?.message ?? 'unknown'}`);
+    }
+    log.debug({ route: link.description }, 'ssh link up');
+    return link;
+  } catch (error) {
+    for (const connection of opened.reverse()) connection.close();
+    throw error;
+  }
+}

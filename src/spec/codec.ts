@@ -1,0 +1,303 @@
+// The spec codec: any value plugins exchange (specs, plain data, Dates, bigints) to JSON and back, exactly.
+// Data only: a tag names one of a fixed set of shapes, never a constructor or code.
+//
+//   {"$date": "2024-01-02T03:04:05.678Z"}      a Date (ms kept)
+//   {"$bigint": "12345678901234567890"}          a bigint
+//   {"$num": "NaN" | "Infinity" | "-Infinity" | "-0"}   numbers JSON cannot write
+//   {"$undefined": true}                         undefined as an array item or a whole value
+//   {"$spec": "WorkSpec", "fields": {...}, "extra": {...}}   a spec, nested specs inside
+//   {"$ref": 2}                                  the 3rd spec met in this encoding again (shared or cyclic)
+//   {"$esc": {...}}                              a user object that has keys starting with "$"
+//
+// undefined object properties are dropped, as JSON.stringify does. Specs are numbered in the order they
+// are first met (depth-first, pre-order); collectSpecs walks values in exactly that order, so the RPC layer
+// can pair a caller's specs with the remote copies by position.
+import { SpecDecodeError, SpecEncodeError, formatPath } from './errors.js';
+import { defineKey, isPlainObject, type JsonObject, type JsonValue } from './json.js';
+import { Spec, fieldProblem, specClassOf, type EncodedFields } from './spec.js';
+
+type Path = (string | number)[];
+
+interface EncodeContext {
+  readonly specs: Map<Spec, number>;
+  /** Containers being encoded right now: meeting one again is a cycle. */
+  readonly open: Set<object>;
+}
+
+interface DecodeContext {
+  readonly specs: Spec[];
+}
+
+const newEncodeContext = (): EncodeContext => ({ specs: new Map(), open: new Set() });
+const newDecodeContext = (): DecodeContext => ({ specs: [] });
+
+export function encodeValue(value: unknown): JsonValue {
+  return encode(value, newEncodeContext(), []);
+}
+
+/** Encodes several values (a call's arguments) as one graph: a spec shared between them is sent once. */
+export function encodeValues(values: readonly unknown[]): JsonValue[] {
+  const ctx = newEncodeContext();
+  return values.map((value, i) => encode(value, ctx, [i]));
+}
+
+export function decodeValue(json: JsonValue): unknown {
+  return decode(json, newDecodeContext(), []);
+}
+
+/** The inverse of encodeValues: `$ref`s may point into an earlier value. */
+export function decodeValues(json: readonly JsonValue[]): unknown[] {
+  const ctx = newDecodeContext();
+  return json.map((item, i) => decode(item, ctx, [i]));
+}
+
+export function encodeSpec(spec: Spec): JsonObject {
+  return encodeSpecBody(spec, newEncodeContext(), []);
+}
+
+export function decodeSpec(json: JsonValue): Spec {
+  if (!isPlainObject(json) || !Object.hasOwn(json, '$spec')) {
+    throw new SpecDecodeError('$', 'expected an encoded spec ({"$spec": ..., "fields": ...})');
+  }
+  return decode(json, newDecodeContext(), []) as Spec;
+}
+
+/** Every spec reachable in a value, each once, in the order the codec numbers them. */
+export function collectSpecs(value: unknown): Spec[] {
+  const found: Spec[] = [];
+  const seenSpecs = new Set<Spec>();
+  const seenObjects = new Set<object>();
+  const walk = (v: unknown): void => {
+    if (v instanceof Spec) {
+      if (seenSpecs.has(v)) return;
+      seenSpecs.add(v);
+      found.push(v);
+      for (const def of v.layout.fields) walk(v.getField(def.name));
+      walk(v.extra);
+      return;
+    }
+    if (Array.isArray(v) || isPlainObject(v)) {
+      // A shared container holds the same specs each time, so one visit keeps the order the codec gives.
+      if (seenObjects.has(v)) return;
+      seenObjects.add(v);
+      for (const item of Array.isArray(v) ? v : Object.values(v)) walk(item);
+    }
+  };
+  walk(value);
+  return found;
+}
+
+/** The encoded changed fields of a spec (Spec.getChanges). */
+export function encodeChanges(spec: Spec): EncodedFields {
+  const ctx = newEncodeContext();
+  const out: EncodedFields = {};
+  for (const name of spec.changedFields()) {
+    const value = spec.layout.byName.has(name) ? spec.getField(name) : spec.extra[name];
+    defineKey(out, name, value === undefined ? { $undefined: true } : encode(value, ctx, [name]));
+  }
+  return out;
+}
+
+/** Decodes and validates changes for a spec (Spec.applyChanges); extra keys come back as [key, value]. */
+export function decodeChanges(spec: Spec, changes: EncodedFields): [string, unknown][] {
+  if (!isPlainObject(changes)) throw new SpecDecodeError('$', 'expected an object of changed fields');
+  const ctx = newDecodeContext();
+  const out: [string, unknown][] = [];
+  for (const [name, json] of Object.entries(changes)) {
+    const value = decode(json, ctx, [name]);
+    const def = spec.layout.byName.get(name);
+    if (def !== undefined) {
+      const problem = fieldProblem(def, value);
+      if (problem !== null) throw new SpecDecodeError(formatPath([name]), `${spec.specKind}.${name}: ${problem}`);
+    }
+    out.push([name, value]);
+  }
+  return out;
+}
+
+function encode(value: unknown, ctx: EncodeContext, path: Path): JsonValue {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      if (Number.isFinite(value) && !Object.is(value, -0)) return value;
+      return { $num: Object.is(value, -0) ? '-0' : String(value) };
+    case 'bigint':
+      return { $bigint: value.toString() };
+    case 'undefined':
+      return { $undefined: true };
+    case 'function':
+    case 'symbol':
+      throw new SpecEncodeError(formatPath(path), `a ${typeof value} is not data`);
+  }
+  if (value === null) return null;
+  if (value instanceof Spec) {
+    const index = ctx.specs.get(value);
+    return index !== undefined ? { $ref: index } : encodeSpecBody(value, ctx, path);
+  }
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new SpecEncodeError(formatPath(path), 'invalid Date');
+    return { $date: value.toISOString() };
+  }
+  if (!Array.isArray(value) && !isPlainObject(value)) {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+    throw new SpecEncodeError(formatPath(path), `a ${name} is not plain data (use arrays and plain objects)`);
+  }
+  if (ctx.open.has(value)) throw new SpecEncodeError(formatPath(path), 'cyclic structure');
+  ctx.open.add(value);
+  try {
+    if (Array.isArray(value)) {
+      // Array.from turns holes into undefined instead of skipping them.
+      return Array.from(value, (item, i) => encode(item, ctx, [...path, i]));
+    }
+    const entries = encodeEntries(value, ctx, path);
+    return Object.keys(value).some((k) => k.startsWith('$')) ? { $esc: entries } : entries;
+  } finally {
+    ctx.open.delete(value);
+  }
+}
+
+function encodeEntries(object: Record<string, unknown>, ctx: EncodeContext, path: Path): JsonObject {
+  const out: JsonObject = {};
+  for (const key of Object.keys(object)) {
+    const item = object[key];
+    if (item !== undefined) defineKey(out, key, encode(item, ctx, [...path, key]));
+  }
+  return out;
+}
+
+function encodeSpecBody(spec: Spec, ctx: EncodeContext, path: Path): JsonObject {
+  // Numbered before its fields are encoded: a nested reference back to it (a cycle) becomes a $ref.
+  ctx.specs.set(spec, ctx.specs.size);
+  const fields: JsonObject = {};
+  for (const def of spec.layout.fields) {
+    fields[def.name] = encode(spec.getField(def.name), ctx, [...path, def.name]);
+  }
+  if (!isPlainObject(spec.extra)) throw new SpecEncodeError(formatPath([...path, 'extra']), 'extra must be a plain object');
+  const clash = Object.keys(spec.extra).find((key) => spec.layout.byName.has(key));
+  if (clash !== undefined) {
+    throw new SpecEncodeError(formatPath([...path, 'extra', clash]), `${clash} is a field of ${spec.specKind}; set the field, not extra`);
+  }
+  return { $spec: spec.specKind, fields, extra: encodeEntries(spec.extra, ctx, [...path, 'extra']) };
+}
+
+const numberTags: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity, '-0': -0 };
+const isoDate = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function decode(json: unknown, ctx: DecodeContext, path: Path): unknown {
+  switch (typeof json) {
+    case 'string':
+    case 'boolean':
+      return json;
+    case 'number':
+      if (!Number.isFinite(json)) throw new SpecDecodeError(formatPath(path), `${json} is not a JSON number`);
+      return json;
+  }
+  if (json === null) return null;
+  if (Array.isArray(json)) return json.map((item, i) => decode(item, ctx, [...path, i]));
+  if (!isPlainObject(json)) throw new SpecDecodeError(formatPath(path), `not JSON (a ${typeof json})`);
+  const keys = Object.keys(json);
+  if (!keys.some((k) => k.startsWith('$'))) return decodeEntries(json, ctx, path);
+  return decodeTagged(json, keys, ctx, path);
+}
+
+function decodeEntries(json: Record<string, unknown>, ctx: DecodeContext, path: Path): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(json)) defineKey(out, key, decode(json[key], ctx, [...path, key]));
+  return out;
+}
+
+function decodeTagged(json: Record<string, unknown>, keys: string[], ctx: DecodeContext, path: Path): unknown {
+  const at = formatPath(path);
+  const only = (tag: string): unknown => {
+    if (keys.length !== 1) throw new SpecDecodeError(at, `a ${tag} tag takes no other keys (got ${keys.join(', ')})`);
+    return json[tag];
+  };
+  const tag = keys.find((k) => k.startsWith('$'));
+  switch (tag) {
+    case '$date': {
+      const iso = only(tag);
+      if (typeof iso !== 'string' || !isoDate.test(iso) || Number.isNaN(Date.parse(iso))) {
+        throw new SpecDecodeError(at, `$date must be an ISO-8601 UTC time with milliseconds, got ${JSON.stringify(iso)}`);
+      }
+      return new Date(iso);
+    }
+    case '$bigint': {
+      const digits = only(tag);
+      if (typeof digits !== 'string' || !/^-?\d+$/.test(digits)) {
+        throw new SpecDecodeError(at, `$bigint must be a string of digits, got ${JSON.stringify(digits)}`);
+      }
+      return BigInt(digits);
+    }
+    case '$num': {
+      const name = only(tag);
+      if (typeof name !== 'string' || !Object.hasOwn(numberTags, name)) {
+        throw new SpecDecodeError(at, `$num must be NaN, Infinity, -Infinity or -0, got ${JSON.stringify(name)}`);
+      }
+      return numberTags[name];
+    }
+    case '$undefined':
+      if (only(tag) !== true) throw new SpecDecodeError(at, '$undefined must be true');
+      return undefined;
+    case '$ref': {
+      const index = only(tag);
+      const spec = typeof index === 'number' && Number.isInteger(index) ? ctx.specs[index] : undefined;
+      if (spec === undefined) {
+        throw new SpecDecodeError(at, `$ref ${JSON.stringify(index)} names no spec met before it in this value`);
+      }
+      return spec;
+    }
+    case '$esc': {
+      const inner = only(tag);
+      if (!isPlainObject(inner)) throw new SpecDecodeError(at, '$esc must hold an object');
+      return decodeEntries(inner, ctx, [...path, '$esc']);
+    }
+    case '$spec':
+      return decodeSpecBody(json, keys, ctx, path);
+    default:
+      throw new SpecDecodeError(at, `unknown tag ${JSON.stringify(tag)} (user keys starting with "$" must be inside $esc)`);
+  }
+}
+
+function decodeSpecBody(json: Record<string, unknown>, keys: string[], ctx: DecodeContext, path: Path): Spec {
+  const at = formatPath(path);
+  const stray = keys.filter((k) => k !== '$spec' && k !== 'fields' && k !== 'extra');
+  if (stray.length > 0) throw new SpecDecodeError(at, `unexpected keys in an encoded spec: ${stray.join(', ')}`);
+  const kind = json['$spec'];
+  const cls = typeof kind === 'string' ? specClassOf(kind) : undefined;
+  if (cls === undefined) throw new SpecDecodeError(formatPath([...path, '$spec']), `unknown spec kind ${JSON.stringify(kind)}`);
+  const fields = json['fields'];
+  if (!isPlainObject(fields)) throw new SpecDecodeError(formatPath([...path, 'fields']), 'expected an object');
+  const extraJson = json['extra'] ?? {};
+  if (!isPlainObject(extraJson)) throw new SpecDecodeError(formatPath([...path, 'extra']), 'expected an object');
+
+  const spec = new cls();
+  // Numbered before its fields are decoded, as the encoder did, so $refs inside resolve the same way.
+  ctx.specs.push(spec);
+  const extra: Record<string, unknown> = {};
+  for (const name of Object.keys(fields)) {
+    const fieldPath = [...path, 'fields', name];
+    const value = decode(fields[name], ctx, fieldPath);
+    const def = spec.layout.byName.get(name);
+    if (def === undefined) {
+      // A field this build does not know (a newer peer): kept, and sent on unchanged.
+      if (value !== undefined) defineKey(extra, name, value);
+      continue;
+    }
+    const problem = fieldProblem(def, value);
+    if (problem !== null) throw new SpecDecodeError(formatPath(fieldPath), `${spec.specKind}.${name}: ${problem}`);
+    spec.setField(name, value);
+  }
+  for (const key of Object.keys(extraJson)) {
+    const value = decode(extraJson[key], ctx, [...path, 'extra', key]);
+    if (spec.layout.byName.has(key)) {
+      throw new SpecDecodeError(formatPath([...path, 'extra', key]), `${key} is a field of ${spec.specKind}, not an extra key`);
+    }
+    if (value !== undefined) defineKey(extra, key, value);
+  }
+  spec.extra = extra;
+  // Decoding builds the spec; like construction, it is not a change.
+  spec.resetChanges();
+  return spec;
+}

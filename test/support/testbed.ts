@@ -1,0 +1,357 @@
+// Access to the multi-host testbed that scripts/testbed builds (namespaces hv-core, hv-jump, hv-hpc with real
+// sshd in jump and hpc). Tests read its description from $TESTBED_DIR/env.json, never from hard-coded values,
+// and get the secrets from the files it names, only when they need them.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export type TestbedHostName = 'jump' | 'hpc';
+export type TestbedNamespace = 'hv-core' | 'hv-jump' | 'hv-hpc';
+
+/** A problem with the testbed itself (bad env.json, a testbed command that failed). */
+export class TestbedError extends Error {
+  constructor(
+    message: string,
+    readonly step: string,
+    readonly host?: TestbedHostName,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TestbedError';
+  }
+}
+
+/** Thrown by requireTestbed under CI=true, where a test must not skip silently. */
+export class TestbedNotUpError extends Error {
+  constructor(readonly missing: string) {
+    super(missing);
+    this.name = 'TestbedNotUpError';
+  }
+}
+
+const hostSchema = z.object({
+  name: z.enum(['jump', 'hpc']),
+  namespace: z.enum(['hv-jump', 'hv-hpc']),
+  ip: z.string().min(1),
+  port: z.number().int().positive(),
+  listenAddresses: z.array(z.string().min(1)),
+  sshdConfigFile: z.string().min(1),
+  sshdPidFile: z.string().min(1),
+  sshdLogFile: z.string().min(1),
+  hostPublicKey: z.string().regex(/^ssh-\S+ \S+/),
+});
+
+const envSchema = z.object({
+  version: z.literal(1),
+  stateDir: z.string().min(1),
+  repoDir: z.string().min(1),
+  script: z.string().min(1),
+  namespaces: z.object({ core: z.literal('hv-core'), jump: z.literal('hv-jump'), hpc: z.literal('hv-hpc') }),
+  core: z.object({ name: z.literal('core'), namespace: z.literal('hv-core'), ip: z.string().min(1) }),
+  hosts: z.object({ jump: hostSchema, hpc: hostSchema }),
+  user: z.object({
+    name: z.string().min(1),
+    uid: z.number().int().positive(),
+    home: z.string().min(1),
+    passwordFile: z.string().min(1),
+    passphraseFile: z.string().min(1),
+    privateKeyFile: z.string().min(1),
+    publicKeyFile: z.string().min(1),
+  }),
+});
+
+export type TestbedHost = z.infer<typeof hostSchema>;
+export type TestbedUser = Pick<z.infer<typeof envSchema>['user'], 'name' | 'uid' | 'home'>;
+
+export interface CommandResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The repository root: the nearest ancestor of this module that holds scripts/testbed (works from dist/ too). */
+function repositoryRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'scripts', 'testbed'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new TestbedError(`no scripts/testbed above ${fileURLToPath(import.meta.url)}`, 'locate repository');
+    dir = parent;
+  }
+}
+
+export function testbedDir(): string {
+  return resolve(process.env.TESTBED_DIR ?? join(repositoryRoot(), '.testbed'));
+}
+
+function runCommand(argv: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<CommandResult> {
+  const [command, ...args] = argv;
+  if (command === undefined) return Promise.reject(new TestbedError('empty command line', 'run command'));
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', (error) => reject(new TestbedError(`cannot run ${command}: ${error.message}`, 'run command', undefined, { cause: error })));
+    child.on('close', (status, signal) => resolvePromise({ status, signal, stdout, stderr }));
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
+/**
+ * Command name, state and parent pid of a live process, from /proc/<pid>/stat; undefined once it has exited.
+ * Zombies count as exited: the container's init may take seconds to reap a daemonised sshd.
+ */
+function procStat(pid: number): { comm: string; state: string; ppid: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw error;
+  }
+  // "pid (comm) state ppid ...": comm may itself contain spaces and parentheses.
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  const [state = '', ppid] = stat.slice(close + 2).split(' ');
+  if (state === 'Z') return undefined;
+  return { comm: stat.slice(open + 1, close), state, ppid: Number(ppid) };
+}
+
+/** Inodes of the sockets a process holds open (empty once it has exited). */
+function socketInodes(pid: number): Set<string> {
+  const inodes = new Set<string>();
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return inodes;
+    throw error;
+  }
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch (error) {
+      // The descriptor was closed between readdir and readlink.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    const match = /^socket:\[(\d+)\]$/.exec(target);
+    if (match?.[1] !== undefined) inodes.add(match[1]);
+  }
+  return inodes;
+}
+
+/** Remote port and socket inode of every TCP socket in the network namespace of a process. */
+function tcpConnections(pid: number): { remotePort: number; inode: string }[] {
+  const connections: { remotePort: number; inode: string }[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+      const fields = line.trim().split(/\s+/);
+      const remote = fields[2];
+      const inode = fields[9];
+      if (remote === undefined || inode === undefined) continue;
+      connections.push({ remotePort: parseInt(remote.split(':')[1] ?? '', 16), inode });
+    }
+  }
+  return connections;
+}
+
+export class Testbed {
+  readonly stateDir: string;
+  readonly repoDir: string;
+  readonly script: string;
+  readonly namespaces: { core: 'hv-core'; jump: 'hv-jump'; hpc: 'hv-hpc' };
+  readonly core: { name: 'core'; namespace: 'hv-core'; ip: string };
+  readonly hosts: { jump: TestbedHost; hpc: TestbedHost };
+  readonly user: TestbedUser;
+  readonly passwordPath: string;
+  readonly passphrasePath: string;
+  readonly privateKeyPath: string;
+  readonly publicKeyPath: string;
+
+  constructor(readonly envFile: string, env: z.infer<typeof envSchema>) {
+    const base = dirname(envFile);
+    const path = (p: string) => resolve(base, p);
+    this.stateDir = path(env.stateDir);
+    this.repoDir = path(env.repoDir);
+    this.script = path(env.script);
+    this.namespaces = env.namespaces;
+    this.core = env.core;
+    const host = (h: TestbedHost): TestbedHost => ({
+      ...h,
+      sshdConfigFile: path(h.sshdConfigFile),
+      sshdPidFile: path(h.sshdPidFile),
+      sshdLogFile: path(h.sshdLogFile),
+    });
+    this.hosts = { jump: host(env.hosts.jump), hpc: host(env.hosts.hpc) };
+    this.user = { name: env.user.name, uid: env.user.uid, home: env.user.home };
+    this.passwordPath = path(env.user.passwordFile);
+    this.passphrasePath = path(env.user.passphraseFile);
+    this.privateKeyPath = path(env.user.privateKeyFile);
+    this.publicKeyPath = path(env.user.publicKeyFile);
+  }
+
+  password(): string {
+    return this.readSecret(this.passwordPath, 'password');
+  }
+
+  passphrase(): string {
+    return this.readSecret(this.passphrasePath, 'passphrase');
+  }
+
+  /** The passphrase-protected ed25519 private key of the test user (OpenSSH format). */
+  privateKey(): Buffer {
+    return readFileSync(this.privateKeyPath);
+  }
+
+  /** The raw public key blob of a host's sshd, as ssh2's hostVerifier receives it. */
+  hostKeyBlob(host: TestbedHostName): Buffer {
+    const encoded = this.hosts[host].hostPublicKey.split(' ')[1];
+    if (encoded === undefined) throw new TestbedError(`malformed host key for ${host} in ${this.envFile}`, 'read host key', host);
+    return Buffer.from(encoded, 'base64');
+  }
+
+  /** Starts argv inside a namespace (`ip netns exec`), where /etc/hosts names core, jump and hpc. */
+  inNamespace(namespace: TestbedNamespace, argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    return spawn('ip', ['netns', 'exec', namespace, ...argv], options);
+  }
+
+  /** Runs argv inside a namespace to completion and collects its output. */
+  runInNamespace(namespace: TestbedNamespace, argv: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+    return runCommand(['ip', 'netns', 'exec', namespace, ...argv], options);
+  }
+
+  /** Pid of a host's listening sshd, or undefined when it is not running (stopped by a test, or down). */
+  sshdListenerPid(host: TestbedHostName): number | undefined {
+    const pidFile = this.hosts[host].sshdPidFile;
+    if (!existsSync(pidFile)) return undefined;
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new TestbedError(`pid file ${pidFile} holds no pid`, 'read sshd pid', host);
+    return procStat(pid)?.comm === 'sshd' ? pid : undefined;
+  }
+
+  /**
+   * The per-connection sshd processes of a host: the children of its listener, one per TCP connection
+   * (including connections still authenticating). Killing one drops that connection; [] when sshd is stopped.
+   */
+  sshdPids(host: TestbedHostName): number[] {
+    const listener = this.sshdListenerPid(host);
+    if (listener === undefined) return [];
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = procStat(Number(entry));
+      if (stat?.ppid === listener && stat.comm === 'sshd') pids.push(Number(entry));
+    }
+    return pids.sort((a, b) => a - b);
+  }
+
+  /**
+   * The per-connection sshd serving the TCP connection that the client opened from `clientPort` (its local
+   * port), or undefined when no such connection exists. Lets a fault test drop exactly its own connection
+   * while other test files use the same sshd.
+   */
+  sshdPidForClientPort(host: TestbedHostName, clientPort: number): number | undefined {
+    for (const pid of this.sshdPids(host)) {
+      const sockets = socketInodes(pid);
+      // /proc/<pid>/net/tcp is the table of the process's own namespace (the host's), not ours.
+      const connected = tcpConnections(pid).some((c) => c.remotePort === clientPort && sockets.has(c.inode));
+      if (connected) return pid;
+    }
+    return undefined;
+  }
+
+  /** Stops a host's sshd and drops its connections ("host down"); `scripts/testbed sshd-stop`. */
+  stopSshd(host: TestbedHostName): Promise<void> {
+    return this.runScript(['sshd-stop', host], 'stop sshd', host);
+  }
+
+  /** Starts a host's sshd again and waits until it accepts connections; `scripts/testbed sshd-start`. */
+  startSshd(host: TestbedHostName): Promise<void> {
+    return this.runScript(['sshd-start', host], 'start sshd', host);
+  }
+
+  private async runScript(args: string[], step: string, host: TestbedHostName): Promise<void> {
+    const result = await runCommand(['bash', this.script, ...args], { env: { ...process.env, TESTBED_DIR: this.stateDir } });
+    if (result.status !== 0) {
+      throw new TestbedError(`scripts/testbed ${args.join(' ')} failed (exit ${result.status ?? result.signal}): ${result.stderr.trim()}`, step, host);
+    }
+  }
+
+  private readSecret(path: string, what: string): string {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch (error) {
+      // The path is not secret; the content never appears in a message.
+      throw new TestbedError(`cannot read the testbed ${what} file ${path}`, `read ${what}`, undefined, { cause: error });
+    }
+  }
+}
+
+/** The testbed described by $TESTBED_DIR/env.json, or undefined when there is none (testbed down). */
+export function loadTestbed(): Testbed | undefined {
+  const envFile = join(testbedDir(), 'env.json');
+  if (!existsSync(envFile)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(envFile, 'utf8'));
+  } catch (error) {
+    throw new TestbedError(`cannot read ${envFile}: ${(error as Error).message}`, 'load env.json', undefined, { cause: error });
+  }
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) throw new TestbedError(`${envFile} does not describe a testbed: ${parsed.error.message}`, 'load env.json');
+  return new Testbed(envFile, parsed.data);
+}
+
+/** True when this process runs inside the hv-core network namespace (where tests reach jump and hpc). */
+export function inCoreNamespace(): boolean {
+  const core = '/run/netns/hv-core';
+  if (!existsSync(core)) return false;
+  const mine = statSync('/proc/self/ns/net');
+  const theirs = statSync(core);
+  return mine.ino === theirs.ino && mine.dev === theirs.dev;
+}
+
+/** What keeps the testbed tests from running, or undefined when they can run (from hv-core if asked). */
+export function testbedProblem(options: { inCore?: boolean } = {}): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root: the testbed tests need root (network namespaces, sshd); run them as root';
+  const testbed = loadTestbed();
+  if (testbed === undefined) return `testbed not up: run scripts/testbed up as root (no ${join(testbedDir(), 'env.json')})`;
+  for (const host of ['jump', 'hpc'] as const) {
+    if (testbed.sshdListenerPid(host) === undefined) {
+      return `testbed not up: the sshd of ${host} is not running (${testbed.hosts[host].sshdPidFile}); run scripts/testbed up as root`;
+    }
+  }
+  if ((options.inCore ?? true) && !inCoreNamespace()) {
+    return 'not inside the hv-core namespace: run the test with `ip netns exec hv-core node --test ...` (node scripts/run-tests.mjs does)';
+  }
+  return undefined;
+}
+
+/**
+ * The testbed for a test that needs it. When it cannot be used, under CI=true this throws (a CI run must not
+ * pass by skipping); elsewhere it skips the test with the reason and returns undefined.
+ * By default the test must run inside hv-core; pass { inCore: false } for tests that enter namespaces themselves.
+ */
+export function requireTestbed(t: TestContext, options: { inCore?: boolean } = {}): Testbed | undefined {
+  const problem = testbedProblem(options);
+  if (problem === undefined) return loadTestbed();
+  if (process.env.CI === 'true') throw new TestbedNotUpError(problem);
+  t.skip(problem);
+  return undefined;
+}

@@ -1,0 +1,225 @@
+// Checks the testbed itself, from inside hv-core: the network shape (hpc only through jump), real sshd with
+// PAM password and keyboard-interactive logins, key + passphrase logins hopping through jump, and the fault
+// helpers that later tests rely on.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import ssh2, { type Client, type ClientChannel, type ConnectConfig, type KeyboardInteractiveAuthMethod } from 'ssh2';
+import { requireTestbed, type Testbed, type TestbedHostName } from '../support/testbed.js';
+
+// ssh2 is CommonJS: its classes are reachable from the default export only.
+const { Client: SshClient, utils } = ssh2;
+
+const TEST_TIMEOUT_MS = 30_000;
+
+/** Resolves with the first line the server sends (the SSH banner), rejects with the socket error. */
+function readBanner(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect({ host, port });
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no banner from ${host}:${port} within 5 s`)));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      const end = received.indexOf('\n');
+      if (end >= 0) {
+        socket.destroy();
+        resolve(received.slice(0, end).trim());
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+function openSocket(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** An ssh2 client that only accepts the host key the testbed recorded for `host`. */
+function login(testbed: Testbed, host: TestbedHostName, config: ConnectConfig): Promise<Client> {
+  const expectedKey = testbed.hostKeyBlob(host);
+  return new Promise((resolve, reject) => {
+    const client = new SshClient();
+    client.once('ready', () => resolve(client));
+    client.once('error', reject);
+    client.connect({
+      username: testbed.user.name,
+      readyTimeout: 10_000,
+      hostVerifier: (key: Buffer) => key.equals(expectedKey),
+      ...config,
+    });
+  });
+}
+
+function forwardOut(client: Client, host: string, port: number): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => (error ? reject(error) : resolve(channel)));
+  });
+}
+
+function run(client: Client, command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (error, channel) => {
+      if (error) return reject(error);
+      let stdout = '';
+      let stderr = '';
+      channel.setEncoding('utf8');
+      channel.stderr.setEncoding('utf8');
+      channel.on('data', (chunk: string) => (stdout += chunk));
+      channel.stderr.on('data', (chunk: string) => (stderr += chunk));
+      channel.on('close', (code: number | null) => resolve({ code, stdout, stderr }));
+    });
+  });
+}
+
+/** Logs in to jump with the password, then to hpc with key + passphrase through a channel forwarded by jump. */
+async function loginToHpcThroughJump(testbed: Testbed): Promise<{ jump: Client; hpc: Client }> {
+  const jump = await login(testbed, 'jump', { host: 'jump', port: testbed.hosts.jump.port, password: testbed.password() });
+  try {
+    // "hpc" is resolved by jump's sshd, in jump's namespace: core cannot resolve its way there by itself.
+    const channel = await forwardOut(jump, 'hpc', testbed.hosts.hpc.port);
+    const hpc = await login(testbed, 'hpc', {
+      sock: channel,
+      privateKey: testbed.privateKey(),
+      passphrase: testbed.passphrase(),
+      authHandler: ['publickey'],
+    });
+    return { jump, hpc };
+  } catch (error) {
+    jump.end();
+    throw error;
+  }
+}
+
+function waitForClose(client: Client): Promise<void> {
+  return new Promise((resolve) => client.once('close', () => resolve()));
+}
+
+describe('testbed network', () => {
+  test('a TCP connection from core reaches the sshd of jump on port 22', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const testbed = requireTestbed(t);
+    if (!testbed) return;
+    const banner = await readBanner('jump', testbed.hosts.jump.port);
+    assert.match(banner, /^SSH-2\.0-OpenSSH_/);
+  });
+
+  test('hpc:22 is not reachable directly from core', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const testbed = requireTestbed(t);
+    if (!testbed) return;
+    await assert.rejects(readBanner('hpc', testbed.hosts.hpc.port), (error: NodeJS.ErrnoException) => {
+      assert.ok(['ENETUNREACH', 'EHOSTUNREACH'].includes(error.code ?? ''), `expected no route to hpc, got ${error.code ?? error.message}`);
+      return true;
+    });
+  });
+});
+
+describe('testbed sshd logins', () => {
+  test('log in to jump with the password, then to hpc with key and passphrase through forwardOut, and run id -un', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const testbed = requireTestbed(t);
+    if (!testbed) return;
+    const { jump, hpc } = await loginToHpcThroughJump(testbed);
+    try {
+      const whoami = await run(hpc, 'id -un');
+      assert.equal(whoami.code, 0, whoami.stderr);
+      assert.equal(whoami.stdout.trim(), testbed.user.name);
+      assert.equal(testbed.user.name, 'hvuser');
+    } finally {
+      hpc.end();
+      jump.end();
+    }
+  });
+
+  test('keyboard-interactive login to jump works through PAM', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const testbed = requireTestbed(t);
+    if (!testbed) return;
+    const prompts: string[] = [];
+    const keyboardInteractive: KeyboardInteractiveAuthMethod = {
+      type: 'keyboard-interactive',
+      username: testbed.user.name,
+      prompt: (_name, _instructions, _lang, asked, finish) => {
+        prompts.push(...asked.map((p) => p.prompt));
+        finish(asked.map(() => testbed.password()));
+      },
+    };
+    const jump = await login(testbed, 'jump', { host: 'jump', port: testbed.hosts.jump.port, authHandler: [keyboardInteractive] });
+    try {
+      assert.ok(prompts.some((p) => /password/i.test(p)), `PAM asked: ${JSON.stringify(prompts)}`);
+      const whoami = await run(jump, 'id -un');
+      assert.equal(whoami.stdout.trim(), testbed.user.name);
+    } finally {
+      jump.end();
+    }
+  });
+
+  test('a wrong password is refused by jump', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const testbed = requireTestbed(t);
+    if (!testbed) return;
+    await assert.rejects(
+      login(testbed, 'jump', { host: 'jump', port: testbed.hosts.jump.port, password: `${testbed.password()}-wrong`, authHandler: ['password'] }),
+      /authentication methods failed/,
+    );
+  });
+
+  test('the user key cannot be used without its passphrase', (t) => {
+    const testbed = requireTestbed(t, { inCore: false });
+    if (!testbed) return;
+    assert.ok(utils.parseKey(testbed.privateKey()) instanceof Error);
+    const parsed = utils.parseKey(testbed.privateKey(), testbed.passphrase());
+    assert.ok(!(parsed instanceof Error), 'the key opens with the recorded passphrase');
+  });
+
+  test('hvuser on hpc can run node and read the repository', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const testbed = requireTestbed(t);
+    if (!testbed) return;
+    const { jump, hpc } = await loginToHpcThroughJump(testbed);
+    try {
+      const probe = `/usr/bin/node -e 'process.stdout.write(require("fs").readFileSync(process.argv[1], "utf8"))' ${JSON.stringify(`${testbed.repoDir}/package.json`)}`;
+      const result = await run(hpc, probe);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(result.stdout).name, 'harvester-ts');
+    } finally {
+      hpc.end();
+      jump.end();
+    }
+  });
+});
+
+describe('testbed fault helpers', () => {
+  test('sshdPids lists the connection of a client, and killing that sshd drops exactly it', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const testbed = requireTestbed(t);
+    if (!testbed) return;
+    const socket = await openSocket('jump', testbed.hosts.jump.port);
+    const clientPort = socket.localPort;
+    assert.ok(clientPort !== undefined);
+    const jump = await login(testbed, 'jump', { sock: socket, password: testbed.password() });
+    const closed = waitForClose(jump);
+    const pid = testbed.sshdPidForClientPort('jump', clientPort);
+    assert.ok(pid !== undefined, `no sshd serves client port ${clientPort}`);
+    assert.ok(testbed.sshdPids('jump').includes(pid));
+    process.kill(pid, 'SIGKILL');
+    await closed;
+    assert.equal(testbed.sshdPidForClientPort('jump', clientPort), undefined);
+  });
+
+  test('stopSshd takes jump down (connections refused, sessions dropped) and startSshd brings it back', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const testbed = requireTestbed(t);
+    if (!testbed) return;
+    const jump = await login(testbed, 'jump', { host: 'jump', port: testbed.hosts.jump.port, password: testbed.password() });
+    const closed = waitForClose(jump);
+    try {
+      await testbed.stopSshd('jump');
+      await closed;
+      assert.equal(testbed.sshdListenerPid('jump'), undefined);
+      assert.deepEqual(testbed.sshdPids('jump'), []);
+      await assert.rejects(readBanner('jump', testbed.hosts.jump.port), { code: 'ECONNREFUSED' });
+    } finally {
+      await testbed.startSshd('jump');
+    }
+    const banner = await readBanner('jump', testbed.hosts.jump.port);
+    assert.match(banner, /^SSH-2\.0-OpenSSH_/);
+  });
+});
