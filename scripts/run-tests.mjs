@@ -53,7 +53,8 @@ if (needsTestbed) {
   }
 }
 
-const nodeArgs = ['--test', '--enable-source-maps', '--test-reporter=spec', ...files];
+// One file at a time: fault tests stop sshd or kill bots on the shared testbed, and CI has 2 cores anyway.
+const nodeArgs = ['--test', '--test-concurrency=1', '--enable-source-maps', '--test-reporter=spec', ...files];
 const command = testbedUp ? ['ip', ['netns', 'exec', 'hv-core', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
 let status = 1;
 try {

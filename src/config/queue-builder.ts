@@ -88,7 +88,8 @@ function buildSection(
     report.problem(kind, `must be an object {"name": "<class>", "module": "<module>", ...}`);
     return undefined;
   }
-  const fixed = parseReported(pluginSectionSchema, pick(value, pluginSectionFixedKeys), [kind], report);
+  // null means "not set" (harvester reads a null middleware as none).
+  const fixed = parseReported(pluginSectionSchema, pick(value, pluginSectionFixedKeys.filter((k) => value[k] !== null)), [kind], report);
   const middleware = value.middleware;
   if (typeof middleware === 'string' && middleware !== '') {
     if (!(middleware in raw)) {
@@ -117,7 +118,9 @@ function buildMiddleware(key: string, value: unknown, report: QueueReporter, sec
     report.problem(key, `a middleware element must be an object {"name": "RpcHerder", "remoteHost": ..., "sshUserName": ...}`);
     return undefined;
   }
-  const fixed = parseReported(middlewareSchema, pick(value, middlewareFixedKeys.filter((k) => value[k] !== null)), [key], report);
+  // Secrets stay out of the schema (and its error messages); they are resolved below.
+  const schemaKeys = Object.keys(middlewareSchema.shape).filter((k) => value[k] !== null);
+  const fixed = parseReported(middlewareSchema, pick(value, schemaKeys), [key], report);
   const sshPassword = resolveSecret(value.sshPassword, `${key}.sshPassword`, secretCtx);
   const passPhrase = resolveSecret(value.passPhrase, `${key}.passPhrase`, secretCtx);
   if (fixed === undefined) return undefined;

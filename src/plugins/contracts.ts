@@ -2,7 +2,7 @@
 // whether the object behind them is a local plugin or the RPC herder (which implements all of them through
 // one generic proxy driven by `contractMethods` below).
 import type { EventSpec, JobSpec, WorkSpec, WorkerStatus } from '../spec/index.js';
-import type { QueueConfig } from '../config/index.js';
+import { pluginSectionKeys, type QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Outcome } from './outcome.js';
 
@@ -100,17 +100,8 @@ export interface Throttler {
   toBeThrottled(ctx: PluginContext): Promise<Outcome<boolean>>;
 }
 
-/** The kinds of plugin a queue configuration can name, with harvester's section keys. */
-export const pluginKinds = [
-  'submitter',
-  'monitor',
-  'sweeper',
-  'stager',
-  'preparator',
-  'messenger',
-  'workerMaker',
-  'throttler',
-] as const;
+/** The kinds of plugin a queue configuration can name, with harvester's section keys (defined by the config layer). */
+export const pluginKinds = pluginSectionKeys;
 export type PluginKind = (typeof pluginKinds)[number];
 
 export interface ContractsByKind {

@@ -4,7 +4,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MiddlewareConfig, QueueConfig } from '../config/index.js';
 import { parseQueueConfig } from '../config/index.js';
-import type { ContractsByKind, PluginKind, Submitter } from './contracts.js';
+import type { ContractsByKind, PluginKind, Submitter, Throttler } from './contracts.js';
 import { pluginKinds } from './contracts.js';
 import {
   MiddlewareUnavailableError,
@@ -163,7 +163,7 @@ describe('PluginFactory.create', () => {
       const factory = new PluginFactory({ pluginDirs: [first, second] });
       const r = factory.resolve(request('throttler', 'AlwaysThrottle', 'throttle.mjs'));
       assert.equal(r.source === 'file' && r.file, join(second, 'throttle.mjs'));
-      const throttler = await factory.create(request('throttler', 'AlwaysThrottle', 'throttle.mjs'));
+      const throttler = (await factory.create(request('throttler', 'AlwaysThrottle', 'throttle.mjs'))) as Throttler;
       const verdict = await throttler.toBeThrottled(undefined as never);
       assert.deepEqual(verdict, { kind: 'succeeded', value: true, diag: 'always' });
     });

@@ -152,13 +152,13 @@ export class ClientSession {
     }
     return new Promise<CallResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.abandon(id, new DeadlineExceededError(`call ${id} got no answer within ${options.deadlineMs} ms`, context));
+        this.abandon(id, 'deadline', new DeadlineExceededError(`call ${id} got no answer within ${options.deadlineMs} ms`, context));
       }, Math.min(MAX_TIMER_MS, Math.max(0, options.deadlineMs)));
       const signal = options.signal;
       const onAbort =
         signal === undefined
           ? undefined
-          : () => this.abandon(id, new CallCancelledError(`call ${id} was cancelled`, context, { cause: signal.reason }));
+          : () => this.abandon(id, 'cancelled', new CallCancelledError(`call ${id} was cancelled`, context, { cause: signal.reason }));
       signal?.addEventListener('abort', onAbort!, { once: true });
       this.pending.set(id, { resolve, reject, context, timer, signal, onAbort });
       try {
@@ -170,10 +170,10 @@ export class ClientSession {
   }
 
   /** Gives up on a call locally and tells the bot, which aborts the handler unless another caller waits. */
-  private abandon(id: string, error: MiddlewareError): void {
+  private abandon(id: string, reason: 'deadline' | 'cancelled', error: MiddlewareError): void {
     const call = this.settle(id);
     if (call === undefined) return;
-    if (this.state === 'open') this.connection.send({ t: 'cancel', id });
+    if (this.state === 'open') this.connection.send({ t: 'cancel', id, reason });
     call.reject(error);
   }
 

@@ -33,8 +33,8 @@ export interface CallLedger {
 
 /** One delivery's interest in an execution. */
 export interface ExecutionWaiter {
-  /** The caller gave up: when no other delivery waits, the handler's signal is aborted. */
-  cancel(): void;
+  /** The caller gave up: when no other delivery waits, the handler's signal is aborted with `reason`. */
+  cancel(reason: 'deadline' | 'cancelled'): void;
   /** The delivery's connection closed: stop waiting, but let the handler run on (the caller will retry). */
   detach(): void;
 }
@@ -94,9 +94,13 @@ export class Execution {
       return true;
     };
     return {
-      cancel: () => {
+      cancel: (reason) => {
         if (withdraw() && this.waiters === 0) {
-          this.abort(new CallCancelledError(`call ${this.id} was cancelled by its caller`, { callId: this.id }));
+          this.abort(
+            reason === 'deadline'
+              ? new DeadlineExceededError(`call ${this.id} exceeded its caller's deadline`, { callId: this.id })
+              : new CallCancelledError(`call ${this.id} was cancelled by its caller`, { callId: this.id }),
+          );
         }
       },
       detach: () => {

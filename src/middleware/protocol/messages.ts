@@ -44,7 +44,8 @@ export const messageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('call'), id: callId, deadline: z.number().nonnegative(), payload }),
   z.object({ t: z.literal('result'), id: callId, replayed: z.boolean(), payload }),
   z.object({ t: z.literal('error'), id: callId, error: wireErrorSchema }),
-  z.object({ t: z.literal('cancel'), id: callId }),
+  // `reason` lets the handler's signal say why it was aborted.
+  z.object({ t: z.literal('cancel'), id: callId, reason: z.enum(['deadline', 'cancelled']).optional() }),
 ]);
 
 export type Message = z.infer<typeof messageSchema>;

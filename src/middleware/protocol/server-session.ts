@@ -287,7 +287,7 @@ export class ServerSession {
     const waiter = this.waiting.get(cancel.id);
     if (waiter === undefined) return;
     this.waiting.delete(cancel.id);
-    waiter.cancel();
+    waiter.cancel(cancel.reason ?? 'cancelled');
   }
 
   private async run(payload: JsonValue, id: string, signal: AbortSignal): Promise<CallReply> {

@@ -17,7 +17,7 @@ export type OtpRunner = (command: string) => Promise<string>;
 
 export interface AuthAttempts {
   readonly handler: AuthHandlerMiddleware;
-  /** Methods tried so far, in order. */
+  /** Methods tried so far, in order; after success the last one is the method that got us in. */
   readonly tried: readonly AuthMethodName[];
   /** Methods the server last said it accepts (empty until it says). */
   serverMethods(): readonly string[];
@@ -49,7 +49,8 @@ export function availableMethods(auth: SshAuth, hasKey: boolean, agentSocket: st
   if (hasKey) methods.push('publickey');
   if (auth.password !== undefined) methods.push('password');
   if (auth.password !== undefined || auth.otpCommand !== undefined) methods.push('keyboard-interactive');
-  return methods;
+  if (auth.preferredMethods === undefined) return methods;
+  return auth.preferredMethods.filter((name, i, all) => methods.includes(name) && all.indexOf(name) === i);
 }
 
 export function planAuth(inputs: AuthInputs): AuthAttempts {

@@ -20,6 +20,8 @@ export interface StepReport {
   readonly user: string;
   readonly ms: number;
   readonly ok: boolean;
+  /** Auth steps: the method that worked (never a value). */
+  readonly method?: string;
   readonly error?: Error;
 }
 
@@ -67,7 +69,8 @@ export async function connectRoute(route: SshRoute, options: ConnectOptions): Pr
     const started = performance.now();
     try {
       const result = await action();
-      options.onStep?.({ step: name, host: hop.host, port: hop.port, user: hop.user, ms: performance.now() - started, ok: true });
+      const method = typeof result === 'string' ? { method: result } : {};
+      options.onStep?.({ step: name, host: hop.host, port: hop.port, user: hop.user, ms: performance.now() - started, ok: true, ...method });
       return result;
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
@@ -88,13 +91,14 @@ export async function connectRoute(route: SshRoute, options: ConnectOptions): Pr
   try {
     let remoteSock;
     let jumpConnection: HopConnection | undefined;
+    let jumpMethod: string | undefined;
     if (route.jump !== undefined) {
       const jumpHop = route.jump;
       const jumpSocket = await step('jump-tcp', jumpHop, () => tcpConnect('jump-tcp', jumpHop, connectTimeoutMs, signal));
       const jumpConn = new HopConnection(jumpHop, 'jump', log);
       jumpConnection = jumpConn;
       opened.push(jumpConn);
-      await step('jump-auth', jumpHop, () => jumpConn.handshake(jumpSocket, handshakeInputs('jump-auth')));
+      jumpMethod = await step('jump-auth', jumpHop, () => jumpConn.handshake(jumpSocket, handshakeInputs('jump-auth')));
       remoteSock = await step('remote-tcp', route.remote, () => forwardToRemoteSshd(jumpConn, route.remote, connectTimeoutMs));
     } else {
       remoteSock = await step('remote-tcp', route.remote, () => tcpConnect('remote-tcp', route.remote, connectTimeoutMs, signal));
@@ -102,9 +106,9 @@ export async function connectRoute(route: SshRoute, options: ConnectOptions): Pr
     const remoteConn = new HopConnection(route.remote, 'remote', log);
     opened.push(remoteConn);
     const sock = remoteSock;
-    await step('remote-auth', route.remote, () => remoteConn.handshake(sock, handshakeInputs('remote-auth')));
+    const remoteMethod = await step('remote-auth', route.remote, () => remoteConn.handshake(sock, handshakeInputs('remote-auth')));
     signal?.throwIfAborted();
-    const link = new SshLink(route, remoteConn, jumpConnection, log);
+    const link = new SshLink(route, remoteConn, jumpConnection, log, { remote: remoteMethod, ...(jumpMethod !== undefined ? { jump: jumpMethod } : {}) });
     if (options.nagleGuard !== false) await link.guardAgainstNagle();
     if (!link.isOpen) {
       // A hop died while we set up the pty sessions; report that rather than hand out a dead link.

@@ -18,7 +18,7 @@ import {
   TcpUnreachableError,
   type SshStep,
 } from './errors.js';
-import { planAuth, type OtpRunner } from './auth.js';
+import { planAuth, type AuthMethodName, type OtpRunner } from './auth.js';
 import { checkAndRecordHostKey, hostKeyFingerprint, hostKeyType } from './known-hosts.js';
 import type { SshLog } from './log.js';
 import type { SshHop, SshRoute } from './route.js';
@@ -107,8 +107,11 @@ export class HopConnection extends EventEmitter<{ close: [error: Error | undefin
     return this.#closed;
   }
 
-  /** Runs the SSH handshake over `sock` (our TCP socket, or a channel forwarded by the jump host). */
-  handshake(sock: Duplex, inputs: HandshakeInputs): Promise<void> {
+  /**
+   * Runs the SSH handshake over `sock` (our TCP socket, or a channel forwarded by the jump host) and
+   * resolves with the authentication method that got us in.
+   */
+  handshake(sock: Duplex, inputs: HandshakeInputs): Promise<AuthMethodName | 'none'> {
     const { step, route, key, log, signal } = inputs;
     const hop = this.hop;
     const timings = route.timings;
@@ -155,7 +158,7 @@ export class HopConnection extends EventEmitter<{ close: [error: Error | undefin
       );
     };
 
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<AuthMethodName | 'none'>((resolve, reject) => {
       let settled = false;
       const settle = (error?: Error): void => {
         if (settled) return;
@@ -164,7 +167,7 @@ export class HopConnection extends EventEmitter<{ close: [error: Error | undefin
         this.client.off('error', onError);
         this.off('close', onClose);
         signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve();
+        if (error === undefined) resolve(auth.tried.at(-1) ?? 'none');
         else {
           this.close();
           reject(error);

@@ -56,10 +56,13 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
   readonly #log: SshLog;
   #closeReason: LinkCloseReason | undefined;
   readonly #guards: ClientChannel[] = [];
+  /** The authentication method that worked on each hop (for diagnostics; never a value). */
+  readonly authMethods: { readonly remote: string; readonly jump?: string };
 
   /** Use connectRoute(); this is called by it once both hops are authenticated. */
-  constructor(route: SshRoute, remote: HopConnection, jump: HopConnection | undefined, log: SshLog) {
+  constructor(route: SshRoute, remote: HopConnection, jump: HopConnection | undefined, log: SshLog, authMethods: { remote: string; jump?: string }) {
     super();
+    this.authMethods = authMethods;
     this.route = route;
     this.description = describeRoute(route);
     this.#remote = remote;

@@ -25,6 +25,8 @@ function middleware(overrides: Partial<MiddlewareConfig> = {}): MiddlewareConfig
     launchBot: false,
     useAgent: false,
     strictHostKeyChecking: false,
+    botHome: '.harvester-bot',
+    remoteCommand: 'harvester',
     callTimeout: 60,
     extra: {},
     ...overrides,

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { MiddlewareConfig } from '../../config/types.js';
+import type { AuthMethodName } from './auth.js';
 import { formatHostPort } from './errors.js';
 
 /** A secret value that refuses to show itself in logs, JSON or util.inspect. Use reveal() at the point of use. */
@@ -41,6 +42,11 @@ export interface SshAuth {
   readonly useAgent: boolean;
   /** Shell command whose stdout answers each keyboard-interactive prompt (run afresh for every prompt). */
   readonly otpCommand?: string;
+  /**
+   * Which methods to try, in this order (OpenSSH's PreferredAuthentications); default: every method the
+   * configuration allows, in the order agent, publickey, password, keyboard-interactive.
+   */
+  readonly preferredMethods?: readonly AuthMethodName[];
 }
 
 export interface SshTimings {
@@ -91,6 +97,7 @@ export function routeFromMiddleware(mw: MiddlewareConfig, options: RouteOptions)
     ...(mw.privateKey !== undefined ? { privateKeyPath: mw.privateKey } : {}),
     ...(mw.passPhrase !== undefined ? { passphrase: new RedactedSecret(mw.passPhrase.value) } : {}),
     ...(mw.otpCommand !== undefined ? { otpCommand: mw.otpCommand } : {}),
+    ...preferredFromExtra(mw.extra['preferredAuthentications']),
   };
   return {
     remote,
@@ -101,6 +108,15 @@ export function routeFromMiddleware(mw: MiddlewareConfig, options: RouteOptions)
     strictHostKeyChecking: mw.strictHostKeyChecking,
     timings: { ...defaultSshTimings, ...options.timings },
   };
+}
+
+const methodNames: readonly AuthMethodName[] = ['agent', 'publickey', 'password', 'keyboard-interactive'];
+
+/** Our extra key "preferredAuthentications": "keyboard-interactive,password" (unknown names are ignored). */
+function preferredFromExtra(value: unknown): { preferredMethods?: AuthMethodName[] } {
+  if (typeof value !== 'string' || value.trim() === '') return {};
+  const names = value.split(',').map((n) => n.trim());
+  return { preferredMethods: names.filter((n): n is AuthMethodName => (methodNames as readonly string[]).includes(n)) };
 }
 
 function describeHop(hop: SshHop): string {
@@ -131,6 +147,7 @@ export function routeKey(route: SshRoute): string {
     route.auth.privateKeyPath ?? '',
     route.auth.useAgent,
     route.auth.otpCommand ?? '',
+    route.auth.preferredMethods?.join(',') ?? '',
     route.knownHostsFile,
     route.strictHostKeyChecking,
     secrets,

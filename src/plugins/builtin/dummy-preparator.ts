@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import type { JobSpec } from '../../spec/index.js';
 import type { PluginContext, Preparator } from '../contracts.js';
 import { OptionReader, type PluginOptions } from '../options.js';
-import { succeeded, type Outcome } from '../outcome.js';
+import { failed, succeeded, type Outcome } from '../outcome.js';
 
 export class DummyPreparator implements Preparator {
   private readonly localBasePath: string;
@@ -23,7 +23,10 @@ export class DummyPreparator implements Preparator {
   }
 
   async resolveInputPaths(_ctx: PluginContext, jobSpec: JobSpec): Promise<Outcome> {
-    for (const fileSpec of jobSpec.inFiles) fileSpec.path = posix.join(this.localBasePath, fileSpec.lfn);
+    for (const fileSpec of jobSpec.inFiles) {
+      if (fileSpec.lfn === null) return failed(`PandaID=${String(jobSpec.PandaID)}: an input file has no LFN`);
+      fileSpec.path = posix.join(this.localBasePath, fileSpec.lfn);
+    }
     return succeeded();
   }
 }

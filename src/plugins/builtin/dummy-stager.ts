@@ -8,7 +8,7 @@ import type { JobSpec } from '../../spec/index.js';
 import type { PluginContext, Stager } from '../contracts.js';
 import { adler32OfFile } from '../checksum.js';
 import { OptionReader, type PluginOptions } from '../options.js';
-import { retryLater, succeeded, type Outcome } from '../outcome.js';
+import { failed, retryLater, succeeded, type Outcome } from '../outcome.js';
 import { abortedDiag } from '../abort.js';
 import { writeTar } from '../tar.js';
 import { errorText } from './worker-fields.js';
@@ -43,8 +43,9 @@ export class DummyStager implements Stager {
   async zipOutput(ctx: PluginContext, jobSpec: JobSpec): Promise<Outcome> {
     for (const zipSpec of jobSpec.outFiles) {
       if (ctx.signal.aborted) return retryLater(abortedDiag(ctx));
-      const associated = (zipSpec.associatedFiles ?? []).filter((f) => typeof f.path === 'string' && f.path !== '');
+      const associated = zipSpec.associatedFiles.filter((f) => typeof f.path === 'string' && f.path !== '');
       if (associated.length === 0) continue;
+      if (zipSpec.lfn === null) return failed(`PandaID=${String(jobSpec.PandaID)}: a zip file has no LFN`);
       const directory = this.zipDir === '${SRCDIR}' ? dirname(associated[0]!.path!) : this.zipDir;
       const zipPath = join(directory, zipSpec.lfn);
       const present = associated.filter((f) => existsSync(f.path!));

@@ -48,7 +48,7 @@ export function inputGuids(jobSpec: JobSpec): Map<string, string> {
   lfns.forEach((lfn, i) => {
     if (lfn !== '' && lfn !== 'NULL') result.set(lfn, guids[i] ?? '');
   });
-  for (const fileSpec of jobSpec.inFiles) if (!result.has(fileSpec.lfn)) result.set(fileSpec.lfn, '');
+  for (const fileSpec of jobSpec.inFiles) if (fileSpec.lfn !== null && !result.has(fileSpec.lfn)) result.set(fileSpec.lfn, '');
   return result;
 }
 

@@ -20,11 +20,20 @@ import { accessPointOf, errorText, isNotFound } from './worker-fields.js';
 
 const { suffixReadJson, postProcessAttrs } = messengerOwnFiles;
 
-export class MessengerAccessPointError extends Error {
-  constructor(readonly workerID: unknown) {
-    super(`worker ${String(workerID)} has no accessPoint`);
-    this.name = 'MessengerAccessPointError';
+/** A worker or job lacks what the messenger needs to find its files. */
+export class MessengerSpecError extends Error {
+  constructor(
+    readonly workerID: unknown,
+    detail: string,
+  ) {
+    super(`worker ${String(workerID)}: ${detail}`);
+    this.name = 'MessengerSpecError';
   }
+}
+
+function pandaIDOf(workSpec: WorkSpec, jobSpec: JobSpec): number {
+  if (jobSpec.PandaID === null) throw new MessengerSpecError(workSpec.workerID, 'a job has no PandaID');
+  return jobSpec.PandaID;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -66,7 +75,7 @@ export class SharedFileMessenger implements Messenger {
   /** The worker's directory. */
   private workerDir(workSpec: WorkSpec): string {
     const accessPoint = accessPointOf(workSpec);
-    if (accessPoint === undefined) throw new MessengerAccessPointError(workSpec.workerID);
+    if (accessPoint === undefined) throw new MessengerSpecError(workSpec.workerID, 'no accessPoint');
     return accessPoint;
   }
 
@@ -80,7 +89,7 @@ export class SharedFileMessenger implements Messenger {
   private pandaIDsOf(workSpec: WorkSpec): number[] {
     const listed = workSpec.pandaid_list;
     if (Array.isArray(listed) && listed.length > 0) return listed;
-    return workSpec.jobSpecs.map((j) => j.PandaID);
+    return workSpec.jobSpecs.map((j) => pandaIDOf(workSpec, j));
   }
 
   async setupAccessPoints(ctx: PluginContext, workSpecs: WorkSpec[]): Promise<Outcome> {
@@ -92,7 +101,7 @@ export class SharedFileMessenger implements Messenger {
         if (workSpec.isNew) await rm(accessPoint, { recursive: true, force: true });
         await mkdir(accessPoint, { recursive: true });
         for (const jobSpec of workSpec.jobSpecs) {
-          const jobDir = this.jobDir(workSpec, jobSpec.PandaID);
+          const jobDir = this.jobDir(workSpec, pandaIDOf(workSpec, jobSpec));
           if (jobDir !== accessPoint) await mkdir(jobDir, { recursive: true });
         }
       } catch (error) {
@@ -109,21 +118,22 @@ export class SharedFileMessenger implements Messenger {
     for (const jobSpec of jobSpecs) {
       if (ctx.signal.aborted) return retryLater(abortedDiag(ctx));
       try {
-        const jobDir = this.jobDir(workSpec, jobSpec.PandaID);
+        const pandaID = pandaIDOf(workSpec, jobSpec);
+        const jobDir = this.jobDir(workSpec, pandaID);
         const params = jobParamsOf(jobSpec, this.stripJobParams);
-        const content = this.jobSpecFileFormat === 'cgi' ? cgiEncode(params) : JSON.stringify({ [jobSpec.PandaID]: params });
+        const content = this.jobSpecFileFormat === 'cgi' ? cgiEncode(params) : JSON.stringify({ [pandaID]: params });
         await writeFileAtomically(join(jobDir, this.names.jobSpecFile), content);
         await writeFileAtomically(join(jobDir, this.names.xmlPoolCatalogFile), pfc);
         for (const fileSpec of jobSpec.inFiles) {
           // Input files appear in the job's directory under their LFN, as the payload expects.
           const target = fileSpec.path;
-          if (typeof target !== 'string' || target === '') continue;
+          if (typeof target !== 'string' || target === '' || fileSpec.lfn === null) continue;
           const link = join(jobDir, fileSpec.lfn);
           if (target === link) continue;
           if (await exists(link)) await unlink(link);
           await symlink(target, link);
         }
-        fed.push(jobSpec.PandaID);
+        fed.push(pandaID);
       } catch (error) {
         problems.push(`PandaID=${String(jobSpec.PandaID)}: ${errorText(error)}`);
       }
@@ -354,8 +364,9 @@ export class SharedFileMessenger implements Messenger {
     try {
       for (const jobSpec of jobSpecs) {
         if (ctx.signal.aborted) return retryLater(abortedDiag(ctx));
-        const jobDir = this.jobDir(workSpec, jobSpec.PandaID);
-        const workDir = this.postProcessInSubDir ? join(jobDir, String(jobSpec.PandaID)) : jobDir;
+        const pandaID = pandaIDOf(workSpec, jobSpec);
+        const jobDir = this.jobDir(workSpec, pandaID);
+        const workDir = this.postProcessInSubDir ? join(jobDir, String(pandaID)) : jobDir;
         const outputs: Record<string, unknown>[] = [];
         const hasLog = jobSpec.outFiles.some((f) => f.fileType === 'log');
         const logLFN = jobSpec.jobParams?.logFile;
@@ -367,7 +378,7 @@ export class SharedFileMessenger implements Messenger {
         }
         if (this.scanInPostProcess) outputs.push(...(await this.scanLeftOvers(workDir, jobSpec)));
         if (outputs.length > 0) {
-          await writeJsonAtomically(join(jobDir, this.names.eventStatusDumpJsonFile), { [jobSpec.PandaID]: outputs });
+          await writeJsonAtomically(join(jobDir, this.names.eventStatusDumpJsonFile), { [pandaID]: outputs });
         }
       }
     } catch (error) {

@@ -167,7 +167,7 @@ export class SimpleWorkerMaker implements WorkerMaker {
       if (ioIntensity > 0 && use('ioIntensity')) workSpec.ioIntensity = ioIntensity;
       const label = jobSpecs[0]!.jobParams?.prodSourceLabel;
       workSpec.pilotType = pilotTypeOf(label);
-      workSpec.jobType = typeof label === 'string' ? label : this.jobTypeWithoutJob(jobType, resources, undefined);
+      workSpec.jobType = typeof label === 'string' ? label : (this.jobTypeWithoutJob(jobType, resources, undefined) ?? null);
       workSpec.jobSpecs = jobSpecs;
     } else {
       const label = queue.prodSourceLabel || 'managed';
