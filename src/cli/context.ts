@@ -18,6 +18,7 @@ export interface GlobalOptions {
 export class CliContext {
   private logger?: Logger;
   private pluginFactory?: PluginFactory;
+  private closeMiddleware?: () => Promise<void>;
 
   private constructor(readonly master: MasterConfig, private readonly logFileName: string) {}
 
@@ -59,13 +60,13 @@ export class CliContext {
 
   /** Stops what the factory started (tunnel pools of remote sections). Safe to call twice. */
   async close(): Promise<void> {
-    await this.pluginFactory?.close();
+    await this.closeMiddleware?.();
   }
 
   get factory(): PluginFactory {
     if (this.pluginFactory === undefined) {
       this.pluginFactory = new PluginFactory({ pluginDirs: this.master.pluginDirs, log: this.log });
-      registerMiddlewareProviders(this.pluginFactory, { master: this.master, log: this.log });
+      this.closeMiddleware = registerMiddlewareProviders(this.pluginFactory, { master: this.master, log: this.log });
     }
     return this.pluginFactory;
   }

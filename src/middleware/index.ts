@@ -13,7 +13,12 @@ export interface MiddlewareSetup {
   readonly log: Logger;
 }
 
-/** Registers every middleware this build knows (today: harvester's RpcHerder) with a plugin factory. */
-export function registerMiddlewareProviders(factory: PluginFactory, setup: MiddlewareSetup): void {
-  factory.registerMiddleware(new RpcMiddlewareProvider({ knownHostsFile: setup.master.knownHostsFile, log: setup.log }));
+/**
+ * Registers every middleware this build knows (today: harvester's RpcHerder) with a plugin factory.
+ * Returns how to stop what they start (tunnel pools); safe to call twice.
+ */
+export function registerMiddlewareProviders(factory: PluginFactory, setup: MiddlewareSetup): () => Promise<void> {
+  const rpc = new RpcMiddlewareProvider({ knownHostsFile: setup.master.knownHostsFile, log: setup.log });
+  factory.registerMiddleware(rpc);
+  return () => rpc.close();
 }

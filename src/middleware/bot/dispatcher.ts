@@ -31,7 +31,7 @@ export class BotDispatcher {
         className: p.className,
         modules: [p.shortModule, p.harvesterModule],
         methods: contractMethods[p.kind]
-          .filter((m) => typeof (p.ctor.prototype as Record<string, unknown>)[m.name] === 'function')
+          .filter((m) => typeof (p.pluginClass.prototype as Record<string, unknown>)[m.name] === 'function')
           .map((m) => m.name),
       })),
       pluginDirs: [...this.pluginDirs],

@@ -68,7 +68,7 @@ export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): C
     if (offered !== false) return remote(ctx, ...rest);
     const fallback = optionalMethodFallbacks[kind]?.[method];
     if (fallback === undefined) throw new MethodNotFoundError(`${section.name} on the bot has no ${method}`, { queue: queue.queueName, method: `${kind}.${method}` });
-    return fallback(proxy as never, ctx, ...rest);
+    return fallback(proxy as never, ctx, ...(rest as never[]));
   };
 
   const proxy = new Proxy(Object.create(null) as object, {

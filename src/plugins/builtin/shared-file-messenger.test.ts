@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { access, mkdir, readFile, readdir, readlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileSpec, JobSpec, WorkSpec } from '../../spec/index.js';
+import { adler32OfFile } from '../checksum.js';
 import { testContext, testQueue, withTempDir } from '../test-helpers.js';
 import { SharedFileMessenger } from './shared-file-messenger.js';
 
@@ -186,7 +187,7 @@ describe('SharedFileMessenger: outputs and events', () => {
       assert.deepEqual(Object.keys(files), ['5']);
       const [hits, es] = files['5']!;
       assert.equal(hits!.fsize, 4);
-      assert.equal(hits!.chksum, execAdler(join(dir, 'HITS.pool.root')));
+      assert.equal(hits!.chksum, await adler32OfFile(join(dir, 'HITS.pool.root')));
       assert.equal(hits!.isZip, false);
       assert.equal(hits!.guid, 'G-H');
       assert.equal(es!.eventRangeID, '5-1');
@@ -266,10 +267,3 @@ describe('SharedFileMessenger: outputs and events', () => {
     assert.equal((await new SharedFileMessenger().feedJobs(aborted, w, w.jobSpecs)).kind, 'retry');
   });
 });
-
-/** Adler-32 computed by Python's zlib, independently of our implementation. */
-function execAdler(path: string): string {
-  return execFileSync('python3', ['-c', 'import sys,zlib;print("%08x" % zlib.adler32(open(sys.argv[1],"rb").read()))', path], {
-    encoding: 'utf8',
-  }).trim();
-}

@@ -6,6 +6,12 @@ import type { Spec, SpecKind } from '../index.js';
 import { EventSpec, FileSpec, JobSpec, WorkSpec } from '../index.js';
 
 const classes = { WorkSpec, JobSpec, FileSpec, EventSpec } as const;
+interface SpecByKind {
+  WorkSpec: WorkSpec;
+  JobSpec: JobSpec;
+  FileSpec: FileSpec;
+  EventSpec: EventSpec;
+}
 
 /** Object keys, including the awkward ones: tag look-alikes and "__proto__". */
 export const objectKey = fc.oneof(
@@ -63,8 +69,8 @@ export function fieldValue(def: FieldDef, depth: number): fc.Arbitrary<unknown> 
 export const extraFields = fc.dictionary(fc.string({ maxLength: 6 }).map((k) => `x_${k}`), dataValue, { maxKeys: 3, noNullPrototype: true });
 
 /** A spec of one kind with random fields, random extra fields and (depth > 0) nested specs; no pending changes. */
-export function specOf(kind: SpecKind, depth = 1): fc.Arbitrary<Spec> {
-  const cls = classes[kind];
+export function specOf<K extends SpecKind>(kind: K, depth = 1): fc.Arbitrary<SpecByKind[K]> {
+  const cls = classes[kind] as unknown as new () => SpecByKind[K];
   const fields = new cls().layout.fields;
   return fc
     .tuple(fc.tuple(...fields.map((def) => fieldValue(def, depth))), extraFields)
@@ -88,11 +94,15 @@ export const sharedArguments: fc.Arbitrary<unknown[]> = fc
     fc.array(specOf('JobSpec', 1), { minLength: 1, maxLength: 3 }),
     fc.array(specOf('WorkSpec', 0), { maxLength: 3 }),
     fc.array(fc.array(fc.nat(), { maxLength: 3 }), { maxLength: 3 }),
+    fc.array(fc.option(fc.nat()), { maxLength: 3 }),
     dataValue,
   )
-  .map(([jobs, workers, picks, data]) => {
+  .map(([jobs, workers, picks, related, data]) => {
     workers.forEach((worker, i) => {
       worker.jobSpecs = (picks[i] ?? []).map((p) => jobs[p % jobs.length] as JobSpec);
+      // A spec in extra (before or after its place in jobSpecs) checks that extra is walked after the fields.
+      const r = related[i];
+      if (r !== undefined && r !== null) worker.extra['x_related'] = jobs[r % jobs.length];
       worker.resetChanges();
     });
     return [workers, jobs, { data, first: jobs[0] }, workers[0] ?? null];

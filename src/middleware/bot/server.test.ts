@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { ConnectionLostError, OutcomeUnknownError } from '../errors.js';
+import { ClientSession } from '../protocol/client-session.js';
+import { encodeFrame } from '../protocol/frames.js';
+import type { CallHandler } from '../protocol/server-session.js';
+import { RecordingLogger, TEST_SECRET, deferred, tempJournal } from '../protocol/test-fixtures.js';
+import type { CallJournal } from './journal.js';
+import { RpcServer, RpcServerOptionsError } from './server.js';
+
+let journal: CallJournal;
+let disposeJournal: () => void;
+let log: RecordingLogger;
+let server: RpcServer | undefined;
+beforeEach(() => {
+  log = new RecordingLogger();
+  ({ journal, dispose: disposeJournal } = tempJournal(log));
+});
+afterEach(async () => {
+  await server?.stop({ graceMs: 0 });
+  server = undefined;
+  disposeJournal();
+});
+
+async function startServer(handler: CallHandler, extra: Partial<ConstructorParameters<typeof RpcServer>[0]> = {}): Promise<RpcServer> {
+  server = new RpcServer({
+    port: 0,
+    secret: TEST_SECRET,
+    offer: { plugins: [] },
+    handler,
+    journal,
+    botId: 'tcp-bot',
+    programVersion: '0.0.0-test',
+    log,
+    ...extra,
+  });
+  await server.start();
+  return server;
+}
+
+function tcpConnect(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+function closedPromise(socket: Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+async function client(port: number): Promise<ClientSession> {
+  return ClientSession.connect(await tcpConnect(port), { secret: TEST_SECRET, programVersion: '0.0.0-test' });
+}
+
+describe('RpcServer', () => {
+  test('refuses to listen anywhere but loopback', () => {
+    for (const host of ['0.0.0.0', '192.168.1.10', '::', 'example.org']) {
+      assert.throws(
+        () => new RpcServer({ host, port: 0, secret: TEST_SECRET, offer: null, handler: async () => null, journal, programVersion: '1', log }),
+        RpcServerOptionsError,
+        host,
+      );
+    }
+  });
+
+  test('garbage and oversized frames close only their own connection; an authenticated client keeps working', async () => {
+    const { port } = (await startServer(async (payload) => payload)).address();
+    const good = await client(port);
+    assert.equal(good.welcome.botId, 'tcp-bot');
+
+    const garbage = await tcpConnect(port);
+    const garbageClosed = closedPromise(garbage);
+    garbage.write(Buffer.from('GET / HTTP/1.1\r\nHost: bot\r\n\r\n'));
+    await garbageClosed;
+
+    const oversized = await tcpConnect(port);
+    const oversizedClosed = closedPromise(oversized);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(2 ** 31, 0);
+    oversized.write(header);
+    await oversizedClosed;
+
+    const wrongSecret = ClientSession.connect(await tcpConnect(port), { secret: 'f'.repeat(64), programVersion: '1' });
+    await assert.rejects(wrongSecret);
+
+    assert.deepEqual(await good.call({ still: 'working' }, { deadlineMs: 2000 }), { payload: { still: 'working' }, replayed: false });
+    const refusals = log.at('warn').filter((entry) => /refused during the handshake/.test(entry.message));
+    assert.equal(refusals.length, 3, JSON.stringify(log.at('warn').map((e) => e.message)));
+    good.close();
+  });
+
+  test('an authenticated connection sending garbage is closed and logged', async () => {
+    const { port } = (await startServer(async (payload) => payload)).address();
+    const socket = await tcpConnect(port);
+    const session = await ClientSession.connect(socket, { secret: TEST_SECRET, programVersion: '1' });
+    const closed = new Promise<Error | undefined>((resolve) => session.on('close', resolve));
+    socket.write(encodeFrame('[1,2,3]'));
+    assert.ok((await closed) instanceof ConnectionLostError);
+    await sleep(10);
+    assert.ok(log.at('warn').some((entry) => /after a protocol error/.test(entry.message)));
+  });
+
+  test('stop() lets calls in flight finish within the grace period and refuses new connections', async () => {
+    const release = deferred();
+    const started = deferred();
+    const { port } = (
+      await startServer(async () => {
+        started.resolve();
+        await release.promise;
+        return 'finished';
+      })
+    ).address();
+    const session = await client(port);
+    const inFlight = session.call(null, { deadlineMs: 5000 });
+    await started.promise;
+    const stopping = server!.stop({ graceMs: 5000 });
+    const again = server!.stop({ graceMs: 5000 });
+    await sleep(20);
+    await assert.rejects(tcpConnect(port));
+    release.resolve();
+    assert.deepEqual(await inFlight, { payload: 'finished', replayed: false });
+    await stopping;
+    await again;
+  });
+
+  test('stop() aborts calls still running after the grace period; their outcome is then unknown', async () => {
+    const aborted = deferred<unknown>();
+    const { port } = (
+      await startServer(
+        (_payload, { signal }) =>
+          new Promise((_resolve, reject) =>
+            signal.addEventListener('abort', () => {
+              aborted.resolve(signal.reason);
+              reject(signal.reason as Error);
+            }),
+          ),
+      )
+    ).address();
+    const session = await client(port);
+    const inFlight = session.call(null, { id: 'doomed', deadlineMs: 5000 });
+    await sleep(20);
+    await server!.stop({ graceMs: 50 });
+    await assert.rejects(inFlight, ConnectionLostError);
+    assert.ok(await aborted.promise);
+    assert.equal(journal.stateOf('doomed'), 'started');
+
+    // The herder retries the same id against the restarted bot.
+    await startServer(async () => assert.fail('must not run again'));
+    const retry = await client(server!.address().port);
+    await assert.rejects(retry.call(null, { id: 'doomed', deadlineMs: 1000 }), OutcomeUnknownError);
+    retry.close();
+  });
+});

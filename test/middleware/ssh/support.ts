@@ -1,0 +1,144 @@
+// Helpers for the SSH transport tests on the testbed: routes to jump/hpc as the test user, a scratch
+// known_hosts file, a log that records what would have been logged (to prove no secret is in it), and a
+// tiny TCP echo server run as the test user on hpc's loopback (standing in for the bot).
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { AuthMethodName } from '../../../src/middleware/ssh/auth.js';
+import type { SshLog } from '../../../src/middleware/ssh/log.js';
+import { RedactedSecret, defaultSshTimings, type SshRoute } from '../../../src/middleware/ssh/route.js';
+import type { Testbed } from '../../support/testbed.js';
+
+export interface RouteChoice {
+  readonly knownHostsFile: string;
+  /** true: the testbed password; a string: that (wrong) password. */
+  readonly password?: boolean | string;
+  /** Use the testbed key; `passphrase` overrides the right passphrase. */
+  readonly key?: boolean;
+  readonly passphrase?: string;
+  readonly otpCommand?: string;
+  readonly preferredMethods?: readonly AuthMethodName[];
+  readonly strict?: boolean;
+  readonly remoteHost?: string;
+  readonly jumpHost?: string;
+}
+
+export function testbedRoute(tb: Testbed, choice: RouteChoice): SshRoute {
+  const user = tb.user.name;
+  const password = choice.password === true ? tb.password() : typeof choice.password === 'string' ? choice.password : undefined;
+  const passphrase = choice.key === true ? (choice.passphrase ?? tb.passphrase()) : undefined;
+  return {
+    remote: { host: choice.remoteHost ?? tb.hosts.hpc.ip, port: tb.hosts.hpc.port, user },
+    jump: { host: choice.jumpHost ?? tb.hosts.jump.ip, port: tb.hosts.jump.port, user },
+    remoteBindPort: 18861,
+    auth: {
+      useAgent: false,
+      ...(password !== undefined ? { password: new RedactedSecret(password) } : {}),
+      ...(choice.key === true ? { privateKeyPath: tb.privateKeyPath } : {}),
+      ...(passphrase !== undefined ? { passphrase: new RedactedSecret(passphrase) } : {}),
+      ...(choice.otpCommand !== undefined ? { otpCommand: choice.otpCommand } : {}),
+      ...(choice.preferredMethods !== undefined ? { preferredMethods: choice.preferredMethods } : {}),
+    },
+    knownHostsFile: choice.knownHostsFile,
+    strictHostKeyChecking: choice.strict ?? false,
+    timings: { ...defaultSshTimings, connectTimeoutMs: 3_000, readyTimeoutMs: 10_000, keepaliveIntervalMs: 2_000, keepaliveCountMax: 3 },
+  };
+}
+
+/** A directory for this test's files, removed afterwards. */
+export function scratchDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hv-ssh-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface RecordingLog extends SshLog {
+  readonly lines: string[];
+}
+
+export function recordingLog(): RecordingLog {
+  const lines: string[] = [];
+  const record = (level: string) => (obj: object, msg?: string) => {
+    lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
+  };
+  return { lines, debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+}
+
+/** Fails if any of the testbed's secrets appears in the given texts. */
+export function assertNoSecrets(tb: Testbed, texts: readonly string[]): void {
+  const secrets = [tb.password(), tb.passphrase()];
+  for (const text of texts) {
+    for (const secret of secrets) assert.ok(!text.includes(secret), 'a secret appeared in a log line or error message');
+  }
+}
+
+export interface EchoServer {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+// Exits when its stdin closes, so it cannot outlive the test that started it.
+const echoScript = `
+const net = require('node:net');
+const server = net.createServer((s) => { s.setNoDelay(true); s.on('error', () => s.destroy()); s.pipe(s); });
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+process.stdin.on('end', () => process.exit(0)).resume();
+`;
+
+/** A TCP echo server on hpc's 127.0.0.1, run as the test user (like the bot would be). */
+export async function startEchoServer(tb: Testbed): Promise<EchoServer> {
+  const child: ChildProcess = tb.inNamespace('hv-hpc', ['runuser', '-u', tb.user.name, '--', '/usr/bin/node', '-e', echoScript], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      const match = /^(\d+)\n/.exec(out);
+      if (match?.[1] !== undefined) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`echo server exited early (${code})`)));
+    child.once('error', reject);
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.stdin?.end();
+      }),
+  };
+}
+
+/** Sends `size` bytes through a stream to the echo server and resolves when they all came back. */
+export function echoRoundTrip(stream: Duplex, size: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const payload = Buffer.alloc(size, 0x61);
+    let received = 0;
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received >= size) {
+        cleanup();
+        resolve();
+      }
+    };
+    const onEnd = (): void => {
+      cleanup();
+      reject(new Error(`stream ended after ${received} of ${size} bytes`));
+    };
+    const cleanup = (): void => {
+      stream.off('data', onData);
+      stream.off('error', onEnd);
+      stream.off('close', onEnd);
+    };
+    stream.on('data', onData);
+    stream.once('error', onEnd);
+    stream.once('close', onEnd);
+    stream.write(payload);
+  });
+}
