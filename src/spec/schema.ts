@@ -3,6 +3,8 @@
 // spec but are not stored. One table drives accessors, validation, the codec, the store's DDL and
 // the property tests' generators, so they cannot drift apart.
 
+import { SpecFieldError } from './errors.js';
+
 export const specKinds = ['WorkSpec', 'JobSpec', 'FileSpec', 'EventSpec'] as const;
 export type SpecKind = (typeof specKinds)[number];
 
@@ -45,7 +47,7 @@ export function columns(...defs: string[]): ColumnDef[] {
     const [head = '', ...flags] = def.split(' ');
     const [name = '', kind = ''] = head.split(':');
     if (!['integer', 'text', 'timestamp', 'dict', 'blob'].includes(kind)) {
-      throw new Error(`bad column definition '${def}'`);
+      throw new SpecFieldError('schema', name, `bad column definition '${def}'`);
     }
     const column: { -readonly [K in keyof ColumnDef]: ColumnDef[K] } = { name, kind: kind as ColumnKind };
     if (flags.includes('pk')) column.primaryKey = true;

@@ -228,7 +228,7 @@ export abstract class Spec {
   [inspectSymbol](): Record<string, unknown> {
     const shown: Record<string, unknown> = { specKind: this.specKind };
     for (const [name, value] of this.#values) {
-      if (value !== null && !(Array.isArray(value) && value.length === 0)) shown[name] = value;
+      if (value !== null && value !== false && !(Array.isArray(value) && value.length === 0)) shown[name] = value;
     }
     if (Object.keys(this.extra).length > 0) shown['extra'] = this.extra;
     return shown;

@@ -143,7 +143,11 @@ describe('RpcServer', () => {
     const inFlight = session.call(null, { id: 'doomed', deadlineMs: 5000 });
     await sleep(20);
     await server!.stop({ graceMs: 50 });
-    await assert.rejects(inFlight, ConnectionLostError);
+    await assert.rejects(inFlight, (error: unknown) => {
+      assert.ok(error instanceof OutcomeUnknownError);
+      assert.match(error.message, /call doomed was aborted because the bot is stopping/);
+      return true;
+    });
     assert.ok(await aborted.promise);
     assert.equal(journal.stateOf('doomed'), 'started');
 

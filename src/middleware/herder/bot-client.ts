@@ -18,13 +18,16 @@ import {
 } from '../errors.js';
 import { ClientSession } from '../protocol/index.js';
 import { botOfferSchema, replyPayloadSchema, type BotOffer, type CallPayload, type ReplyPayload } from '../rpc/call-payload.js';
-import { TunnelPool, routeFromMiddleware, type SshLink, type SshRoute } from '../ssh/index.js';
+import { TunnelPool, routeFromMiddleware, type LinkConnector, type SshRoute } from '../ssh/index.js';
+import type { BotLink } from './bot-link.js';
 import { describeRoute } from './route.js';
 import { BotLauncher } from './bot-launcher.js';
 
 export interface BotClientOptions {
   readonly knownHostsFile: string;
   readonly log: Logger;
+  /** How links are made; default: SSH through the route (connectRoute). Tests and benchmarks pass local links. */
+  readonly connect?: LinkConnector<BotLink>;
 }
 
 export interface CallOptions {
@@ -38,7 +41,7 @@ export interface CallOptions {
 export class BotClient {
   readonly route: SshRoute;
   readonly description: string;
-  private readonly pool: TunnelPool<ClientSession>;
+  private readonly pool: TunnelPool<ClientSession, BotLink>;
   private readonly launcher: BotLauncher | undefined;
   private latestOffer: BotOffer | undefined;
   private offerWaiters: (() => void)[] = [];
@@ -51,13 +54,14 @@ export class BotClient {
     this.route = routeFromMiddleware(mw, { knownHostsFile: opts.knownHostsFile });
     this.description = describeRoute(mw);
     this.launcher = mw.launchBot ? new BotLauncher(mw, opts.log) : undefined;
-    this.pool = new TunnelPool<ClientSession>({
+    this.pool = new TunnelPool<ClientSession, BotLink>({
       route: this.route,
       size: mw.numTunnels,
       log: opts.log.child({ route: this.description }),
       attach: (link) => this.attach(link),
       detach: (session) => session.close(),
       isHealthy: (session) => session.isOpen,
+      ...(opts.connect === undefined ? {} : { connect: opts.connect }),
     });
   }
 
@@ -71,7 +75,7 @@ export class BotClient {
     await this.pool.stop();
   }
 
-  status(): ReturnType<TunnelPool<ClientSession>['status']> {
+  status(): ReturnType<TunnelPool<ClientSession, BotLink>['status']> {
     return this.pool.status();
   }
 
@@ -134,7 +138,7 @@ export class BotClient {
     }
   }
 
-  private async attach(link: SshLink): Promise<ClientSession> {
+  private async attach(link: BotLink): Promise<ClientSession> {
     const stream = await this.forward(link);
     const secretFile = posix.join(this.mw.botHome, 'bot.secret');
     let secret: string;
@@ -161,7 +165,7 @@ export class BotClient {
   }
 
   /** The direct-tcpip channel to the bot's port; with launchBot, starts the bot when nothing listens there. */
-  private async forward(link: SshLink) {
+  private async forward(link: BotLink) {
     try {
       return await link.forward(this.mw.remoteBindPort);
     } catch (error) {

@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
 import { BotUnavailableError } from '../errors.js';
-import type { SshLink } from '../ssh/index.js';
+import type { BotLink } from './bot-link.js';
 
 export class BotLauncher {
   private running: Promise<void> | undefined;
@@ -33,14 +33,14 @@ export class BotLauncher {
     return this.mw.remoteSetup ? `${this.mw.remoteSetup} && ${start}` : start;
   }
 
-  launch(link: SshLink): Promise<void> {
+  launch(link: BotLink): Promise<void> {
     this.running ??= this.run(link).finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async run(link: SshLink): Promise<void> {
+  private async run(link: BotLink): Promise<void> {
     const command = this.command();
     this.log.info({ host: this.mw.remoteHost, user: this.mw.sshUserName, command }, 'launching the bot on demand');
     const result = await link.exec(command);

@@ -5,7 +5,8 @@ import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { ContractsByKind, PluginKind } from '../../plugins/contracts.js';
 import type { MiddlewareProvider, MiddlewareWrapArgs } from '../../plugins/index.js';
-import { routeKey, routeFromMiddleware } from '../ssh/index.js';
+import { routeKey, routeFromMiddleware, type LinkConnector } from '../ssh/index.js';
+import type { BotLink } from './bot-link.js';
 import { BotClient } from './bot-client.js';
 import { remotePlugin } from './remote-plugin.js';
 
@@ -14,6 +15,8 @@ export const rpcHerderModules = ['pandaharvester.harvestermiddleware.rpc_herder'
 export interface RpcProviderOptions {
   readonly knownHostsFile: string;
   readonly log: Logger;
+  /** Default SSH; tests and benchmarks pass local links (see bot-link.ts). */
+  readonly connect?: LinkConnector<BotLink>;
 }
 
 export class RpcMiddlewareProvider implements MiddlewareProvider {
@@ -32,7 +35,7 @@ export class RpcMiddlewareProvider implements MiddlewareProvider {
     const key = routeKey(routeFromMiddleware(mw, { knownHostsFile: this.opts.knownHostsFile }));
     let client = this.clients.get(key);
     if (client === undefined) {
-      client = new BotClient(mw, { knownHostsFile: this.opts.knownHostsFile, log: this.opts.log });
+      client = new BotClient(mw, this.opts);
       this.clients.set(key, client);
     }
     return client;

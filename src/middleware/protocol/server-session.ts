@@ -6,6 +6,7 @@ import {
   AuthenticationError,
   BotUnavailableError,
   FrameTooLargeError,
+  OutcomeUnknownError,
   ProtocolError,
   ProtocolVersionError,
   RemoteMethodError,
@@ -277,6 +278,12 @@ export class ServerSession {
         if (this.waiting.get(id) !== waiter) return;
         this.waiting.delete(id);
         waiter.detach();
+        if (claim.execution.abandoned) {
+          // Aborted by shutdown: whatever the handler returned, it may have been cut short half-way.
+          const unknown = new OutcomeUnknownError(`call ${id} was aborted because the bot is stopping; its outcome is unknown`);
+          this.sendReply(id, { kind: 'error', error: toWireError(unknown) }, false);
+          return;
+        }
         this.sendReply(id, reply, !claim.startedHere);
       },
       (error: unknown) => this.connection.close(error as Error),
