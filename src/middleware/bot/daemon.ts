@@ -1,7 +1,7 @@
 // The bot in the foreground: claims the pid file, makes sure its secret exists, opens its journal, listens
 // on loopback and serves plugin calls until SIGTERM/SIGINT, then lets calls in flight finish up to a grace
 // deadline and exits. Daemonizing is the CLI's job (it starts this in a detached child).
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/index.js';
 import type { PluginFactory } from '../../plugins/index.js';
@@ -42,7 +42,8 @@ export class Bot {
 
   async start(): Promise<void> {
     const { opts } = this;
-    mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+    // A home we create is ours alone, whatever the umask (the secret check refuses a writable directory).
+    if (mkdirSync(opts.home, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(opts.home, 0o700);
     const { replacedStale } = acquirePidFile(opts.pidFile);
     if (replacedStale) opts.log.warn({ pidFile: opts.pidFile }, 'replaced a stale pid file (its process was gone)');
     try {

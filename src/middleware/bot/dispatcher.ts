@@ -5,7 +5,7 @@ import { isAbsolute, resolve, sep } from 'node:path';
 import type { Logger } from '../../logging/index.js';
 import { builtinPlugins, type PluginFactory } from '../../plugins/index.js';
 import { camelCase, contractMethods, type AnyPlugin, type PluginContext } from '../../plugins/contracts.js';
-import { collectSpecs, decodeValue, encodeValue, type JsonValue } from '../../spec/index.js';
+import { collectSpecs, decodeValues, encodeValue, type JsonValue } from '../../spec/index.js';
 import { MethodNotFoundError, RemoteMethodError } from '../errors.js';
 import { callPayloadSchema, pingPayloadSchema, type PongPayload, queueFromWire, sectionFromWire, type BotOffer, type CallPayload, type ReplyPayload } from '../rpc/call-payload.js';
 
@@ -58,7 +58,7 @@ export class BotDispatcher {
     if (typeof fn !== 'function') {
       throw new MethodNotFoundError(`${payload.section.name} has no method ${method}`, context);
     }
-    const args = payload.args.map((a) => decodeValue(a));
+    const args = decodeValues(payload.args);
     // Collected before the call: the plugin may replace nested arrays, but these are the objects the caller holds.
     const specs = collectSpecs(args);
     for (const spec of specs) spec.resetChanges();

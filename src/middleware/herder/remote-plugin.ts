@@ -10,8 +10,8 @@ import {
   type PluginContext,
   type PluginKind,
 } from '../../plugins/contracts.js';
-import { collectSpecs, decodeValue, encodeValue } from '../../spec/index.js';
-import { MethodNotFoundError } from '../errors.js';
+import { collectSpecs, decodeValue, encodeValues } from '../../spec/index.js';
+import { MethodNotFoundError, ProtocolError } from '../errors.js';
 import { wireQueue, wireSection, type CallPayload } from '../rpc/call-payload.js';
 import type { BotClient } from './bot-client.js';
 
@@ -53,9 +53,12 @@ export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): C
   const runRemote = (method: string): AnyMethod => async (ctx, ...rest) => {
     const specs = collectSpecs(rest);
     const reply = await client.call(
-      { ...wire, method, args: rest.map((a) => encodeValue(a)) },
+      { ...wire, method, args: encodeValues(rest) },
       { deadlineMs: args.callTimeoutMs, signal: ctx.signal, method: `${kind}.${method}`, queue: queue.queueName },
     );
+    if (reply.mutations.length !== specs.length) {
+      throw new ProtocolError(`the bot returned changes for ${reply.mutations.length} specs, the call carried ${specs.length}`, { queue: queue.queueName, method: `${kind}.${method}` });
+    }
     reply.mutations.forEach((changes, i) => {
       if (changes !== null) specs[i]?.applyChanges(changes);
     });
