@@ -111,7 +111,17 @@ const scenarios: readonly Scenario[] = [
   { kind: 'preparator', method: 'checkStageInStatus', args: async (r) => [job(r, 22)] },
   { kind: 'preparator', method: 'resolveInputPaths', args: async (r) => [job(r, 23)] },
   { kind: 'messenger', method: 'setupAccessPoints', args: async (r) => [[worker(r), worker(r)]] },
-  { kind: 'messenger', method: 'feedJobs', args: async (r) => [await accessPoint(worker(r), { 'worker_requestjob.json': '{"nJobs": 1}' }), [job(r, 31)]] },
+  {
+    kind: 'messenger',
+    method: 'feedJobs',
+    // The same job both inside the worker (jobSpecs) and as an argument: it must travel once and stay one object.
+    args: async (r) => {
+      const w = await accessPoint(worker(r), { 'worker_requestjob.json': '{"nJobs": 1}' });
+      const j = job(r, 31);
+      w.jobSpecs = [j];
+      return [w, [j]];
+    },
+  },
   { kind: 'messenger', method: 'jobRequested', args: async (r) => [await accessPoint(worker(r), { 'worker_requestjob.json': '{"nJobs": 2}' })] },
   { kind: 'messenger', method: 'killRequested', args: async (r) => [await accessPoint(worker(r), { 'kill_worker.json': '{}' })] },
   { kind: 'messenger', method: 'isAlive', args: async (r) => [await accessPoint(worker(r), { 'worker_heartbeat.json': '{}' }), 3600] },
