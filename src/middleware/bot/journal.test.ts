@@ -28,7 +28,7 @@ afterEach(() => {
   dir.cleanup();
 });
 
-const result = (value: JsonValue): CallReply => ({ kind: 'result', payloadJson: JSON.stringify(value) });
+const result = (value: JsonValue): CallReply => ({ kind: 'result', payload: Buffer.from(JSON.stringify(value)) });
 
 describe('CallJournal over sessions', () => {
   test('a completed call asked again, on another connection, is answered from the record without running again', async () => {

@@ -8,7 +8,7 @@
 //
 // Only an index (id -> state, time, place of its latest line) is kept in memory; a replayed reply is read
 // back from the file, so large results do not pile up in memory.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MiddlewareError, OutcomeUnknownError, type MiddlewareErrorContext } from '../errors.js';
@@ -115,7 +115,7 @@ export class CallJournal implements CallLedger {
       return { kind: 'replay', reply: { kind: 'error', error: { type: error.wireType, message: error.message } } };
     }
     // Recorded before the handler runs: if we die from here on, a retry learns the outcome is unknown.
-    this.append(id, 'started', (at) => `{"id":${JSON.stringify(id)},"s":"start","at":${at}}`);
+    this.append(id, 'started', (at) => [Buffer.from(`{"id":${JSON.stringify(id)},"s":"start","at":${at}}\n`)]);
     const started = new Execution(id, deadlineAt, run, (done, reply) => this.finish(done, reply));
     this.running.set(id, started);
     return { kind: 'running', execution: started, startedHere: true };
@@ -259,19 +259,22 @@ export class CallJournal implements CallLedger {
     if (dropped > 0) this.log.info({ file: this.file, dropped, kept: kept.length }, 'call journal compacted');
   }
 
-  private append(id: string, state: JournaledState, line: (at: number) => string): void {
+  /** Appends one line, given as pieces ending with its newline (written with one writev, no copying). */
+  private append(id: string, state: JournaledState, line: (at: number) => Buffer[]): void {
     const at = this.now();
-    const buffer = Buffer.from(`${line(at)}\n`, 'utf8');
+    const parts = line(at);
+    let length = 0;
+    for (const part of parts) length += part.length;
     try {
-      writeAll(this.openFd(), buffer);
+      writeAllParts(this.openFd(), parts, length);
     } catch (error) {
       if (error instanceof JournalError) throw error;
       throw new JournalError(`cannot append to call journal ${this.file}: ${(error as Error).message}`, this.ctx({ callId: id }), {
         cause: error,
       });
     }
-    this.index.set(id, { state, at, offset: this.size, length: buffer.length });
-    this.size += buffer.length;
+    this.index.set(id, { state, at, offset: this.size, length });
+    this.size += length;
     this.appendsSinceCompaction += 1;
   }
 
@@ -279,12 +282,13 @@ export class CallJournal implements CallLedger {
     const { id } = execution;
     if (this.running.get(id) === execution) this.running.delete(id);
     if (!execution.abandoned) {
-      const body =
-        reply.kind === 'result'
-          ? `{"kind":"result","payload":${reply.payloadJson}}`
-          : JSON.stringify({ kind: 'error', error: reply.error });
+      const head = (at: number): string => `{"id":${JSON.stringify(id)},"s":"end","at":${at},"reply":`;
       try {
-        this.append(id, 'completed', (at) => `{"id":${JSON.stringify(id)},"s":"end","at":${at},"reply":${body}}`);
+        this.append(id, 'completed', (at) =>
+          reply.kind === 'result'
+            ? [Buffer.from(`${head(at)}{"kind":"result","payload":`), reply.payload, Buffer.from('}}\n')]
+            : [Buffer.from(`${head(at)}${JSON.stringify({ kind: 'error', error: reply.error })}}\n`)],
+        );
       } catch (error) {
         // The reply still goes to the caller; a later retry of this id will hear "outcome unknown".
         this.log.error({ err: error, file: this.file, callId: id }, 'call journal: cannot record the end of a call');
@@ -320,7 +324,9 @@ export class CallJournal implements CallLedger {
     if (record.s !== 'end' || record.id !== id) {
       throw new JournalCorruptError(`call journal ${this.file}: byte ${entry.offset} does not hold the end of call ${id}`, this.ctx({ callId: id }));
     }
-    if (record.reply.kind === 'result') return { kind: 'result', payloadJson: JSON.stringify(record.reply.payload ?? null) };
+    if (record.reply.kind === 'result') {
+      return { kind: 'result', payload: Buffer.from(JSON.stringify(record.reply.payload ?? null), 'utf8') };
+    }
     return { kind: 'error', error: record.reply.error };
   }
 }
@@ -331,6 +337,12 @@ function withNewline(line: Buffer): Buffer {
 
 function writeAll(fd: number, buffer: Buffer): void {
   for (let written = 0; written < buffer.length; ) written += writeSync(fd, buffer, written);
+}
+
+function writeAllParts(fd: number, parts: Buffer[], length: number): void {
+  const written = writevSync(fd, parts);
+  // A short write (rare on regular files) continues from where it stopped.
+  if (written < length) writeAll(fd, Buffer.concat(parts).subarray(written));
 }
 
 function fsyncDirectory(directory: string): void {

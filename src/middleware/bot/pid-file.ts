@@ -28,11 +28,30 @@ export function readPid(file: string): number | undefined {
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to someone else — alive all the same.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !hasExited(pid);
+}
+
+/**
+ * Whether a process that answered kill(0) has in fact exited: a zombie (no port, no pid file) answers kill(0)
+ * until its parent reaps it, and a daemonized bot's parent is init, which may take seconds in some containers.
+ * Without /proc we cannot tell, and say it has not.
+ */
+function hasExited(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // ENOENT/ESRCH: reaped between kill(0) and the read, i.e. gone.
+    if (code === 'ENOENT' || code === 'ESRCH') return true;
+    return false;
+  }
+  // "pid (comm) state ...": comm may contain spaces and parentheses, so the state follows the last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
 }
 
 /** The pid of a live bot recorded in `file`, or undefined (no file, unreadable pid, or a stale one). */

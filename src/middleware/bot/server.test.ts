@@ -14,11 +14,13 @@ let journal: CallJournal;
 let disposeJournal: () => void;
 let log: RecordingLogger;
 let server: RpcServer | undefined;
+const sockets: Socket[] = [];
 beforeEach(() => {
   log = new RecordingLogger();
   ({ journal, dispose: disposeJournal } = tempJournal(log));
 });
 afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
   await server?.stop({ graceMs: 0 });
   server = undefined;
   disposeJournal();
@@ -43,6 +45,7 @@ async function startServer(handler: CallHandler, extra: Partial<ConstructorParam
 function tcpConnect(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    sockets.push(socket);
     socket.once('error', reject);
   });
 }
@@ -140,14 +143,15 @@ describe('RpcServer', () => {
       )
     ).address();
     const session = await client(port);
-    const inFlight = session.call(null, { id: 'doomed', deadlineMs: 5000 });
+    const inFlight = session.call(null, { id: 'doomed', deadlineMs: 5000 }).then(
+      () => assert.fail('a call aborted by shutdown must not succeed'),
+      (error: unknown) => error,
+    );
     await sleep(20);
     await server!.stop({ graceMs: 50 });
-    await assert.rejects(inFlight, (error: unknown) => {
-      assert.ok(error instanceof OutcomeUnknownError);
-      assert.match(error.message, /call doomed was aborted because the bot is stopping/);
-      return true;
-    });
+    const error = await inFlight;
+    assert.ok(error instanceof OutcomeUnknownError);
+    assert.match(error.message, /call doomed was aborted because the bot is stopping/);
     assert.ok(await aborted.promise);
     assert.equal(journal.stateOf('doomed'), 'started');
 

@@ -152,7 +152,11 @@ export class BotClient {
         { cause: error },
       );
     }
-    const session = await ClientSession.connect(stream, { secret, programVersion: programVersion() });
+    const session = await ClientSession.connect(stream, {
+      secret,
+      programVersion: programVersion(),
+      context: { host: this.mw.remoteHost, user: this.mw.sshUserName },
+    });
     const offer = botOfferSchema.safeParse(session.welcome.offer);
     if (offer.success) {
       this.latestOffer = offer.data;

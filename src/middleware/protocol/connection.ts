@@ -3,7 +3,7 @@
 // reported once through onClose, as is the stream ending or failing.
 import type { Duplex } from 'node:stream';
 import { ConnectionLostError, type MiddlewareErrorContext } from '../errors.js';
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from './frames.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame, encodeFrameParts } from './frames.js';
 import { parseMessage, type Message } from './messages.js';
 
 export interface MessageConnectionHandlers {
@@ -55,6 +55,12 @@ export class MessageConnection {
   sendJson(json: string): void {
     if (this.closed) return;
     this.stream.write(encodeFrame(json, this.maxFrameBytes, this.context));
+  }
+
+  /** Sends a message given as pieces of UTF-8 JSON (see resultMessageParts). */
+  sendParts(parts: readonly Buffer[]): void {
+    if (this.closed) return;
+    this.stream.write(encodeFrameParts(parts, this.maxFrameBytes, this.context));
   }
 
   send(message: Message): void {

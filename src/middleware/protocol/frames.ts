@@ -16,6 +16,18 @@ export function encodeFrame(json: string, maxFrameBytes = DEFAULT_MAX_FRAME_BYTE
   return frame;
 }
 
+/** One frame from body pieces (already UTF-8 JSON), copied once into a single buffer. */
+export function encodeFrameParts(parts: readonly Buffer[], maxFrameBytes = DEFAULT_MAX_FRAME_BYTES, context?: MiddlewareErrorContext): Buffer {
+  let bodyBytes = 0;
+  for (const part of parts) bodyBytes += part.length;
+  if (bodyBytes > maxFrameBytes) throw new FrameTooLargeError(bodyBytes, maxFrameBytes, context);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyBytes);
+  frame.writeUInt32BE(bodyBytes, 0);
+  let offset = FRAME_HEADER_BYTES;
+  for (const part of parts) offset += part.copy(frame, offset);
+  return frame;
+}
+
 /** Turns a byte stream cut anywhere into frame bodies. */
 export class FrameDecoder {
   private readonly chunks: Buffer[] = [];

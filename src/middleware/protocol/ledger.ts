@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 
 export type CallReply =
-  | { readonly kind: 'result'; /** The payload serialized once, reused for the frame and the record. */ readonly payloadJson: string }
+  | { readonly kind: 'result'; /** UTF-8 JSON, encoded once and reused for the frame and the journal record. */ readonly payload: Buffer }
   | { readonly kind: 'error'; readonly error: WireError };
 
 /** Runs the handler for one call. Rejections are turned into error replies. */

@@ -69,10 +69,12 @@ export function parseMessage(body: Buffer, context: MiddlewareErrorContext = {})
   return parsed.data;
 }
 
+const resultSuffix = Buffer.from('}');
+
 /**
- * The text of a result message, built around a payload serialized once (the journal stores the same
- * text), so a large result is never stringified twice.
+ * A result message as pieces around the payload bytes encoded once (the journal stores the same bytes),
+ * so a large result is never serialized or encoded twice.
  */
-export function resultMessageJson(id: string, replayed: boolean, payloadJson: string): string {
-  return `{"t":"result","id":${JSON.stringify(id)},"replayed":${replayed},"payload":${payloadJson}}`;
+export function resultMessageParts(id: string, replayed: boolean, payload: Buffer): Buffer[] {
+  return [Buffer.from(`{"t":"result","id":${JSON.stringify(id)},"replayed":${replayed},"payload":`), payload, resultSuffix];
 }

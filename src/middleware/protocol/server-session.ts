@@ -23,7 +23,7 @@ import type { MiddlewareLogger } from './log.js';
 import {
   PROGRAM_NAME,
   PROTOCOL_VERSION,
-  resultMessageJson,
+  resultMessageParts,
   type DeniedCode,
   type Message,
   type MessageOf,
@@ -305,20 +305,16 @@ export class ServerSession {
     } catch (error) {
       throw new RemoteMethodError(`the method's result is not JSON-serializable: ${(error as Error).message}`, { callId: id });
     }
-    payloadJson ??= 'null';
+    const bytes = Buffer.from(payloadJson ?? 'null', 'utf8');
     const limit = this.maxFrameBytes - ENVELOPE_BYTES;
-    // byteLength scans the string: only pay for it when the result could be near the limit.
-    if (payloadJson.length * 3 > limit) {
-      const bytes = Buffer.byteLength(payloadJson, 'utf8');
-      if (bytes > limit) throw new FrameTooLargeError(bytes, limit, { callId: id, step: 'result' });
-    }
-    return { kind: 'result', payloadJson };
+    if (bytes.length > limit) throw new FrameTooLargeError(bytes.length, limit, { callId: id, step: 'result' });
+    return { kind: 'result', payload: bytes };
   }
 
   private sendReply(id: string, reply: CallReply, replayed: boolean): void {
     if (reply.kind === 'result') {
       try {
-        this.connection.sendJson(resultMessageJson(id, replayed, reply.payloadJson));
+        this.connection.sendParts(resultMessageParts(id, replayed, reply.payload));
       } catch (error) {
         // Only FrameTooLarge can get here (a record written under a larger limit): answer with that error.
         this.connection.send({ t: 'error', id, error: toWireError(error) });

@@ -226,14 +226,17 @@ describe('SshLink', () => {
     const { link } = await connect(t, tb, { key: true });
     const path = `/tmp/hv-ssh-test-${process.pid}-${Date.now()}`;
     await link.exec(`printf 'secret-bytes\\n' > ${path} && chmod 600 ${path}`);
-    t.after(() => link.exec(`rm -f ${path}`).then(() => undefined));
-    assert.equal((await link.readFile(path)).toString(), 'secret-bytes\n');
-    const error = await link.readFile(`${path}.missing`).then(
-      () => assert.fail('should fail'),
-      (e: unknown) => e as Error,
-    );
-    assert.ok(error instanceof SftpError, error.message);
-    assert.equal(error.path, `${path}.missing`);
+    try {
+      assert.equal((await link.readFile(path)).toString(), 'secret-bytes\n');
+      const error = await link.readFile(`${path}.missing`).then(
+        () => assert.fail('should fail'),
+        (e: unknown) => e as Error,
+      );
+      assert.ok(error instanceof SftpError, error.message);
+      assert.equal(error.path, `${path}.missing`);
+    } finally {
+      await link.exec(`rm -f ${path}`);
+    }
   });
 
   test('forward reaches a service on hpc loopback; a closed port is a ForwardError', async (t) => {

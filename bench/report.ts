@@ -1,0 +1,124 @@
+// Turns the measurements into the issue's targets (PASS/MISS), a fixed-width table for stdout and the JSON
+// document for bench-results/middleware.json.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, release, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import type { BenchPlan } from './cases.js';
+import { transportLabels, type CaseResult, type Transport } from './results.js';
+
+export interface BotMemory {
+  readonly pid: number;
+  readonly rssAtStartMB: number;
+  readonly rssAfterRunsMB: number;
+}
+
+export interface TargetResult {
+  readonly target: string;
+  readonly measured: number;
+  readonly limit: number;
+  readonly unit: string;
+  /** "<=": measured must not exceed limit; ">=": must reach it. */
+  readonly sense: '<=' | '>=';
+  readonly pass: boolean;
+  readonly basis: string;
+}
+
+/** harvester's rpyc middleware on this kind of machine (from the issue), for the table's last column. */
+export const rpycReference: Readonly<Record<string, string>> = {
+  'submitWorkers N=1': '301 ms',
+  'submitWorkers N=1000': '11.1 s (52x bare)',
+  'no-op call (ping)': '100 ms',
+};
+
+function find(cases: readonly CaseResult[], what: string, transport: Transport): CaseResult | undefined {
+  return cases.find((c) => c.what === what && c.transport === transport);
+}
+
+function target(target: string, measured: number, sense: '<=' | '>=', limit: number, unit: string, basis: string): TargetResult {
+  return { target, measured, limit, unit, sense, pass: sense === '<=' ? measured <= limit : measured >= limit, basis };
+}
+
+export function evaluateTargets(cases: readonly CaseResult[], bot: BotMemory | undefined): TargetResult[] {
+  const targets: TargetResult[] = [];
+  const middleware: Transport[] = ['ssh-jump', 'ssh-loopback', 'tcp-loopback'];
+  for (const what of ['submitWorkers N=1000', 'checkWorkers N=1000']) {
+    const bare = find(cases, what, 'bare');
+    for (const transport of middleware) {
+      const via = find(cases, what, transport);
+      if (bare === undefined || via === undefined) continue;
+      targets.push(target(`${what}: ${transport} / bare`, via.median / bare.median, '<=', 1.2, 'x', `medians ${via.median.toFixed(1)} ms / ${bare.median.toFixed(1)} ms`));
+    }
+  }
+  for (const transport of ['ssh-jump', 'ssh-loopback'] as const) {
+    const ping = find(cases, 'no-op call (ping)', transport);
+    const echo = find(cases, 'raw SSH channel echo', transport);
+    if (ping === undefined || echo === undefined) continue;
+    targets.push(target(`no-op call - channel echo, ${transport}`, ping.median - echo.median, '<=', 1, 'ms', `medians ${ping.median.toFixed(3)} ms - ${echo.median.toFixed(3)} ms`));
+  }
+  for (const what of ['no-op calls/s, 3 tunnels', 'getNumJobsPerWorker calls/s, 3 tunnels']) {
+    const rate = find(cases, what, 'ssh-jump');
+    if (rate !== undefined) targets.push(target(`${what}, ssh-jump`, rate.median, '>=', 5000, 'calls/s', `median of ${rate.runs} runs of ${rate.detail?.['seconds'] ?? '?'} s`));
+  }
+  if (bot !== undefined) targets.push(target('bot VmRSS after the runs', bot.rssAfterRunsMB, '<=', 80, 'MB', `pid ${bot.pid}, ${bot.rssAtStartMB.toFixed(1)} MB at start`));
+  return targets;
+}
+
+function formatValue(value: number, unit: string): string {
+  if (unit === 'ms') return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
+  if (unit === 'calls/s') return `${Math.round(value)} /s`;
+  if (unit === 'x') return `${value.toFixed(2)}x`;
+  if (unit === 'MB') return `${value.toFixed(1)} MB`;
+  return `${value.toFixed(3)} ${unit}`;
+}
+
+const pad = (text: string, width: number): string => text.padEnd(width);
+const padLeft = (text: string, width: number): string => text.padStart(width);
+
+export function renderTable(cases: readonly CaseResult[], targets: readonly TargetResult[], bot: BotMemory | undefined, notes: readonly string[]): string {
+  const lines: string[] = [];
+  const header = `${pad('case', 40)} ${pad('transport', 34)} ${padLeft('median', 11)} ${padLeft('p90', 11)} ${padLeft('runs', 5)}  rpyc (harvester)`;
+  lines.push(header, '-'.repeat(header.length + 8));
+  let previous = '';
+  for (const c of cases) {
+    if (previous !== '' && previous !== c.what) lines.push('');
+    previous = c.what;
+    const reference = c.transport === 'ssh-jump' ? (rpycReference[c.what] ?? '') : '';
+    lines.push(
+      `${pad(c.what, 40)} ${pad(transportLabels[c.transport], 34)} ${padLeft(formatValue(c.median, c.unit), 11)} ${padLeft(formatValue(c.p90, c.unit), 11)} ${padLeft(String(c.runs), 5)}  ${reference}`,
+    );
+  }
+  if (bot !== undefined) {
+    lines.push('', `bot (pid ${bot.pid}) VmRSS: ${formatValue(bot.rssAtStartMB, 'MB')} at start, ${formatValue(bot.rssAfterRunsMB, 'MB')} after the runs`);
+  }
+  lines.push('', `${pad('target', 52)} ${padLeft('measured', 12)} ${padLeft('limit', 14)}  result  basis`, '-'.repeat(110));
+  for (const t of targets) {
+    lines.push(`${pad(t.target, 52)} ${padLeft(formatValue(t.measured, t.unit), 12)} ${padLeft(`${t.sense} ${formatValue(t.limit, t.unit)}`, 14)}  ${pad(t.pass ? 'PASS' : 'MISS', 6)}  ${t.basis}`);
+  }
+  for (const note of notes) lines.push(`note: ${note}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function machineInfo(): Record<string, unknown> {
+  const cpuList = cpus();
+  return {
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    kernel: release(),
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model ?? 'unknown',
+    totalMemoryMB: Math.round(totalmem() / 1024 / 1024),
+    date: new Date().toISOString(),
+  };
+}
+
+export async function writeReport(file: string, content: { plan: BenchPlan; cases: readonly CaseResult[]; targets: readonly TargetResult[]; bot: BotMemory | undefined; notes: readonly string[]; wallSeconds: number }): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const document = {
+    benchmark: 'middleware',
+    machine: machineInfo(),
+    ...content,
+    reference: { harvesterRpyc: rpycReference },
+  };
+  await writeFile(file, `${JSON.stringify(document, null, 2)}\n`);
+}

@@ -1,0 +1,56 @@
+// The loopback-SSH cases, run by a child of the benchmark inside hv-hpc: the herder connects to the sshd of
+// the very host it runs on (127.0.0.1:22, no jump host), as the testbed user, and reaches the same bot.
+// Prints its CaseResults as JSON on stdout; progress goes to stderr.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../src/logging/index.js';
+import { pingVersusEcho, workloadCases, type BenchPlan } from './cases.js';
+import type { Cleanups } from './cleanups.js';
+import { BenchEnvironmentError, loadTestbed } from './environment.js';
+import type { CaseResult } from './results.js';
+import { SshProbe } from './ssh-probe.js';
+import { openSsh } from './transports.js';
+import { WorkRoots } from './workload.js';
+
+export interface HpcRunOptions {
+  readonly botPort: number;
+  readonly botHome: string;
+  readonly echoPort: number;
+  readonly plan: BenchPlan;
+  readonly log: Logger;
+  readonly cleanups: Cleanups;
+  readonly progress: (line: string) => void;
+}
+
+export async function runHpcLoopback(opts: HpcRunOptions): Promise<CaseResult[]> {
+  const testbed = loadTestbed();
+  if (testbed === undefined) throw new BenchEnvironmentError('the testbed has no env.json', 'load testbed in hv-hpc');
+  const roots = new WorkRoots(testbed.user.uid);
+  const removeRoots = opts.cleanups.add('remove work directories', () => roots.cleanup());
+  const scratch = await mkdtemp(join(tmpdir(), 'hv-bench-hpc-'));
+  const removeScratch = opts.cleanups.add('remove the known_hosts scratch directory', () => rm(scratch, { recursive: true, force: true }));
+  const rpc = {
+    remoteHost: '127.0.0.1',
+    remotePort: testbed.hosts.hpc.port,
+    sshUserName: testbed.user.name,
+    sshPassword: { file: testbed.passwordPath },
+    remoteBindPort: opts.botPort,
+    numTunnels: 3,
+    botHome: opts.botHome,
+    callTimeout: 60,
+  };
+  const cases: CaseResult[] = [];
+  const loopback = await openSsh('ssh-loopback', rpc, scratch, opts.log);
+  const closeLoopback = opts.cleanups.add('close the loopback tunnels', () => loopback.close());
+  cases.push(...(await workloadCases(loopback.plugins, 'ssh-loopback', roots, opts.plan, opts.progress)));
+  await closeLoopback();
+
+  const probe = await SshProbe.open(loopback.plugins.queue.middlewares['rpc']!, opts.echoPort, join(scratch, 'known_hosts-probe'), opts.log);
+  const closeProbe = opts.cleanups.add('close the probe link', async () => probe.close());
+  cases.push(...(await pingVersusEcho(probe, 'ssh-loopback', opts.plan, opts.progress)));
+  await closeProbe();
+  await removeScratch();
+  await removeRoots();
+  return cases;
+}

@@ -1,0 +1,186 @@
+// The bot is SIGKILLed while it runs a 1000-worker DummySubmitter.submitWorkers. The caller must get a
+// typed error (never a result, never null), no worker may be submitted twice (not even after the herder
+// retried the call with the same id), and with "launchBot": true the herder brings the bot back by itself.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  BotUnavailableError,
+  DeadlineExceededError,
+  MiddlewareError,
+  OutcomeUnknownError,
+} from '../../../src/middleware/errors.js';
+import { wireQueue, wireSection } from '../../../src/middleware/rpc/call-payload.js';
+import { submittedLogName } from '../../../src/plugins/builtin/status-file.js';
+import { encodeValues, type WorkSpec } from '../../../src/spec/index.js';
+import type { QueueConfig } from '../../../src/config/index.js';
+import { remoteBot, type RemoteBot } from '../../support/remote-bot.js';
+import {
+  assertNamesHostAndUser,
+  assertNoSecretIn,
+  botLogs,
+  botSecret,
+  Herder,
+  openBotSession,
+  rejectionOf,
+  remoteQueue,
+  submissionCounts,
+  suiteTestbed,
+  waitForWorkingRoute,
+  waitUntil,
+  workers,
+} from './support.js';
+
+// The bot's user must be able to write the access points this process creates.
+process.umask(0o000);
+
+const { testbed, skip } = suiteTestbed();
+const BATCH = 1000;
+/** The bot is killed once this worker of the batch has been submitted. */
+const KILL_AFTER = 100;
+
+describe('the bot is SIGKILLed in the middle of a 1000-worker submitWorkers', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hv-fault-crash-'));
+  let bot: RemoteBot;
+  const herders: Herder[] = [];
+  const errorTexts = new Map<string, string>();
+  const diagnostics: string[] = [];
+
+  before(async () => {
+    bot = remoteBot(testbed!, 'fault-crash', 18900);
+    await bot.stop().catch(() => undefined);
+    await bot.cleanup();
+    await bot.start();
+  });
+
+  after(async () => {
+    await Promise.all(herders.map((h) => h.close()));
+    await bot.stop();
+    await bot.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function herder(name: string): Herder {
+    const h = new Herder(dir, name);
+    herders.push(h);
+    return h;
+  }
+
+  /** Starts the big call, SIGKILLs the bot once KILL_AFTER workers are on disk, returns the call's rejection. */
+  async function killMidCall(h: Herder, queue: QueueConfig, batch: WorkSpec[]): Promise<{ error: Error; ms: number; killedPid: number }> {
+    const submitter = await h.plugin(queue, 'submitter');
+    const killedPid = await bot.pid();
+    assert.ok(killedPid !== undefined, 'the bot runs');
+    const markerLog = join(batch[KILL_AFTER - 1]!.accessPoint!, submittedLogName);
+    const started = performance.now();
+    const call = submitter.submitWorkers(h.ctx(queue), batch);
+    // Polled tightly: the bot gets through the whole batch in about a second.
+    assert.ok(await waitUntil(() => existsSync(markerLog), 20_000, 1), `the bot submitted ${KILL_AFTER} workers`);
+    process.kill(killedPid, 'SIGKILL');
+    const { error, ms } = await rejectionOf(call, started);
+    diagnostics.push(`${error.name} after ${Math.round(ms)} ms: ${error.message.split('\n')[0]}`);
+    errorTexts.set(`error of ${queue.queueName}`, `${error.message}\n${error.stack ?? ''}`);
+    return { error, ms, killedPid };
+  }
+
+  /** Every worker submitted at most once, and the kill really cut the batch short. */
+  async function assertCutShortWithoutDuplicates(batch: WorkSpec[]): Promise<Map<number, number>> {
+    const counts = await submissionCounts(batch);
+    const twice = [...counts].filter(([, n]) => n > 1);
+    assert.deepEqual(twice, [], 'no worker was submitted twice');
+    const done = [...counts.values()].filter((n) => n === 1).length;
+    assert.ok(done > 0, 'some workers were submitted before the kill');
+    assert.ok(done < batch.length, `the kill came in the middle of the batch (${done} of ${batch.length} submitted)`);
+    diagnostics.push(`${done} of ${batch.length} workers submitted before the kill`);
+    return counts;
+  }
+
+  test('without launchBot: the caller gets BotUnavailable or DeadlineExceeded within callTimeout, never a result, and no worker is submitted twice', async () => {
+    const h = herder('herder-nolaunch');
+    const callTimeout = 5;
+    const queue = remoteQueue('fault_crash_nolaunch', bot.rpc({ callTimeout, numTunnels: 2 }));
+    const submitter = await h.plugin(queue, 'submitter');
+    const root = await bot.makeRoot('crash-nolaunch');
+    const warmUp = await submitter.submitWorkers(h.ctx(queue), workers(root, 1));
+    assert.equal(warmUp[0]?.kind, 'succeeded', 'the route works before the kill');
+
+    const batch = workers(root, BATCH);
+    const { error, ms } = await killMidCall(h, queue, batch);
+    assert.ok(
+      error instanceof BotUnavailableError || error instanceof DeadlineExceededError,
+      `BotUnavailableError or DeadlineExceededError, got ${error.name}: ${error.message}`,
+    );
+    assertNamesHostAndUser(error, 'hpc', testbed!.user.name);
+    assert.ok(ms < callTimeout * 1000 + 2_000, `the error came within callTimeout (${Math.round(ms)} ms)`);
+    assert.ok(batch.every((w) => w.batchID === undefined || w.batchID === null), 'the caller\'s workers were not changed by a failed call');
+    await assertCutShortWithoutDuplicates(batch);
+
+    // The operator restarts the bot; a retry of the SAME call id is answered from its journal, not run again.
+    await bot.start();
+    const callId = (error as MiddlewareError).context.callId;
+    assert.ok(callId !== undefined, 'the error carries the call id');
+    const { session, link } = await openBotSession(queue.middlewares.rpc!, join(dir, 'known_hosts'));
+    try {
+      const section = queue.submitter!;
+      const payload = { queueName: queue.queueName, kind: 'submitter', section: wireSection(section), queue: wireQueue(queue), method: 'submitWorkers', args: encodeValues([batch]) };
+      const retry = await rejectionOf(session.call(payload as never, { id: callId, deadlineMs: 10_000, method: 'submitter.submitWorkers' }));
+      assert.ok(retry.error instanceof OutcomeUnknownError, `OutcomeUnknownError, got ${retry.error.name}: ${retry.error.message}`);
+      assert.match(retry.error.message, new RegExp(callId));
+    } finally {
+      session.close();
+      link.close();
+    }
+    await assertCutShortWithoutDuplicates(batch);
+
+    // The herder's pool heals by itself once the bot is back (its slots retry with backoff, so allow for that):
+    // calls work again without a restart of the herder.
+    await waitForWorkingRoute(h, queue, 30_000);
+    const rest = batch.filter((w) => !existsSync(join(w.accessPoint!, submittedLogName)));
+    const healed = await submitter.submitWorkers(h.ctx(queue), rest);
+    assert.ok(healed.every((o) => o.kind === 'succeeded'), 'the next call submits the remaining workers');
+    const counts = await submissionCounts(batch);
+    assert.ok([...counts.values()].every((n) => n === 1), 'in the end every worker was submitted exactly once');
+  });
+
+  test('with launchBot: the herder restarts the bot over SSH, the interrupted call is answered OutcomeUnknown, and the next call works', async () => {
+    const h = herder('herder-launch');
+    const queue = remoteQueue('fault_crash_launch', bot.rpc({ callTimeout: 20, numTunnels: 2, launchBot: true, remoteCommand: bot.remoteCommand }));
+    const submitter = await h.plugin(queue, 'submitter');
+    const root = await bot.makeRoot('crash-launch');
+    const warmUp = await submitter.submitWorkers(h.ctx(queue), workers(root, 1));
+    assert.equal(warmUp[0]?.kind, 'succeeded', 'the route works before the kill');
+
+    const batch = workers(root, BATCH);
+    const { error, killedPid } = await killMidCall(h, queue, batch);
+    // The herder retried with the same id on a new link; the bot it launched found the call "started" in its journal.
+    assert.ok(error instanceof OutcomeUnknownError, `OutcomeUnknownError, got ${error.name}: ${error.message}`);
+    assertNamesHostAndUser(error, 'hpc', testbed!.user.name);
+    const newPid = await bot.pid();
+    assert.ok(newPid !== undefined && newPid !== killedPid, 'a new bot runs, started by the herder');
+    const launches = readFileSync(join(dir, 'herder-launch.log'), 'utf8').split('\n').filter((l) => l.includes('launching the bot on demand'));
+    assert.ok(launches.length >= 1, 'the herder logged the on-demand launch');
+    const counts = await assertCutShortWithoutDuplicates(batch);
+
+    const rest = batch.filter((w) => counts.get(w.workerID as number) === 0);
+    const next = await submitter.submitWorkers(h.ctx(queue), rest);
+    assert.equal(next.length, rest.length);
+    assert.ok(next.every((o) => o.kind === 'succeeded'), 'the next call works without any restart by hand');
+    assert.ok(rest.every((w) => typeof w.batchID === 'string'), 'the successful call updated the caller\'s workers');
+    const final = await submissionCounts(batch);
+    assert.ok([...final.values()].every((n) => n === 1), 'in the end every worker was submitted exactly once');
+  });
+
+  test('no secret (password, passphrase, bot secret) appears in the herder logs, the bot logs or the errors', async (t) => {
+    for (const line of diagnostics) t.diagnostic(line);
+    const texts = new Map<string, string>([...errorTexts, ...(await botLogs(bot))]);
+    for (const h of ['herder-nolaunch', 'herder-launch']) {
+      const file = join(dir, `${h}.log`);
+      texts.set(file, readFileSync(file, 'utf8'));
+    }
+    assert.ok([...texts.values()].some((t) => t.includes('ssh tunnel up')), 'the herder logs were written');
+    assert.ok([...texts.keys()].some((k) => k.endsWith('bot.log')), 'the bot log was read');
+    assertNoSecretIn(texts, { password: testbed!.password(), passphrase: testbed!.passphrase(), 'bot secret': botSecret(bot) });
+  });
+});

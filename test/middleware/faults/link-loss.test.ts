@@ -1,0 +1,156 @@
+// The SSH connections under the tunnel pool are killed (SIGKILL of the sshd processes serving them, on the
+// jump host or on hpc) while calls are in flight. Each call must either be retried transparently (same id:
+// the bot's journal attaches it to the execution already running, so nothing runs twice) or fail with a
+// typed error; the pool must reconnect in the background, so the next calls work within a bounded wait.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { MiddlewareError } from '../../../src/middleware/errors.js';
+import { submittedLogName } from '../../../src/plugins/builtin/status-file.js';
+import type { QueueConfig } from '../../../src/config/index.js';
+import type { WorkSpec } from '../../../src/spec/index.js';
+import type { TestbedHostName } from '../../support/testbed.js';
+import { remoteBot, type RemoteBot } from '../../support/remote-bot.js';
+import {
+  assertNoSecretIn,
+  botLogs,
+  botSecret,
+  Herder,
+  killAll,
+  mySshdProcesses,
+  remoteQueue,
+  suiteTestbed,
+  waitForWorkingRoute,
+  waitUntil,
+  workers,
+} from './support.js';
+
+process.umask(0o000);
+
+const { testbed, skip } = suiteTestbed();
+const TUNNELS = 3;
+/** How long the pool may take to have every slot up again after its links were killed. */
+const HEAL_BOUND_MS = 10_000;
+
+describe('SSH connections of the tunnel pool are killed while calls are in flight', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hv-fault-link-'));
+  let bot: RemoteBot;
+  let h: Herder;
+  let queue: QueueConfig;
+  const errorTexts = new Map<string, string>();
+
+  before(async () => {
+    bot = remoteBot(testbed!, 'fault-link', 18901);
+    await bot.stop().catch(() => undefined);
+    await bot.cleanup();
+    await bot.start();
+    h = new Herder(dir, 'herder-link');
+    queue = remoteQueue('fault_link', bot.rpc({ numTunnels: TUNNELS, callTimeout: 12 }));
+  });
+
+  after(async () => {
+    await h.close();
+    await bot.stop();
+    await bot.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const client = () => h.provider.clientFor(queue.middlewares.rpc!);
+  const allUp = () => client().status().every((s) => s.state === 'up');
+
+  /** Every worker's submitted.log holds exactly one line, naming the batchID the caller got back. */
+  function assertSubmittedOnceAsReported(batch: readonly WorkSpec[]): void {
+    for (const w of batch) {
+      const lines = readFileSync(join(w.accessPoint!, submittedLogName), 'utf8').trim().split('\n');
+      assert.equal(lines.length, 1, `worker ${String(w.workerID)} was submitted once`);
+      assert.equal(lines[0], `${String(w.workerID)} ${String(w.batchID)}`, 'the reply describes the submission that happened');
+    }
+  }
+
+  /** No worker of a batch was submitted more than once (whether or not its call succeeded). */
+  function assertNeverTwice(batch: readonly WorkSpec[]): void {
+    for (const w of batch) {
+      const file = join(w.accessPoint!, submittedLogName);
+      if (!existsSync(file)) continue;
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      assert.equal(lines.length, 1, `worker ${String(w.workerID)} was not submitted twice`);
+    }
+  }
+
+  async function killConnectionsDuringCalls(host: TestbedHostName, t: { diagnostic(message: string): void }): Promise<void> {
+    await waitForWorkingRoute(h, queue, 20_000);
+    assert.ok(await waitUntil(allUp, HEAL_BOUND_MS), `all ${TUNNELS} tunnels are up before the kill`);
+    const connectsBefore = client().status().map((s) => s.connects);
+
+    const submitter = await h.plugin(queue, 'submitter');
+    const monitor = await h.plugin(queue, 'monitor');
+    const root = await bot.makeRoot(`link-${host}`);
+    const batches = [workers(root, 600), workers(root, 600), workers(root, 600)];
+    const calls: Promise<unknown>[] = batches.map((b) => submitter.submitWorkers(h.ctx(queue), b));
+    // The calls are on the wire (the bot is writing the first batch) when the connections die.
+    const marker = join(batches[0]![20]!.accessPoint!, submittedLogName);
+    assert.ok(await waitUntil(() => existsSync(marker), 20_000, 1), 'the bot is running the calls');
+    const victims = mySshdProcesses(testbed!, host);
+    assert.ok(victims.length >= TUNNELS, `found the ${host} sshd processes of our ${TUNNELS} connections (${victims.length} processes)`);
+    const others = new Set(testbed!.sshdPids(host).filter((pid) => !victims.includes(pid)));
+    killAll(victims);
+    // Calls made while the pool has no link wait for one, and are answered once it reconnects.
+    calls.push(...Array.from({ length: 4 }, () => monitor.checkWorkers(h.ctx(queue), [])));
+
+    const settled = await Promise.allSettled(calls);
+    let retried = 0;
+    settled.forEach((result, i) => {
+      if (result.status === 'fulfilled') {
+        retried += 1;
+        if (i < batches.length) {
+          const outcomes = result.value as { kind: string }[];
+          assert.equal(outcomes.length, batches[i]!.length);
+          assert.ok(outcomes.every((o) => o.kind === 'succeeded'), 'a call that came back has every worker submitted');
+          assertSubmittedOnceAsReported(batches[i]!);
+        }
+        return;
+      }
+      const error = result.reason as Error;
+      errorTexts.set(`call ${i} (${host})`, `${error.message}\n${error.stack ?? ''}`);
+      assert.ok(error instanceof MiddlewareError, `a call that failed failed with a typed error, got ${String(error)}`);
+      t.diagnostic(`call ${i} failed: ${error.name}: ${error.message.split('\n')[0]}`);
+    });
+    for (const batch of batches) assertNeverTwice(batch);
+    t.diagnostic(`${retried} of ${calls.length} calls answered after the ${host} connections were killed`);
+
+    const started = performance.now();
+    assert.ok(await waitUntil(allUp, HEAL_BOUND_MS), `every tunnel is up again within ${HEAL_BOUND_MS} ms: ${JSON.stringify(client().status())}`);
+    const connectsAfter = client().status().map((s) => s.connects);
+    assert.ok(connectsAfter.every((n, i) => n > connectsBefore[i]!), 'every slot reconnected (none was left dead)');
+    t.diagnostic(`pool healed ${Math.round(performance.now() - started)} ms after the calls settled`);
+    const next = await Promise.all(Array.from({ length: 6 }, () => monitor.checkWorkers(h.ctx(queue), [])));
+    assert.ok(next.every((o) => o.kind === 'succeeded'), 'the next calls succeed');
+    // Other people's connections to the same sshd were not touched.
+    const survivors = testbed!.sshdPids(host);
+    for (const pid of others) {
+      if (!survivors.includes(pid)) t.diagnostic(`sshd ${pid} of another client ended meanwhile (not killed by this test)`);
+    }
+  }
+
+  test('killing the jump host sshd processes of every tunnel: calls are retried or fail typed, nothing runs twice, the pool reconnects by itself', async (t) => {
+    await killConnectionsDuringCalls('jump', t);
+  });
+
+  // Known bug (src/middleware/ssh/hop.ts): when the remote hop's sshd dies, the jump host's sshd only half-closes
+  // the forwarded channel; ssh2's Client then emits 'end' but never 'close', and HopConnection listens for
+  // 'close' only, so the link counts as open until keepalives fail (15 s x 4). Calls time out meanwhile.
+  const hpcTodo = 'remote hop EOF is not treated as link loss (HopConnection ignores the ssh2 client\'s "end"); see the report';
+  test('killing the hpc sshd processes of every tunnel: calls are retried or fail typed, nothing runs twice, the pool reconnects by itself', { todo: hpcTodo }, async (t) => {
+    await killConnectionsDuringCalls('hpc', t);
+  });
+
+  test('no secret (password, passphrase, bot secret) appears in the herder log, the bot logs or the errors', async () => {
+    const texts = new Map<string, string>([...errorTexts, ...(await botLogs(bot))]);
+    const herderLog = join(dir, 'herder-link.log');
+    texts.set(herderLog, readFileSync(herderLog, 'utf8'));
+    assert.match(texts.get(herderLog)!, /ssh tunnel down; reconnecting/, 'the herder logged the lost tunnels');
+    assertNoSecretIn(texts, { password: testbed!.password(), passphrase: testbed!.passphrase(), 'bot secret': botSecret(bot) });
+  });
+});
