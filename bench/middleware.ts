@@ -35,6 +35,8 @@ interface Args {
   readonly echoPort: number;
   readonly botPort: number;
   readonly botHome: string;
+  /** Set by the top process when it brought the testbed up for this run. */
+  readonly testbedBroughtUp: boolean;
 }
 
 /** Bad command-line arguments (these are mostly passed between our own processes). */
@@ -52,6 +54,7 @@ function parse(argv: string[]): Args {
       'echo-port': { type: 'string', default: '0' },
       'bot-port': { type: 'string', default: '0' },
       'bot-home': { type: 'string', default: '' },
+      'testbed-brought-up': { type: 'boolean', default: false },
     },
   });
   const role = values.role;
@@ -63,6 +66,7 @@ function parse(argv: string[]): Args {
     echoPort: Number(values['echo-port']),
     botPort: Number(values['bot-port']),
     botHome: values['bot-home'],
+    testbedBroughtUp: values['testbed-brought-up'],
   };
 }
 
@@ -79,11 +83,13 @@ async function measureAndReport(args: Args, ssh: boolean, notes: string[]): Prom
   const log = createLogger({ level: 'warn', name: 'bench' });
   let run;
   try {
-    run = await runCore({ ssh, plan, log, cleanups, progress });
+    run = await runCore({ ssh, quick: args.quick, plan, log, cleanups, progress });
   } finally {
     await cleanups.runAll();
   }
   const targets = evaluateTargets(run.cases, run.bot);
+  notes.push(...run.notes);
+  if (args.testbedBroughtUp) notes.push('the testbed was down: this run brought it up and takes it down again');
   if (args.quick) notes.push('--quick: fewer and shorter runs; do not compare these numbers');
   process.stdout.write(renderTable(run.cases, targets, run.bot, notes));
   const wallSeconds = (performance.now() - started) / 1000;
@@ -96,8 +102,8 @@ async function hpcChild(args: Args): Promise<void> {
   cleanUpOnSignals(cleanups, progress);
   const log = createLogger({ level: 'warn', name: 'bench-hpc' });
   try {
-    const cases = await runHpcLoopback({ botPort: args.botPort, botHome: args.botHome, echoPort: args.echoPort, plan: args.quick ? quickPlan : defaultPlan, log, cleanups, progress });
-    process.stdout.write(JSON.stringify(cases));
+    const output = await runHpcLoopback({ botPort: args.botPort, botHome: args.botHome, echoPort: args.echoPort, plan: args.quick ? quickPlan : defaultPlan, log, cleanups, progress });
+    process.stdout.write(JSON.stringify(output));
   } finally {
     await cleanups.runAll();
   }
@@ -113,10 +119,10 @@ async function top(args: Args): Promise<number> {
   const broughtUp = await ensureTestbed(progress);
   try {
     if (inCoreNamespace()) {
-      await measureAndReport(args, true, broughtUp ? ['the testbed was brought up for this run'] : []);
+      await measureAndReport({ ...args, testbedBroughtUp: broughtUp }, true, []);
       return 0;
     }
-    const { child, exit } = rerunIn('hv-core', ['--role', 'core', ...passOn(args)]);
+    const { child, exit } = rerunIn('hv-core', ['--role', 'core', ...passOn(args), ...(broughtUp ? ['--testbed-brought-up'] : [])]);
     // The child cleans up on a signal; we wait for it, then take the testbed down if we brought it up.
     const forward = (signal: NodeJS.Signals): void => {
       child.kill(signal);

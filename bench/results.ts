@@ -42,15 +42,25 @@ export class ChildResultError extends Error {
   }
 }
 
-export function parseChildResults(text: string): CaseResult[] {
+/** What the hpc child prints: its cases and anything that disturbed them. */
+export interface ChildOutput {
+  readonly cases: CaseResult[];
+  readonly notes: string[];
+}
+
+export function parseChildResults(text: string): ChildOutput {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
     throw new ChildResultError(`the loopback-SSH child printed no JSON: ${(error as Error).message}: ${text.slice(0, 200)}`, 'parse child output');
   }
-  if (!Array.isArray(parsed) || !parsed.every((r) => typeof r === 'object' && r !== null && typeof (r as CaseResult).id === 'string' && typeof (r as CaseResult).median === 'number')) {
-    throw new ChildResultError('the loopback-SSH child printed JSON that is not a list of case results', 'parse child output');
+  const output = parsed as Partial<ChildOutput> | null;
+  const cases = output?.cases;
+  const notes = output?.notes;
+  const isCase = (r: unknown): boolean => typeof r === 'object' && r !== null && typeof (r as CaseResult).id === 'string' && typeof (r as CaseResult).median === 'number';
+  if (!Array.isArray(cases) || !cases.every(isCase) || !Array.isArray(notes) || !notes.every((n) => typeof n === 'string')) {
+    throw new ChildResultError('the loopback-SSH child printed JSON that is not {cases, notes}', 'parse child output');
   }
-  return parsed as CaseResult[];
+  return { cases, notes };
 }

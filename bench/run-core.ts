@@ -12,13 +12,15 @@ import { startHpcServices } from './remote-services.js';
 import type { BotMemory } from './report.js';
 import { parseChildResults, type CaseResult } from './results.js';
 import { SshProbe } from './ssh-probe.js';
-import { openBare, openSsh, openTcpLoopback } from './transports.js';
+import { openBare, openSsh, openTcpLoopback, reconnectNote } from './transports.js';
 import { cheapCall, WorkRoots } from './workload.js';
 
 export const tunnels = 3;
 
 export interface CoreRunOptions {
   readonly ssh: boolean;
+  /** Passed on to the hpc child. */
+  readonly quick: boolean;
   readonly plan: BenchPlan;
   readonly log: Logger;
   readonly cleanups: Cleanups;
@@ -28,7 +30,10 @@ export interface CoreRunOptions {
 export interface CoreRun {
   readonly cases: CaseResult[];
   readonly bot: BotMemory | undefined;
+  /** What disturbed the measurements (tunnel reconnects). */
+  readonly notes: string[];
 }
+
 
 export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
   const { plan, log, cleanups, progress } = opts;
@@ -37,6 +42,7 @@ export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
   const roots = new WorkRoots(testbed?.user.uid);
   const removeRoots = cleanups.add('remove work directories', () => roots.cleanup());
   const cases: CaseResult[] = [];
+  const notes: string[] = [];
 
   const bare = await openBare(log);
   cases.push(...(await workloadCases(bare.plugins, 'bare', roots, plan, progress)));
@@ -46,6 +52,7 @@ export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
   const closeTcp = cleanups.add('stop the in-process bot', () => tcp.close());
   cases.push(...(await workloadCases(tcp.plugins, 'tcp-loopback', roots, plan, progress)));
   cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', 'tcp-loopback', () => cheapCall(tcp.plugins), tunnels, plan, progress));
+  notes.push(...reconnectNote(tcp));
   await closeTcp();
 
   let bot: BotMemory | undefined;
@@ -61,6 +68,7 @@ export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
     const closeJump = cleanups.add('close the tunnels through the jump host', () => jump.close());
     cases.push(...(await workloadCases(jump.plugins, 'ssh-jump', roots, plan, progress)));
     cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', 'ssh-jump', () => cheapCall(jump.plugins), tunnels, plan, progress));
+    notes.push(...reconnectNote(jump));
     await closeJump();
 
     const mw = jump.plugins.queue.middlewares['rpc']!;
@@ -75,7 +83,9 @@ export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
 
     progress('ssh-loopback: starting the herder in hv-hpc (ssh to 127.0.0.1:22 of hpc)');
     const childArgs = ['--role', 'hpc-loopback', '--echo-port', String(services.echo.port), '--bot-home', services.bot.botHome, '--bot-port', String(services.bot.port)];
-    cases.push(...parseChildResults(await runForOutput('hv-hpc', childArgs)));
+    const child = parseChildResults(await runForOutput('hv-hpc', [...childArgs, ...(opts.quick ? ['--quick'] : [])]));
+    cases.push(...child.cases);
+    notes.push(...child.notes);
 
     const after = await services.botRssMB();
     bot = { pid: after.pid, rssAtStartMB: atStart.rssMB, rssAfterRunsMB: after.rssMB };
@@ -83,7 +93,7 @@ export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
     await removeScratch();
   }
   await removeRoots();
-  return { cases: orderForTable(cases), bot };
+  return { cases: orderForTable(cases), bot, notes };
 }
 
 const transportOrder = ['bare', 'tcp-loopback', 'ssh-loopback', 'ssh-jump'];

@@ -8,9 +8,9 @@ import type { Logger } from '../src/logging/index.js';
 import { pingVersusEcho, workloadCases, type BenchPlan } from './cases.js';
 import type { Cleanups } from './cleanups.js';
 import { BenchEnvironmentError, loadTestbed } from './environment.js';
-import type { CaseResult } from './results.js';
+import type { CaseResult, ChildOutput } from './results.js';
 import { SshProbe } from './ssh-probe.js';
-import { openSsh } from './transports.js';
+import { openSsh, reconnectNote } from './transports.js';
 import { WorkRoots } from './workload.js';
 
 export interface HpcRunOptions {
@@ -23,7 +23,7 @@ export interface HpcRunOptions {
   readonly progress: (line: string) => void;
 }
 
-export async function runHpcLoopback(opts: HpcRunOptions): Promise<CaseResult[]> {
+export async function runHpcLoopback(opts: HpcRunOptions): Promise<ChildOutput> {
   const testbed = loadTestbed();
   if (testbed === undefined) throw new BenchEnvironmentError('the testbed has no env.json', 'load testbed in hv-hpc');
   const roots = new WorkRoots(testbed.user.uid);
@@ -44,6 +44,7 @@ export async function runHpcLoopback(opts: HpcRunOptions): Promise<CaseResult[]>
   const loopback = await openSsh('ssh-loopback', rpc, scratch, opts.log);
   const closeLoopback = opts.cleanups.add('close the loopback tunnels', () => loopback.close());
   cases.push(...(await workloadCases(loopback.plugins, 'ssh-loopback', roots, opts.plan, opts.progress)));
+  const notes = reconnectNote(loopback);
   await closeLoopback();
 
   const probe = await SshProbe.open(loopback.plugins.queue.middlewares['rpc']!, opts.echoPort, join(scratch, 'known_hosts-probe'), opts.log);
@@ -52,5 +53,5 @@ export async function runHpcLoopback(opts: HpcRunOptions): Promise<CaseResult[]>
   await closeProbe();
   await removeScratch();
   await removeRoots();
-  return cases;
+  return { cases, notes };
 }

@@ -18,6 +18,16 @@ export interface OpenTransport {
   close(): Promise<void>;
 }
 
+/**
+ * Tunnels that came up again after being lost since the transport opened (0 for bare). Non-zero means a
+ * run paid for reconnecting: on the shared testbed, another test may stop and start an sshd.
+ */
+export function reconnects(open: OpenTransport): number {
+  if (open.client === undefined) return 0;
+  const slots = open.client.status();
+  return slots.reduce((sum, slot) => sum + slot.connects, 0) - slots.length;
+}
+
 /** The pool did not bring all its tunnels up in time. */
 export class TunnelsNotUpError extends Error {
   constructor(
@@ -76,4 +86,12 @@ async function warmUp(plugins: BenchPlugins, client: BotClient): Promise<void> {
     if (Date.now() > deadline) throw new TunnelsNotUpError(client.description, slots.map((s) => `slot ${s.slot} ${s.state}`).join(', '));
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** A note when the transport's tunnels had to reconnect during its runs. */
+export function reconnectNote(open: OpenTransport): string[] {
+  const count = reconnects(open);
+  return count > 0
+    ? [`${open.transport}: ${count} tunnel reconnect(s) during the runs (an sshd restarted: another test on the shared testbed?); its numbers include them`]
+    : [];
 }

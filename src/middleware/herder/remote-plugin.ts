@@ -65,13 +65,33 @@ export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): C
     return decodeValue(reply.value);
   };
 
-  /** An optional method the bot's plugin lacks falls back on the required ones, through this same proxy. */
+  /**
+   * An optional method the bot's plugin lacks falls back on the required ones, through this same proxy. The
+   * bot's offer says which built-ins have it; for a plugin the offer does not list (one from the bot's plugin
+   * directories), the first MethodNotFoundError decides, and is remembered.
+   */
+  const lacking = new Set<string>();
   const runOptional = (method: string, remote: AnyMethod): AnyMethod => async (ctx, ...rest) => {
-    const offered = await client.offers(section, kind, method, ctx.signal);
-    if (offered !== false) return remote(ctx, ...rest);
     const fallback = optionalMethodFallbacks[kind]?.[method];
-    if (fallback === undefined) throw new MethodNotFoundError(`${section.name} on the bot has no ${method}`, { queue: queue.queueName, method: `${kind}.${method}` });
-    return fallback(proxy as never, ctx, ...(rest as never[]));
+    const runFallback = (): Promise<unknown> => {
+      if (fallback === undefined) throw new MethodNotFoundError(`${section.name} on the bot has no ${method}`, { queue: queue.queueName, method: `${kind}.${method}` });
+      return fallback(proxy as never, ctx, ...(rest as never[]));
+    };
+    if (lacking.has(method)) return runFallback();
+    const offered = await client.offers(section, kind, method, ctx.signal);
+    if (offered === false) {
+      lacking.add(method);
+      return runFallback();
+    }
+    try {
+      return await remote(ctx, ...rest);
+    } catch (error) {
+      if (offered === undefined && error instanceof MethodNotFoundError) {
+        lacking.add(method);
+        return runFallback();
+      }
+      throw error;
+    }
   };
 
   const proxy = new Proxy(Object.create(null) as object, {

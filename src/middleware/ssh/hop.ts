@@ -96,11 +96,19 @@ export class HopConnection extends EventEmitter<{ close: [error: Error | undefin
       this.#lastError = error;
       this.#log.debug({ hop: role, host: hop.host, err: error.message }, 'ssh connection error');
     });
-    this.client.on('close', () => {
-      if (this.#closed) return;
-      this.#closed = true;
-      this.emit('close', this.#lastError);
+    this.client.on('close', () => this.#markClosed());
+    // Over a forwarded channel the server's side ending is only an EOF: the jump host keeps the channel
+    // half-open until we close our side too, and ssh2 would never emit 'close'. Treat the end as the end.
+    this.client.on('end', () => {
+      this.#markClosed();
+      this.client.destroy();
     });
+  }
+
+  #markClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.emit('close', this.#lastError);
   }
 
   get isClosed(): boolean {

@@ -80,17 +80,35 @@ export interface EchoServer {
   stop(): Promise<void>;
 }
 
-// Exits when its stdin closes, so it cannot outlive the test that started it.
+// Exits when its stdin closes, so it cannot outlive the test that started it. In 'stream' mode it echoes
+// bytes as they come; in 'frame' mode it reads a whole frame (4-byte big-endian length + payload) and only
+// then answers with the same frame, header and payload as two writes: the request/response pattern of RPC.
 const echoScript = `
 const net = require('node:net');
-const server = net.createServer((s) => { s.setNoDelay(true); s.on('error', () => s.destroy()); s.pipe(s); });
+const framed = process.argv[1] === 'frame';
+const server = net.createServer((s) => {
+  s.setNoDelay(true);
+  s.on('error', () => s.destroy());
+  if (!framed) { s.pipe(s); return; }
+  let buffered = Buffer.alloc(0);
+  s.on('data', (chunk) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 4 && buffered.length >= 4 + buffered.readUInt32BE(0)) {
+      const length = buffered.readUInt32BE(0);
+      s.write(buffered.subarray(0, 4));
+      s.write(buffered.subarray(4, 4 + length));
+      buffered = buffered.subarray(4 + length);
+    }
+  });
+});
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 process.stdin.on('end', () => process.exit(0)).resume();
 `;
 
 /** A TCP echo server on hpc's 127.0.0.1, run as the test user (like the bot would be). */
-export async function startEchoServer(tb: Testbed): Promise<EchoServer> {
-  const child: ChildProcess = tb.inNamespace('hv-hpc', ['runuser', '-u', tb.user.name, '--', '/usr/bin/node', '-e', echoScript], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function startEchoServer(tb: Testbed, mode: 'stream' | 'frame' = 'stream'): Promise<EchoServer> {
+  const argv = ['runuser', '-u', tb.user.name, '--', '/usr/bin/node', '-e', echoScript, mode];
+  const child: ChildProcess = tb.inNamespace('hv-hpc', argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -115,10 +133,14 @@ export async function startEchoServer(tb: Testbed): Promise<EchoServer> {
   };
 }
 
-/** Sends `size` bytes through a stream to the echo server and resolves when they all came back. */
-export function echoRoundTrip(stream: Duplex, size: number): Promise<void> {
+/**
+ * Sends `size` bytes through a stream to the echo server and resolves when they all came back. With
+ * `framed`, the bytes go as one frame (length header + payload) for the 'frame' mode server.
+ */
+export function echoRoundTrip(stream: Duplex, size: number, framed = false): Promise<void> {
   return new Promise((resolve, reject) => {
     const payload = Buffer.alloc(size, 0x61);
+    if (framed) payload.writeUInt32BE(size - 4, 0);
     let received = 0;
     const onData = (chunk: Buffer): void => {
       received += chunk.length;

@@ -1,0 +1,176 @@
+// What an operator sees when the route to the bot is broken: a wrong password, a wrong key passphrase, a
+// changed host key, the jump host down, no bot on the port. Each must be its own error (a different root
+// cause class and a different, specific message), name the host and user at fault, and arrive within a
+// bounded time (persistent failures at once, transient ones by callTimeout), never hang.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { BotUnavailableError } from '../../../src/middleware/errors.js';
+import {
+  AuthFailedError,
+  ForwardError,
+  HostKeyChangedError,
+  KeyPassphraseError,
+  SshStepError,
+  TcpRefusedError,
+} from '../../../src/middleware/ssh/errors.js';
+import { remoteBot, type RemoteBot } from '../../support/remote-bot.js';
+import {
+  assertNamesHostAndUser,
+  assertNoSecretIn,
+  botLogs,
+  botSecret,
+  causeChain,
+  Herder,
+  rejectionOf,
+  remoteQueue,
+  suiteTestbed,
+} from './support.js';
+
+process.umask(0o000);
+
+const { testbed, skip } = suiteTestbed();
+/** Nothing listens there: the "bot not running" case. */
+const IDLE_PORT = 18905;
+const WRONG_PASSWORD = 'not-the-password-9f3c1';
+const WRONG_PASSPHRASE = 'not-the-passphrase-7b2e4';
+
+interface Case {
+  readonly name: string;
+  /** The root cause class expected somewhere in the error's chain. */
+  readonly cause: abstract new (...args: never[]) => Error;
+  /** The host the root cause must name. */
+  readonly host: 'jump' | 'hpc';
+  readonly specific: RegExp;
+  readonly callTimeout: number;
+  /** Whether retrying cannot help (the pool means to give up on these before callTimeout). */
+  readonly persistent: boolean;
+}
+
+describe('broken routes to the bot fail with distinct, specific errors in bounded time', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hv-fault-route-'));
+  let bot: RemoteBot;
+  const herders: Herder[] = [];
+  const seen = new Map<string, { error: Error; root: Error; ms: number; case: Case }>();
+
+  before(async () => {
+    bot = remoteBot(testbed!, 'fault-route', 18903);
+    await bot.stop().catch(() => undefined);
+    await bot.cleanup();
+    await bot.start();
+  });
+
+  after(async () => {
+    await Promise.all(herders.map((h) => h.close()));
+    await bot.stop();
+    await bot.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh herder (own pool, own known_hosts) making one call through a queue with these rpc settings. */
+  async function failingCall(c: Case, rpc: Record<string, unknown>, knownHosts?: string): Promise<void> {
+    const herderDir = join(dir, c.name);
+    mkdirSync(herderDir);
+    if (knownHosts !== undefined) writeFileSync(join(herderDir, 'known_hosts'), knownHosts);
+    const h = new Herder(herderDir, 'herder');
+    herders.push(h);
+    const queue = remoteQueue(`fault_route_${c.name}`, bot.rpc({ numTunnels: 2, callTimeout: c.callTimeout, ...rpc }));
+    const monitor = await h.plugin(queue, 'monitor');
+    const { error, ms } = await rejectionOf(monitor.checkWorkers(h.ctx(queue), []));
+    await h.close();
+
+    assert.ok(error instanceof BotUnavailableError, `BotUnavailableError, got ${error.name}: ${error.message}`);
+    assertNamesHostAndUser(error, 'hpc', testbed!.user.name);
+    const root = causeChain(error).find((e) => e instanceof c.cause);
+    assert.ok(root !== undefined, `the cause is a ${c.cause.name}: ${causeChain(error).map((e) => e.name).join(' <- ')}`);
+    assert.match(error.message, c.specific, 'the message says what is wrong');
+    // The root cause names the hop at fault and the user.
+    const at = root instanceof SshStepError ? root : causeChain(root).find((e): e is SshStepError => e instanceof SshStepError);
+    assert.ok(at !== undefined, 'an SSH step error names the endpoint');
+    assert.equal(at.host, c.host, `the error is about ${c.host}`);
+    assert.equal(at.user, testbed!.user.name);
+    assert.ok(error.message.includes(`${testbed!.user.name}@${c.host}`), `the message names ${testbed!.user.name}@${c.host}: ${error.message}`);
+    if (c.persistent) assert.match(error.message, /will not heal by retrying/, 'the message says retrying will not help');
+    const bound = c.callTimeout * 1000 + 2_000;
+    assert.ok(ms < bound, `delivered within callTimeout (+2 s): ${Math.round(ms)} ms`);
+    seen.set(c.name, { error, root, ms, case: c });
+  }
+
+  test('a wrong password: authentication failed on the jump host, reported at once', async () => {
+    await failingCall(
+      { name: 'password', cause: AuthFailedError, host: 'jump', specific: /authentication failed \(tried: [^)]*password/, callTimeout: 8, persistent: true },
+      { sshPassword: WRONG_PASSWORD },
+    );
+  });
+
+  test('a wrong key passphrase: the key cannot be decrypted, reported before any connection', async () => {
+    await failingCall(
+      { name: 'passphrase', cause: KeyPassphraseError, host: 'hpc', specific: /wrong passPhrase for private key/, callTimeout: 4, persistent: true },
+      { sshPassword: undefined, privateKey: testbed!.privateKeyPath, passPhrase: WRONG_PASSPHRASE },
+    );
+  });
+
+  test('a changed host key for hpc: refused as HOST KEY CHANGED, naming the known_hosts line', async () => {
+    const jumpKey = testbed!.hosts.jump.hostPublicKey.split(' ').slice(0, 2).join(' ');
+    // hpc "presents" the jump host's key in our file: the key hpc really presents differs from the recorded one.
+    await failingCall(
+      { name: 'hostkey', cause: HostKeyChangedError, host: 'hpc', specific: /HOST KEY CHANGED.*line 2 of/, callTimeout: 4, persistent: true },
+      {},
+      `jump ${jumpKey}\nhpc ${jumpKey}\n`,
+    );
+  });
+
+  test('the jump host down: connection refused on the jump host, reported by callTimeout', async () => {
+    await testbed!.stopSshd('jump');
+    try {
+      await failingCall({ name: 'jumpdown', cause: TcpRefusedError, host: 'jump', specific: /jump-tcp \S+@jump:22: connection refused/, callTimeout: 3, persistent: false }, {});
+    } finally {
+      await testbed!.startSshd('jump');
+    }
+  });
+
+  test('no bot on the port (launchBot off): nothing answers on the bot port of hpc, reported by callTimeout', async () => {
+    await failingCall(
+      { name: 'nobot', cause: ForwardError, host: 'hpc', specific: new RegExp(`nothing answers on 127\\.0\\.0\\.1:${IDLE_PORT} of hpc`), callTimeout: 3, persistent: false },
+      { remoteBindPort: IDLE_PORT, launchBot: false },
+    );
+  });
+
+  test('the five failures are distinct: different root cause classes and different messages', (t) => {
+    if (seen.size < 5) return t.skip(`only ${seen.size} of the failures above were produced`);
+    const classes = new Set([...seen.values()].map(({ root }) => root.constructor.name));
+    assert.equal(classes.size, 5, `five root cause classes: ${[...classes].join(', ')}`);
+    const strip = (m: string) => m.replace(/callId=\S+|queue=\S+|\d+ ms/g, '');
+    const messages = new Set([...seen.values()].map(({ error }) => strip(error.message)));
+    assert.equal(messages.size, 5, 'five different messages');
+  });
+
+  // Known bug (src/middleware/ssh/tunnel-pool.ts): acquire() means to give up at once when every slot failed
+  // for a reason retrying cannot fix ("hopeless"), but a failed attempt never wakes the waiting acquire(), so
+  // the caller waits out its whole callTimeout (600 s by default) for an error known after a second.
+  const promptTodo = 'TunnelPool.#failed does not wake acquire() waiters, so persistent failures wait out callTimeout; see the report';
+  test('persistent failures (wrong password, wrong passphrase, changed host key) are reported before callTimeout runs out', { todo: promptTodo }, (t) => {
+    const persistent = [...seen.values()].filter((s) => s.case.persistent);
+    if (persistent.length < 3) return t.skip(`only ${persistent.length} of the persistent failures were produced`);
+    for (const s of persistent) {
+      assert.ok(s.ms < s.case.callTimeout * 1000 - 500, `${s.case.name}: reported after ${Math.round(s.ms)} ms, callTimeout ${s.case.callTimeout} s`);
+    }
+  });
+
+  test('no secret (password, passphrase, wrong ones included, bot secret) appears in the herder logs, the bot logs or the errors', async () => {
+    const texts = new Map<string, string>(await botLogs(bot));
+    for (const [name, { error }] of seen) {
+      texts.set(`error (${name})`, causeChain(error).map((e) => `${e.message}\n${e.stack ?? ''}`).join('\n'));
+      texts.set(`herder log (${name})`, readFileSync(join(dir, name, 'herder.log'), 'utf8'));
+    }
+    assertNoSecretIn(texts, {
+      password: testbed!.password(),
+      passphrase: testbed!.passphrase(),
+      'wrong password': WRONG_PASSWORD,
+      'wrong passphrase': WRONG_PASSPHRASE,
+      'bot secret': botSecret(bot),
+    });
+  });
+});
