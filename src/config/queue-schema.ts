@@ -96,6 +96,7 @@ export const middlewareSchema = z.object({
   botHome: text.default('.harvester'),
   remoteCommand: text.default('harvester'),
   callTimeout: z.number().positive().default(600),
+  connectTimeout: z.number().positive().default(30),
 });
 export const middlewareSecretKeys = ['sshPassword', 'passPhrase'] as const;
 export const middlewareFixedKeys: readonly string[] = [...Object.keys(middlewareSchema.shape), ...middlewareSecretKeys];

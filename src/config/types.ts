@@ -61,6 +61,8 @@ export interface MiddlewareConfig {
   readonly remoteCommand: string;
   /** Deadline for one remote call, in seconds. */
   readonly callTimeout: number;
+  /** How long a call waits for a working tunnel before failing with BotUnavailableError, in seconds. */
+  readonly connectTimeout: number;
   /** Every other key, kept and passed on. */
   readonly extra: Readonly<Record<string, unknown>>;
 }

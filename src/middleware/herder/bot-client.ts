@@ -115,7 +115,8 @@ export class BotClient {
       }
       let session: ClientSession;
       try {
-        session = await this.pool.acquire({ signal: opts.signal, timeoutMs: remaining });
+        // Never wait the whole call deadline for a tunnel: a dead route must fail fast, not block the agent.
+        session = await this.pool.acquire({ signal: opts.signal, timeoutMs: Math.min(remaining, this.mw.connectTimeout * 1000) });
       } catch (error) {
         if (error instanceof MiddlewareError) throw error;
         throw new BotUnavailableError(`no working tunnel to the bot (${this.description}): ${errorMessage(error)}`, context, { cause: error });

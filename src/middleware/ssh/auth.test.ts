@@ -31,6 +31,13 @@ describe('authentication plan', () => {
     assert.deepEqual(availableMethods({ useAgent: false, otpCommand: 'x' }, false, undefined), ['keyboard-interactive']);
   });
 
+  test('preferredMethods restricts and reorders, ignoring methods the configuration cannot do', () => {
+    assert.deepEqual(availableMethods({ useAgent: false, password, preferredMethods: ['keyboard-interactive', 'publickey', 'password'] }, false, undefined), [
+      'keyboard-interactive',
+      'password',
+    ]);
+  });
+
   test('asks with none first, then skips what the server does not accept, then gives up', () => {
     const inputs: AuthInputs = { hop, auth: { useAgent: false, password }, key: fakeKey };
     const plan = planAuth(inputs);
@@ -47,12 +54,8 @@ describe('authentication plan', () => {
   test('answers hidden prompts with the password and echoed ones with the user name', async () => {
     const plan = planAuth({ hop, auth: { useAgent: false, password } });
     next(plan, null);
-    next(plan, ['keyboard-interactive']); // password is skipped: the server does not accept it
-    const method = next(plan, ['keyboard-interactive']);
-    assert.equal(method, false, 'keyboard-interactive was already used once');
-    const plan2 = planAuth({ hop, auth: { useAgent: false, password } });
-    next(plan2, null);
-    const kbd = next(plan2, ['keyboard-interactive']);
+    // The server does not accept 'password', so keyboard-interactive comes next.
+    const kbd = next(plan, ['keyboard-interactive']);
     assert.deepEqual(await answers(kbd, [{ prompt: 'Login: ', echo: true }, { prompt: 'Password: ', echo: false }]), ['alice', 'pw']);
   });
 

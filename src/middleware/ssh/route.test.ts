@@ -28,6 +28,7 @@ function middleware(overrides: Partial<MiddlewareConfig> = {}): MiddlewareConfig
     botHome: '.harvester-bot',
     remoteCommand: 'harvester',
     callTimeout: 60,
+    connectTimeout: 30,
     extra: {},
     ...overrides,
   };
