@@ -2,6 +2,7 @@
 // WorkSpecs, a new directory for submissions) and every call's answer is checked, so a fast failure can
 // never pass for a fast call.
 import { join } from 'node:path';
+import { cpuSnapshot, type CpuGroups } from './cpu-usage.js';
 import { caseId, type CaseResult, type Transport } from './results.js';
 import { pingFrameBytes, type SshProbe } from './ssh-probe.js';
 import { repeatTimed, summarize, type RepeatPlan } from './stats.js';
@@ -29,31 +30,91 @@ function result(what: string, transport: Transport, unit: CaseResult['unit'], pl
   return { id, what, transport, unit, warmups: plan.warmups, runs: plan.runs, ...summarize(samples, id), ...(detail === undefined ? {} : { detail }) };
 }
 
-/** submitWorkers for each N, checkWorkers for N = 1000, and the cheapest plugin call, through `plugins`. */
-export async function workloadCases(plugins: BenchPlugins, transport: Transport, roots: WorkRoots, plan: BenchPlan, progress: (line: string) => void): Promise<CaseResult[]> {
+/** One transport's plugins, as the workload cases need them. */
+export interface WorkloadTarget {
+  readonly transport: Transport;
+  readonly plugins: BenchPlugins;
+}
+
+/**
+ * Runs `call` for every transport in turn, run by run (bare, then each middleware, then the next run), so
+ * each middleware sample has a bare sample taken moments before it. On a shared machine whose load drifts,
+ * the per-run ratios are far steadier than a ratio of two medians taken minutes apart.
+ */
+async function interleaved<T>(
+  targets: readonly WorkloadTarget[],
+  plan: RepeatPlan,
+  prepare: (target: WorkloadTarget, run: number) => Promise<T>,
+  call: (target: WorkloadTarget, input: T) => Promise<void>,
+): Promise<Map<Transport, number[]>> {
+  const samples = new Map<Transport, number[]>(targets.map((t) => [t.transport, []]));
+  for (let run = 0; run < plan.warmups + plan.runs; run++) {
+    for (const target of targets) {
+      const input = await prepare(target, run);
+      const started = performance.now();
+      await call(target, input);
+      const elapsed = performance.now() - started;
+      if (run >= plan.warmups) samples.get(target.transport)!.push(elapsed);
+    }
+  }
+  return samples;
+}
+
+/** CaseResults for `what`; middleware ones carry the median of their per-run ratios to bare. */
+function pairedResults(what: string, plan: RepeatPlan, samples: Map<Transport, number[]>, includeBare: boolean): CaseResult[] {
+  const bare = samples.get('bare');
   const results: CaseResult[] = [];
+  for (const [transport, values] of samples) {
+    if (transport === 'bare' && !includeBare) continue;
+    const detail: Record<string, number> = {};
+    if (transport !== 'bare' && bare !== undefined) {
+      const ratios = values.map((v, i) => v / bare[i]!);
+      detail['ratioToBareMedian'] = summarize(ratios, `${what} ratio`).median;
+      detail['pairedBareMedianMs'] = summarize(bare, `${what} bare`).median;
+    }
+    results.push(result(what, transport, 'ms', plan, values, Object.keys(detail).length > 0 ? detail : undefined));
+  }
+  return results;
+}
+
+/**
+ * submitWorkers for each N and checkWorkers for N = 1000, interleaved over `targets` (bare first), and the
+ * cheapest plugin call per transport. `includeBare` false: bare runs only as the pairing reference.
+ */
+export async function workloadCases(targets: readonly WorkloadTarget[], roots: WorkRoots, plan: BenchPlan, includeBare: boolean, progress: (line: string) => void): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  const names = targets.map((t) => t.transport).join(', ');
   for (const n of submitSizes) {
-    progress(`${transport}: submitWorkers N=${n}`);
-    const root = await roots.make(`submit-${n}-${transport}`);
-    const samples = await repeatTimed(
+    progress(`submitWorkers N=${n}: ${names}`);
+    const root = await roots.make(`submit-${n}`);
+    const samples = await interleaved(
+      targets,
       plan.workload,
-      async (run) => workersToSubmit(join(root, `run-${run}`), n),
-      (workers) => submitAll(plugins, workers),
+      async (target, run) => workersToSubmit(join(root, `${target.transport}-${run}`), n),
+      (target, workers) => submitAll(target.plugins, workers),
     );
     await roots.remove(root);
-    results.push(result(`submitWorkers N=${n}`, transport, 'ms', plan.workload, samples));
+    results.push(...pairedResults(`submitWorkers N=${n}`, plan.workload, samples, includeBare));
   }
 
-  progress(`${transport}: checkWorkers N=${checkSize}`);
-  const root = await roots.make(`check-${transport}`);
+  progress(`checkWorkers N=${checkSize}: ${names}`);
+  const root = await roots.make('check');
   const accessPoints = await submittedAccessPoints(root, checkSize);
-  const checkSamples = await repeatTimed(plan.workload, async () => workersToCheck(accessPoints), (workers) => checkAll(plugins, workers));
+  const checkSamples = await interleaved(
+    targets,
+    plan.workload,
+    async () => workersToCheck(accessPoints),
+    (target, workers) => checkAll(target.plugins, workers),
+  );
   await roots.remove(root);
-  results.push(result(`checkWorkers N=${checkSize}`, transport, 'ms', plan.workload, checkSamples));
+  results.push(...pairedResults(`checkWorkers N=${checkSize}`, plan.workload, checkSamples, includeBare));
 
-  progress(`${transport}: getNumJobsPerWorker x${plan.latency.runs}`);
-  const cheap = await repeatTimed(plan.latency, async () => undefined, () => cheapCall(plugins));
-  results.push(result('getNumJobsPerWorker', transport, 'ms', plan.latency, cheap));
+  for (const target of targets) {
+    if (target.transport === 'bare' && !includeBare) continue;
+    progress(`${target.transport}: getNumJobsPerWorker x${plan.latency.runs}`);
+    const cheap = await repeatTimed(plan.latency, async () => undefined, () => cheapCall(target.plugins));
+    results.push(result('getNumJobsPerWorker', target.transport, 'ms', plan.latency, cheap));
+  }
   return results;
 }
 
@@ -82,27 +143,55 @@ export async function pingVersusEcho(probe: SshProbe, transport: Transport, plan
   ];
 }
 
-/** Completed calls per second with `concurrency` calls always in flight, for `seconds`. */
-async function callsPerSecond(call: () => Promise<void>, concurrency: number, seconds: number): Promise<number> {
+/** Completed calls with `concurrency` calls always in flight for `seconds`, and the time it took. */
+async function callsInFlight(call: () => Promise<void>, concurrency: number, seconds: number): Promise<{ calls: number; ms: number }> {
   const started = performance.now();
   const end = started + seconds * 1000;
-  let completed = 0;
+  let calls = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
         await call();
-        completed += 1;
+        calls += 1;
       }
     }),
   );
-  return completed / ((performance.now() - started) / 1000);
+  return { calls, ms: performance.now() - started };
 }
 
-export async function throughputCase(what: string, transport: Transport, call: () => Promise<void>, tunnels: number, plan: BenchPlan, progress: (line: string) => void): Promise<CaseResult> {
+/**
+ * Calls per second with many calls in flight. With `cpuGroups`, also the CPU each group of processes spent
+ * per call over the timed runs (detail "cpuUsPerCall:<group>"), to show which process is the bottleneck.
+ */
+export async function throughputCase(
+  what: string,
+  transport: Transport,
+  call: () => Promise<void>,
+  tunnels: number,
+  plan: BenchPlan,
+  progress: (line: string) => void,
+  cpuGroups?: CpuGroups,
+): Promise<CaseResult> {
   const { concurrency, seconds, runs, warmupSeconds } = plan.throughput;
   progress(`${transport}: ${what}, ${concurrency} in flight over ${tunnels} tunnels, ${runs} x ${seconds} s`);
-  await callsPerSecond(call, concurrency, warmupSeconds);
+  await callsInFlight(call, concurrency, warmupSeconds);
   const samples: number[] = [];
-  for (let run = 0; run < runs; run++) samples.push(await callsPerSecond(call, concurrency, seconds));
-  return result(what, transport, 'calls/s', { warmups: 1, runs }, samples, { concurrency, seconds, tunnels });
+  let totalCalls = 0;
+  let totalMs = 0;
+  const before = cpuGroups === undefined ? undefined : cpuSnapshot(cpuGroups);
+  for (let run = 0; run < runs; run++) {
+    const { calls, ms } = await callsInFlight(call, concurrency, seconds);
+    samples.push(calls / (ms / 1000));
+    totalCalls += calls;
+    totalMs += ms;
+  }
+  const detail: Record<string, number> = { concurrency, seconds, tunnels };
+  if (cpuGroups !== undefined && before !== undefined) {
+    const after = cpuSnapshot(cpuGroups);
+    for (const name of Object.keys(cpuGroups)) {
+      detail[`cpuUsPerCall:${name}`] = Math.round(((after[name]! - before[name]!) * 1000) / totalCalls);
+      detail[`cpuShare:${name}`] = Number(((after[name]! - before[name]!) / totalMs).toFixed(2));
+    }
+  }
+  return result(what, transport, 'calls/s', { warmups: 1, runs }, samples, detail);
 }

@@ -42,11 +42,12 @@ export function evaluateTargets(cases: readonly CaseResult[], bot: BotMemory | u
   const targets: TargetResult[] = [];
   const middleware: Transport[] = ['ssh-jump', 'ssh-loopback', 'tcp-loopback'];
   for (const what of ['submitWorkers N=1000', 'checkWorkers N=1000']) {
-    const bare = find(cases, what, 'bare');
     for (const transport of middleware) {
       const via = find(cases, what, transport);
-      if (bare === undefined || via === undefined) continue;
-      targets.push(target(`${what}: ${transport} / bare`, via.median / bare.median, '<=', 1.2, 'x', `medians ${via.median.toFixed(1)} ms / ${bare.median.toFixed(1)} ms`));
+      const ratio = via?.detail?.['ratioToBareMedian'];
+      const bareMs = via?.detail?.['pairedBareMedianMs'];
+      if (via === undefined || typeof ratio !== 'number' || typeof bareMs !== 'number') continue;
+      targets.push(target(`${what}: ${transport} / bare`, ratio, '<=', 1.2, 'x', `median of per-run ratios; medians ${via.median.toFixed(0)} ms vs bare ${bareMs.toFixed(0)} ms`));
     }
   }
   for (const transport of ['ssh-jump', 'ssh-loopback'] as const) {
@@ -87,6 +88,13 @@ export function renderTable(cases: readonly CaseResult[], targets: readonly Targ
       `${pad(c.what, 40)} ${pad(transportLabels[c.transport], 34)} ${padLeft(formatValue(c.median, c.unit), 11)} ${padLeft(formatValue(c.p90, c.unit), 11)} ${padLeft(String(c.runs), 5)}  ${reference}`,
     );
   }
+  const cpuLines = cases.flatMap((c) => {
+    const parts = Object.entries(c.detail ?? {})
+      .filter(([key]) => key.startsWith('cpuUsPerCall:'))
+      .map(([key, value]) => `${key.slice('cpuUsPerCall:'.length)} ${value} us (${c.detail?.[`cpuShare:${key.slice('cpuUsPerCall:'.length)}`] ?? '?'} CPU)`);
+    return parts.length === 0 ? [] : [`  ${c.what}, ${c.transport}: ${parts.join(', ')}`];
+  });
+  if (cpuLines.length > 0) lines.push('', 'CPU per call while calls were in flight (and CPUs busy; the machine has ' + cpus().length + '):', ...cpuLines);
   if (bot !== undefined) {
     lines.push('', `bot (pid ${bot.pid}) VmRSS: ${formatValue(bot.rssAtStartMB, 'MB')} at start, ${formatValue(bot.rssAfterRunsMB, 'MB')} after the runs`);
   }

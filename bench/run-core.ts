@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import type { Logger } from '../src/logging/index.js';
 import { pingVersusEcho, throughputCase, workloadCases, type BenchPlan } from './cases.js';
 import type { Cleanups } from './cleanups.js';
-import { loadTestbed, runForOutput, BenchEnvironmentError } from './environment.js';
-import { startHpcServices } from './remote-services.js';
+import { processTree, type CpuGroups } from './cpu-usage.js';
+import { loadTestbed, runForOutput, BenchEnvironmentError, type Testbed } from './environment.js';
+import { startHpcServices, type HpcServices } from './remote-services.js';
 import type { BotMemory } from './report.js';
 import { parseChildResults, type CaseResult } from './results.js';
 import { SshProbe } from './ssh-probe.js';
-import { openBare, openSsh, openTcpLoopback, reconnectNote } from './transports.js';
+import { openBare, openSsh, openTcpLoopback, reconnectNote, type OpenTransport } from './transports.js';
 import { cheapCall, WorkRoots } from './workload.js';
 
 export const tunnels = 3;
@@ -34,65 +35,83 @@ export interface CoreRun {
   readonly notes: string[];
 }
 
+interface SshSide {
+  readonly testbed: Testbed;
+  readonly scratch: string;
+  readonly services: HpcServices;
+  readonly botPid: number;
+  readonly rssAtStartMB: number;
+  readonly jump: OpenTransport;
+}
+
+async function openSshSide(testbed: Testbed, opts: CoreRunOptions): Promise<SshSide> {
+  const { cleanups, progress, log } = opts;
+  const scratch = await mkdtemp(join(tmpdir(), 'hv-bench-ssh-'));
+  cleanups.add('remove the known_hosts scratch directory', () => rm(scratch, { recursive: true, force: true }));
+  progress('starting the bot and an echo server on hpc as the testbed user');
+  const services = await startHpcServices(testbed);
+  cleanups.add('stop the bot and the echo server on hpc', () => services.stop());
+  const atStart = await services.botRssMB();
+  const jump = await openSsh('ssh-jump', services.bot.rpc({ numTunnels: tunnels }), scratch, log);
+  cleanups.add('close the tunnels through the jump host', () => jump.close());
+  return { testbed, scratch, services, botPid: atStart.pid, rssAtStartMB: atStart.rssMB, jump };
+}
+
+/** The processes a call through the jump host keeps busy. */
+function sshCpuGroups(side: SshSide): CpuGroups {
+  const sshd = (host: 'jump' | 'hpc') => () => {
+    const listener = side.testbed.sshdListenerPid(host);
+    return listener === undefined ? [] : processTree(listener);
+  };
+  return { herder: 'self', bot: () => [side.botPid], 'sshd jump': sshd('jump'), 'sshd hpc': sshd('hpc') };
+}
 
 export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
   const { plan, log, cleanups, progress } = opts;
   const testbed = opts.ssh ? loadTestbed() : undefined;
   if (opts.ssh && testbed === undefined) throw new BenchEnvironmentError('the testbed has no env.json', 'load testbed');
   const roots = new WorkRoots(testbed?.user.uid);
-  const removeRoots = cleanups.add('remove work directories', () => roots.cleanup());
+  cleanups.add('remove work directories', () => roots.cleanup());
   const cases: CaseResult[] = [];
   const notes: string[] = [];
 
   const bare = await openBare(log);
-  cases.push(...(await workloadCases(bare.plugins, 'bare', roots, plan, progress)));
-  await bare.close();
-
   const tcp = await openTcpLoopback(log, tunnels);
   const closeTcp = cleanups.add('stop the in-process bot', () => tcp.close());
-  cases.push(...(await workloadCases(tcp.plugins, 'tcp-loopback', roots, plan, progress)));
-  cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', 'tcp-loopback', () => cheapCall(tcp.plugins), tunnels, plan, progress));
+  const ssh = testbed === undefined ? undefined : await openSshSide(testbed, opts);
+
+  cases.push(...(await workloadCases([bare, tcp, ...(ssh === undefined ? [] : [ssh.jump])], roots, plan, true, progress)));
+  cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', 'tcp-loopback', () => cheapCall(tcp.plugins), tunnels, plan, progress, { 'herder+bot (one process)': 'self' }));
   notes.push(...reconnectNote(tcp));
   await closeTcp();
 
   let bot: BotMemory | undefined;
-  if (testbed !== undefined) {
-    const scratch = await mkdtemp(join(tmpdir(), 'hv-bench-ssh-'));
-    const removeScratch = cleanups.add('remove the known_hosts scratch directory', () => rm(scratch, { recursive: true, force: true }));
-    progress('starting the bot and an echo server on hpc as the testbed user');
-    const services = await startHpcServices(testbed);
-    const stopServices = cleanups.add('stop the bot and the echo server on hpc', () => services.stop());
-    const atStart = await services.botRssMB();
+  if (ssh !== undefined) {
+    const groups = sshCpuGroups(ssh);
+    cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', 'ssh-jump', () => cheapCall(ssh.jump.plugins), tunnels, plan, progress, groups));
+    notes.push(...reconnectNote(ssh.jump));
+    await ssh.jump.close();
 
-    const jump = await openSsh('ssh-jump', services.bot.rpc({ numTunnels: tunnels }), scratch, log);
-    const closeJump = cleanups.add('close the tunnels through the jump host', () => jump.close());
-    cases.push(...(await workloadCases(jump.plugins, 'ssh-jump', roots, plan, progress)));
-    cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', 'ssh-jump', () => cheapCall(jump.plugins), tunnels, plan, progress));
-    notes.push(...reconnectNote(jump));
-    await closeJump();
-
-    const mw = jump.plugins.queue.middlewares['rpc']!;
-    const knownHosts = join(scratch, 'known_hosts-probe');
+    const mw = ssh.jump.plugins.queue.middlewares['rpc']!;
     const probes: SshProbe[] = [];
     const closeProbes = cleanups.add('close the probe links', async () => probes.forEach((p) => p.close()));
-    for (let i = 0; i < tunnels; i++) probes.push(await SshProbe.open(mw, services.echo.port, knownHosts, log));
+    for (let i = 0; i < tunnels; i++) probes.push(await SshProbe.open(mw, ssh.services.echo.port, join(ssh.scratch, 'known_hosts-probe'), log));
     cases.push(...(await pingVersusEcho(probes[0]!, 'ssh-jump', plan, progress)));
     let next = 0;
-    cases.push(await throughputCase('no-op calls/s, 3 tunnels', 'ssh-jump', () => probes[next++ % probes.length]!.ping(), tunnels, plan, progress));
+    cases.push(await throughputCase('no-op calls/s, 3 tunnels', 'ssh-jump', () => probes[next++ % probes.length]!.ping(), tunnels, plan, progress, groups));
     await closeProbes();
 
     progress('ssh-loopback: starting the herder in hv-hpc (ssh to 127.0.0.1:22 of hpc)');
-    const childArgs = ['--role', 'hpc-loopback', '--echo-port', String(services.echo.port), '--bot-home', services.bot.botHome, '--bot-port', String(services.bot.port)];
+    const { bot: remote, echo } = ssh.services;
+    const childArgs = ['--role', 'hpc-loopback', '--echo-port', String(echo.port), '--bot-home', remote.botHome, '--bot-port', String(remote.port)];
     const child = parseChildResults(await runForOutput('hv-hpc', [...childArgs, ...(opts.quick ? ['--quick'] : [])]));
     cases.push(...child.cases);
     notes.push(...child.notes);
 
-    const after = await services.botRssMB();
-    bot = { pid: after.pid, rssAtStartMB: atStart.rssMB, rssAfterRunsMB: after.rssMB };
-    await stopServices();
-    await removeScratch();
+    const after = await ssh.services.botRssMB();
+    bot = { pid: after.pid, rssAtStartMB: ssh.rssAtStartMB, rssAfterRunsMB: after.rssMB };
   }
-  await removeRoots();
+  await cleanups.runAll();
   return { cases: orderForTable(cases), bot, notes };
 }
 

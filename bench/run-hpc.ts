@@ -1,6 +1,6 @@
 // The loopback-SSH cases, run by a child of the benchmark inside hv-hpc: the herder connects to the sshd of
 // the very host it runs on (127.0.0.1:22, no jump host), as the testbed user, and reaches the same bot.
-// Prints its CaseResults as JSON on stdout; progress goes to stderr.
+// Bare calls run interleaved with it as the pairing reference. Prints {cases, notes} as JSON on stdout.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import type { Cleanups } from './cleanups.js';
 import { BenchEnvironmentError, loadTestbed } from './environment.js';
 import type { CaseResult, ChildOutput } from './results.js';
 import { SshProbe } from './ssh-probe.js';
-import { openSsh, reconnectNote } from './transports.js';
+import { openBare, openSsh, reconnectNote } from './transports.js';
 import { WorkRoots } from './workload.js';
 
 export interface HpcRunOptions {
@@ -24,12 +24,13 @@ export interface HpcRunOptions {
 }
 
 export async function runHpcLoopback(opts: HpcRunOptions): Promise<ChildOutput> {
+  const { cleanups, log, plan, progress } = opts;
   const testbed = loadTestbed();
   if (testbed === undefined) throw new BenchEnvironmentError('the testbed has no env.json', 'load testbed in hv-hpc');
   const roots = new WorkRoots(testbed.user.uid);
-  const removeRoots = opts.cleanups.add('remove work directories', () => roots.cleanup());
+  cleanups.add('remove work directories', () => roots.cleanup());
   const scratch = await mkdtemp(join(tmpdir(), 'hv-bench-hpc-'));
-  const removeScratch = opts.cleanups.add('remove the known_hosts scratch directory', () => rm(scratch, { recursive: true, force: true }));
+  cleanups.add('remove the known_hosts scratch directory', () => rm(scratch, { recursive: true, force: true }));
   const rpc = {
     remoteHost: '127.0.0.1',
     remotePort: testbed.hosts.hpc.port,
@@ -41,17 +42,16 @@ export async function runHpcLoopback(opts: HpcRunOptions): Promise<ChildOutput> 
     callTimeout: 60,
   };
   const cases: CaseResult[] = [];
-  const loopback = await openSsh('ssh-loopback', rpc, scratch, opts.log);
-  const closeLoopback = opts.cleanups.add('close the loopback tunnels', () => loopback.close());
-  cases.push(...(await workloadCases(loopback.plugins, 'ssh-loopback', roots, opts.plan, opts.progress)));
+  const bare = await openBare(log);
+  const loopback = await openSsh('ssh-loopback', rpc, scratch, log);
+  const closeLoopback = cleanups.add('close the loopback tunnels', () => loopback.close());
+  cases.push(...(await workloadCases([bare, loopback], roots, plan, false, progress)));
   const notes = reconnectNote(loopback);
   await closeLoopback();
 
-  const probe = await SshProbe.open(loopback.plugins.queue.middlewares['rpc']!, opts.echoPort, join(scratch, 'known_hosts-probe'), opts.log);
-  const closeProbe = opts.cleanups.add('close the probe link', async () => probe.close());
-  cases.push(...(await pingVersusEcho(probe, 'ssh-loopback', opts.plan, opts.progress)));
-  await closeProbe();
-  await removeScratch();
-  await removeRoots();
+  const probe = await SshProbe.open(loopback.plugins.queue.middlewares['rpc']!, opts.echoPort, join(scratch, 'known_hosts-probe'), log);
+  cleanups.add('close the probe link', async () => probe.close());
+  cases.push(...(await pingVersusEcho(probe, 'ssh-loopback', plan, progress)));
+  await cleanups.runAll();
   return { cases, notes };
 }

@@ -3,6 +3,7 @@
 // them into one commander program and turns errors into one-line messages and exit codes.
 import { Command, CommanderError } from 'commander';
 import { maskSecrets } from '../logging/index.js';
+import { ConfigFileError, ConfigInvalidError, formatProblem } from '../config/index.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { registerQueuesCommands } from './commands/queues.js';
 import { registerPluginsCommands } from './commands/plugins.js';
@@ -57,12 +58,17 @@ function reportError(error: unknown): number {
     // commander already printed the one-line reason.
     return ExitCode.badInput;
   }
+  if (error instanceof ConfigInvalidError) {
+    // Bad input: one line per problem, in the same form as `queues check`.
+    for (const problem of error.problems) process.stderr.write(`harvester: ${maskSecrets(formatProblem(problem))}\n`);
+    return ExitCode.badInput;
+  }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`harvester: ${maskSecrets(message)}\n`);
   if (process.env.HARVESTER_DEBUG && error instanceof Error && error.stack) {
     process.stderr.write(maskSecrets(error.stack) + '\n');
   }
-  return error instanceof UsageError || isBadInput(error) ? ExitCode.badInput : ExitCode.failure;
+  return error instanceof UsageError || error instanceof ConfigFileError || isBadInput(error) ? ExitCode.badInput : ExitCode.failure;
 }
 
 function isBadInput(error: unknown): boolean {

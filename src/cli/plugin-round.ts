@@ -1,12 +1,13 @@
 // One make -> submit -> check -> kill/sweep round of a queue's plugins, as `harvester plugins try` runs it.
 // It goes through the same factory as the agents, so a remote section is tried through the RPC herder.
+import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import { killWorkersOf, type PluginContext, type PluginKind } from '../plugins/contracts.js';
+import { killWorkersOf, type PluginContext, type PluginKind, type WorkerMaker } from '../plugins/contracts.js';
 import type { Outcome } from '../plugins/outcome.js';
 import { expandAccessPoint, type PluginFactory } from '../plugins/index.js';
-import { WorkSpec } from '../spec/index.js';
+import { JobSpec, WorkSpec } from '../spec/index.js';
 import type { Row } from './table.js';
 import { UsageError } from './exit-codes.js';
 
@@ -29,7 +30,7 @@ export interface RoundOptions {
 function outcomeText(outcome: Outcome<unknown> | undefined): string {
   if (outcome === undefined) return '';
   const word = outcome.kind === 'succeeded' ? 'ok' : outcome.kind === 'failed' ? 'failed' : 'retry';
-  return outcome.diag ? `${word}: ${outcome.diag}` : word;
+  return outcome.diag ? `${word}: ${oneLine(outcome.diag)}` : word;
 }
 
 export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
@@ -45,7 +46,7 @@ export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
       return value;
     } catch (error) {
       ok = false;
-      steps.push({ step, ms: (performance.now() - start).toFixed(1), result: `error: ${error instanceof Error ? error.message : String(error)}` });
+      steps.push({ step, ms: (performance.now() - start).toFixed(1), result: `error: ${oneLine(error instanceof Error ? error.message : String(error))}` });
       throw error;
     }
   };
@@ -62,8 +63,9 @@ export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
     .filter((kind) => queue[kind] !== undefined)
     .map((kind) => ({ kind, name: queue[kind]!.name, runs: (queue[kind]!.middleware === undefined ? 'local' : 'remote') as 'local' | 'remote' }));
 
-  // Worker IDs unique across tries, so access points of earlier rounds are never reused.
-  const firstID = Math.floor(Date.now() / 1000) * 1000;
+  // Worker IDs unique across tries (a random base; a real store assigns them later), so access points of
+  // earlier rounds are never reused, even for two tries within the same second.
+  const firstID = randomInt(1, 2 ** 30) * 100_000;
   const workSpecs: WorkSpec[] = [];
   const accessPointTemplate = accessPointOf(queue);
   const rows = new Map<WorkSpec, Record<string, string | number>>();
@@ -74,7 +76,8 @@ export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
         for (let i = 0; i < opts.nWorkers; i++) {
           let workSpec: WorkSpec;
           if (workerMaker !== undefined) {
-            const made = await workerMaker.makeWorker(ctx, [], 'managed', 'SCORE');
+            // Harvester's worker makers expect jobs unless the queue runs without them: give placeholder jobs.
+            const made = await workerMaker.makeWorker(ctx, await placeholderJobs(queue, workerMaker, ctx, firstID + i), 'managed', 'SCORE');
             if (made.kind !== 'succeeded') throw new Error(`makeWorker: ${outcomeText(made)}`);
             workSpec = made.value;
           } else {
@@ -142,6 +145,17 @@ export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
     opts.log.error({ err: error, queue: queue.queueName }, 'plugin round failed');
   }
   return { ok, plugins, workers: workSpecs.map((w) => rows.get(w)!), steps };
+}
+
+async function placeholderJobs(queue: QueueConfig, maker: WorkerMaker, ctx: PluginContext, firstPandaID: number): Promise<JobSpec[]> {
+  if (queue.mapType === 'NoJob') return [];
+  const n = queue.mapType === 'ManyToOne' ? Math.max(1, await maker.getNumJobsPerWorker(ctx, 1)) : 1;
+  return Array.from({ length: n }, (_, k) => new JobSpec({ PandaID: firstPandaID * 100 + k, taskID: 0, status: 'starting', jobParams: { command: 'true', trial: true } }));
+}
+
+/** Table cells hold one line. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' | ');
 }
 
 function countKinds(outcomes: readonly Outcome<unknown>[]): string {

@@ -2,7 +2,7 @@ export type { MapType, MiddlewareConfig, PluginSection, QueueConfig, QueueStatus
 export { mapTypes, queueStatuses } from './types.js';
 export { ConfigFileError, ConfigInvalidError, formatProblem, type ConfigProblem } from './problems.js';
 export { JsonSyntaxError } from './json-text.js';
-export { loadQueueConfig, parseQueueConfig, type QueueConfigLoad, type QueueConfigOptions } from './queue-config.js';
+export { loadQueueConfig, parseQueueConfig, type QueueConfigLoad, type UnbuiltSection, type QueueConfigOptions } from './queue-config.js';
 export { maskedQueueConfig, type JsonValue } from './masked.js';
 export { describeSecret } from './secret-values.js';
 export { methodNameToCamelCase } from './method-names.js';

@@ -10,6 +10,7 @@ import { buildQueue } from './queue-builder.js';
 import { isPlainObject, ProblemCollector } from './report.js';
 import { resolveTemplates } from './templates.js';
 import type { QueueConfig } from './types.js';
+import { pluginSectionKeys, type PluginSectionKey } from './queue-schema.js';
 
 export interface QueueConfigLoad {
   /** The file read (absolute). */
@@ -20,6 +21,17 @@ export interface QueueConfigLoad {
   readonly problems: readonly ConfigProblem[];
   /** Worth an operator's attention, but the queue loads. */
   readonly warnings: readonly ConfigProblem[];
+  /**
+   * The plugin sections (kind, name, module) of queues that could not be built, so that `queues check` can
+   * still report an unknown plugin among their other problems: every problem at once.
+   */
+  readonly unbuiltSections: ReadonlyMap<string, readonly UnbuiltSection[]>;
+}
+
+export interface UnbuiltSection {
+  readonly kind: PluginSectionKey;
+  readonly name: string;
+  readonly module: string;
 }
 
 export interface QueueConfigOptions {
@@ -29,8 +41,25 @@ export interface QueueConfigOptions {
   readonly secrets?: SecretRegistry;
 }
 
-function finish(file: string, queues: Map<string, QueueConfig>, collector: ProblemCollector): QueueConfigLoad {
-  return deepFreeze({ file, queues, problems: collector.problems, warnings: collector.warnings });
+function finish(
+  file: string,
+  queues: Map<string, QueueConfig>,
+  collector: ProblemCollector,
+  unbuiltSections = new Map<string, UnbuiltSection[]>(),
+): QueueConfigLoad {
+  return deepFreeze({ file, queues, problems: collector.problems, warnings: collector.warnings, unbuiltSections });
+}
+
+function sectionsOf(raw: unknown): UnbuiltSection[] {
+  if (!isPlainObject(raw)) return [];
+  const found: UnbuiltSection[] = [];
+  for (const kind of pluginSectionKeys) {
+    const section = raw[kind];
+    if (isPlainObject(section) && typeof section.name === 'string' && typeof section.module === 'string') {
+      found.push({ kind, name: section.name, module: section.module });
+    }
+  }
+  return found;
 }
 
 /** Parses the text of a queue configuration; `file` names it in problems and anchors relative secret files. */
@@ -53,14 +82,16 @@ export function parseQueueConfig(text: string, file: string, opts: QueueConfigOp
   }
   const { queues: rawQueues } = resolveTemplates(document, collector);
   const buildOptions = { env: opts.env ?? process.env, baseDir: dirname(file), secrets: opts.secrets ?? processSecrets };
+  const unbuilt = new Map<string, UnbuiltSection[]>();
   for (const [name, raw] of rawQueues) {
     const queue = buildQueue(name, raw, collector.forQueue(name), buildOptions);
     if (queue !== undefined) queues.set(name, queue);
+    else unbuilt.set(name, sectionsOf(raw));
   }
   if (rawQueues.size === 0 && collector.problems.length === 0) {
     fileReport.warning('', 'no queues defined');
   }
-  return finish(file, queues, collector);
+  return finish(file, queues, collector, unbuilt);
 }
 
 function readReason(error: unknown): string {

@@ -122,6 +122,7 @@ async function runForeground(ctx: CliContext, opts: StartOptions, pidFile: strin
   try {
     await bot.start();
   } catch (error) {
+    ctx.log.error({ err: error, port: opts.port, pidFile }, 'bot failed to start');
     if (readyFd !== undefined) {
       writeSync(readyFd, `error ${error instanceof Error ? error.message : String(error)}\n`);
       closeSync(readyFd);

@@ -107,5 +107,13 @@ export function checkQueues(load: QueueConfigLoad, factory: PluginFactory): { pr
       if (error !== undefined) problems.push({ file: load.file, queue: queue.queueName, path: key, message: error });
     }
   }
+  // Queues that failed to build still get their plugins checked: every problem at once, not one per round.
+  for (const [queueName, sections] of load.unbuiltSections) {
+    for (const { kind, name, module } of sections) {
+      const section = { name, module, bareFunctions: [], options: {} };
+      const verdict = factory.check({ queueName, kind, section });
+      if (verdict.error !== undefined) problems.push({ file: load.file, queue: queueName, path: kind, message: verdict.error });
+    }
+  }
   return { problems, warnings };
 }

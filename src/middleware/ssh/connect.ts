@@ -4,7 +4,7 @@
 // any failure closes whatever was opened so far.
 import { readFile } from 'node:fs/promises';
 import ssh2, { type ParsedKey } from 'ssh2';
-import { KeyPassphraseError, KeyUnreadableError, type SshStep } from './errors.js';
+import { KeyPassphraseError, KeyUnreadableError, LinkClosedError, type SshStep } from './errors.js';
 import type { OtpRunner } from './auth.js';
 import { HopConnection, forwardToRemoteSshd, tcpConnect } from './hop.js';
 import { SshLink } from './link.js';
@@ -112,7 +112,7 @@ export async function connectRoute(route: SshRoute, options: ConnectOptions): Pr
     if (options.nagleGuard !== false) await link.guardAgainstNagle();
     if (!link.isOpen) {
       // A hop died while we set up the pty sessions; report that rather than hand out a dead link.
-      throw link.closeReason?.error ?? new Error(`ssh link ${link.description} closed during setup: ${link.closeReason?.message ?? 'unknown'}`);
+      throw new LinkClosedError(link.description, `closed during setup: ${link.closeReason?.message ?? 'unknown reason'}`, link.closeReason?.error);
     }
     log.debug({ route: link.description }, 'ssh link up');
     return link;

@@ -246,8 +246,8 @@ export class ExecError extends SshStepError {
 export class LinkClosedError extends Error {
   override readonly name = 'LinkClosedError';
   readonly route: string;
-  constructor(route: string, reason: string) {
-    super(`SSH link ${route} is closed: ${reason}`);
+  constructor(route: string, reason: string, cause?: Error) {
+    super(`SSH link ${route} is closed: ${reason}`, cause !== undefined ? { cause } : undefined);
     this.route = route;
   }
 }

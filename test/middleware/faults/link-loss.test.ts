@@ -80,8 +80,10 @@ describe('SSH connections of the tunnel pool are killed while calls are in fligh
   }
 
   async function killConnectionsDuringCalls(host: TestbedHostName, t: { diagnostic(message: string): void }): Promise<void> {
+    const phase = performance.now();
     await waitForWorkingRoute(h, queue, 20_000);
     assert.ok(await waitUntil(allUp, HEAL_BOUND_MS), `all ${TUNNELS} tunnels are up before the kill`);
+    t.diagnostic(`route up after ${Math.round(performance.now() - phase)} ms`);
     const connectsBefore = client().status().map((s) => s.connects);
 
     const submitter = await h.plugin(queue, 'submitter');
@@ -99,7 +101,9 @@ describe('SSH connections of the tunnel pool are killed while calls are in fligh
     // Calls made while the pool has no link wait for one, and are answered once it reconnects.
     calls.push(...Array.from({ length: 4 }, () => monitor.checkWorkers(h.ctx(queue), [])));
 
+    const killedAt = performance.now();
     const settled = await Promise.allSettled(calls);
+    t.diagnostic(`calls settled ${Math.round(performance.now() - killedAt)} ms after the kill`);
     let retried = 0;
     settled.forEach((result, i) => {
       if (result.status === 'fulfilled') {
@@ -138,11 +142,7 @@ describe('SSH connections of the tunnel pool are killed while calls are in fligh
     await killConnectionsDuringCalls('jump', t);
   });
 
-  // Known bug (src/middleware/ssh/hop.ts): when the remote hop's sshd dies, the jump host's sshd only half-closes
-  // the forwarded channel; ssh2's Client then emits 'end' but never 'close', and HopConnection listens for
-  // 'close' only, so the link counts as open until keepalives fail (15 s x 4). Calls time out meanwhile.
-  const hpcTodo = 'remote hop EOF is not treated as link loss (HopConnection ignores the ssh2 client\'s "end"); see the report';
-  test('killing the hpc sshd processes of every tunnel: calls are retried or fail typed, nothing runs twice, the pool reconnects by itself', { todo: hpcTodo }, async (t) => {
+  test('killing the hpc sshd processes of every tunnel: calls are retried or fail typed, nothing runs twice, the pool reconnects by itself', async (t) => {
     await killConnectionsDuringCalls('hpc', t);
   });
 

@@ -1,7 +1,8 @@
 // What an operator sees when the route to the bot is broken: a wrong password, a wrong key passphrase, a
 // changed host key, the jump host down, no bot on the port. Each must be its own error (a different root
 // cause class and a different, specific message), name the host and user at fault, and arrive within a
-// bounded time (persistent failures at once, transient ones by callTimeout), never hang.
+// bounded time: the rpc element's connectTimeout (how long a call waits for a working tunnel), well before
+// a long callTimeout; never hang.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,8 @@ import {
 process.umask(0o000);
 
 const { testbed, skip } = suiteTestbed();
+/** Long on purpose: every failure below must come by connectTimeout, far earlier. */
+const CALL_TIMEOUT_S = 120;
 /** Nothing listens there: the "bot not running" case. */
 const IDLE_PORT = 18905;
 const WRONG_PASSWORD = 'not-the-password-9f3c1';
@@ -44,8 +47,9 @@ interface Case {
   /** The host the root cause must name. */
   readonly host: 'jump' | 'hpc';
   readonly specific: RegExp;
-  readonly callTimeout: number;
-  /** Whether retrying cannot help (the pool means to give up on these before callTimeout). */
+  /** Seconds a call waits for a working tunnel. */
+  readonly connectTimeout: number;
+  /** Whether retrying cannot help (the pool means to give up on these at once). */
   readonly persistent: boolean;
 }
 
@@ -76,7 +80,7 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
     if (knownHosts !== undefined) writeFileSync(join(herderDir, 'known_hosts'), knownHosts);
     const h = new Herder(herderDir, 'herder');
     herders.push(h);
-    const queue = remoteQueue(`fault_route_${c.name}`, bot.rpc({ numTunnels: 2, callTimeout: c.callTimeout, ...rpc }));
+    const queue = remoteQueue(`fault_route_${c.name}`, bot.rpc({ numTunnels: 2, callTimeout: CALL_TIMEOUT_S, connectTimeout: c.connectTimeout, ...rpc }));
     const monitor = await h.plugin(queue, 'monitor');
     const { error, ms } = await rejectionOf(monitor.checkWorkers(h.ctx(queue), []));
     await h.close();
@@ -93,47 +97,47 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
     assert.equal(at.user, testbed!.user.name);
     assert.ok(error.message.includes(`${testbed!.user.name}@${c.host}`), `the message names ${testbed!.user.name}@${c.host}: ${error.message}`);
     if (c.persistent) assert.match(error.message, /will not heal by retrying/, 'the message says retrying will not help');
-    const bound = c.callTimeout * 1000 + 2_000;
-    assert.ok(ms < bound, `delivered within callTimeout (+2 s): ${Math.round(ms)} ms`);
+    const bound = c.connectTimeout * 1000 + 2_000;
+    assert.ok(ms < bound, `delivered within connectTimeout (+2 s): ${Math.round(ms)} ms`);
     seen.set(c.name, { error, root, ms, case: c });
   }
 
-  test('a wrong password: authentication failed on the jump host, within callTimeout', async () => {
+  test('a wrong password: authentication failed on the jump host, within connectTimeout', async () => {
     await failingCall(
-      { name: 'password', cause: AuthFailedError, host: 'jump', specific: /authentication failed \(tried: [^)]*password/, callTimeout: 8, persistent: true },
+      { name: 'password', cause: AuthFailedError, host: 'jump', specific: /authentication failed \(tried: [^)]*password/, connectTimeout: 8, persistent: true },
       { sshPassword: WRONG_PASSWORD },
     );
   });
 
-  test('a wrong key passphrase: the key cannot be decrypted, within callTimeout', async () => {
+  test('a wrong key passphrase: the key cannot be decrypted, within connectTimeout', async () => {
     await failingCall(
-      { name: 'passphrase', cause: KeyPassphraseError, host: 'hpc', specific: /wrong passPhrase for private key/, callTimeout: 4, persistent: true },
+      { name: 'passphrase', cause: KeyPassphraseError, host: 'hpc', specific: /wrong passPhrase for private key/, connectTimeout: 3, persistent: true },
       { sshPassword: undefined, privateKey: testbed!.privateKeyPath, passPhrase: WRONG_PASSPHRASE },
     );
   });
 
-  test('a changed host key for hpc: refused as HOST KEY CHANGED, naming the known_hosts line, within callTimeout', async () => {
+  test('a changed host key for hpc: refused as HOST KEY CHANGED, naming the known_hosts line, within connectTimeout', async () => {
     const jumpKey = testbed!.hosts.jump.hostPublicKey.split(' ').slice(0, 2).join(' ');
     // hpc "presents" the jump host's key in our file: the key hpc really presents differs from the recorded one.
     await failingCall(
-      { name: 'hostkey', cause: HostKeyChangedError, host: 'hpc', specific: /HOST KEY CHANGED.*line 2 of/, callTimeout: 4, persistent: true },
+      { name: 'hostkey', cause: HostKeyChangedError, host: 'hpc', specific: /HOST KEY CHANGED.*line 2 of/, connectTimeout: 3, persistent: true },
       {},
       `jump ${jumpKey}\nhpc ${jumpKey}\n`,
     );
   });
 
-  test('the jump host down: connection refused on the jump host, reported by callTimeout', async () => {
+  test('the jump host down: connection refused on the jump host, reported by connectTimeout', async () => {
     await testbed!.stopSshd('jump');
     try {
-      await failingCall({ name: 'jumpdown', cause: TcpRefusedError, host: 'jump', specific: /jump-tcp \S+@jump:22: connection refused/, callTimeout: 3, persistent: false }, {});
+      await failingCall({ name: 'jumpdown', cause: TcpRefusedError, host: 'jump', specific: /jump-tcp \S+@jump:22: connection refused/, connectTimeout: 3, persistent: false }, {});
     } finally {
       await testbed!.startSshd('jump');
     }
   });
 
-  test('no bot on the port (launchBot off): nothing answers on the bot port of hpc, reported by callTimeout', async () => {
+  test('no bot on the port (launchBot off): nothing answers on the bot port of hpc, reported by connectTimeout', async () => {
     await failingCall(
-      { name: 'nobot', cause: ForwardError, host: 'hpc', specific: new RegExp(`nothing answers on 127\\.0\\.0\\.1:${IDLE_PORT} of hpc`), callTimeout: 3, persistent: false },
+      { name: 'nobot', cause: ForwardError, host: 'hpc', specific: new RegExp(`nothing answers on 127\\.0\\.0\\.1:${IDLE_PORT} of hpc`), connectTimeout: 3, persistent: false },
       { remoteBindPort: IDLE_PORT, launchBot: false },
     );
   });
@@ -150,13 +154,13 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
 
   // Known bug (src/middleware/ssh/tunnel-pool.ts): acquire() means to give up at once when every slot failed
   // for a reason retrying cannot fix ("hopeless"), but a failed attempt never wakes the waiting acquire(), so
-  // the caller waits out its whole callTimeout (600 s by default) for an error known after a second.
-  const promptTodo = 'TunnelPool.#failed does not wake acquire() waiters, so persistent failures wait out callTimeout; see the report';
-  test('persistent failures (wrong password, wrong passphrase, changed host key) are reported before callTimeout runs out', { todo: promptTodo }, (t) => {
+  // the caller waits out connectTimeout (30 s by default) for an error known after a second.
+  const promptTodo = 'TunnelPool.#failed does not wake acquire() waiters, so persistent failures wait out connectTimeout; see the report';
+  test('persistent failures (wrong password, wrong passphrase, changed host key) are reported before connectTimeout runs out', { todo: promptTodo }, (t) => {
     const persistent = [...seen.values()].filter((s) => s.case.persistent);
     if (persistent.length < 3) return t.skip(`only ${persistent.length} of the persistent failures were produced`);
     for (const s of persistent) {
-      assert.ok(s.ms < s.case.callTimeout * 1000 - 500, `${s.case.name}: reported after ${Math.round(s.ms)} ms, callTimeout ${s.case.callTimeout} s`);
+      assert.ok(s.ms < s.case.connectTimeout * 1000 - 500, `${s.case.name}: reported after ${Math.round(s.ms)} ms, connectTimeout ${s.case.connectTimeout} s`);
     }
   });
 
