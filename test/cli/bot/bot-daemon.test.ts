@@ -7,31 +7,14 @@ import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { isProcessAlive } from '../../../src/middleware/bot/pid-file.js';
 import { ClientSession, encodeFrame, FrameDecoder, parseMessage, PROTOCOL_VERSION, type Message } from '../../../src/middleware/protocol/index.js';
 import type { PongPayload } from '../../../src/middleware/rpc/call-payload.js';
 import { programVersion } from '../../../src/version.js';
+import { runCli, type CliResult } from '../support.js';
 
-const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function runCli(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Daemons started by this file, stopped at the end whatever happened to the tests. */
 const started = new Set<number>();
@@ -74,7 +57,7 @@ class BotHome {
   /** `bot start --port 0`, asserting it succeeded; the daemon's pid and port from its output. */
   async start(...extra: string[]): Promise<{ pid: number; port: number; result: CliResult }> {
     const result = await this.run('bot', 'start', '--port', '0', ...extra);
-    assert.equal(result.code, 0, `bot start failed: ${result.stderr}`);
+    assert.equal(result.status, 0, `bot start failed: ${result.stderr}`);
     const match = /^bot started \(pid (\d+), 127\.0\.0\.1:(\d+), pid file (.+?), logs (.+)\)$/m.exec(result.stdout);
     assert.ok(match, `unexpected output of bot start: ${result.stdout}`);
     const pid = Number(match[1]);
@@ -228,27 +211,27 @@ describe('harvester bot start: the daemon', () => {
 
   test('a second start with the same pid file fails, naming the live pid and the file', async () => {
     const second = await bot.run('bot', 'start', '--port', '0');
-    assert.equal(second.code, 1);
+    assert.equal(second.status, 1);
     assert.match(second.stderr, new RegExp(`already running with pid ${pid} \\(pid file ${bot.pidFile}\\)`));
     assert.equal(bot.pidInFile(), String(pid), 'the running bot keeps its pid file');
   });
 
   test('start --if-not-running exits 0 and says a bot is already running', async () => {
     const again = await bot.run('bot', 'start', '--port', '0', '--if-not-running');
-    assert.equal(again.code, 0);
+    assert.equal(again.status, 0);
     assert.match(again.stdout, new RegExp(`already running \\(pid ${pid}, pid file ${bot.pidFile}\\)`));
     assert.equal(bot.pidInFile(), String(pid));
   });
 
   test('status exits 0 while the bot runs', async () => {
     const status = await bot.run('bot', 'status');
-    assert.equal(status.code, 0);
+    assert.equal(status.status, 0);
     assert.match(status.stdout, new RegExp(`bot running \\(pid ${pid}, pid file ${bot.pidFile}\\)`));
   });
 
   test('stop sends SIGTERM, waits for the exit and leaves no pid file; status then exits 3', async () => {
     const stop = await bot.run('bot', 'stop');
-    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(stop.status, 0, stop.stderr);
     assert.match(stop.stdout, new RegExp(`^bot stopped \\(pid ${pid}\\)$`, 'm'));
     assert.equal(isProcessAlive(pid), false, 'the daemon has exited when stop returns');
     assert.equal(existsSync(bot.pidFile), false);
@@ -258,10 +241,10 @@ describe('harvester bot start: the daemon', () => {
     assert.ok(records.some((r) => r.msg === 'bot stopped' && r.pid === pid));
 
     const status = await bot.run('bot', 'status');
-    assert.equal(status.code, 3);
+    assert.equal(status.status, 3);
     assert.match(status.stdout, new RegExp(`bot not running \\(pid file ${bot.pidFile} absent\\)`));
     const stopAgain = await bot.run('bot', 'stop');
-    assert.equal(stopAgain.code, 0);
+    assert.equal(stopAgain.status, 0);
     assert.match(stopAgain.stdout, /no bot running/);
   });
 });
@@ -276,7 +259,7 @@ describe('harvester bot start: stale pid files', () => {
     writeFileSync(bot.pidFile, `${deadPid}\n`);
 
     const status = await bot.run('bot', 'status');
-    assert.equal(status.code, 3);
+    assert.equal(status.status, 3);
     assert.match(status.stdout, new RegExp(`names pid ${deadPid}, which is gone`));
 
     const { pid } = await bot.start();
@@ -285,7 +268,7 @@ describe('harvester bot start: stale pid files', () => {
     const replaced = bot.logRecords().find((r) => r.msg === 'replaced a stale pid file (its process was gone)');
     assert.ok(replaced, 'the log records the replacement');
     assert.equal(replaced.pidFile, bot.pidFile);
-    assert.equal((await bot.run('bot', 'stop')).code, 0);
+    assert.equal((await bot.run('bot', 'stop')).status, 0);
   });
 
   test('a pid file naming a zombie (exited, not yet reaped by its parent) counts as stale', async (t) => {
@@ -300,11 +283,11 @@ describe('harvester bot start: stale pid files', () => {
     writeFileSync(bot.pidFile, `${zombiePid}\n`);
 
     const status = await bot.run('bot', 'status');
-    assert.equal(status.code, 3);
+    assert.equal(status.status, 3);
     assert.match(status.stdout, new RegExp(`names pid ${zombiePid}, which is gone`));
     const { pid } = await bot.start();
     assert.equal(bot.pidInFile(), String(pid));
-    assert.equal((await bot.run('bot', 'stop')).code, 0);
+    assert.equal((await bot.run('bot', 'stop')).status, 0);
   });
 });
 
@@ -318,13 +301,13 @@ describe('harvester bot start: the bot secret', () => {
       chmodSync(secretFile, mode);
 
       const start = await bot.run('bot', 'start', '--port', '0');
-      assert.equal(start.code, 1);
+      assert.equal(start.status, 1);
       assert.match(start.stderr, /bot failed to start/);
       assert.ok(start.stderr.includes(`bot secret file ${secretFile} is accessible by group or others`), start.stderr);
       assert.ok(start.stderr.includes(`chmod 600 ${secretFile}`), start.stderr);
       assert.equal(start.stderr.includes(secret), false, 'the secret itself is never printed');
       assert.equal(existsSync(bot.pidFile), false, 'a bot that did not start leaves no pid file');
-      assert.equal((await bot.run('bot', 'status')).code, 3);
+      assert.equal((await bot.run('bot', 'status')).status, 3);
     });
   }
 });

@@ -2,12 +2,10 @@
 // plugin directory of its harvester.json) must finish the call and send its reply before it exits. The herder
 // is the production one, reaching the daemon over this host's loopback instead of SSH.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parseQueueConfig } from '../../../src/config/index.js';
 import { createLogger } from '../../../src/logging/index.js';
 import { isProcessAlive } from '../../../src/middleware/bot/pid-file.js';
@@ -15,27 +13,11 @@ import { LoopbackLink } from '../../../src/middleware/herder/bot-link.js';
 import { RpcMiddlewareProvider } from '../../../src/middleware/herder/rpc-provider.js';
 import type { PluginContext } from '../../../src/plugins/contracts.js';
 import { PluginFactory } from '../../../src/plugins/index.js';
+import { runCli } from '../support.js';
 
-const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 const SLEEP_MS = 1000;
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function runCli(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -84,7 +66,7 @@ test('bot stop lets a plugin call in flight finish and reply before the daemon e
   writeFileSync(join(botHome, 'harvester.json'), JSON.stringify({ pluginDirs: [pluginDir] }));
 
   const start = await runCli(['--home', botHome, 'bot', 'start', '--port', '0', '--pid', pidFile]);
-  assert.equal(start.code, 0, start.stderr);
+  assert.equal(start.status, 0, start.stderr);
   const match = /bot started \(pid (\d+), 127\.0\.0\.1:(\d+),/.exec(start.stdout);
   assert.ok(match, start.stdout);
   botPid = Number(match[1]);
@@ -128,7 +110,7 @@ test('bot stop lets a plugin call in flight finish and reply before the daemon e
   const outcome = await call;
 
   assert.deepEqual(outcome, { kind: 'succeeded', value: false, diag: `slept ${SLEEP_MS} ms after SIGTERM in pid ${botPid}` });
-  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal(stop.status, 0, stop.stderr);
   assert.match(stop.stdout, new RegExp(`^bot stopped \\(pid ${botPid}\\)$`, 'm'));
   assert.equal(isProcessAlive(botPid), false);
   assert.equal(existsSync(pidFile), false);

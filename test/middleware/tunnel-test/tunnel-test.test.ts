@@ -3,38 +3,20 @@
 // Each failure case breaks one thing in the queue's "rpc" element and expects the step that fails to be named,
 // with host, user and a fix.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { remoteBot } from '../../support/remote-bot.js';
 import { requireTestbed } from '../../support/testbed.js';
+import { runCli, type CliResult } from '../../cli/support.js';
 
-const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 /** This file's ports on hpc (18960-18979): the bot's, and one where nothing listens. */
 const BOT_PORT = 18960;
 const IDLE_PORT = 18961;
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function runCli(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 interface StepLine {
   readonly ok: boolean;
@@ -58,7 +40,7 @@ function stepLines(stdout: string): StepLine[] {
 /** Asserts that every step before `step` passed, `step` failed naming `target`, and a fix line follows. */
 function assertFailedAt(result: CliResult, step: string, target: string, fix: RegExp): StepLine {
   const output = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
-  assert.equal(result.code, 1, output);
+  assert.equal(result.status, 1, output);
   const steps = stepLines(result.stdout);
   const failed = steps.at(-1);
   assert.ok(failed !== undefined && !failed.ok, `the last step reported failed:\n${output}`);
@@ -119,7 +101,7 @@ test('harvester tunnel-test and plugins try through the jump host to a bot on hp
 
   await t.test('passes and times every step, then one line per remote plugin', async () => {
     const result = await tunnelTest(queueFile());
-    assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.equal(result.status, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     const steps = stepLines(result.stdout);
     assert.deepEqual(
       steps.map((s) => s.step),
@@ -197,7 +179,7 @@ test('harvester tunnel-test and plugins try through the jump host to a bot on hp
     const callsBefore = await bot.journalStarts();
     const result = await runCli(['--home', home, 'plugins', 'try', '--queue', 'TT', '--queue-config', queueFile(), '--workers', '2']);
     const output = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
-    assert.equal(result.code, 0, output);
+    assert.equal(result.status, 0, output);
     assert.match(result.stdout, /submitter=DummySubmitter \(remote\)/);
     assert.match(result.stdout, /workerMaker=SimpleWorkerMaker(?! \(remote\))/);
     const lines = result.stdout.split('\n');
