@@ -1,5 +1,6 @@
 // The herder's end of a connection to a bot: handshake (version check, mutual proof of the bot secret),
 // then any number of concurrent calls, each matched to its reply by call id.
+import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import {
@@ -69,14 +70,13 @@ interface PendingCall {
   readonly onAbort: (() => void) | undefined;
 }
 
-type CloseListener = (error: Error | undefined) => void;
 type State = 'await-hello' | 'await-welcome' | 'open' | 'closed';
 
-export class ClientSession {
+/** Emits 'close' once, with the error that ended the session (undefined when closed without one). */
+export class ClientSession extends EventEmitter<{ close: [error: Error | undefined] }> {
   private readonly connection: MessageConnection;
   private readonly context: MiddlewareErrorContext;
   private readonly pending = new Map<string, PendingCall>();
-  private readonly closeListeners = new Set<CloseListener>();
   private readonly clientNonce = newNonce();
   private state: State = 'await-hello';
   private serverNonce = '';
@@ -89,6 +89,7 @@ export class ClientSession {
     stream: Duplex,
     private readonly options: ClientSessionOptions,
   ) {
+    super();
     this.context = options.context ?? {};
     this.connection = new MessageConnection(
       stream,
@@ -116,15 +117,6 @@ export class ClientSession {
     return this.pending.size;
   }
 
-  on(event: 'close', listener: CloseListener): this {
-    if (event === 'close') this.closeListeners.add(listener);
-    return this;
-  }
-
-  off(event: 'close', listener: CloseListener): this {
-    if (event === 'close') this.closeListeners.delete(listener);
-    return this;
-  }
 
   /** Closes the connection; calls in flight reject with ConnectionLostError. */
   close(): void {
@@ -317,6 +309,6 @@ export class ClientSession {
         ),
       );
     }
-    for (const listener of this.closeListeners) listener(error);
+    this.emit('close', error);
   }
 }

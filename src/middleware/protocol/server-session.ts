@@ -1,6 +1,7 @@
 // The bot's end of one connection: handshake (version check, mutual proof of the bot secret), then calls.
 // Each call id goes through the ledger (the bot's journal), which runs a new id once and answers a known id
 // from its record or from the execution already running for it.
+import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
   AuthenticationError,
@@ -68,15 +69,14 @@ export interface ServerSessionOptions {
   readonly log?: MiddlewareLogger;
 }
 
-type CloseListener = (error: Error | undefined) => void;
 type State = 'await-hello' | 'await-auth' | 'await-secret' | 'open' | 'closed';
 
-export class ServerSession {
+/** Emits 'close' once, with the error that ended the session (undefined when closed without one). */
+export class ServerSession extends EventEmitter<{ close: [error: Error | undefined] }> {
   private readonly connection: MessageConnection;
   private readonly context: MiddlewareErrorContext;
   private readonly maxFrameBytes: number;
   private readonly waiting = new Map<string, ExecutionWaiter>();
-  private readonly closeListeners = new Set<CloseListener>();
   private readonly serverNonce = newNonce();
   private state: State = 'await-hello';
   private clientNonce = '';
@@ -91,6 +91,7 @@ export class ServerSession {
     stream: Duplex,
     private readonly options: ServerSessionOptions,
   ) {
+    super();
     this.context = options.context ?? {};
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.connection = new MessageConnection(
@@ -127,15 +128,6 @@ export class ServerSession {
     return this.peerProgramValue;
   }
 
-  on(event: 'close', listener: CloseListener): this {
-    if (event === 'close') this.closeListeners.add(listener);
-    return this;
-  }
-
-  off(event: 'close', listener: CloseListener): this {
-    if (event === 'close') this.closeListeners.delete(listener);
-    return this;
-  }
 
   /** From now on, new calls are refused with BotUnavailable (they are not journaled: a retry runs elsewhere or later). */
   stopAcceptingCalls(): void {
@@ -337,6 +329,6 @@ export class ServerSession {
     // The handlers run on: the caller will retry on another connection and attach to them or read the record.
     for (const waiter of this.waiting.values()) waiter.detach();
     this.waiting.clear();
-    for (const listener of this.closeListeners) listener(error);
+    this.emit('close', error);
   }
 }
