@@ -1,9 +1,10 @@
 // Lint config. Besides typescript-eslint's recommended rules it enforces the import direction of
-// DESIGN.md's layers: spec <- config/logging <- plugins <- middleware <- store <- agents <- cli.
+// DESIGN.md's layers: spec <- config/logging <- plugins <- middleware <- store <- agents <- cli, with the
+// communicator (job sources: the embedded queue, PanDA) beside the store, used by the agents.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const layers = ['spec', 'logging', 'config', 'plugins', 'middleware', 'store', 'agents', 'cli'];
+const layers = ['spec', 'logging', 'config', 'plugins', 'middleware', 'store', 'communicator', 'agents', 'cli'];
 // Which layers each layer may NOT import (everything above it).
 const forbidden = {
   spec: ['logging', 'config', 'plugins', 'middleware', 'store', 'agents', 'cli'],
@@ -11,7 +12,8 @@ const forbidden = {
   config: ['plugins', 'middleware', 'store', 'agents', 'cli'],
   plugins: ['middleware', 'store', 'agents', 'cli'],
   middleware: ['store', 'agents', 'cli'],
-  store: ['agents', 'cli'],
+  store: ['communicator', 'agents', 'cli'],
+  communicator: ['plugins', 'middleware', 'agents', 'cli'],
   agents: ['cli'],
   cli: [],
 };
