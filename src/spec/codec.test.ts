@@ -58,14 +58,15 @@ describe('encoding values', () => {
 });
 
 describe('encoding specs', () => {
-  test('a spec encodes as $spec with every field and its extra, nested specs inside', () => {
+  test('a spec encodes as $spec with the fields that differ from a new spec and its extra, nested specs inside', () => {
     const job = new JobSpec({ PandaID: 1 });
     job.addInFile(new FileSpec({ lfn: 'in' }));
     job.extra = { note: 'n' };
     const json = encodeSpec(job);
     assert.equal(json['$spec'], 'JobSpec');
     const fields = json['fields'] as Record<string, JsonValue>;
-    assert.deepEqual(Object.keys(fields), [...JobSpec.fieldNames, ...JobSpec.nonColumnFieldNames]);
+    // Fields still holding a new spec's initial value are left out: the decoder starts from the same values.
+    assert.deepEqual(Object.keys(fields), ['PandaID', 'inFiles']);
     assert.equal((fields['inFiles'] as Record<string, JsonValue>[])[0]?.['$spec'], 'FileSpec');
     assert.deepEqual(json['extra'], { note: 'n' });
     const decoded = decodeSpec(json);

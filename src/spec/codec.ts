@@ -14,7 +14,7 @@
 // can pair a caller's specs with the remote copies by position.
 import { SpecDecodeError, SpecEncodeError, formatPath } from './errors.js';
 import { defineKey, isPlainObject, type JsonObject, type JsonValue } from './json.js';
-import { Spec, fieldProblem, specClassOf, type EncodedFields } from './spec.js';
+import { Spec, fieldProblem, holdsInitialValue, specClassOf, type EncodedFields } from './spec.js';
 
 type Path = (string | number)[];
 
@@ -172,7 +172,9 @@ function encodeSpecBody(spec: Spec, ctx: EncodeContext, path: Path): JsonObject 
   ctx.specs.set(spec, ctx.specs.size);
   const fields: JsonObject = {};
   for (const def of spec.layout.fields) {
-    fields[def.name] = encode(spec.getField(def.name), ctx, [...path, def.name]);
+    const value = spec.getField(def.name);
+    if (holdsInitialValue(def, value)) continue;
+    fields[def.name] = encode(value, ctx, [...path, def.name]);
   }
   if (!isPlainObject(spec.extra)) throw new SpecEncodeError(formatPath([...path, 'extra']), 'extra must be a plain object');
   const clash = Object.keys(spec.extra).find((key) => spec.layout.byName.has(key));

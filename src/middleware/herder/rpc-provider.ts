@@ -30,9 +30,14 @@ export class RpcMiddlewareProvider implements MiddlewareProvider {
     return mw.name === 'RpcHerder' || mw.module.endsWith('rpc_herder');
   }
 
-  /** The client for a route, created on first use and shared afterwards. */
+  /**
+   * The client for a route and bot, created on first use and shared afterwards. The key holds the SSH route
+   * and every setting of the bot's side: two queues that name another botHome or launch command must not
+   * share a client (it would read the wrong secret, or start the wrong bot).
+   */
   clientFor(mw: MiddlewareConfig): BotClient {
-    const key = routeKey(routeFromMiddleware(mw, { knownHostsFile: this.opts.knownHostsFile }));
+    const bot = [mw.botHome, mw.remoteCommand, mw.remoteSetup ?? '', String(mw.launchBot), String(mw.connectTimeout)].join('\u0000');
+    const key = `${routeKey(routeFromMiddleware(mw, { knownHostsFile: this.opts.knownHostsFile }))}\u0000${bot}`;
     let client = this.clients.get(key);
     if (client === undefined) {
       client = new BotClient(mw, this.opts);

@@ -280,6 +280,8 @@ export class TunnelPool<T, L extends PoolLink = SshLink> extends EventEmitter<{ 
     const fields = { route: this.description, slot: slot.index, attempts: slot.attempts, retryInMs: (slot.retryAt?.getTime() ?? Date.now()) - Date.now(), err: error.message };
     if (repeated) this.#options.log.debug(fields, 'ssh tunnel attempt failed again');
     else this.#options.log.warn(fields, 'ssh tunnel attempt failed');
+    // Waiters re-judge: when every slot now failed in a way retrying cannot fix, acquire() fails at once.
+    this.#wakeWaiters();
   }
 
   #takeDown(slot: Slot<T, L>, error: TunnelLostError): void {

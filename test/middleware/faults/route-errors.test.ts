@@ -152,11 +152,8 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
     assert.equal(messages.size, 5, 'five different messages');
   });
 
-  // Known bug (src/middleware/ssh/tunnel-pool.ts): acquire() means to give up at once when every slot failed
-  // for a reason retrying cannot fix ("hopeless"), but a failed attempt never wakes the waiting acquire(), so
-  // the caller waits out connectTimeout (30 s by default) for an error known after a second.
-  const promptTodo = 'TunnelPool.#failed does not wake acquire() waiters, so persistent failures wait out connectTimeout; see the report';
-  test('persistent failures (wrong password, wrong passphrase, changed host key) are reported before connectTimeout runs out', { todo: promptTodo }, (t) => {
+  // acquire() gives up at once when every slot failed for a reason retrying cannot fix.
+  test('persistent failures (wrong password, wrong passphrase, changed host key) are reported before connectTimeout runs out', (t) => {
     const persistent = [...seen.values()].filter((s) => s.case.persistent);
     if (persistent.length < 3) return t.skip(`only ${persistent.length} of the persistent failures were produced`);
     for (const s of persistent) {
