@@ -59,7 +59,10 @@ export async function startHpcServices(testbed: Testbed): Promise<HpcServices> {
         if ((await bot.pid()) !== undefined) await bot.kill();
       });
       await bot.cleanup();
-      if (failures.length > 0) throw new AggregateError(failures, 'stopping the benchmark services on hpc');
+      if (failures.length > 0) {
+        const reasons = failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ');
+        throw new AggregateError(failures, `stopping the benchmark services on hpc: ${reasons}`);
+      }
     },
   };
 }
