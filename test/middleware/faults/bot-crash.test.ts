@@ -137,7 +137,10 @@ describe('the bot is SIGKILLed in the middle of a 1000-worker submitWorkers', { 
     // The herder's pool heals by itself once the bot is back (its slots retry with backoff, so allow for that):
     // calls work again without a restart of the herder.
     await waitForWorkingRoute(h, queue, 30_000);
-    const rest = batch.filter((w) => !existsSync(join(w.accessPoint!, submittedLogName)));
+    // What still needs submitting is judged by the record's lines, not by its existence: a kill between the
+    // file's creation and its first write leaves an empty submitted.log behind.
+    const before = await submissionCounts(batch);
+    const rest = batch.filter((w) => before.get(w.workerID as number) === 0);
     const healed = await submitter.submitWorkers(h.ctx(queue), rest);
     assert.ok(healed.every((o) => o.kind === 'succeeded'), 'the next call submits the remaining workers');
     const counts = await submissionCounts(batch);
