@@ -1,0 +1,124 @@
+// One spec kind's table: inserts, changed-column updates and reads by id, with prepared statements cached
+// per column set (an agent's updates repeat the same few shapes).
+import type Database from 'better-sqlite3';
+import type { ColumnDef, Spec } from '../../spec/index.js';
+import { StoreValueError } from '../errors.js';
+import { quote } from './schema.js';
+import { specFromRow, toSqlValue, type SqlValue } from './values.js';
+
+/** Where an operation runs, for the errors it raises. */
+export interface OperationContext {
+  readonly database: string;
+  readonly operation: string;
+}
+
+/** `IN (SELECT value FROM json_each(?))`: a list of any length as one parameter. */
+export const inList = (column: string): string => `${quote(column)} IN (SELECT value FROM json_each(?))`;
+
+export class StatementCache {
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  get(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** A reader returning rows as arrays (several times faster for wide rows), with its column names. */
+  getRaw(sql: string): { statement: Database.Statement; columns: readonly string[] } {
+    let entry = this.#rawStatements.get(sql);
+    if (entry === undefined) {
+      const statement = this.#db.prepare(sql).raw(true);
+      entry = { statement, columns: statement.columns().map((c) => c.name) };
+      this.#rawStatements.set(sql, entry);
+    }
+    return entry;
+  }
+
+  readonly #rawStatements = new Map<string, { statement: Database.Statement; columns: readonly string[] }>();
+}
+
+export class SpecTable<S extends Spec> {
+  readonly #columnsByName: ReadonlyMap<string, ColumnDef>;
+
+  constructor(
+    readonly statements: StatementCache,
+    readonly table: string,
+    readonly primaryKey: string,
+    readonly create: () => S,
+    readonly columns: readonly ColumnDef[],
+    /** Columns the store keeps beyond the spec's (lock columns). */
+    readonly internalColumns: readonly ColumnDef[] = [],
+  ) {
+    this.#columnsByName = new Map([...columns, ...internalColumns].map((c) => [c.name, c]));
+  }
+
+  /** The SQL value of one column of a spec, or StoreValueError naming spec, id and field. */
+  sqlValue(ctx: OperationContext, spec: S, column: string, value: unknown = spec.getField(column)): SqlValue {
+    const def = this.#columnsByName.get(column);
+    if (def === undefined) throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, this.idOf(spec), column, 'is no column of the table');
+    const converted = toSqlValue(def.kind, value);
+    if (!converted.ok) throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, this.idOf(spec), column, converted.reason);
+    return converted.value;
+  }
+
+  idOf(spec: S): number | null {
+    const id = spec.getField(this.primaryKey);
+    return typeof id === 'number' ? id : null;
+  }
+
+  /** Inserts every column of the spec (the key only when set) and returns the row's key. */
+  insert(ctx: OperationContext, spec: S, overrides: Readonly<Record<string, unknown>> = {}): number {
+    const names = this.columns.map((c) => c.name).filter((name) => name !== this.primaryKey || this.idOf(spec) !== null);
+    const values = names.map((name) => this.sqlValue(ctx, spec, name, Object.hasOwn(overrides, name) ? overrides[name] : spec.getField(name)));
+    const sql = `INSERT INTO ${quote(this.table)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+    const result = this.statements.get(sql).run(...values);
+    return this.idOf(spec) ?? Number(result.lastInsertRowid);
+  }
+
+  /** Sets the given columns of one row; returns how many rows changed (0: no such row). */
+  update(id: number, assignments: ReadonlyArray<readonly [string, SqlValue]>): number {
+    if (assignments.length === 0) return 0;
+    const sql = `UPDATE ${quote(this.table)} SET ${assignments.map(([name]) => `${quote(name)} = ?`).join(', ')} WHERE ${quote(this.primaryKey)} = ?`;
+    return this.statements.get(sql).run(...assignments.map(([, value]) => value), id).changes;
+  }
+
+  /** The keys of the given ids that exist, with the value of one more column (a lock holder). */
+  existing(ids: readonly number[], column: string = this.primaryKey): Map<number, unknown> {
+    const sql = `SELECT ${quote(this.primaryKey)} AS id, ${quote(column)} AS value FROM ${quote(this.table)} WHERE ${inList(this.primaryKey)}`;
+    const rows = this.statements.get(sql).all(JSON.stringify(ids)) as { id: number; value: unknown }[];
+    return new Map(rows.map((r) => [r.id, r.value]));
+  }
+
+  /** Specs by id, in the order asked; missing ids are left out. */
+  byIds(ids: readonly number[]): S[] {
+    if (ids.length === 0) return [];
+    const specs = this.#read(`SELECT * FROM ${quote(this.table)} WHERE ${inList(this.primaryKey)}`, [JSON.stringify(ids)]);
+    const byId = new Map(specs.map((spec) => [this.idOf(spec), spec]));
+    const found: S[] = [];
+    for (const id of ids) {
+      const spec = byId.get(id);
+      if (spec !== undefined) found.push(spec);
+    }
+    return found;
+  }
+
+  /** Specs matching a WHERE clause (with `?` parameters), in the given order. */
+  where(condition: string, parameters: readonly SqlValue[], suffix = ''): S[] {
+    return this.#read(`SELECT * FROM ${quote(this.table)}${condition === '' ? '' : ` WHERE ${condition}`} ${suffix}`, parameters);
+  }
+
+  #read(sql: string, parameters: readonly unknown[]): S[] {
+    const { statement, columns } = this.statements.getRaw(sql);
+    const positions = this.columns.map((column) => columns.indexOf(column.name));
+    return (statement.all(...parameters) as unknown[][]).map((row) => specFromRow(this.create(), this.columns, positions, row));
+  }
+}

@@ -1,0 +1,201 @@
+// The store in harvester's terms (its db_proxy's queries): jobs to prepare, submit, stage out and propagate,
+// workers to monitor, sweep and propagate, their files, the job-worker relation and queue statistics.
+// Async throughout, so a PostgreSQL or MariaDB implementation fits behind the same interface and passes the
+// same conformance suite (conformance.ts).
+//
+// Claims. An agent works on rows it has claimed: a claim sets the purpose's lock column to the owner and its
+// lock time to now, atomically, so two claims never return the same row. A row is claimable when it is not
+// locked and is due (see each purpose), or when its lock is older than the claimer's lockIntervalSec (a
+// crashed process's rows come back). Updates on behalf of an owner are refused with StoreLockLostError when
+// the owner no longer holds the lock, and refresh the lock time when they keep the lock.
+import type { FileSpec, JobSpec, WorkSpec } from '../spec/index.js';
+
+/**
+ * Which agent claims jobs; each purpose has its own lock, so e.g. the propagator and the stager can hold
+ * the same job at once, as in harvester:
+ * - preparator, submitter: lockedBy, lock time modificationTime; due when preparatorTime / submitterTime is
+ *   unset or older than checkIntervalSec (the claim sets it to now).
+ * - stager: stagerLock / stagerTime (unset or older than checkIntervalSec).
+ * - propagator: propagatorLock / propagatorTime; due only when propagatorTime is set (triggerPropagation)
+ *   and older than checkIntervalSec.
+ */
+export const jobClaimPurposes = ['preparator', 'submitter', 'stager', 'propagator'] as const;
+export type JobClaimPurpose = (typeof jobClaimPurposes)[number];
+
+/**
+ * Which agent claims workers:
+ * - monitor, sweeper: lockedBy, lock time modificationTime; due when modificationTime is unset or older
+ *   than checkIntervalSec (the sweeper's keep-time before cleanup).
+ * - propagator: a lock of its own (not a WorkSpec field); due only when lastUpdate is set
+ *   (triggerPropagation) and older than checkIntervalSec; the claim sets lastUpdate to now, as harvester does.
+ */
+export const workerClaimPurposes = ['monitor', 'sweeper', 'propagator'] as const;
+export type WorkerClaimPurpose = (typeof workerClaimPurposes)[number];
+
+interface ClaimBase {
+  /** Who claims: unique per agent thread and process, e.g. "monitor-host1-4711-0". */
+  readonly owner: string;
+  /** A lock older than this is taken over (harvester's lockInterval). */
+  readonly lockIntervalSec: number;
+  /** At most this many rows. */
+  readonly limit: number;
+  /** Only rows of this queue (the job's or worker's computingSite). */
+  readonly queueName?: string;
+  /** How long an unlocked row rests after its last claim before it is due again; default 0. */
+  readonly checkIntervalSec?: number;
+  /** The time the caller takes as now (an agent's clock); default: the current time. */
+  readonly now?: Date;
+}
+
+export interface JobClaim extends ClaimBase {
+  readonly for: JobClaimPurpose;
+  /** Only jobs in one of these statuses. */
+  readonly status?: readonly string[];
+  /** Only jobs in one of these sub-statuses. */
+  readonly subStatus?: readonly string[];
+}
+
+export interface WorkerClaim extends ClaimBase {
+  readonly purpose: WorkerClaimPurpose;
+  /** Only workers in one of these statuses; default: any status. */
+  readonly statuses?: readonly string[];
+}
+
+/** A lock the caller holds, named by purpose and owner. */
+export interface LockHold<P extends string> {
+  readonly purpose: P;
+  readonly owner: string;
+}
+
+interface UpdateBase<P extends string> {
+  /** Write only if this owner still holds this lock (else StoreLockLostError); without it, unconditionally (admin). */
+  readonly lock?: LockHold<P>;
+  /** Clear the lock after writing (needs `lock`). Without it, an owned update refreshes the lock time. */
+  readonly releaseLock?: boolean;
+  readonly now?: Date;
+}
+
+export type JobUpdate = UpdateBase<JobClaimPurpose>;
+
+export interface WorkerUpdate extends UpdateBase<WorkerClaimPurpose> {
+  /** Also write the changed columns (and files) of the jobs attached to the workers, in the same transaction. */
+  readonly includeJobs?: boolean;
+}
+
+export interface JobFilter {
+  readonly queueName?: string;
+  readonly status?: readonly string[];
+  readonly subStatus?: readonly string[];
+  readonly PandaIDs?: readonly number[];
+  /** Default: all. */
+  readonly limit?: number;
+  /** Attach the jobs' files (inFiles/outFiles); default false. */
+  readonly withFiles?: boolean;
+}
+
+export interface WorkerFilter {
+  readonly queueName?: string;
+  readonly status?: readonly string[];
+  readonly workerIDs?: readonly number[];
+  readonly limit?: number;
+  /** Attach the workers' jobs (with their files); default false. */
+  readonly withJobs?: boolean;
+}
+
+export interface FileFilter {
+  readonly PandaID?: number;
+  readonly fileType?: readonly string[];
+  readonly status?: readonly string[];
+  readonly limit?: number;
+}
+
+/** Worker counts of one queue by status; statuses without workers are absent. */
+export type WorkerCounts = Readonly<Record<string, number>>;
+
+export interface QueueClaim {
+  readonly queueNames: readonly string[];
+  readonly owner: string;
+  readonly lockIntervalSec: number;
+  /** How long a released queue rests before it is due again; default 0. */
+  readonly checkIntervalSec?: number;
+  readonly now?: Date;
+}
+
+/** What releaseLocks cleared. */
+export interface ReleasedLocks {
+  readonly jobs: number;
+  readonly workers: number;
+  readonly queues: number;
+}
+
+export interface Store {
+  /** For logs and errors: the SQLite file, later "host/database". */
+  readonly database: string;
+
+  /**
+   * Inserts jobs with their files (inFiles, outFiles), all or nothing. A job without PandaID gets one (the
+   * embedded job source); files get fileIDs and their PandaID. The specs are updated in place and left with
+   * no pending changes. A PandaID already present: StoreDuplicateError.
+   */
+  insertJobs(jobs: readonly JobSpec[]): Promise<void>;
+  /** Claims jobs for a purpose; they come with their files attached (inFiles: input/aux_input, outFiles: the rest). */
+  claimJobs(claim: JobClaim): Promise<JobSpec[]>;
+  /**
+   * Writes the changed columns of the jobs, and inserts or updates their files that are new or changed,
+   * all or nothing. The specs are left with no pending changes (and without the lock when released).
+   */
+  updateJobs(jobs: readonly JobSpec[], options?: JobUpdate): Promise<void>;
+  /** Jobs by PandaID, with files, in the order asked; missing ids are left out. */
+  getJobs(PandaIDs: readonly number[]): Promise<JobSpec[]>;
+  /** One job with files; StoreRecordNotFoundError when absent. */
+  getJob(PandaID: number): Promise<JobSpec>;
+  /** Jobs matching all given criteria, by PandaID. */
+  listJobs(filter?: JobFilter): Promise<JobSpec[]>;
+  /** Deletes jobs, their files and their relations to workers; returns how many jobs were deleted. */
+  deleteJobs(PandaIDs: readonly number[]): Promise<number>;
+
+  /**
+   * Inserts workers, all or nothing: a worker without workerID gets a new one (never reused), and each
+   * worker's jobSpecs become its job-worker relations (the jobs must exist: else StoreRecordNotFoundError).
+   * With `jobs`, the changed columns of those jobs are written in the same transaction, as updateJobs does
+   * with these options: the submitter records a worker and its jobs' new state at once, or neither.
+   */
+  insertWorkers(workers: readonly WorkSpec[], options?: { readonly jobs?: JobUpdate }): Promise<void>;
+  /** Claims workers for a purpose; they come with jobSpecs (with files) and pandaid_list attached. */
+  claimWorkers(claim: WorkerClaim): Promise<WorkSpec[]>;
+  /** Writes the changed columns of the workers (and, with includeJobs, their jobs), all or nothing. */
+  updateWorkers(workers: readonly WorkSpec[], options?: WorkerUpdate): Promise<void>;
+  /** Workers by id, with jobs, in the order asked; missing ids are left out. */
+  getWorkers(workerIDs: readonly number[]): Promise<WorkSpec[]>;
+  getWorker(workerID: number): Promise<WorkSpec>;
+  listWorkers(filter?: WorkerFilter): Promise<WorkSpec[]>;
+  /** Deletes workers and their job relations (the jobs stay); returns how many workers were deleted. */
+  deleteWorkers(workerIDs: readonly number[]): Promise<number>;
+  /** Relates existing jobs to an existing worker (late binding); relations already there are kept. */
+  relateJobsToWorker(workerID: number, PandaIDs: readonly number[]): Promise<void>;
+  /** The workerIDs related to a job, ascending. */
+  getWorkerIDsOfJob(PandaID: number): Promise<number[]>;
+
+  /** Worker counts of one queue by status. */
+  getWorkerStats(queueName: string): Promise<WorkerCounts>;
+  /** Worker counts of every queue that has workers, by status. */
+  getWorkerStatsByQueue(): Promise<Map<string, WorkerCounts>>;
+
+  /** Files matching all given criteria, by fileID. */
+  getFiles(filter: FileFilter): Promise<FileSpec[]>;
+  /** Inserts files (fileID assigned; PandaID must name an existing job) and updates changed ones. */
+  saveFiles(files: readonly FileSpec[]): Promise<void>;
+
+  /**
+   * Claims queues for submission (harvester's get_queues_to_submit): one submitter at a time per queue, so
+   * two instances never both make the same queue's new workers. Returns the names claimed.
+   */
+  claimQueues(claim: QueueClaim): Promise<string[]>;
+  /** Releases queues claimed by the owner (only those it holds). */
+  releaseQueues(queueNames: readonly string[], owner: string): Promise<void>;
+
+  /** Clears every lock the owner holds on jobs, workers and queues (graceful stop). */
+  releaseLocks(owner: string): Promise<ReleasedLocks>;
+  /** Closes the connection; safe to call twice. Any later call rejects with StoreClosedError. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+// Test support: a process that claims rows of a shared database in a loop, as an agent would, for the
+// two-process claim test. Usage: node claim-loop.js <database> <owner>
+// Opens the store and writes "ready" on stdout, then waits for a line on stdin (so that both processes
+// start claiming together). Claims fetched jobs and submitted workers in small batches, moves each batch on
+// (prepared / running) and releases it, until nothing is left; then writes {"jobs": [...], "workers": [...]}
+// (the ids it claimed) on stdout. Any error ends the process with a non-zero exit code and the error on stderr.
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { SqliteStore } from '../sqlite-store.js';
+
+async function main(): Promise<void> {
+  const [database, owner] = process.argv.slice(2);
+  if (database === undefined || owner === undefined) throw new Error('usage: claim-loop <database> <owner>');
+  const store = await SqliteStore.open(database);
+  const claimed = { jobs: [] as number[], workers: [] as number[] };
+  const input = createInterface({ input: process.stdin });
+  process.stdout.write('ready\n');
+  await once(input, 'line');
+  input.close();
+  let idleRounds = 0;
+  for (let round = 0; idleRounds < 3; round++) {
+    const limit = 1 + (round % 7);
+    const jobs = await store.claimJobs({ for: 'preparator', owner, lockIntervalSec: 3600, limit, subStatus: ['fetched'] });
+    for (const job of jobs) job.subStatus = 'prepared';
+    await store.updateJobs(jobs, { lock: { purpose: 'preparator', owner }, releaseLock: true });
+    const workers = await store.claimWorkers({ purpose: 'monitor', owner, lockIntervalSec: 3600, limit, statuses: ['submitted'] });
+    for (const worker of workers) worker.status = 'running';
+    await store.updateWorkers(workers, { lock: { purpose: 'monitor', owner }, releaseLock: true });
+    claimed.jobs.push(...jobs.map((j) => j.PandaID as number));
+    claimed.workers.push(...workers.map((w) => w.workerID as number));
+    idleRounds = jobs.length + workers.length === 0 ? idleRounds + 1 : 0;
+    // A pause between cycles, as agents have: SQLite's busy handler is not fair, and a process writing
+    // back to back could starve the other for the whole run.
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await store.close();
+  process.stdout.write(`${JSON.stringify(claimed)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
