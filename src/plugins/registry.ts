@@ -11,6 +11,9 @@ import { DummyPreparator } from './builtin/dummy-preparator.js';
 import { SharedFileMessenger } from './builtin/shared-file-messenger.js';
 import { SimpleWorkerMaker } from './builtin/simple-worker-maker.js';
 import { SimpleThrottler } from './builtin/simple-throttler.js';
+import { LocalProcessSubmitter } from './builtin/local-process-submitter.js';
+import { LocalProcessMonitor } from './builtin/local-process-monitor.js';
+import { LocalProcessSweeper } from './builtin/local-process-sweeper.js';
 
 /** A plugin class: built from its section's options (harvester's `**kwarg`). */
 export type PluginClass<K extends PluginKind = PluginKind> = new (options: PluginOptions) => ContractsByKind[K];
@@ -102,6 +105,31 @@ const builtins: readonly BuiltinPluginInfo[] = Object.freeze([
     harvesterModule: 'pandaharvester.harvesterthrottler.simple_throttler',
     description: 'throttles submission when too many workers went missing recently (rulesForMissed, logicType)',
     pluginClass: SimpleThrottler,
+  }),
+  // No harvester equivalent: our own module names.
+  builtin({
+    className: 'LocalProcessSubmitter',
+    kind: 'submitter',
+    shortModule: 'local_process_submitter',
+    harvesterModule: 'harvester_ts.local_process_submitter',
+    description: "runs each worker's job command as a detached process in its access point (payload.stdout/stderr/exit_code)",
+    pluginClass: LocalProcessSubmitter,
+  }),
+  builtin({
+    className: 'LocalProcessMonitor',
+    kind: 'monitor',
+    shortModule: 'local_process_monitor',
+    harvesterModule: 'harvester_ts.local_process_monitor',
+    description: 'running while the payload process lives; finished/failed from its exit code; failed when it vanished',
+    pluginClass: LocalProcessMonitor,
+  }),
+  builtin({
+    className: 'LocalProcessSweeper',
+    kind: 'sweeper',
+    shortModule: 'local_process_sweeper',
+    harvesterModule: 'harvester_ts.local_process_sweeper',
+    description: "kills the payload's process group (SIGTERM, then SIGKILL after killGracePeriod); sweeps by removing the access point",
+    pluginClass: LocalProcessSweeper,
   }),
 ]);
 
