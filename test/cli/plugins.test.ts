@@ -36,7 +36,7 @@ describe('plugins list', () => {
     assert.equal(result.status, 0, result.stderr);
     const rows = parseTable(result.stdout, 'kind');
     assert.deepEqual(rows.map((r) => `${r.kind} ${r.name} ${r.harvesterModule}`).sort(), expected);
-    for (const row of rows) assert.match(row.harvesterModule!, /^pandaharvester\.harvester\w+\.\w+$/);
+    for (const row of rows) assert.match(row.harvesterModule!, /^(pandaharvester\.harvester\w+|harvester_ts)\.\w+$/);
   });
 
   test('--json lists every built-in with its harvester module path, including the wiki seed\'s classes', async () => {

@@ -124,7 +124,7 @@ function procStat(pid: number): { comm: string; state: string; ppid: number } | 
 }
 
 /** Inodes of the sockets a process holds open (empty once it has exited). */
-function socketInodes(pid: number): Set<string> {
+export function socketInodes(pid: number | 'self'): Set<string> {
   const inodes = new Set<string>();
   let fds: string[];
   try {

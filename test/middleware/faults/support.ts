@@ -4,7 +4,7 @@
 // secret scan over every log the herder and the bot wrote.
 import assert from 'node:assert/strict';
 import { chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseQueueConfig, type QueueConfig } from '../../../src/config/index.js';
 import { createLogger, type Logger } from '../../../src/logging/index.js';
@@ -19,7 +19,7 @@ import { connectRoute, isPersistentSshError, routeFromMiddleware, silentLog, typ
 import type { MiddlewareConfig } from '../../../src/config/index.js';
 import { programVersion } from '../../../src/version.js';
 import type { RemoteBot } from '../../support/remote-bot.js';
-import { loadTestbed, testbedProblem, TestbedNotUpError, type Testbed, type TestbedHostName } from '../../support/testbed.js';
+import { loadTestbed, socketInodes, testbedProblem, TestbedNotUpError, type Testbed, type TestbedHostName } from '../../support/testbed.js';
 
 /**
  * The testbed for a suite of fault tests, or why the suite skips (as requireTestbed: under CI=true a missing
@@ -292,25 +292,6 @@ function tcpTable(pid: number | 'self'): TcpEntry[] {
     });
 }
 
-function socketInodes(pid: number | 'self'): Set<string> {
-  const inodes = new Set<string>();
-  let fds: string[];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return inodes;
-    throw error;
-  }
-  for (const fd of fds) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (match?.[1] !== undefined) inodes.add(match[1]);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  }
-  return inodes;
-}
 
 /** pid and every descendant of it. */
 function processTree(root: number): number[] {
