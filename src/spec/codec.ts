@@ -12,11 +12,27 @@
 // undefined object properties are dropped, as JSON.stringify does. Specs are numbered in the order they
 // are first met (depth-first, pre-order); collectSpecs walks values in exactly that order, so the RPC layer
 // can pair a caller's specs with the remote copies by position.
-import { SpecDecodeError, SpecEncodeError, formatPath } from './errors.js';
+import { SpecDecodeError, SpecEncodeError, formatPath as formatSteps } from './errors.js';
 import { defineKey, isPlainObject, type JsonObject, type JsonValue } from './json.js';
 import { Spec, fieldProblem, holdsInitialValue, specClassOf, type EncodedFields } from './spec.js';
 
-type Path = (string | number)[];
+/**
+ * Where in the value being coded we are: a linked list, so that descending costs one small object instead of
+ * a copied array per field (the codec runs over thousands of specs per call); made text only for an error.
+ */
+type Path = { readonly parent: Path; readonly key: string | number } | null;
+
+function step(path: Path, ...keys: (string | number)[]): Path {
+  let node = path;
+  for (const key of keys) node = { parent: node, key };
+  return node;
+}
+
+function formatPath(path: Path): string {
+  const steps: (string | number)[] = [];
+  for (let node = path; node !== null; node = node.parent) steps.push(node.key);
+  return formatSteps(steps.reverse());
+}
 
 interface EncodeContext {
   readonly specs: Map<Spec, number>;
@@ -32,34 +48,34 @@ const newEncodeContext = (): EncodeContext => ({ specs: new Map(), open: new Set
 const newDecodeContext = (): DecodeContext => ({ specs: [] });
 
 export function encodeValue(value: unknown): JsonValue {
-  return encode(value, newEncodeContext(), []);
+  return encode(value, newEncodeContext(), null);
 }
 
 /** Encodes several values (a call's arguments) as one graph: a spec shared between them is sent once. */
 export function encodeValues(values: readonly unknown[]): JsonValue[] {
   const ctx = newEncodeContext();
-  return values.map((value, i) => encode(value, ctx, [i]));
+  return values.map((value, i) => encode(value, ctx, step(null, i)));
 }
 
 export function decodeValue(json: JsonValue): unknown {
-  return decode(json, newDecodeContext(), []);
+  return decode(json, newDecodeContext(), null);
 }
 
 /** The inverse of encodeValues: `$ref`s may point into an earlier value. */
 export function decodeValues(json: readonly JsonValue[]): unknown[] {
   const ctx = newDecodeContext();
-  return json.map((item, i) => decode(item, ctx, [i]));
+  return json.map((item, i) => decode(item, ctx, step(null, i)));
 }
 
 export function encodeSpec(spec: Spec): JsonObject {
-  return encodeSpecBody(spec, newEncodeContext(), []);
+  return encodeSpecBody(spec, newEncodeContext(), null);
 }
 
 export function decodeSpec(json: JsonValue): Spec {
   if (!isPlainObject(json) || !Object.hasOwn(json, '$spec')) {
     throw new SpecDecodeError('$', 'expected an encoded spec ({"$spec": ..., "fields": ...})');
   }
-  return decode(json, newDecodeContext(), []) as Spec;
+  return decode(json, newDecodeContext(), null) as Spec;
 }
 
 /** Every spec reachable in a value, each once, in the order the codec numbers them. */
@@ -93,7 +109,7 @@ export function encodeChanges(spec: Spec): EncodedFields {
   const out: EncodedFields = {};
   for (const name of spec.changedFields()) {
     const value = spec.layout.byName.has(name) ? spec.getField(name) : spec.extra[name];
-    defineKey(out, name, value === undefined ? { $undefined: true } : encode(value, ctx, [name]));
+    defineKey(out, name, value === undefined ? { $undefined: true } : encode(value, ctx, step(null, name)));
   }
   return out;
 }
@@ -104,11 +120,11 @@ export function decodeChanges(spec: Spec, changes: EncodedFields): [string, unkn
   const ctx = newDecodeContext();
   const out: [string, unknown][] = [];
   for (const [name, json] of Object.entries(changes)) {
-    const value = decode(json, ctx, [name]);
+    const value = decode(json, ctx, step(null, name));
     const def = spec.layout.byName.get(name);
     if (def !== undefined) {
       const problem = fieldProblem(def, value);
-      if (problem !== null) throw new SpecDecodeError(formatPath([name]), `${spec.specKind}.${name}: ${problem}`);
+      if (problem !== null) throw new SpecDecodeError(formatPath(step(null, name)), `${spec.specKind}.${name}: ${problem}`);
     }
     out.push([name, value]);
   }
@@ -149,7 +165,7 @@ function encode(value: unknown, ctx: EncodeContext, path: Path): JsonValue {
   try {
     if (Array.isArray(value)) {
       // Array.from turns holes into undefined instead of skipping them.
-      return Array.from(value, (item, i) => encode(item, ctx, [...path, i]));
+      return Array.from(value, (item, i) => encode(item, ctx, step(path, i)));
     }
     const entries = encodeEntries(value, ctx, path);
     return Object.keys(value).some((k) => k.startsWith('$')) ? { $esc: entries } : entries;
@@ -162,7 +178,7 @@ function encodeEntries(object: Record<string, unknown>, ctx: EncodeContext, path
   const out: JsonObject = {};
   for (const key of Object.keys(object)) {
     const item = object[key];
-    if (item !== undefined) defineKey(out, key, encode(item, ctx, [...path, key]));
+    if (item !== undefined) defineKey(out, key, encode(item, ctx, step(path, key)));
   }
   return out;
 }
@@ -174,14 +190,14 @@ function encodeSpecBody(spec: Spec, ctx: EncodeContext, path: Path): JsonObject 
   for (const def of spec.layout.fields) {
     const value = spec.getField(def.name);
     if (holdsInitialValue(def, value)) continue;
-    fields[def.name] = encode(value, ctx, [...path, def.name]);
+    fields[def.name] = encode(value, ctx, step(path, def.name));
   }
-  if (!isPlainObject(spec.extra)) throw new SpecEncodeError(formatPath([...path, 'extra']), 'extra must be a plain object');
+  if (!isPlainObject(spec.extra)) throw new SpecEncodeError(formatPath(step(path, 'extra')), 'extra must be a plain object');
   const clash = Object.keys(spec.extra).find((key) => spec.layout.byName.has(key));
   if (clash !== undefined) {
-    throw new SpecEncodeError(formatPath([...path, 'extra', clash]), `${clash} is a field of ${spec.specKind}; set the field, not extra`);
+    throw new SpecEncodeError(formatPath(step(path, 'extra', clash)), `${clash} is a field of ${spec.specKind}; set the field, not extra`);
   }
-  return { $spec: spec.specKind, fields, extra: encodeEntries(spec.extra, ctx, [...path, 'extra']) };
+  return { $spec: spec.specKind, fields, extra: encodeEntries(spec.extra, ctx, step(path, 'extra')) };
 }
 
 const numberTags: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity, '-0': -0 };
@@ -197,7 +213,7 @@ function decode(json: unknown, ctx: DecodeContext, path: Path): unknown {
       return json;
   }
   if (json === null) return null;
-  if (Array.isArray(json)) return json.map((item, i) => decode(item, ctx, [...path, i]));
+  if (Array.isArray(json)) return json.map((item, i) => decode(item, ctx, step(path, i)));
   if (!isPlainObject(json)) throw new SpecDecodeError(formatPath(path), `not JSON (a ${typeof json})`);
   const keys = Object.keys(json);
   if (!keys.some((k) => k.startsWith('$'))) return decodeEntries(json, ctx, path);
@@ -206,14 +222,13 @@ function decode(json: unknown, ctx: DecodeContext, path: Path): unknown {
 
 function decodeEntries(json: Record<string, unknown>, ctx: DecodeContext, path: Path): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(json)) defineKey(out, key, decode(json[key], ctx, [...path, key]));
+  for (const key of Object.keys(json)) defineKey(out, key, decode(json[key], ctx, step(path, key)));
   return out;
 }
 
 function decodeTagged(json: Record<string, unknown>, keys: string[], ctx: DecodeContext, path: Path): unknown {
-  const at = formatPath(path);
   const only = (tag: string): unknown => {
-    if (keys.length !== 1) throw new SpecDecodeError(at, `a ${tag} tag takes no other keys (got ${keys.join(', ')})`);
+    if (keys.length !== 1) throw new SpecDecodeError(formatPath(path), `a ${tag} tag takes no other keys (got ${keys.join(', ')})`);
     return json[tag];
   };
   const tag = keys.find((k) => k.startsWith('$'));
@@ -221,65 +236,64 @@ function decodeTagged(json: Record<string, unknown>, keys: string[], ctx: Decode
     case '$date': {
       const iso = only(tag);
       if (typeof iso !== 'string' || !isoDate.test(iso) || Number.isNaN(Date.parse(iso))) {
-        throw new SpecDecodeError(at, `$date must be an ISO-8601 UTC time with milliseconds, got ${JSON.stringify(iso)}`);
+        throw new SpecDecodeError(formatPath(path), `$date must be an ISO-8601 UTC time with milliseconds, got ${JSON.stringify(iso)}`);
       }
       return new Date(iso);
     }
     case '$bigint': {
       const digits = only(tag);
       if (typeof digits !== 'string' || !/^-?\d+$/.test(digits)) {
-        throw new SpecDecodeError(at, `$bigint must be a string of digits, got ${JSON.stringify(digits)}`);
+        throw new SpecDecodeError(formatPath(path), `$bigint must be a string of digits, got ${JSON.stringify(digits)}`);
       }
       return BigInt(digits);
     }
     case '$num': {
       const name = only(tag);
       if (typeof name !== 'string' || !Object.hasOwn(numberTags, name)) {
-        throw new SpecDecodeError(at, `$num must be NaN, Infinity, -Infinity or -0, got ${JSON.stringify(name)}`);
+        throw new SpecDecodeError(formatPath(path), `$num must be NaN, Infinity, -Infinity or -0, got ${JSON.stringify(name)}`);
       }
       return numberTags[name];
     }
     case '$undefined':
-      if (only(tag) !== true) throw new SpecDecodeError(at, '$undefined must be true');
+      if (only(tag) !== true) throw new SpecDecodeError(formatPath(path), '$undefined must be true');
       return undefined;
     case '$ref': {
       const index = only(tag);
       const spec = typeof index === 'number' && Number.isInteger(index) ? ctx.specs[index] : undefined;
       if (spec === undefined) {
-        throw new SpecDecodeError(at, `$ref ${JSON.stringify(index)} names no spec met before it in this value`);
+        throw new SpecDecodeError(formatPath(path), `$ref ${JSON.stringify(index)} names no spec met before it in this value`);
       }
       return spec;
     }
     case '$esc': {
       const inner = only(tag);
-      if (!isPlainObject(inner)) throw new SpecDecodeError(at, '$esc must hold an object');
-      return decodeEntries(inner, ctx, [...path, '$esc']);
+      if (!isPlainObject(inner)) throw new SpecDecodeError(formatPath(path), '$esc must hold an object');
+      return decodeEntries(inner, ctx, step(path, '$esc'));
     }
     case '$spec':
       return decodeSpecBody(json, keys, ctx, path);
     default:
-      throw new SpecDecodeError(at, `unknown tag ${JSON.stringify(tag)} (user keys starting with "$" must be inside $esc)`);
+      throw new SpecDecodeError(formatPath(path), `unknown tag ${JSON.stringify(tag)} (user keys starting with "$" must be inside $esc)`);
   }
 }
 
 function decodeSpecBody(json: Record<string, unknown>, keys: string[], ctx: DecodeContext, path: Path): Spec {
-  const at = formatPath(path);
   const stray = keys.filter((k) => k !== '$spec' && k !== 'fields' && k !== 'extra');
-  if (stray.length > 0) throw new SpecDecodeError(at, `unexpected keys in an encoded spec: ${stray.join(', ')}`);
+  if (stray.length > 0) throw new SpecDecodeError(formatPath(path), `unexpected keys in an encoded spec: ${stray.join(', ')}`);
   const kind = json['$spec'];
   const cls = typeof kind === 'string' ? specClassOf(kind) : undefined;
-  if (cls === undefined) throw new SpecDecodeError(formatPath([...path, '$spec']), `unknown spec kind ${JSON.stringify(kind)}`);
+  if (cls === undefined) throw new SpecDecodeError(formatPath(step(path, '$spec')), `unknown spec kind ${JSON.stringify(kind)}`);
   const fields = json['fields'];
-  if (!isPlainObject(fields)) throw new SpecDecodeError(formatPath([...path, 'fields']), 'expected an object');
+  if (!isPlainObject(fields)) throw new SpecDecodeError(formatPath(step(path, 'fields')), 'expected an object');
   const extraJson = json['extra'] ?? {};
-  if (!isPlainObject(extraJson)) throw new SpecDecodeError(formatPath([...path, 'extra']), 'expected an object');
+  if (!isPlainObject(extraJson)) throw new SpecDecodeError(formatPath(step(path, 'extra')), 'expected an object');
 
   const spec = new cls();
   // Numbered before its fields are decoded, as the encoder did, so $refs inside resolve the same way.
   ctx.specs.push(spec);
   const extra: Record<string, unknown> = {};
   for (const name of Object.keys(fields)) {
-    const fieldPath = [...path, 'fields', name];
+    const fieldPath = step(path, 'fields', name);
     const value = decode(fields[name], ctx, fieldPath);
     const def = spec.layout.byName.get(name);
     if (def === undefined) {
@@ -292,9 +306,9 @@ function decodeSpecBody(json: Record<string, unknown>, keys: string[], ctx: Deco
     spec.setField(name, value);
   }
   for (const key of Object.keys(extraJson)) {
-    const value = decode(extraJson[key], ctx, [...path, 'extra', key]);
+    const value = decode(extraJson[key], ctx, step(path, 'extra', key));
     if (spec.layout.byName.has(key)) {
-      throw new SpecDecodeError(formatPath([...path, 'extra', key]), `${key} is a field of ${spec.specKind}, not an extra key`);
+      throw new SpecDecodeError(formatPath(step(path, 'extra', key)), `${key} is a field of ${spec.specKind}, not an extra key`);
     }
     if (value !== undefined) defineKey(extra, key, value);
   }
