@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { loadMasterConfig, loadQueueConfig, type MasterConfig, type QueueConfigLoad, type QueueConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { PluginFactory } from '../plugins/index.js';
-import { registerMiddlewareProviders } from '../middleware/index.js';
 import { UsageError } from './exit-codes.js';
 
 export interface GlobalOptions {
@@ -63,11 +62,19 @@ export class CliContext {
     await this.closeMiddleware?.();
   }
 
-  get factory(): PluginFactory {
+  /**
+   * The plugin factory with the middleware providers registered. Loaded on first use: the SSH transport is
+   * only imported by the commands that may need it, which keeps `bot start` (on a login node) and the other
+   * commands small and quick to start.
+   */
+  async factory(): Promise<PluginFactory> {
     if (this.pluginFactory === undefined) {
-      this.pluginFactory = new PluginFactory({ pluginDirs: this.master.pluginDirs, log: this.log });
-      this.closeMiddleware = registerMiddlewareProviders(this.pluginFactory, { master: this.master, log: this.log });
+      const { registerMiddlewareProviders } = await import('../middleware/index.js');
+      const factory = new PluginFactory({ pluginDirs: this.master.pluginDirs, log: this.log });
+      this.closeMiddleware = registerMiddlewareProviders(factory, { master: this.master, log: this.log });
+      this.pluginFactory = factory;
     }
     return this.pluginFactory;
   }
+
 }

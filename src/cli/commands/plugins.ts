@@ -39,7 +39,7 @@ export function registerPluginsCommands(program: Command): void {
       const queue = ctx.queue(ctx.loadQueues(opts.queueConfig), opts.queue);
       let report: RoundReport;
       try {
-        report = await runPluginRound({ queue, factory: ctx.factory, nWorkers: opts.workers, home: ctx.master.home, log: ctx.log });
+        report = await runPluginRound({ queue, factory: await ctx.factory(), nWorkers: opts.workers, home: ctx.master.home, log: ctx.log });
       } finally {
         await ctx.close();
       }

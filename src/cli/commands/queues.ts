@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { formatProblem, maskedQueueConfig, type ConfigProblem, type QueueConfig, type QueueConfigLoad } from '../../config/index.js';
 import { pluginKinds } from '../../plugins/contracts.js';
 import type { PluginFactory } from '../../plugins/index.js';
-import { describeRoute } from '../../middleware/index.js';
+import { describeRoute } from '../../middleware/herder/route.js';
 import { maskSecrets } from '../../logging/index.js';
 import { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -15,10 +15,10 @@ export function registerQueuesCommands(program: Command): void {
     .command('check')
     .description('validate every queue and plugin section; print every problem at once')
     .option('--queue-config <file>', 'queue configuration file (default: from the master config)')
-    .action((opts: { queueConfig?: string }, command: Command) => {
+    .action(async (opts: { queueConfig?: string }, command: Command) => {
       const ctx = CliContext.fromCommand(command);
       const load = ctx.loadQueues(opts.queueConfig);
-      const { problems, warnings } = checkQueues(load, ctx.factory);
+      const { problems, warnings } = checkQueues(load, await ctx.factory());
       for (const warning of warnings) process.stdout.write(`warning: ${maskSecrets(formatProblem(warning))}\n`);
       for (const problem of problems) process.stdout.write(`${maskSecrets(formatProblem(problem))}\n`);
       const bad = new Set(problems.map((p) => p.queue ?? '-'));

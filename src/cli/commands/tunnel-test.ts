@@ -1,6 +1,6 @@
 // `harvester tunnel-test --queue NAME`: harvester's sshTunnelTest.py, step by step with timings.
 import type { Command } from 'commander';
-import { checkQueueRoutes, type CheckStep } from '../../middleware/herder/route-check.js';
+import type { CheckStep } from '../../middleware/herder/route-check.js';
 import { maskSecrets } from '../../logging/index.js';
 import { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -21,7 +21,9 @@ export function registerTunnelTestCommand(program: Command): void {
       };
       let ok = false;
       try {
-        ok = await checkQueueRoutes({ queue, knownHostsFile: ctx.master.knownHostsFile, factory: ctx.factory, log: ctx.log, onStep: print });
+        // Loaded here: the SSH transport is only imported by the commands that use it.
+        const { checkQueueRoutes } = await import('../../middleware/herder/route-check.js');
+        ok = await checkQueueRoutes({ queue, knownHostsFile: ctx.master.knownHostsFile, factory: await ctx.factory(), log: ctx.log, onStep: print });
       } finally {
         await ctx.close();
       }
