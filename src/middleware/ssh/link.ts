@@ -149,7 +149,6 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       const sizes: [number, number] = [0, 0];
-      let exit: { code: number | null; signal?: string } | undefined;
       let failure: Error | undefined;
       const fail = (error: Error): void => {
         failure ??= error;
@@ -162,14 +161,15 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
       };
       channel.on('data', collect(stdout, 0));
       channel.stderr.on('data', collect(stderr, 1));
-      channel.on('exit', (code: number | null, signalName?: string) => {
-        exit = { code: typeof code === 'number' ? code : null, ...(signalName !== undefined ? { signal: signalName } : {}) };
-      });
       const timer = options.timeoutMs !== undefined ? setTimeout(() => fail(new ExecError(hop, command, `still running after ${options.timeoutMs} ms`)), options.timeoutMs) : undefined;
       const onAbort = (): void => fail(new ExecError(hop, command, 'aborted by the caller', { cause: options.signal?.reason }));
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.signal?.aborted === true) onAbort();
-      channel.on('close', () => {
+      // ssh2 emits 'exit' synchronously while parsing; for a quick command that can happen before this
+      // listener exists (we attach after an await). 'close' comes after the stream ends and carries the same
+      // status: (code) or (null, signal), and no arguments when the server sent none.
+      channel.on('close', (code?: number | null, signalName?: string) => {
+        const exit = typeof code === 'number' ? { code } : signalName !== undefined ? { code: null, signal: signalName } : undefined;
         if (timer !== undefined) clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         if (failure !== undefined) reject(failure);
