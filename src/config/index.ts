@@ -15,5 +15,7 @@ export {
   shippedExampleQueueConfig,
   type MasterConfig,
   type MasterConfigOptions,
+  type JobSourceKind,
   type QueueConfigOrigin,
 } from './master-config.js';
+export { agentNames, defaultAgentSettings, type AgentName, type AgentSettings, type DbSettings } from './agent-settings.js';

@@ -7,6 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { logLevels, type LogLevel } from '../logging/index.js';
+import { agentSectionsSchema, agentSettingsFrom, dbSectionSchema, defaultDatabaseFileName, type AgentSettings, type DbSettings } from './agent-settings.js';
 import { deepFreeze } from './deep-freeze.js';
 import { JsonSyntaxError, parseJsonText } from './json-text.js';
 import { ConfigFileError, ConfigInvalidError } from './problems.js';
@@ -35,9 +36,19 @@ export interface MasterConfig {
   readonly knownHostsFile: string;
   /** Directories searched for plugin modules named by file. */
   readonly pluginDirs: readonly string[];
-  /** Keys of harvester.json this version does not use yet (e.g. agents' intervals), kept for later. */
+  /** The agents' intervals, lock intervals and batch sizes (harvester's sections and names). */
+  readonly agents: AgentSettings;
+  readonly db: DbSettings;
+  /**
+   * Where jobs come from: the embedded job queue in the store (`harvester jobs add`), or a PanDA server
+   * (the "pandacon" section) when "communicator": {"className": "PandaCommunicator"} is set.
+   */
+  readonly jobSource: JobSourceKind;
+  /** Keys of harvester.json read elsewhere ("pandacon") or not used by this version, kept as written. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
+
+export type JobSourceKind = 'embedded' | 'panda';
 
 export interface MasterConfigOptions {
   /** --home. */
@@ -56,6 +67,11 @@ const masterFileSchema = z.object({
   logDir: path.optional(),
   knownHostsFile: path.optional(),
   pluginDirs: z.array(path).optional(),
+  db: dbSectionSchema.partial().optional(),
+  communicator: z
+    .looseObject({ className: z.enum(['EmbeddedCommunicator', 'PandaCommunicator']).optional(), moduleName: z.string().optional() })
+    .optional(),
+  ...agentSectionsSchema.shape,
 });
 const masterFileKeys: ReadonlySet<string> = new Set(Object.keys(masterFileSchema.shape));
 
@@ -130,6 +146,9 @@ export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
     logDir: underHome(values.logDir ?? 'logs'),
     knownHostsFile: underHome(values.knownHostsFile ?? 'known_hosts'),
     pluginDirs: (values.pluginDirs ?? []).map(underHome),
+    agents: agentSettingsFrom(values),
+    db: { databaseFile: underHome(values.db?.database_filename ?? defaultDatabaseFileName) },
+    jobSource: values.communicator?.className === 'PandaCommunicator' ? 'panda' : 'embedded',
     extra,
   });
 }

@@ -1,0 +1,122 @@
+// The agents' settings in harvester.json, with harvester's section and key names (its panda_harvester.cfg:
+// [jobfetcher], [preparator], [submitter], [monitor], [propagator], [stager], [sweeper], [db]) and its
+// units: seconds everywhere, except the sweeper's keep times, which harvester gives in hours. Every value is
+// defaulted here and nowhere else; fractions are allowed so tests can run agents at sub-second pace.
+import { z } from 'zod';
+
+const seconds = z.number().nonnegative();
+const positiveSeconds = z.number().positive();
+const count = z.number().int().positive();
+
+/** Keys every agent section has. */
+const common = {
+  /** Pause between two cycles. */
+  sleepTime: seconds,
+  /** A row locked longer than this by someone else is taken over (their process is presumed dead). */
+  lockInterval: positiveSeconds,
+  /** Deadline of one plugin call made by this agent; the call is aborted and counted as "retry later". */
+  pluginTimeout: positiveSeconds,
+};
+
+export const agentSectionSchemas = {
+  jobfetcher: z.strictObject({
+    ...common,
+    /** Jobs asked for per queue and cycle, at most (also bounded by the queue's nQueueLimitJob). */
+    maxJobs: count,
+  }),
+  preparator: z.strictObject({
+    ...common,
+    /** A job whose stage-in is in progress is looked at again after this long. */
+    checkInterval: seconds,
+    maxJobsToPrepare: count,
+  }),
+  submitter: z.strictObject({
+    ...common,
+    /** A queue's submission is looked at again after this long. */
+    checkInterval: seconds,
+    /** A queue claimed by a submitter that died is taken over after this long. */
+    queueLockInterval: positiveSeconds,
+    /** New workers per queue and cycle, at most (on top of the queue's maxNewWorkersPerCycle). */
+    maxNewWorkers: count,
+  }),
+  monitor: z.strictObject({
+    ...common,
+    /** A worker is checked again after this long. */
+    checkInterval: seconds,
+    maxWorkers: count,
+    /**
+     * A worker whose monitor keeps answering "retry" (or throwing) for longer than this since its last
+     * status change is marked missed: it is lost, not waited for forever.
+     */
+    checkTimeout: positiveSeconds,
+    /** A worker submitted longer ago than this and still not running is marked missed; 0 = never. */
+    workerQueueTimeLimit: seconds,
+  }),
+  propagator: z.strictObject({
+    ...common,
+    /** A job or worker whose report failed is reported again after this long. */
+    updateInterval: seconds,
+    maxJobs: count,
+    maxWorkers: count,
+  }),
+  stager: z.strictObject({
+    ...common,
+    checkInterval: seconds,
+    maxJobsToCheck: count,
+  }),
+  sweeper: z.strictObject({
+    ...common,
+    /** Kill requests are retried after this long. */
+    checkInterval: seconds,
+    maxWorkers: count,
+    /** Hours a worker in that final status is kept (its access point and row) before it is cleaned up. */
+    keepFinished: seconds,
+    keepFailed: seconds,
+    keepCancelled: seconds,
+    keepMissed: seconds,
+  }),
+} as const;
+
+export type AgentName = keyof typeof agentSectionSchemas;
+/** The order `harvester run --once` runs one cycle of each agent in: a job travels the whole way in one pass. */
+export const agentNames: readonly AgentName[] = ['jobfetcher', 'preparator', 'submitter', 'monitor', 'stager', 'propagator', 'sweeper'];
+
+export type AgentSettings = { readonly [K in AgentName]: Readonly<z.output<(typeof agentSectionSchemas)[K]>> };
+
+const commonDefaults = { lockInterval: 600, pluginTimeout: 600 };
+
+/** harvester's defaults where it has them; the one place agent settings are defaulted. */
+export const defaultAgentSettings: AgentSettings = {
+  jobfetcher: { ...commonDefaults, sleepTime: 60, maxJobs: 100 },
+  preparator: { ...commonDefaults, sleepTime: 30, checkInterval: 60, maxJobsToPrepare: 100 },
+  submitter: { ...commonDefaults, sleepTime: 30, checkInterval: 30, queueLockInterval: 300, maxNewWorkers: 1000 },
+  monitor: { ...commonDefaults, sleepTime: 30, checkInterval: 60, maxWorkers: 1000, checkTimeout: 3600, workerQueueTimeLimit: 172800 },
+  propagator: { ...commonDefaults, sleepTime: 30, updateInterval: 60, maxJobs: 500, maxWorkers: 500 },
+  stager: { ...commonDefaults, sleepTime: 30, checkInterval: 60, maxJobsToCheck: 100 },
+  sweeper: { ...commonDefaults, sleepTime: 60, checkInterval: 60, maxWorkers: 500, keepFinished: 24, keepFailed: 72, keepCancelled: 72, keepMissed: 24 },
+};
+
+/** The [db] section: where the SQLite file is (relative = under the home). */
+export const dbSectionSchema = z.strictObject({ database_filename: z.string().min(1) });
+export interface DbSettings {
+  /** Absolute path of the SQLite database file. */
+  readonly databaseFile: string;
+}
+export const defaultDatabaseFileName = 'harvester.db';
+
+/** The agent sections as written in harvester.json: every key optional. */
+export const agentSectionsSchema = z.object(
+  Object.fromEntries(Object.entries(agentSectionSchemas).map(([name, schema]) => [name, schema.partial().optional()])) as {
+    [K in AgentName]: z.ZodOptional<ReturnType<(typeof agentSectionSchemas)[K]['partial']>>;
+  },
+);
+
+export function agentSettingsFrom(sections: z.output<typeof agentSectionsSchema>): AgentSettings {
+  const out: Record<string, unknown> = {};
+  for (const name of agentNames) out[name] = { ...defaultAgentSettings[name], ...dropUndefined(sections[name] ?? {}) };
+  return out as AgentSettings;
+}
+
+function dropUndefined(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
