@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# The README's first command (`make demo`): check and show the shipped example configuration, then run one
-# make -> submit -> check -> kill/sweep round of the dummy plugins of the local queue. Uses a harvester home
-# inside the checkout (.demo-home) unless HARVESTER_HOME is set, so it never touches ~/.harvester.
+# The README's first command (`make demo`): the main job on the embedded default. A fresh harvester home
+# (.demo-home in the checkout, unless HARVESTER_HOME is set) with no configuration at all: the shipped example's
+# online queue "local" runs jobs as local processes. Adds a few sample jobs to the embedded job queue, runs the
+# agents until every job has finished, and shows the final workers and jobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export HARVESTER_HOME="${HARVESTER_HOME:-$PWD/.demo-home}"
+if [ -z "${HARVESTER_HOME:-}" ]; then
+  export HARVESTER_HOME="$PWD/.demo-home"
+  rm -rf "$HARVESTER_HOME"   # each demo starts from a first run
+fi
 harvester() { node dist/src/cli/main.js "$@"; }
 
-echo "== harvester queues check   (examples/panda_queueconfig.json, the shipped example)"
-harvester queues check
+echo "== harvester queues list   (the shipped example: examples/panda_queueconfig.json)"
+harvester queues list
 echo
-echo "== harvester queues show NERSC_Cori_rpc   (the wiki's seed queue: remote plugins, password masked)"
-harvester queues show NERSC_Cori_rpc
+echo "== harvester jobs add   (4 sample jobs in the embedded job queue; the last one fails on purpose)"
+harvester jobs add --queue local --count 3 --command 'echo "job $HARVESTER_PANDA_ID, worker $HARVESTER_WORKER_ID, in $PWD"; sleep 1'
+harvester jobs add --queue local --command 'echo "this one fails" >&2; exit 3'
 echo
-echo "== harvester plugins try --queue local --workers 5"
-harvester plugins try --queue local --workers 5
+echo "== harvester run --until-done   (every agent, pass after pass, until no job or worker is in progress)"
+harvester run --until-done --timeout 300
 echo
-echo "demo done; logs in $HARVESTER_HOME/logs, worker access points under $HARVESTER_HOME/workdir"
+echo "== harvester workers list"
+harvester workers list
+echo
+echo "== harvester jobs list"
+harvester jobs list
+echo
+echo "demo done: home $HARVESTER_HOME (database harvester.db, logs/harvester.log, worker access points under workdir/)"

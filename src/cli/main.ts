@@ -9,6 +9,9 @@ import { registerQueuesCommands } from './commands/queues.js';
 import { registerPluginsCommands } from './commands/plugins.js';
 import { registerBotCommands } from './commands/bot.js';
 import { registerTunnelTestCommand } from './commands/tunnel-test.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerWorkersCommands } from './commands/workers.js';
+import { registerJobsCommands } from './commands/jobs.js';
 import { programVersion } from '../version.js';
 
 export function buildProgram(): Command {
@@ -28,6 +31,9 @@ export function buildProgram(): Command {
   registerPluginsCommands(program);
   registerBotCommands(program);
   registerTunnelTestCommand(program);
+  registerRunCommand(program);
+  registerWorkersCommands(program);
+  registerJobsCommands(program);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

@@ -1,12 +1,11 @@
 // One make -> submit -> check -> kill/sweep round of a queue's plugins, as `harvester plugins try` runs it.
 // It goes through the same factory as the agents, so a remote section is tried through the RPC herder.
 import { randomInt } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import { killWorkersOf, type PluginContext, type PluginKind, type WorkerMaker } from '../plugins/contracts.js';
 import type { Outcome } from '../plugins/outcome.js';
-import { expandAccessPoint, type PluginFactory } from '../plugins/index.js';
+import { accessPointTemplateOf, createLocalAccessPoints, expandAccessPoint, type PluginFactory } from '../plugins/index.js';
 import { JobSpec, WorkSpec } from '../spec/index.js';
 import type { Row } from './table.js';
 import { UsageError } from './exit-codes.js';
@@ -67,7 +66,7 @@ export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
   // earlier rounds are never reused, even for two tries within the same second.
   const firstID = randomInt(1, 2 ** 30) * 100_000;
   const workSpecs: WorkSpec[] = [];
-  const accessPointTemplate = accessPointOf(queue);
+  const accessPointTemplate = accessPointTemplateOf(queue);
   const rows = new Map<WorkSpec, Record<string, string | number>>();
   try {
     await timed(
@@ -99,8 +98,8 @@ export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
 
     if (messenger !== undefined) {
       await timed('setupAccessPoints', () => messenger.setupAccessPoints(ctx, workSpecs), outcomeText);
-    } else if (queue.submitter?.middleware === undefined) {
-      await Promise.all(workSpecs.map((w) => mkdir(w.accessPoint!, { recursive: true })));
+    } else {
+      await createLocalAccessPoints(queue, workSpecs);
     }
 
     const submitted = await timed('submitWorkers', () => submitter.submitWorkers(ctx, workSpecs), (outcomes) => countKinds(outcomes));
@@ -162,13 +161,4 @@ function countKinds(outcomes: readonly Outcome<unknown>[]): string {
   const counts = { succeeded: 0, failed: 0, retry: 0 };
   for (const o of outcomes) counts[o.kind]++;
   return `${counts.succeeded} ok, ${counts.failed} failed, ${counts.retry} retry`;
-}
-
-/** harvester takes the access point from the messenger section (or the queue), `${workerID}` expanded per worker. */
-function accessPointOf(queue: QueueConfig): string {
-  const fromMessenger = queue.messenger?.options.accessPoint;
-  if (typeof fromMessenger === 'string') return fromMessenger;
-  const fromQueue = queue.extra.accessPoint;
-  if (typeof fromQueue === 'string') return fromQueue;
-  return 'workdir/${workerID}';
 }

@@ -85,14 +85,17 @@ export type AgentSettings = { readonly [K in AgentName]: Readonly<z.output<(type
 
 const commonDefaults = { lockInterval: 600, pluginTimeout: 600 };
 
-/** harvester's defaults where it has them; the one place agent settings are defaulted. */
+/**
+ * The one place agent settings are defaulted. Harvester's production values (minutes between cycles) suit a
+ * grid site; these suit a single machine running local processes and still keep an idle instance quiet.
+ */
 export const defaultAgentSettings: AgentSettings = {
-  jobfetcher: { ...commonDefaults, sleepTime: 60, maxJobs: 100 },
-  preparator: { ...commonDefaults, sleepTime: 30, checkInterval: 60, maxJobsToPrepare: 100 },
-  submitter: { ...commonDefaults, sleepTime: 30, checkInterval: 30, queueLockInterval: 300, maxNewWorkers: 1000 },
-  monitor: { ...commonDefaults, sleepTime: 30, checkInterval: 60, maxWorkers: 1000, checkTimeout: 3600, workerQueueTimeLimit: 172800 },
-  propagator: { ...commonDefaults, sleepTime: 30, updateInterval: 60, maxJobs: 500, maxWorkers: 500 },
-  stager: { ...commonDefaults, sleepTime: 30, checkInterval: 60, maxJobsToCheck: 100 },
+  jobfetcher: { ...commonDefaults, sleepTime: 10, maxJobs: 100 },
+  preparator: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToPrepare: 100 },
+  submitter: { ...commonDefaults, sleepTime: 10, checkInterval: 5, queueLockInterval: 300, maxNewWorkers: 1000 },
+  monitor: { ...commonDefaults, sleepTime: 10, checkInterval: 5, maxWorkers: 1000, checkTimeout: 3600, workerQueueTimeLimit: 172800 },
+  propagator: { ...commonDefaults, sleepTime: 10, updateInterval: 60, maxJobs: 500, maxWorkers: 500 },
+  stager: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToCheck: 100 },
   sweeper: { ...commonDefaults, sleepTime: 60, checkInterval: 60, maxWorkers: 500, keepFinished: 24, keepFailed: 72, keepCancelled: 72, keepMissed: 24 },
 };
 

@@ -365,11 +365,14 @@ describe('the file', () => {
     assert.throws(() => loadQueueConfig(tmpdir()), (e: unknown) => e instanceof ConfigFileError && /is a directory/.test(e.reason));
   });
 
-  test('the shipped example loads: the local queue and the offline seed queue', () => {
+  test('the shipped example loads: the local-process queue, the offline dummy queue and the offline seed queue', () => {
     const load = loadQueueConfig(new URL('../../../examples/panda_queueconfig.json', import.meta.url).pathname, { env: {}, secrets: new SecretRegistry() });
     assert.deepEqual(load.problems, []);
-    assert.deepEqual([...load.queues.keys()], ['local', 'NERSC_Cori_rpc']);
+    assert.deepEqual([...load.queues.keys()], ['local', 'dummy', 'NERSC_Cori_rpc']);
     assert.equal(load.queues.get('local')?.queueStatus, 'online');
+    assert.equal(load.queues.get('local')?.submitter?.name, 'LocalProcessSubmitter');
+    assert.equal(load.queues.get('local')?.mapType, 'OneToOne');
+    assert.equal(load.queues.get('dummy')?.queueStatus, 'offline');
     assert.equal(load.queues.get('local')?.messenger?.options.accessPoint, 'workdir/${workerID}');
     assert.equal(load.queues.get('NERSC_Cori_rpc')?.queueStatus, 'offline');
     assert.equal(load.queues.get('NERSC_Cori_rpc')?.middlewares.rpc?.numTunnels, 3);

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { WorkSpec } from '../spec/index.js';
-import { AccessPointError, expandAccessPoint } from './access-point.js';
+import { AccessPointError, accessPointTemplateOf, createLocalAccessPoints, defaultAccessPointTemplate, expandAccessPoint } from './access-point.js';
+import { section, testQueue, withTempDir } from './test-helpers.js';
 
 test('${workerID} and $workerID expand to the worker ID, every occurrence', () => {
   const w = new WorkSpec({ workerID: 42 });
@@ -23,4 +26,25 @@ test('a template without the placeholder is the same directory for every worker'
 test('a template needing a workerID the worker lacks, or an empty one, is an AccessPointError', () => {
   assert.throws(() => expandAccessPoint('/x/${workerID}', new WorkSpec({})), AccessPointError);
   assert.throws(() => expandAccessPoint('  ', new WorkSpec({ workerID: 1 })), AccessPointError);
+});
+
+test('the access point template comes from the messenger, else the submitter, else the queue, else the default', () => {
+  const messenger = section('SharedFileMessenger', 'shared_file_messenger', { accessPoint: '/m/${workerID}' });
+  const submitter = section('DummySubmitter', 'dummy_submitter', { accessPoint: '/s/${workerID}' });
+  assert.equal(accessPointTemplateOf(testQueue({ messenger, submitter, extra: { accessPoint: '/q/${workerID}' } })), '/m/${workerID}');
+  assert.equal(accessPointTemplateOf(testQueue({ submitter, extra: { accessPoint: '/q/${workerID}' } })), '/s/${workerID}');
+  assert.equal(accessPointTemplateOf(testQueue({ extra: { accessPoint: '/q/${workerID}' } })), '/q/${workerID}');
+  assert.equal(accessPointTemplateOf(testQueue()), defaultAccessPointTemplate);
+});
+
+test('access points are created here only without a messenger and for a local submitter', async () => {
+  await withTempDir(async (dir) => {
+    const w = new WorkSpec({ workerID: 3, accessPoint: join(dir, 'a', '3') });
+    assert.equal(await createLocalAccessPoints(testQueue({ submitter: section('DummySubmitter', 'dummy_submitter', {}, 'rpc') }), [w]), false);
+    await assert.rejects(stat(w.accessPoint!), { code: 'ENOENT' });
+    assert.equal(await createLocalAccessPoints(testQueue({ messenger: section('SharedFileMessenger', 'shared_file_messenger') }), [w]), false);
+    assert.equal(await createLocalAccessPoints(testQueue({ submitter: section('DummySubmitter', 'dummy_submitter') }), [w]), true);
+    assert.ok((await stat(w.accessPoint!)).isDirectory());
+    await assert.rejects(createLocalAccessPoints(testQueue(), [new WorkSpec({ workerID: 4 })]), AccessPointError);
+  });
 });

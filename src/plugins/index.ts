@@ -16,7 +16,7 @@ export type {
   Resolution,
 } from './factory.js';
 export { builtinPlugins, type BuiltinPluginInfo, type PluginClass } from './registry.js';
-export { expandAccessPoint, AccessPointError } from './access-point.js';
+export { accessPointTemplateOf, createLocalAccessPoints, defaultAccessPointTemplate, expandAccessPoint, AccessPointError } from './access-point.js';
 export {
   chunkJobsForWorkers,
   jobsNeededFor,

@@ -8,13 +8,14 @@ import { FileSpec, JobSpec, WorkSpec, type Spec } from '../spec/index.js';
 import { fieldValue } from '../spec/testing/arbitraries.js';
 import type { FieldDef } from '../spec/spec.js';
 import {
+  StoreArgumentError,
   StoreClosedError,
   StoreDuplicateError,
   StoreLockLostError,
   StoreRecordNotFoundError,
   StoreValueError,
 } from './errors.js';
-import type { Store } from './store.js';
+import type { NewQueuedJob, Store } from './store.js';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const at = (seconds: number): Date => new Date(T0.getTime() + seconds * 1000);
@@ -442,6 +443,205 @@ export function defineStoreConformance(name: string, open: () => Promise<Store>)
         }
         assert.equal(seen.size, 10_000);
       }, { timeout: 120_000 });
+    });
+
+    describe('worker claims for the submitter, kills and cleanup', () => {
+      withStore('the submitter re-claims workers a crashed submitter left ready, once its lock expired, and shares the lock with the monitor', async (store) => {
+        const ready = worker({ status: 'ready' });
+        await store.insertWorkers([ready, worker({ status: 'submitted' })]);
+        const claim = (purpose: 'submitter' | 'monitor', owner: string, now: Date) =>
+          store.claimWorkers({ purpose, owner, lockIntervalSec: 60, limit: 5, statuses: ['ready'], now });
+        const first = await claim('submitter', 'crashed', T0);
+        assert.deepEqual(ids(first), [ready.workerID as number]);
+        assert.equal(first[0]?.lockedBy, 'crashed');
+        assert.equal((await claim('submitter', 'S2', at(30))).length, 0, 'held by the crashed submitter within the lock interval');
+        assert.equal((await claim('monitor', 'M', at(30))).length, 0, 'the monitor respects the submitter\'s lock');
+        const again = await claim('submitter', 'S2', at(61));
+        assert.deepEqual(ids(again), [ready.workerID as number]);
+        assert.equal(again[0]?.lockedBy, 'S2');
+        await store.updateWorkers(again, { lock: { purpose: 'submitter', owner: 'S2' }, releaseLock: true, now: at(62) });
+        assert.equal((await store.getWorker(ready.workerID as number)).lockedBy, null);
+        await assert.rejects(store.updateWorkers(first, { lock: { purpose: 'submitter', owner: 'crashed' } }), StoreLockLostError);
+      });
+
+      withStore('killRequested claims only workers whose killTime is set and not later than now', async (store) => {
+        const killedEarlier = worker({ killTime: at(-10) });
+        const killedNow = worker({ killTime: at(0) });
+        const killLater = worker({ killTime: at(100) });
+        const notKilled = worker();
+        await store.insertWorkers([killedEarlier, killedNow, killLater, notKilled]);
+        const claim = (now: Date, killRequested?: boolean) =>
+          store.claimWorkers({ purpose: 'sweeper', owner: `K${now.getTime()}`, lockIntervalSec: 600, limit: 10, killRequested, now });
+        assert.deepEqual(sorted(ids(await claim(T0, true))), sorted(ids([killedEarlier, killedNow])));
+        assert.deepEqual(ids(await claim(at(200), true)), ids([killLater]), 'due once its kill time has come');
+        assert.deepEqual(ids(await claim(at(300), false)), ids([notKilled]), 'false filters nothing: the only one left');
+      });
+
+      withStore('endedBefore claims only workers whose endTime is set and earlier than the given time', async (store) => {
+        const endedLongAgo = worker({ status: 'finished', endTime: at(-7200) });
+        const endedAtCut = worker({ status: 'finished', endTime: at(-3600) });
+        const endedRecently = worker({ status: 'failed', endTime: at(-60) });
+        const running = worker({ status: 'running' });
+        await store.insertWorkers([endedLongAgo, endedAtCut, endedRecently, running]);
+        const swept = await store.claimWorkers({ purpose: 'sweeper', owner: 'W', lockIntervalSec: 600, limit: 10, endedBefore: at(-3600), now: T0 });
+        assert.deepEqual(ids(swept), ids([endedLongAgo]), 'strictly earlier, and a worker without endTime never');
+        await assert.rejects(store.claimWorkers({ purpose: 'sweeper', owner: 'W', lockIntervalSec: 600, limit: 10, endedBefore: new Date(Number.NaN) }), StoreArgumentError);
+      });
+    });
+
+    describe('embedded job queue', () => {
+      const entry = (queueName: string, fields: Partial<NewQueuedJob> = {}): NewQueuedJob => ({ queueName, jobParams: { transformation: 'run.sh' }, ...fields });
+
+      withStore('enqueueJobs gives increasing PandaIDs in order, and listQueuedJobs shows the entries as given, not yet taken', async (store) => {
+        const before = Date.now();
+        const given = [
+          entry('Q1', { jobParams: { command: 'echo 1', nested: { a: [1, 2] } }, taskID: 7, currentPriority: 100, nCore: 4 }),
+          entry('Q1'),
+          entry('Q2', { jobParams: { command: 'echo 3' } }),
+        ];
+        const PandaIDs = await store.enqueueJobs(given);
+        assert.equal(PandaIDs.length, 3);
+        assert.deepEqual(PandaIDs, sorted(PandaIDs));
+        assert.equal(new Set(PandaIDs).size, 3);
+        const listed = await store.listQueuedJobs();
+        assert.deepEqual(listed.map((q) => q.PandaID), PandaIDs);
+        assert.deepEqual(listed.map((q) => [q.queueName, q.jobParams, q.taskID, q.currentPriority, q.nCore, q.takenTime]), [
+          ['Q1', { command: 'echo 1', nested: { a: [1, 2] } }, 7, 100, 4, null],
+          ['Q1', { transformation: 'run.sh' }, null, null, null, null],
+          ['Q2', { command: 'echo 3' }, null, null, null, null],
+        ]);
+        assert.ok(listed.every((q) => q.creationTime.getTime() >= before && q.creationTime.getTime() <= Date.now()));
+        assert.deepEqual((await store.listQueuedJobs({ queueName: 'Q2' })).map((q) => q.PandaID), [PandaIDs[2]]);
+        assert.deepEqual((await store.listQueuedJobs({ limit: 1 })).map((q) => q.PandaID), [PandaIDs[0]]);
+        assert.deepEqual(await store.enqueueJobs([]), []);
+      });
+
+      withStore('queued PandaIDs never collide with ids insertJobs assigns, and are never reused after a job is deleted', async (store) => {
+        const [first] = await store.enqueueJobs([entry('Q1')]);
+        const unnumbered = job();
+        await store.insertJobs([unnumbered]);
+        assert.ok((unnumbered.PandaID as number) > (first as number), 'insertJobs draws on the same sequence');
+        const [second] = await store.enqueueJobs([entry('Q1')]);
+        assert.ok((second as number) > (unnumbered.PandaID as number));
+        await store.insertJobs([job({ PandaID: 5000 })]);
+        assert.equal(await store.deleteJobs([5000, unnumbered.PandaID as number]), 2);
+        const [third] = await store.enqueueJobs([entry('Q1')]);
+        assert.ok((third as number) > 5000, 'past a job inserted with its own id, even once it is deleted');
+        const late = job();
+        await store.insertJobs([late]);
+        assert.ok((late.PandaID as number) > (third as number));
+        assert.deepEqual((await store.listQueuedJobs()).map((q) => q.PandaID), [first, second, third]);
+      });
+
+      withStore('enqueueJobs refuses a bad entry with StoreValueError naming it, and queues none of the batch', async (store) => {
+        await assert.rejects(store.enqueueJobs([entry('Q1'), entry('Q1', { nCore: 1.5 })]), (e: unknown) => e instanceof StoreValueError && e.field === 'entries[1].nCore');
+        await assert.rejects(store.enqueueJobs([entry('')]), (e: unknown) => e instanceof StoreValueError && e.field === 'entries[0].queueName');
+        await assert.rejects(store.enqueueJobs([{ queueName: 'Q1', jobParams: [] as never }]), (e: unknown) => e instanceof StoreValueError && e.field === 'entries[0].jobParams');
+        assert.deepEqual(await store.listQueuedJobs(), []);
+      });
+
+      withStore('takeQueuedJobs hands out one queue\'s entries by priority (highest first, none last), then age, up to the limit', async (store) => {
+        const [low, none, high, otherQueue, alsoHigh] = await store.enqueueJobs([
+          entry('Q1', { currentPriority: 10 }), entry('Q1'), entry('Q1', { currentPriority: 500 }),
+          entry('Q2', { currentPriority: 9999 }), entry('Q1', { currentPriority: 500 }),
+        ]);
+        const got = await store.takeQueuedJobs({ queueName: 'Q1', limit: 3, owner: 'node1', lockIntervalSec: 600, now: T0 });
+        assert.deepEqual(got.map((q) => q.PandaID), [high, alsoHigh, low]);
+        assert.ok(got.every((q) => q.takenTime?.getTime() === T0.getTime() && q.queueName === 'Q1'));
+        assert.deepEqual((await store.takeQueuedJobs({ queueName: 'Q1', limit: 3, owner: 'node2', lockIntervalSec: 600, now: at(1) })).map((q) => q.PandaID), [none]);
+        assert.deepEqual(await store.takeQueuedJobs({ queueName: 'Q1', limit: 3, owner: 'node2', lockIntervalSec: 600, now: at(2) }), []);
+        assert.deepEqual((await store.listQueuedJobs({ queueName: 'Q2' })).map((q) => [q.PandaID, q.takenTime]), [[otherQueue, null]]);
+        const listed = await store.listQueuedJobs({ queueName: 'Q1' });
+        assert.equal(listed.length, 4, 'taken entries stay listed until their jobs are stored');
+        assert.ok(listed.every((q) => q.takenTime !== null));
+      });
+
+      withStore('an entry taken by a fetcher that died before storing its job is handed out again after the lock interval, and never once its job is stored', async (store) => {
+        const [crashed, stored] = await store.enqueueJobs([entry('Q1'), entry('Q1')]);
+        const take = (owner: string, now: Date) => store.takeQueuedJobs({ queueName: 'Q1', limit: 10, owner, lockIntervalSec: 60, now });
+        assert.deepEqual((await take('dead', T0)).map((q) => q.PandaID), [crashed, stored]);
+        await store.insertJobs([job({ PandaID: stored })]);
+        assert.deepEqual(await take('alive', at(59)), [], 'withheld within the lock interval');
+        const again = await take('alive', at(60));
+        assert.deepEqual(again.map((q) => q.PandaID), [crashed], 'the stored one is never handed out again');
+        assert.equal(again[0]?.takenTime?.getTime(), at(60).getTime());
+        await store.insertJobs([job({ PandaID: crashed })]);
+        assert.deepEqual(await store.listQueuedJobs(), []);
+        await store.deleteJobs([crashed as number, stored as number]);
+        assert.deepEqual(await take('alive', at(1000)), [], 'a deleted job does not put its entry back in the queue');
+        assert.deepEqual(await store.listQueuedJobs(), []);
+      });
+
+      withStore('insertJobs of a taken entry fails as a duplicate when another fetcher stored it first, and the entry stays out of the queue', async (store) => {
+        const [id] = await store.enqueueJobs([entry('Q1')]);
+        await store.takeQueuedJobs({ queueName: 'Q1', limit: 1, owner: 'slow', lockIntervalSec: 60, now: T0 });
+        await store.takeQueuedJobs({ queueName: 'Q1', limit: 1, owner: 'fast', lockIntervalSec: 60, now: at(61) });
+        await store.insertJobs([job({ PandaID: id })]);
+        await assert.rejects(store.insertJobs([job({ PandaID: id })]), StoreDuplicateError);
+        assert.deepEqual(await store.listQueuedJobs(), []);
+      });
+
+      withStore('takeQueuedJobs refuses a limit below 1, an empty owner or queue name with StoreArgumentError', async (store) => {
+        const base = { queueName: 'Q1', limit: 1, owner: 'n', lockIntervalSec: 60 };
+        await assert.rejects(store.takeQueuedJobs({ ...base, limit: 0 }), StoreArgumentError);
+        await assert.rejects(store.takeQueuedJobs({ ...base, owner: '' }), StoreArgumentError);
+        await assert.rejects(store.takeQueuedJobs({ ...base, queueName: '' }), StoreArgumentError);
+        await assert.rejects(store.listQueuedJobs({ limit: -1 }), StoreArgumentError);
+      });
+
+      withStore('fetchers taking, storing and crashing in any order never get an entry another holds within the lock interval, and every entry is stored once', async (store) => {
+        const lockIntervalSec = 60;
+        const step = fc.record({
+          fetcher: fc.constantFrom('A', 'B', 'C'),
+          action: fc.constantFrom('take', 'take', 'store', 'crash'),
+          limit: fc.integer({ min: 1, max: 5 }),
+          advanceSec: fc.integer({ min: 0, max: 45 }),
+        });
+        let run = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 1, max: 12 }), fc.array(step, { maxLength: 30 }), async (n, steps) => {
+            const queueName = `P${run++}`;
+            const PandaIDs = await store.enqueueJobs(Array.from({ length: n }, (_, i) => entry(queueName, { jobParams: { i } })));
+            let t = 0;
+            const held = new Map<string, number[]>();
+            const handedOutAt = new Map<number, number>();
+            const stored = new Set<number>();
+            const storeJobs = async (PandaIDsToStore: readonly number[]) => {
+              const fresh = [...new Set(PandaIDsToStore)].filter((id) => !stored.has(id));
+              await store.insertJobs(fresh.map((id) => job({ PandaID: id, computingSite: queueName })));
+              for (const id of fresh) stored.add(id);
+            };
+            const available = () => PandaIDs.filter((id) => !stored.has(id) && (handedOutAt.get(id) ?? -Infinity) <= t - lockIntervalSec).length;
+            for (const s of steps) {
+              t += s.advanceSec;
+              if (s.action === 'take') {
+                const expected = Math.min(s.limit, available());
+                const got = await store.takeQueuedJobs({ queueName, limit: s.limit, owner: s.fetcher, lockIntervalSec, now: at(t) });
+                assert.equal(got.length, expected, 'every available entry up to the limit');
+                for (const q of got) {
+                  assert.ok(!stored.has(q.PandaID), `entry ${q.PandaID} handed out after its job was stored`);
+                  const last = handedOutAt.get(q.PandaID);
+                  assert.ok(last === undefined || t - last >= lockIntervalSec, `entry ${q.PandaID} handed out again ${t - (last ?? 0)} s after`);
+                  handedOutAt.set(q.PandaID, t);
+                }
+                held.set(s.fetcher, [...(held.get(s.fetcher) ?? []), ...got.map((q) => q.PandaID)]);
+              } else if (s.action === 'store') {
+                await storeJobs(held.get(s.fetcher) ?? []);
+                held.delete(s.fetcher);
+              } else {
+                held.delete(s.fetcher);
+              }
+            }
+            // The survivors: after the lock interval, whatever is left comes back and is stored.
+            t += lockIntervalSec;
+            await storeJobs((await store.takeQueuedJobs({ queueName, limit: n, owner: 'Z', lockIntervalSec, now: at(t) })).map((q) => q.PandaID));
+            assert.equal(stored.size, n);
+            assert.deepEqual(await store.listQueuedJobs({ queueName }), []);
+            assert.deepEqual(sorted(ids(await store.listJobs({ queueName }))), sorted(PandaIDs));
+          }),
+          { numRuns: 60 },
+        );
+      });
     });
 
     describe('files, queues and locks', () => {

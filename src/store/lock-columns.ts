@@ -29,6 +29,7 @@ export const workerInternalColumns = [
 export const workerLockColumns: Readonly<Record<WorkerClaimPurpose, LockColumns>> = {
   monitor: { lock: 'lockedBy', lockTime: 'modificationTime', due: 'modificationTime', dueRequired: false },
   sweeper: { lock: 'lockedBy', lockTime: 'modificationTime', due: 'modificationTime', dueRequired: false },
+  submitter: { lock: 'lockedBy', lockTime: 'modificationTime', due: 'modificationTime', dueRequired: false },
   propagator: { lock: 'propagatorLock', lockTime: 'propagatorLockTime', due: 'lastUpdate', dueRequired: true },
 };
 

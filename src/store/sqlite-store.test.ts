@@ -17,6 +17,7 @@ import {
   StoreReadOnlyError,
   StoreSchemaTooNewError,
 } from './index.js';
+import { migrate } from './sqlite/schema.js';
 import { withTmpfs } from './testing/tmpfs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'harvester-store-'));
@@ -51,6 +52,33 @@ describe('SqliteStore on a database file', () => {
     await store.insertJobs([new JobSpec({ PandaID: 1, auxInput: 2 })]);
     assert.equal((await store.getJob(1)).auxInput, 2);
     await store.close();
+  });
+
+  test('a version-1 file is upgraded in place: its jobs stay, and queued jobs get PandaIDs past them', async () => {
+    const file = newFile();
+    const v1 = new Database(file);
+    v1.transaction(() => migrate(v1, 0, 1)).immediate();
+    v1.prepare('INSERT INTO job_table ("PandaID", "computingSite", "status") VALUES (?, ?, ?)').run(41, 'Q1', 'running');
+    assert.equal((v1.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number }).v, 1);
+    assert.equal(v1.prepare("SELECT name FROM sqlite_master WHERE name = 'job_queue_table'").get(), undefined, 'a real version-1 file: no queue yet');
+    v1.close();
+
+    const store = await SqliteStore.open(file);
+    try {
+      const job = await store.getJob(41);
+      assert.deepEqual([job.computingSite, job.status], ['Q1', 'running']);
+      const [queued] = await store.enqueueJobs([{ queueName: 'Q1', jobParams: { command: 'true' } }]);
+      assert.ok((queued as number) > 41, `the first queued PandaID ${queued} comes after the stored jobs`);
+      await store.deleteJobs([41]);
+      const fresh = new JobSpec({ computingSite: 'Q1' });
+      await store.insertJobs([fresh]);
+      assert.ok((fresh.PandaID as number) > (queued as number));
+    } finally {
+      await store.close();
+    }
+    const raw = new Database(file, { readonly: true });
+    assert.deepEqual((raw.prepare('SELECT version FROM schema_version ORDER BY version').all() as { version: number }[]).map((r) => r.version), [1, 2]);
+    raw.close();
   });
 
   test('a database with a newer schema version is refused with an error naming the file and both versions, and left untouched', async () => {

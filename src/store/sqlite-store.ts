@@ -19,6 +19,7 @@ import {
 } from './errors.js';
 import { jobLockColumns, jobLockNames, workerInternalColumns, workerLockColumns, workerLockNames, type LockColumns } from './lock-columns.js';
 import { lockClaimableRows, type Condition } from './sqlite/claims.js';
+import { allocatePandaIDs, insertQueuedJobs, listQueuedRows, notePandaIDs, removeQueuedJobs, takeQueuedRows } from './sqlite/job-queue.js';
 import { translateSqliteError } from './sqlite/engine-errors.js';
 import { FILE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, WORK_TABLE, SCHEMA_VERSION, migrate, quote, readSchemaVersion } from './sqlite/schema.js';
 import { inList, SpecTable, StatementCache, type OperationContext } from './sqlite/spec-table.js';
@@ -28,7 +29,11 @@ import type {
   JobClaim,
   JobFilter,
   JobUpdate,
+  NewQueuedJob,
   QueueClaim,
+  QueuedJob,
+  QueuedJobFilter,
+  QueuedJobTake,
   ReleasedLocks,
   Store,
   WorkerClaim,
@@ -112,7 +117,13 @@ export class SqliteStore implements Store {
   async insertJobs(jobs: readonly JobSpec[]): Promise<void> {
     this.#write('insertJobs', (ctx, after) => {
       this.#refuseDuplicates(ctx, this.#jobs, 'job', jobs);
-      for (const job of jobs) this.#insertJob(ctx, job, after);
+      const given = jobs.map((job) => this.#jobs.idOf(job)).filter((id): id is number => id !== null);
+      notePandaIDs(this.#statements, given);
+      const unnumbered = jobs.length - given.length;
+      let next = unnumbered > 0 ? allocatePandaIDs(ctx, this.#statements, unnumbered) : 0;
+      for (const job of jobs) this.#insertJob(ctx, job, after, this.#jobs.idOf(job) === null ? next++ : undefined);
+      // In the same transaction: a fetcher crashing before this commit finds the entries still queued.
+      removeQueuedJobs(this.#statements, given);
     });
   }
 
@@ -195,11 +206,18 @@ export class SqliteStore implements Store {
   async claimWorkers(claim: WorkerClaim): Promise<WorkSpec[]> {
     const lock = workerLockColumns[claim.purpose];
     if (lock === undefined) throw new StoreArgumentError(this.database, 'claimWorkers', `unknown purpose ${JSON.stringify(claim.purpose)}`);
-    const conditions: Condition[] = [];
-    if (claim.queueName !== undefined) conditions.push({ sql: `${quote('computingSite')} = ?`, parameters: [claim.queueName] });
-    if (claim.statuses !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(claim.statuses)] });
     return this.#write('claimWorkers', (ctx) => {
-      const ids = lockClaimableRows(this.#statements, WORK_TABLE, 'workerID', lock, conditions, this.#timing(ctx, claim));
+      const timing = this.#timing(ctx, claim);
+      const conditions: Condition[] = [];
+      if (claim.queueName !== undefined) conditions.push({ sql: `${quote('computingSite')} = ?`, parameters: [claim.queueName] });
+      if (claim.statuses !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(claim.statuses)] });
+      if (claim.killRequested === true) conditions.push({ sql: `(${quote('killTime')} IS NOT NULL AND ${quote('killTime')} <= ?)`, parameters: [timing.nowMs] });
+      if (claim.endedBefore !== undefined) {
+        const endedBefore = claim.endedBefore instanceof Date ? claim.endedBefore.getTime() : Number.NaN;
+        if (Number.isNaN(endedBefore)) throw new StoreArgumentError(ctx.database, ctx.operation, 'endedBefore is not a valid Date');
+        conditions.push({ sql: `(${quote('endTime')} IS NOT NULL AND ${quote('endTime')} < ?)`, parameters: [endedBefore] });
+      }
+      const ids = lockClaimableRows(this.#statements, WORK_TABLE, 'workerID', lock, conditions, timing);
       return this.#withJobs(this.#workers.byIds(ids));
     });
   }
@@ -284,6 +302,26 @@ export class SqliteStore implements Store {
       if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
       for (const file of files) this.#saveFile(ctx, file, file.PandaID as number, after);
     });
+  }
+
+  // ---- the embedded job queue ----
+
+  async enqueueJobs(entries: readonly NewQueuedJob[]): Promise<number[]> {
+    return this.#write('enqueueJobs', (ctx) => insertQueuedJobs(ctx, this.#statements, entries, Date.now()));
+  }
+
+  async takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]> {
+    return this.#write('takeQueuedJobs', (ctx) => {
+      const timing = this.#timing(ctx, take);
+      if (typeof take.queueName !== 'string' || take.queueName === '') {
+        throw new StoreArgumentError(ctx.database, ctx.operation, 'the queueName must be a non-empty string');
+      }
+      return takeQueuedRows(this.#statements, { ...timing, queueName: take.queueName });
+    });
+  }
+
+  async listQueuedJobs(filter: QueuedJobFilter = {}): Promise<QueuedJob[]> {
+    return this.#read('listQueuedJobs', (ctx) => listQueuedRows(this.#statements, filter.queueName, this.#limit(ctx, filter.limit)));
   }
 
   // ---- queues and locks ----
@@ -398,8 +436,9 @@ export class SqliteStore implements Store {
     if (duplicates.length > 0) throw new StoreDuplicateError(ctx.database, ctx.operation, kind, duplicates);
   }
 
-  #insertJob(ctx: OperationContext, job: JobSpec, after: AfterCommit): void {
-    const PandaID = this.#jobs.insert(ctx, job);
+  /** Inserts a job with its files; `newPandaID` for a job without one (drawn from the sequence). */
+  #insertJob(ctx: OperationContext, job: JobSpec, after: AfterCommit, newPandaID: number | undefined): void {
+    const PandaID = this.#jobs.insert(ctx, job, newPandaID === undefined ? {} : { PandaID: newPandaID });
     after.push(() => {
       job.PandaID = PandaID;
       job.resetChanges();
@@ -472,13 +511,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  #select<S extends Spec>(ctx: OperationContext, table: SpecTable<S>, conditions: readonly Condition[], limit: number | undefined): S[] {
+  /** A filter's limit as SQL's LIMIT (-1: none); StoreArgumentError unless an integer >= 0. */
+  #limit(ctx: OperationContext, limit: number | undefined): number {
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
       throw new StoreArgumentError(ctx.database, ctx.operation, `the limit must be an integer >= 0, got ${limit}`);
     }
+    return limit ?? -1;
+  }
+
+  #select<S extends Spec>(ctx: OperationContext, table: SpecTable<S>, conditions: readonly Condition[], limit: number | undefined): S[] {
     return table.where(
       conditions.map((c) => c.sql).join(' AND '),
-      [...conditions.flatMap((c) => c.parameters), limit ?? -1],
+      [...conditions.flatMap((c) => c.parameters), this.#limit(ctx, limit)],
       `ORDER BY ${quote(table.primaryKey)} LIMIT ?`,
     );
   }

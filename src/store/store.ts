@@ -24,12 +24,14 @@ export type JobClaimPurpose = (typeof jobClaimPurposes)[number];
 
 /**
  * Which agent claims workers:
- * - monitor, sweeper: lockedBy, lock time modificationTime; due when modificationTime is unset or older
- *   than checkIntervalSec (the sweeper's keep-time before cleanup).
+ * - monitor, sweeper, submitter: lockedBy, lock time modificationTime; due when modificationTime is unset or
+ *   older than checkIntervalSec (the sweeper's keep-time before cleanup). They share the lock, so none of
+ *   them works on a worker another holds; the submitter re-claims the workers a crashed submitter left
+ *   'ready'.
  * - propagator: a lock of its own (not a WorkSpec field); due only when lastUpdate is set
  *   (triggerPropagation) and older than checkIntervalSec; the claim sets lastUpdate to now, as harvester does.
  */
-export const workerClaimPurposes = ['monitor', 'sweeper', 'propagator'] as const;
+export const workerClaimPurposes = ['monitor', 'sweeper', 'submitter', 'propagator'] as const;
 export type WorkerClaimPurpose = (typeof workerClaimPurposes)[number];
 
 interface ClaimBase {
@@ -59,6 +61,10 @@ export interface WorkerClaim extends ClaimBase {
   readonly purpose: WorkerClaimPurpose;
   /** Only workers in one of these statuses; default: any status. */
   readonly statuses?: readonly string[];
+  /** true: only workers whose killTime is set and not later than now (a kill was asked for); else no filter. */
+  readonly killRequested?: boolean;
+  /** Only workers whose endTime is set and earlier than this. */
+  readonly endedBefore?: Date;
 }
 
 /** A lock the caller holds, named by purpose and owner. */
@@ -121,6 +127,47 @@ export interface QueueClaim {
   readonly now?: Date;
 }
 
+/** A job to put in the embedded job queue (`harvester jobs add`). */
+export interface NewQueuedJob {
+  /** The queue (computingSite) whose job fetcher takes it. */
+  readonly queueName: string;
+  /** The job's parameters, as PanDA's job dict would carry them (transformation, jobPars...). */
+  readonly jobParams: Readonly<Record<string, unknown>>;
+  readonly taskID?: number | null;
+  /** Higher first; null after every number. */
+  readonly currentPriority?: number | null;
+  readonly nCore?: number | null;
+}
+
+/** An entry of the embedded job queue. */
+export interface QueuedJob {
+  /** Given at enqueue time, from the sequence insertJobs draws on: the job keeps it in the jobs table. */
+  readonly PandaID: number;
+  readonly queueName: string;
+  readonly jobParams: Record<string, unknown>;
+  readonly taskID: number | null;
+  readonly currentPriority: number | null;
+  readonly nCore: number | null;
+  readonly creationTime: Date;
+  /** set once a job fetcher took it (it may still be re-handed-out, see takeQueuedJobs) */
+  readonly takenTime: Date | null;
+}
+
+export interface QueuedJobTake {
+  readonly queueName: string;
+  readonly limit: number;
+  /** Who takes (the fetcher's node name), recorded for operators. */
+  readonly owner: string;
+  /** How long a taken entry is withheld from other takers while its job is not in the jobs table. */
+  readonly lockIntervalSec: number;
+  readonly now?: Date;
+}
+
+export interface QueuedJobFilter {
+  readonly queueName?: string;
+  readonly limit?: number;
+}
+
 /** What releaseLocks cleared. */
 export interface ReleasedLocks {
   readonly jobs: number;
@@ -133,9 +180,10 @@ export interface Store {
   readonly database: string;
 
   /**
-   * Inserts jobs with their files (inFiles, outFiles), all or nothing. A job without PandaID gets one (the
-   * embedded job source); files get fileIDs and their PandaID. The specs are updated in place and left with
-   * no pending changes. A PandaID already present: StoreDuplicateError.
+   * Inserts jobs with their files (inFiles, outFiles), all or nothing. A job without PandaID gets one from
+   * the sequence enqueueJobs draws on; files get fileIDs and their PandaID. A job whose PandaID names an
+   * entry of the embedded job queue takes that entry out of the queue. The specs are updated in place and
+   * left with no pending changes. A PandaID already present: StoreDuplicateError.
    */
   insertJobs(jobs: readonly JobSpec[]): Promise<void>;
   /** Claims jobs for a purpose; they come with their files attached (inFiles: input/aux_input, outFiles: the rest). */
@@ -193,6 +241,22 @@ export interface Store {
   claimQueues(claim: QueueClaim): Promise<string[]>;
   /** Releases queues claimed by the owner (only those it holds). */
   releaseQueues(queueNames: readonly string[], owner: string): Promise<void>;
+
+  /**
+   * Puts jobs in the embedded job queue, all or nothing, and returns their PandaIDs in order. The ids come
+   * from the sequence insertJobs draws on for jobs without PandaID: they never collide with a stored job's
+   * and are never handed out twice, even after the job is deleted.
+   */
+  enqueueJobs(entries: readonly NewQueuedJob[]): Promise<number[]>;
+  /**
+   * Hands out up to `limit` entries of a queue that are not yet in the jobs table, oldest first (priority
+   * desc, then PandaID). An entry handed out less than lockIntervalSec ago is not handed out again; after
+   * that, if its PandaID still is not in the jobs table (the fetcher died between getJobs and insertJobs),
+   * it is. Once insertJobs stored its job, an entry leaves the queue for good (in the same transaction).
+   */
+  takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]>;
+  /** Entries not yet in the jobs table (waiting to be fetched, or taken by a fetcher), by PandaID. */
+  listQueuedJobs(filter?: QueuedJobFilter): Promise<QueuedJob[]>;
 
   /** Clears every lock the owner holds on jobs, workers and queues (graceful stop). */
   releaseLocks(owner: string): Promise<ReleasedLocks>;

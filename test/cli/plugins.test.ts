@@ -66,10 +66,10 @@ function assertSweptAccessPoint(home: string, row: WorkerRow): void {
   assert.ok(!existsSync(join(accessPoint, 'status.txt')), `sweep left ${accessPoint}/status.txt behind`);
 }
 
-describe('plugins try on the example\'s local queue', () => {
+describe('plugins try on the example\'s dummy queue', () => {
   test('runs N workers through submit, check, kill and sweep; the table matches the files written', async () => {
     const home = dirs.make('try');
-    const result = await runCli(['plugins', 'try', '--queue', 'local', '--workers', '3'], { home });
+    const result = await runCli(['plugins', 'try', '--queue', 'dummy', '--workers', '3'], { home });
     assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
     const workers = parseTable(result.stdout, 'workerID');
     assert.equal(workers.length, 3, result.stdout);
@@ -89,7 +89,7 @@ describe('plugins try on the example\'s local queue', () => {
 
   test('--json reports the same round for scripts', async () => {
     const home = dirs.make('try-json');
-    const result = await runCli(['plugins', 'try', '--queue', 'local', '--workers', '2', '--json'], { home });
+    const result = await runCli(['plugins', 'try', '--queue', 'dummy', '--workers', '2', '--json'], { home });
     assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
     const report = JSON.parse(result.stdout) as RoundReport;
     assert.equal(report.ok, true);

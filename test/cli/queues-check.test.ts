@@ -37,7 +37,7 @@ describe('queues check on the shipped example', () => {
     assert.ok(warning !== undefined, result.stdout);
     assert.match(warning, /'DummySingletonSubmitter'/);
     assert.match(warning, /'pandaharvester\.harvestersubmitter\.dummy_singleton_submitter'/);
-    assert.match(summaryLine(result, shippedExample), /2 queue\(s\) OK \(local, NERSC_Cori_rpc\)/);
+    assert.match(summaryLine(result, shippedExample), /3 queue\(s\) OK \(local, dummy, NERSC_Cori_rpc\)/);
   });
 });
 

@@ -109,7 +109,7 @@ describe('commands naming a queue that does not exist', () => {
       const lines = outputLines(result.stderr);
       assert.equal(lines.length, 1, result.stderr);
       assert.match(lines[0]!, /'NoSuchQueue'/);
-      assert.match(lines[0]!, /queues: local, NERSC_Cori_rpc/);
+      assert.match(lines[0]!, /queues: local, dummy, NERSC_Cori_rpc/);
       assert.equal(result.stdout, '');
     });
   }

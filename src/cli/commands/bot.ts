@@ -1,18 +1,14 @@
 // `harvester bot start|stop|status`: the remote side's daemon, with the options of harvester's rpc_bot.py
 // (--port 18861, --pid /var/tmp/harvester_rpc.pid, --stdout, --stderr, --backlog, --foreground).
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Bot } from '../../middleware/bot/daemon.js';
 import { isProcessAlive, livePid, readPid } from '../../middleware/bot/pid-file.js';
 import { PluginFactory } from '../../plugins/index.js';
 import { CliContext } from '../context.js';
+import { daemonize, ReadinessReporter } from '../daemonize.js';
 import { ExitCode } from '../exit-codes.js';
 import { portNumber, positiveInt } from '../options.js';
-
-const READY_FD_ENV = 'HARVESTER_BOT_READY_FD';
 
 interface StartOptions {
   port: number;
@@ -53,7 +49,7 @@ export function registerBotCommands(program: Command): void {
         return;
       }
       if (!opts.foreground) {
-        await daemonize(command, ctx, opts, pidFile);
+        await startDaemon(command, ctx, opts, pidFile);
         return;
       }
       await runForeground(ctx, opts, pidFile);
@@ -99,7 +95,7 @@ export function registerBotCommands(program: Command): void {
 }
 
 async function runForeground(ctx: CliContext, opts: StartOptions, pidFile: string): Promise<void> {
-  const readyFd = process.env[READY_FD_ENV] === undefined ? undefined : Number(process.env[READY_FD_ENV]);
+  const readiness = new ReadinessReporter();
   const factory = new PluginFactory({ pluginDirs: ctx.master.pluginDirs, log: ctx.log });
   const bot = new Bot({
     home: ctx.master.home,
@@ -111,22 +107,14 @@ async function runForeground(ctx: CliContext, opts: StartOptions, pidFile: strin
     factory,
     log: ctx.log,
     onReady: ({ port, pid }) => {
-      if (readyFd !== undefined) {
-        writeSync(readyFd, `ready ${pid} ${port}\n`);
-        closeSync(readyFd);
-      } else {
-        process.stdout.write(`bot listening on 127.0.0.1:${port} (pid ${pid})\n`);
-      }
+      if (!readiness.ready(`${pid} ${port}`)) process.stdout.write(`bot listening on 127.0.0.1:${port} (pid ${pid})\n`);
     },
   });
   try {
     await bot.start();
   } catch (error) {
     ctx.log.error({ err: error, port: opts.port, pidFile }, 'bot failed to start');
-    if (readyFd !== undefined) {
-      writeSync(readyFd, `error ${error instanceof Error ? error.message : String(error)}\n`);
-      closeSync(readyFd);
-    }
+    readiness.failed(error instanceof Error ? error.message : String(error));
     throw error;
   }
   const stop = (signal: string): void => {
@@ -139,55 +127,22 @@ async function runForeground(ctx: CliContext, opts: StartOptions, pidFile: strin
 }
 
 /** Starts `bot start --foreground` detached, its output in files, and returns once it listens (or failed). */
-async function daemonize(command: Command, ctx: CliContext, opts: StartOptions, pidFile: string): Promise<void> {
+async function startDaemon(command: Command, ctx: CliContext, opts: StartOptions, pidFile: string): Promise<void> {
   const logDir = ctx.master.logDir;
-  mkdirSync(logDir, { recursive: true });
-  const stdoutFile = resolve(opts.stdout ?? join(logDir, 'bot.stdout'));
   const stderrFile = resolve(opts.stderr ?? join(logDir, 'bot.stderr'));
-  mkdirSync(dirname(stdoutFile), { recursive: true });
-  mkdirSync(dirname(stderrFile), { recursive: true });
-  const out = openSync(stdoutFile, 'a');
-  const err = openSync(stderrFile, 'a');
-  const main = fileURLToPath(new URL('../main.js', import.meta.url));
-  const globals = command.optsWithGlobals<{ config?: string; logLevel?: string }>();
-  const args = [
-    main,
-    '--home', ctx.master.home,
-    ...(globals.config ? ['--config', globals.config] : []),
-    ...(globals.logLevel ? ['--log-level', globals.logLevel] : []),
-    'bot', 'start', '--foreground',
-    '--port', String(opts.port),
-    '--pid', pidFile,
-    '--backlog', String(opts.backlog),
-    '--grace', String(opts.grace),
-  ];
-  const child = spawn(process.execPath, args, {
-    detached: true,
-    stdio: ['ignore', out, err, 'pipe'],
-    env: { ...process.env, [READY_FD_ENV]: '3' },
-    cwd: ctx.master.home,
+  const answer = await daemonize({
+    ctx,
+    command,
+    args: ['bot', 'start', '--port', String(opts.port), '--pid', pidFile, '--backlog', String(opts.backlog), '--grace', String(opts.grace)],
+    stdoutFile: opts.stdout ?? join(logDir, 'bot.stdout'),
+    stderrFile,
   });
-  closeSync(out);
-  closeSync(err);
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  const answer = await new Promise<string>((resolveAnswer) => {
-    let text = '';
-    const timer = setTimeout(() => resolveAnswer('error the bot did not report ready within 30 s'), 30_000);
-    pipe.setEncoding('utf8');
-    pipe.on('data', (chunk: string) => (text += chunk));
-    pipe.on('end', () => {
-      clearTimeout(timer);
-      resolveAnswer(text.trim() || `error the bot exited before it was ready (exit ${child.exitCode ?? 'unknown'})`);
-    });
-  });
-  child.unref();
-  (pipe as unknown as { destroy(): void }).destroy();
-  if (answer.startsWith('ready ')) {
-    const [, pid, port] = answer.split(' ');
+  if (answer.ready) {
+    const [pid, port] = answer.detail.split(' ');
     process.stdout.write(`bot started (pid ${pid}, 127.0.0.1:${port}, pid file ${pidFile}, logs ${join(logDir, 'bot.log')})\n`);
     return;
   }
-  process.stderr.write(`harvester: bot failed to start: ${answer.replace(/^error /, '')} (see ${stderrFile})\n`);
+  process.stderr.write(`harvester: bot failed to start: ${answer.error} (see ${stderrFile})\n`);
   process.exitCode = ExitCode.failure;
 }
 

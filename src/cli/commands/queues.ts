@@ -1,4 +1,5 @@
-// `harvester queues check|show`: validate a queue configuration and show a resolved queue.
+// `harvester queues check|show|list`: validate a queue configuration, show a resolved queue, list the queues
+// with their worker counts.
 import type { Command } from 'commander';
 import { formatProblem, maskedQueueConfig, type ConfigProblem, type QueueConfig, type QueueConfigLoad } from '../../config/index.js';
 import { pluginKinds } from '../../plugins/contracts.js';
@@ -7,6 +8,10 @@ import { describeRoute } from '../../middleware/herder/route.js';
 import { maskSecrets } from '../../logging/index.js';
 import { CliContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
+import { formatTable, type Row } from '../table.js';
+import { openExistingStore, withStore } from '../open-store.js';
+import { workerStatuses } from '../../spec/index.js';
+import type { WorkerCounts } from '../../store/index.js';
 
 export function registerQueuesCommands(program: Command): void {
   const queues = program.command('queues').description('check and show the queue configuration (panda_queueconfig.json)');
@@ -47,6 +52,67 @@ export function registerQueuesCommands(program: Command): void {
       }
       process.stdout.write(maskSecrets(renderQueue(queue, placements)) + '\n');
     });
+
+  queues
+    .command('list')
+    .description('list the queues with their status, mapType and worker counts by status')
+    .option('--queue-config <file>', 'queue configuration file (default: from the master config)')
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { queueConfig?: string; json?: boolean }, command: Command) => {
+      const ctx = CliContext.fromCommand(command);
+      const load = ctx.loadQueues(opts.queueConfig);
+      const store = await openExistingStore(ctx.master);
+      const counts = store === undefined ? new Map<string, WorkerCounts>() : await withStore(store, (s) => s.getWorkerStatsByQueue());
+      const listed = queueListing(load, counts);
+      if (load.problems.length > 0) {
+        const broken = new Set(load.problems.map((p) => p.queue ?? '-'));
+        process.stderr.write(`warning: ${load.file}: ${load.problems.length} problem(s) (${[...broken].join(', ')}); see 'harvester queues check'\n`);
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(listed, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(renderQueueListing(listed) + '\n');
+    });
+}
+
+/** One line of `queues list`: a configured queue (or one that only the database knows) with its workers. */
+export interface QueueListing {
+  readonly queueName: string;
+  /** null for a queue that has workers in the database but is not in the queue configuration (any more). */
+  readonly queueStatus: string | null;
+  readonly mapType: string | null;
+  /** Workers by status, every known status present (0 when none). */
+  readonly nWorkers: Readonly<Record<string, number>>;
+}
+
+export function queueListing(load: QueueConfigLoad, counts: ReadonlyMap<string, WorkerCounts>): QueueListing[] {
+  const withZeros = (found: WorkerCounts | undefined): Record<string, number> => {
+    const all: Record<string, number> = Object.fromEntries(workerStatuses.map((s) => [s, 0]));
+    for (const [status, n] of Object.entries(found ?? {})) all[status] = n;
+    return all;
+  };
+  const listed: QueueListing[] = [...load.queues.values()].map((q) => ({
+    queueName: q.queueName,
+    queueStatus: q.queueStatus,
+    mapType: q.mapType,
+    nWorkers: withZeros(counts.get(q.queueName)),
+  }));
+  // Workers of a queue removed from the configuration are still there for the sweeper: show them too.
+  const orphans = [...counts.keys()].filter((name) => !load.queues.has(name)).sort();
+  for (const name of orphans) listed.push({ queueName: name, queueStatus: null, mapType: null, nWorkers: withZeros(counts.get(name)) });
+  return listed;
+}
+
+function renderQueueListing(listed: readonly QueueListing[]): string {
+  const statuses = [...new Set([...workerStatuses, ...listed.flatMap((q) => Object.keys(q.nWorkers))])];
+  const rows: Row[] = listed.map((q) => ({
+    queueName: q.queueName,
+    queueStatus: q.queueStatus ?? '(not configured)',
+    mapType: q.mapType ?? '',
+    ...q.nWorkers,
+  }));
+  return formatTable(['queueName', 'queueStatus', 'mapType', ...statuses], rows);
 }
 
 /** Where each plugin section of a queue runs. */

@@ -44,7 +44,7 @@ export class Bot {
     const { opts } = this;
     // A home we create is ours alone, whatever the umask (the secret check refuses a writable directory).
     if (mkdirSync(opts.home, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(opts.home, 0o700);
-    const { replacedStale } = acquirePidFile(opts.pidFile);
+    const { replacedStale } = acquirePidFile(opts.pidFile, { what: 'a bot', stopCommand: `harvester bot stop --pid ${opts.pidFile}` });
     if (replacedStale) opts.log.warn({ pidFile: opts.pidFile }, 'replaced a stale pid file (its process was gone)');
     try {
       const paths = botPaths(opts.home);

@@ -1,16 +1,26 @@
-// The bot's pid file (harvester's /var/tmp/harvester_rpc.pid). A stale file — its process gone — never blocks
-// a restart; a live one does, with a message naming the pid and the file.
+// Pid files of our daemons: the bot's (harvester's /var/tmp/harvester_rpc.pid) and `harvester run`'s. A stale
+// file — its process gone — never blocks a restart; a live one does, with a message naming the pid and the file.
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { MiddlewareError } from '../errors.js';
 
-export class BotAlreadyRunningError extends MiddlewareError {
-  override readonly name = 'BotAlreadyRunningError';
+export class AlreadyRunningError extends MiddlewareError {
+  override readonly name = 'AlreadyRunningError';
   constructor(
+    /** "a bot", "harvester". */
+    readonly what: string,
     readonly pid: number,
     readonly pidFile: string,
+    /** The command that stops it, for the message. */
+    readonly stopCommand: string,
   ) {
-    super(`a bot is already running with pid ${pid} (pid file ${pidFile}); stop it first with 'harvester bot stop --pid ${pidFile}'`, {});
+    super(`${what} is already running with pid ${pid} (pid file ${pidFile}); stop it first with '${stopCommand}'`, {});
   }
+}
+
+/** Who claims a pid file, for the error when another one holds it. */
+export interface PidFileOwner {
+  readonly what: string;
+  readonly stopCommand: string;
 }
 
 export function readPid(file: string): number | undefined {
@@ -61,7 +71,7 @@ export function livePid(file: string): number | undefined {
 }
 
 /** Claims the pid file for this process. Returns whether a stale file was replaced. */
-export function acquirePidFile(file: string, pid = process.pid): { replacedStale: boolean } {
+export function acquirePidFile(file: string, owner: PidFileOwner, pid = process.pid): { replacedStale: boolean } {
   let replacedStale = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -72,12 +82,12 @@ export function acquirePidFile(file: string, pid = process.pid): { replacedStale
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const other = readPid(file);
-      if (other !== undefined && other !== pid && isProcessAlive(other)) throw new BotAlreadyRunningError(other, file);
+      if (other !== undefined && other !== pid && isProcessAlive(other)) throw new AlreadyRunningError(owner.what, other, file, owner.stopCommand);
       unlinkSync(file);
       replacedStale = true;
     }
   }
-  throw new MiddlewareError(`could not claim the pid file ${file}: another bot is starting at the same time`, {});
+  throw new MiddlewareError(`could not claim the pid file ${file}: another process is starting at the same time`, {});
 }
 
 /** Removes the pid file if it still names `pid`. */

@@ -15,9 +15,14 @@ export const FILE_TABLE = 'file_table';
 export const JOB_WORKER_TABLE = 'jw_table';
 export const QUEUE_TABLE = 'pq_table';
 export const SCHEMA_VERSION_TABLE = 'schema_version';
+/** The embedded job queue (`harvester jobs add`): entries waiting for a job fetcher. */
+export const JOB_QUEUE_TABLE = 'job_queue_table';
+/** Named id sequences that survive deletion of their rows (PandaIDs of embedded jobs). */
+export const SEQUENCE_TABLE = 'sequence_table';
+export const PANDAID_SEQUENCE = 'PandaID';
 
 /** The schema version this code writes and understands. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Identifiers are harvester's mixed-case names: always quoted. */
 export function quote(identifier: string): string {
@@ -89,8 +94,28 @@ function createVersion1(db: Database.Database): void {
   db.exec(`CREATE INDEX "job_table_subStatus_PandaID" ON ${quote(JOB_TABLE)} ("subStatus", "PandaID")`);
 }
 
+/** Version 2: the embedded job queue, and the PandaID sequence it shares with insertJobs. */
+function createVersion2(db: Database.Database): void {
+  db.exec(`CREATE TABLE ${quote(JOB_QUEUE_TABLE)} (
+    "PandaID" INTEGER PRIMARY KEY,
+    "queueName" TEXT NOT NULL,
+    "jobParams" TEXT NOT NULL,
+    "taskID" INTEGER,
+    "currentPriority" INTEGER,
+    "nCore" INTEGER,
+    "creationTime" INTEGER NOT NULL,
+    "takenBy" TEXT,
+    "takenTime" INTEGER)`);
+  // takeQueuedJobs picks one queue's entries by priority, then age.
+  db.exec(`CREATE INDEX ${quote(`${JOB_QUEUE_TABLE}_queueName_currentPriority`)} ON ${quote(JOB_QUEUE_TABLE)} ("queueName", "currentPriority", "PandaID")`);
+  db.exec(`CREATE TABLE ${quote(SEQUENCE_TABLE)} ("name" TEXT PRIMARY KEY, "next" INTEGER NOT NULL)`);
+  // Start past every job a version-1 file holds: rowid-assigned ids of embedded jobs included.
+  db.prepare(`INSERT INTO ${quote(SEQUENCE_TABLE)} ("name", "next") SELECT ?, COALESCE(MAX("PandaID"), 0) + 1 FROM ${quote(JOB_TABLE)}`).run(PANDAID_SEQUENCE);
+}
+
 const migrations: ReadonlyArray<{ readonly version: number; readonly apply: (db: Database.Database) => void }> = [
   { version: 1, apply: createVersion1 },
+  { version: 2, apply: createVersion2 },
 ];
 
 /** The version recorded in the file, 0 for a database without harvester tables. Read-only. */
@@ -102,13 +127,14 @@ export function readSchemaVersion(db: Database.Database): number {
 }
 
 /**
- * Applies the migrations after `from` and adds missing spec columns and indexes. Runs inside the caller's
- * immediate transaction, so two processes opening a new file at once migrate it once.
+ * Applies the migrations after `from` (up to `to`, default: the current version; a lower `to` builds an old
+ * file for upgrade tests) and adds missing spec columns and indexes. Runs inside the caller's immediate
+ * transaction, so two processes opening a new file at once migrate it once.
  */
-export function migrate(db: Database.Database, from: number): void {
+export function migrate(db: Database.Database, from: number, to: number = SCHEMA_VERSION): void {
   db.exec(`CREATE TABLE IF NOT EXISTS ${quote(SCHEMA_VERSION_TABLE)} ("version" INTEGER NOT NULL, "appliedAt" INTEGER NOT NULL)`);
   for (const migration of migrations) {
-    if (migration.version <= from) continue;
+    if (migration.version <= from || migration.version > to) continue;
     migration.apply(db);
     db.prepare(`INSERT INTO ${quote(SCHEMA_VERSION_TABLE)} ("version", "appliedAt") VALUES (?, ?)`).run(migration.version, Date.now());
   }

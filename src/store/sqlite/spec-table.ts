@@ -75,13 +75,18 @@ export class SpecTable<S extends Spec> {
     return typeof id === 'number' ? id : null;
   }
 
-  /** Inserts every column of the spec (the key only when set) and returns the row's key. */
+  /**
+   * Inserts every column of the spec, with `overrides` in place of the spec's values, and returns the row's
+   * key. The key is written only when set (in the spec or the overrides); else the database assigns it.
+   */
   insert(ctx: OperationContext, spec: S, overrides: Readonly<Record<string, unknown>> = {}): number {
-    const names = this.columns.map((c) => c.name).filter((name) => name !== this.primaryKey || this.idOf(spec) !== null);
-    const values = names.map((name) => this.sqlValue(ctx, spec, name, Object.hasOwn(overrides, name) ? overrides[name] : spec.getField(name)));
+    const valueOf = (name: string): unknown => (Object.hasOwn(overrides, name) ? overrides[name] : spec.getField(name));
+    const key = valueOf(this.primaryKey);
+    const names = this.columns.map((c) => c.name).filter((name) => name !== this.primaryKey || key !== null);
+    const values = names.map((name) => this.sqlValue(ctx, spec, name, valueOf(name)));
     const sql = `INSERT INTO ${quote(this.table)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
     const result = this.statements.get(sql).run(...values);
-    return this.idOf(spec) ?? Number(result.lastInsertRowid);
+    return typeof key === 'number' ? key : Number(result.lastInsertRowid);
   }
 
   /** Sets the given columns of one row; returns how many rows changed (0: no such row). */

@@ -2,17 +2,19 @@
 // two-process claim test. Usage: node claim-loop.js <database> <owner>
 // Opens the store and writes "ready" on stdout, then waits for a line on stdin (so that both processes
 // start claiming together). Claims fetched jobs and submitted workers in small batches, moves each batch on
-// (prepared / running) and releases it, until nothing is left; then writes {"jobs": [...], "workers": [...]}
-// (the ids it claimed) on stdout. Any error ends the process with a non-zero exit code and the error on stderr.
+// (prepared / running) and releases it, and takes entries of the embedded job queue of queue QE and stores
+// their jobs (as a job fetcher does), until nothing is left; then writes {"jobs": [...], "workers": [...],
+// "queued": [...]} (the ids it claimed or took) on stdout. Any error ends the process with a non-zero exit code and the error on stderr.
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { JobSpec } from '../../spec/index.js';
 import { SqliteStore } from '../sqlite-store.js';
 
 async function main(): Promise<void> {
   const [database, owner] = process.argv.slice(2);
   if (database === undefined || owner === undefined) throw new Error('usage: claim-loop <database> <owner>');
   const store = await SqliteStore.open(database);
-  const claimed = { jobs: [] as number[], workers: [] as number[] };
+  const claimed = { jobs: [] as number[], workers: [] as number[], queued: [] as number[] };
   const input = createInterface({ input: process.stdin });
   process.stdout.write('ready\n');
   await once(input, 'line');
@@ -28,7 +30,11 @@ async function main(): Promise<void> {
     await store.updateWorkers(workers, { lock: { purpose: 'monitor', owner }, releaseLock: true });
     claimed.jobs.push(...jobs.map((j) => j.PandaID as number));
     claimed.workers.push(...workers.map((w) => w.workerID as number));
-    idleRounds = jobs.length + workers.length === 0 ? idleRounds + 1 : 0;
+    const taken = await store.takeQueuedJobs({ queueName: 'QE', owner, lockIntervalSec: 3600, limit });
+    // Stored as already prepared, so that this loop's preparator claims leave them alone.
+    await store.insertJobs(taken.map((q) => new JobSpec({ PandaID: q.PandaID, computingSite: q.queueName, status: 'starting', subStatus: 'prepared' })));
+    claimed.queued.push(...taken.map((q) => q.PandaID));
+    idleRounds = jobs.length + workers.length + taken.length === 0 ? idleRounds + 1 : 0;
     // A pause between cycles, as agents have: SQLite's busy handler is not fair, and a process writing
     // back to back could starve the other for the whole run.
     await new Promise((resolve) => setTimeout(resolve, 1));

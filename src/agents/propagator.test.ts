@@ -1,0 +1,127 @@
+// The propagator over a real SqliteStore and a recording job source.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JobSourceError } from '../communicator/index.js';
+import { JobSpec, WorkSpec, type WorkerStatus } from '../spec/index.js';
+import { ERR_PANDA_KILL, Propagator } from './propagator.js';
+import { jobSideEnv, jobTaken, type JobSideEnv } from './testing/job-side-fixtures.js';
+
+async function withEnv(body: (t: JobSideEnv) => Promise<void>): Promise<void> {
+  const t = await jobSideEnv({ settings: { propagator: { updateInterval: 60 } } });
+  try {
+    await body(t);
+  } finally {
+    await t.cleanup();
+  }
+}
+
+/** A job whose propagation was triggered. */
+function triggeredJob(t: JobSideEnv, PandaID: number, status: JobSpec['status'], subStatus: JobSpec['subStatus']): JobSpec {
+  const job = new JobSpec({ PandaID, computingSite: 'TEST_QUEUE', status, subStatus });
+  job.triggerPropagation(t.clock.now());
+  return job;
+}
+
+function triggeredWorker(t: JobSideEnv, status: WorkerStatus): WorkSpec {
+  const worker = new WorkSpec({ computingSite: 'TEST_QUEUE', queueName: 'TEST_QUEUE', status });
+  worker.triggerPropagation(t.clock.now());
+  return worker;
+}
+
+describe('Propagator', () => {
+  test('reports triggered jobs; a final job done is not reported again, a running one is after updateInterval', async () => {
+    await withEnv(async (t) => {
+      await t.store.insertJobs([triggeredJob(t, 1, 'finished', 'done'), triggeredJob(t, 2, 'running', 'running'), triggeredJob(t, 3, 'finished', 'to_transfer')]);
+      const propagator = new Propagator(t.env);
+      const report = await propagator.runCycle(t.signal);
+      assert.deepEqual([report.jobsReported, report.jobsCompleted], [3, 1]);
+      assert.deepEqual(t.source.updateJobsCalls, [[1, 2, 3]]);
+      const [done, running, staging] = await t.store.getJobs([1, 2, 3]);
+      assert.equal(done!.propagatorTime, null, 'propagation disabled');
+      assert.notEqual(running!.propagatorTime, null);
+      assert.notEqual(staging!.propagatorTime, null, 'a job still staging out is reported again (as transferring)');
+      assert.equal(running!.propagatorLock, null, 'the lock is released');
+      await propagator.runCycle(t.signal);
+      assert.equal(t.source.updateJobsCalls.length, 1, 'nothing due before updateInterval');
+      t.clock.advance(61);
+      await propagator.runCycle(t.signal);
+      assert.deepEqual(t.source.updateJobsCalls[1], [2, 3]);
+    });
+  });
+
+  test('a JobSourceError is logged and counted; the jobs come back after updateInterval', async () => {
+    await withEnv(async (t) => {
+      await t.store.insertJobs([triggeredJob(t, 4, 'finished', 'done')]);
+      t.source.onUpdateJobs = async () => {
+        throw new JobSourceError('updateJobsInBulk', 'PanDA unreachable');
+      };
+      const propagator = new Propagator(t.env);
+      const report = await propagator.runCycle(t.signal);
+      assert.deepEqual([report.errors, report.jobsReported], [1, 0]);
+      assert.ok(t.log.problems('reporting to the source failed').some((l) => l.method === 'updateJobs' && String(l.subject).includes('4')));
+      const job = await t.store.getJob(4);
+      assert.notEqual(job.propagatorTime, null, 'still to be reported');
+      assert.equal(job.propagatorLock, null);
+      t.source.onUpdateJobs = async (jobs) => jobs.map((j) => jobTaken(j.PandaID));
+      t.clock.advance(61);
+      assert.equal((await propagator.runCycle(t.signal)).jobsCompleted, 1);
+      assert.equal((await t.store.getJob(4)).propagatorTime, null);
+    });
+  });
+
+  test('a report the source refuses, or an answer of the wrong length, leaves the jobs to be reported again', async () => {
+    await withEnv(async (t) => {
+      await t.store.insertJobs([triggeredJob(t, 5, 'failed', 'done'), triggeredJob(t, 6, 'failed', 'done')]);
+      t.source.onUpdateJobs = async () => [{ PandaID: 5, StatusCode: 30, ok: false, command: null, errorDiag: 'refused', response: {} }, jobTaken(6)];
+      const propagator = new Propagator(t.env);
+      const report = await propagator.runCycle(t.signal);
+      assert.deepEqual([report.jobsRefused, report.jobsCompleted], [1, 1]);
+      assert.ok(t.log.problems('refused the job report').some((l) => l.PandaID === 5 && l.StatusCode === 30));
+      assert.notEqual((await t.store.getJob(5)).propagatorTime, null);
+      t.source.onUpdateJobs = async () => [];
+      t.clock.advance(61);
+      assert.equal((await propagator.runCycle(t.signal)).errors, 1);
+      assert.ok(t.log.problems('wrong number of results').length > 0);
+      assert.notEqual((await t.store.getJob(5)).propagatorTime, null);
+    });
+  });
+
+  test('reports triggered workers; final ones are not reported again; a JobSourceError brings them back later', async () => {
+    await withEnv(async (t) => {
+      const finished = triggeredWorker(t, 'finished');
+      const running = triggeredWorker(t, 'running');
+      await t.store.insertWorkers([finished, running]);
+      t.source.onUpdateWorkers = async () => {
+        throw new JobSourceError('updateWorkers', 'PanDA unreachable');
+      };
+      const propagator = new Propagator(t.env);
+      assert.equal((await propagator.runCycle(t.signal)).errors, 1);
+      assert.notEqual((await t.store.getWorker(finished.workerID!)).lastUpdate, null);
+      t.source.onUpdateWorkers = async (workers) => workers.map((w) => ({ workerID: w.workerID, ok: true }));
+      t.clock.advance(61);
+      const report = await propagator.runCycle(t.signal);
+      assert.deepEqual([report.workersReported, report.workersCompleted], [2, 1]);
+      assert.equal((await t.store.getWorker(finished.workerID!)).lastUpdate, null);
+      assert.notEqual((await t.store.getWorker(running.workerID!)).lastUpdate, null);
+      assert.deepEqual(t.source.updateWorkersCalls.at(-1), [finished.workerID, running.workerID]);
+    });
+  });
+
+  test('a kill command of the source requests a kill of the job\'s active workers, or cancels a job without one', async () => {
+    await withEnv(async (t) => {
+      await t.store.insertJobs([triggeredJob(t, 7, 'running', 'running'), triggeredJob(t, 8, 'starting', 'prepared')]);
+      const worker = new WorkSpec({ computingSite: 'TEST_QUEUE', status: 'running' });
+      worker.jobSpecs = [await t.store.getJob(7)];
+      await t.store.insertWorkers([worker]);
+      t.source.onUpdateJobs = async (jobs) => jobs.map((j) => jobTaken(j.PandaID, 'tobekilled'));
+      const report = await new Propagator(t.env).runCycle(t.signal);
+      assert.equal(report.killRequested, 2);
+      assert.equal((await t.store.getWorker(worker.workerID!)).killTime?.getTime(), t.clock.now().getTime());
+      assert.equal((await t.store.getJob(7)).status, 'running', 'the worker is killed first, then the job follows it');
+      const cancelled = await t.store.getJob(8);
+      assert.deepEqual([cancelled.status, cancelled.subStatus], ['cancelled', 'killed']);
+      assert.equal(cancelled.getOneAttribute('pilotErrorCode'), ERR_PANDA_KILL);
+      assert.ok(cancelled.propagatorTime !== null && cancelled.propagatorTime < t.clock.now(), 'the cancellation is reported next');
+    });
+  });
+});

@@ -1,0 +1,271 @@
+// The submitter agent over a real SqliteStore: dummy plugins, doubles that throw, hang, answer nonsense or
+// lose the outcome, and the real LocalProcessSubmitter for a worker a dead process left 'ready'.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DummySubmitter, failed, LocalProcessSubmitter, retryLater, SharedFileMessenger, SimpleWorkerMaker, succeeded, type Outcome } from '../plugins/index.js';
+import { section, testContext } from '../plugins/test-helpers.js';
+import type { WorkSpec } from '../spec/index.js';
+import { maxSubmissionAttempts, submissionOutcomeUnknownDiag, Submitter } from './submitter.js';
+import {
+  insertPreparedJobs,
+  insertWorker,
+  submitAnswers,
+  SubmitterDouble,
+  withWorkerSideEnv,
+  workerQueue,
+  type TestPlugins,
+  type WorkerSideEnv,
+} from './testing/worker-side-fixtures.js';
+
+/** Moves past the submitter's checkInterval (queues and released workers rest that long) and runs a cycle. */
+async function nextCycle(w: WorkerSideEnv): Promise<Readonly<Record<string, number>>> {
+  w.clock.advance(w.env.settings.submitter.checkInterval + 1);
+  return new Submitter(w.env).runCycle(w.signal);
+}
+
+function plugins(p: TestPlugins): Record<string, TestPlugins> {
+  return { TEST_QUEUE: p };
+}
+
+describe('Submitter', () => {
+  test('makes as many workers as the queue has room for, one prepared job each, and records them submitted with their access points', async () => {
+    const submitter = new DummySubmitter();
+    await withWorkerSideEnv(
+      { queues: [workerQueue({ nQueueLimitWorker: 2 })], plugins: plugins({ submitter, workerMaker: new SimpleWorkerMaker() }) },
+      async (w) => {
+        const PandaIDs = await insertPreparedJobs(w.store, ['echo 1', 'echo 2', 'echo 3']);
+        const report = await new Submitter(w.env).runCycle(w.signal);
+        assert.equal(report.submitted, 2);
+        assert.equal(report.errors, 0);
+
+        const workers = await w.store.listWorkers({ withJobs: true });
+        assert.equal(workers.length, 2);
+        for (const worker of workers) {
+          assert.equal(worker.status, 'submitted');
+          assert.equal(worker.lockedBy, null, 'released');
+          assert.match(worker.batchID ?? '', /^batch_ID_/);
+          assert.equal(worker.accessPoint, join(w.home, 'workdir', String(worker.workerID)));
+          assert.equal((await readFile(join(worker.accessPoint!, 'status.txt'), 'utf8')).trim(), 'submitted');
+          assert.ok(worker.submitTime !== null);
+          assert.equal(worker.jobSpecs.length, 1);
+          assert.equal(worker.jobSpecs[0]!.subStatus, 'submitted');
+          assert.equal(worker.jobSpecs[0]!.lockedBy, null);
+        }
+        const [left] = await w.store.getJobs([PandaIDs[2]!]);
+        assert.equal(left!.subStatus, 'prepared', 'the job without room waits');
+        assert.equal(left!.lockedBy, null);
+
+        assert.equal((await nextCycle(w)).submitted, 0, 'no room left: nothing more');
+      },
+    );
+  });
+
+  test('ManyToOne: full chunks of nJobsPerWorker jobs per worker; a partial chunk waits', async () => {
+    const submitter = new SubmitterDouble();
+    const workerMaker = new SimpleWorkerMaker({ nJobsPerWorker: 2 });
+    await withWorkerSideEnv({ queues: [workerQueue({ mapType: 'ManyToOne' })], plugins: plugins({ submitter, workerMaker }) }, async (w) => {
+      const PandaIDs = await insertPreparedJobs(w.store, ['echo 1', 'echo 2', 'echo 3', 'echo 4', 'echo 5']);
+      assert.equal((await new Submitter(w.env).runCycle(w.signal)).submitted, 2);
+      const workers = await w.store.listWorkers({ withJobs: true });
+      assert.deepEqual(workers.map((x) => x.jobSpecs.map((j) => j.PandaID)), [PandaIDs.slice(0, 2), PandaIDs.slice(2, 4)]);
+      assert.deepEqual(workers.map((x) => x.nJobs), [2, 2]);
+      const left = await w.store.getJob(PandaIDs[4]!);
+      assert.deepEqual([left.subStatus, left.lockedBy], ['prepared', null]);
+    });
+  });
+
+  test('a NoJob queue gets workers without jobs, their access points created here when there is no messenger', async () => {
+    const submitter = new SubmitterDouble();
+    await withWorkerSideEnv({ queues: [workerQueue({ mapType: 'NoJob', nQueueLimitWorker: 3 })], plugins: plugins({ submitter }) }, async (w) => {
+      const report = await new Submitter(w.env).runCycle(w.signal);
+      assert.equal(report.submitted, 3);
+      const workers = await w.store.listWorkers({ withJobs: true });
+      assert.deepEqual(workers.map((x) => [x.status, x.jobSpecs.length, x.batchID]), workers.map((x) => ['submitted', 0, `batch-${x.workerID}`]));
+      for (const worker of workers) assert.ok((await stat(worker.accessPoint!)).isDirectory());
+    });
+  });
+
+  test('counts the workers already there: running ones against maxWorkers, queued ones against nQueueLimitWorker', async () => {
+    const submitter = new SubmitterDouble();
+    await withWorkerSideEnv({ queues: [workerQueue({ mapType: 'NoJob', nQueueLimitWorker: 3, maxWorkers: 4 })], plugins: plugins({ submitter }) }, async (w) => {
+      await insertWorker(w.store, { status: 'running' });
+      await insertWorker(w.store, { status: 'running' });
+      await insertWorker(w.store, { status: 'submitted' });
+      await insertWorker(w.store, { status: 'finished' });
+      assert.equal((await new Submitter(w.env).runCycle(w.signal)).submitted, 1, 'maxWorkers 4 - 3 live');
+    });
+  });
+
+  test('a throttled queue gets no new workers', async () => {
+    const submitter = new SubmitterDouble();
+    const throttler = { toBeThrottled: async (): Promise<Outcome<boolean>> => succeeded(true, 'too many missed') };
+    await withWorkerSideEnv({ queues: [workerQueue({ mapType: 'NoJob' })], plugins: plugins({ submitter, throttler }) }, async (w) => {
+      const report = await new Submitter(w.env).runCycle(w.signal);
+      assert.equal(report.throttled, 1);
+      assert.equal(report.submitted, 0);
+      assert.deepEqual(submitter.calls, []);
+      assert.deepEqual(await w.store.listWorkers(), []);
+    });
+  });
+
+  test('a submitter that throws leaves the workers ready and released; the next cycle submits them with the same workerIDs', async () => {
+    const submitter = new SubmitterDouble(submitAnswers.throws);
+    await withWorkerSideEnv({ queues: [workerQueue()], plugins: plugins({ submitter }) }, async (w) => {
+      await insertPreparedJobs(w.store, ['echo 1']);
+      const first = await new Submitter(w.env).runCycle(w.signal);
+      assert.equal(first.errors, 1);
+      assert.equal(first.retry, 1);
+      const [worker] = await w.store.listWorkers({ withJobs: true });
+      assert.equal(worker!.status, 'ready');
+      assert.equal(worker!.lockedBy, null);
+      assert.match(worker!.diagMessage ?? '', /refused the connection/);
+      assert.equal(worker!.jobSpecs[0]!.subStatus, 'queued');
+
+      submitter.answer = submitAnswers.succeed;
+      const second = await nextCycle(w);
+      assert.equal(second.resubmitted, 1);
+      assert.equal(second.submitted, 1);
+      assert.deepEqual(submitter.calls, [[worker!.workerID], [worker!.workerID]]);
+      const [after] = await w.store.listWorkers({ withJobs: true });
+      assert.equal(after!.status, 'submitted');
+      assert.equal(after!.accessPoint, worker!.accessPoint);
+      assert.equal(after!.jobSpecs[0]!.subStatus, 'submitted');
+    });
+  });
+
+  const unknownOutcomes: [string, (ws: WorkSpec[]) => Promise<Outcome[]>][] = [
+    ['throws OutcomeUnknownError', submitAnswers.outcomeUnknown],
+    ['hangs past pluginTimeout', submitAnswers.hangs],
+    ['answers one outcome short', submitAnswers.malformed],
+  ];
+  for (const [what, answer] of unknownOutcomes) {
+    test(`a submitter that ${what} leaves the workers submitted for the monitor to reconcile, never submitted again`, async () => {
+      const submitter = new SubmitterDouble(answer);
+      await withWorkerSideEnv(
+        { queues: [workerQueue({ nQueueLimitWorker: 2 })], plugins: plugins({ submitter }), settings: { submitter: { pluginTimeout: 0.2 } } },
+        async (w) => {
+          await insertPreparedJobs(w.store, ['echo 1', 'echo 2']);
+          const report = await new Submitter(w.env).runCycle(w.signal);
+          assert.equal(report.outcomeUnknown, 2);
+          const workers = await w.store.listWorkers({ withJobs: true });
+          for (const worker of workers) {
+            assert.equal(worker.status, 'submitted');
+            assert.ok(worker.diagMessage?.startsWith(submissionOutcomeUnknownDiag), worker.diagMessage ?? 'no diag');
+            assert.equal(worker.lockedBy, null);
+            assert.equal(worker.jobSpecs[0]!.subStatus, 'submitted');
+          }
+          submitter.answer = submitAnswers.succeed;
+          // Past every lock interval: nothing of theirs is claimable by the submitter any more.
+          w.clock.advance(w.env.settings.submitter.lockInterval + 1);
+          await nextCycle(w);
+          assert.deepEqual(submitter.calls, [workers.map((x) => x.workerID)]);
+        },
+      );
+    });
+  }
+
+  test('a worker whose submission failed is failed; its job goes to a new worker until it has failed too often', async () => {
+    const submitter = new SubmitterDouble(submitAnswers.each(failed('no such partition')));
+    await withWorkerSideEnv({ queues: [workerQueue()], plugins: plugins({ submitter }) }, async (w) => {
+      const [PandaID] = await insertPreparedJobs(w.store, ['echo 1']);
+      await new Submitter(w.env).runCycle(w.signal);
+      const [first] = await w.store.listWorkers();
+      assert.equal(first!.status, 'failed');
+      assert.equal(first!.diagMessage, 'no such partition');
+      assert.ok(first!.endTime !== null);
+      assert.equal((await w.store.getJob(PandaID!)).subStatus, 'prepared');
+
+      for (let i = 1; i < maxSubmissionAttempts; i++) await nextCycle(w);
+      const workers = await w.store.listWorkers();
+      assert.equal(workers.length, maxSubmissionAttempts, 'one new worker per attempt');
+      assert.ok(workers.every((x) => x.status === 'failed'));
+      const job = await w.store.getJob(PandaID!);
+      assert.equal(job.status, 'failed');
+      assert.equal(job.subStatus, 'to_transfer');
+      assert.equal(job.submissionAttempts, maxSubmissionAttempts);
+      assert.ok(job.propagatorTime !== null, 'reported to the job source');
+      await nextCycle(w);
+      assert.equal((await w.store.listWorkers()).length, maxSubmissionAttempts, 'no further attempt');
+    });
+  });
+
+  test('with a messenger: access points under its accessPoint template are set up and the jobs fed before submission', async () => {
+    const submitter = new SubmitterDouble();
+    const queue = workerQueue({ messenger: section('SharedFileMessenger', 'shared_file_messenger', { accessPoint: 'aps/${workerID}' }) });
+    await withWorkerSideEnv({ queues: [queue], plugins: plugins({ submitter, messenger: new SharedFileMessenger() }) }, async (w) => {
+      const [PandaID] = await insertPreparedJobs(w.store, ['echo fed']);
+      assert.equal((await new Submitter(w.env).runCycle(w.signal)).submitted, 1);
+      const [worker] = await w.store.listWorkers();
+      assert.equal(worker!.accessPoint, join(w.home, 'aps', String(worker!.workerID)));
+      const fed = JSON.parse(await readFile(join(worker!.accessPoint!, 'pandaJobData.out'), 'utf8')) as Record<string, { command?: string }>;
+      assert.equal(fed[String(PandaID)]?.command, 'echo fed');
+    });
+  });
+
+  test('jobs the worker maker refuses fail as failed_to_make; no worker is recorded for them', async () => {
+    const submitter = new SubmitterDouble();
+    const workerMaker = {
+      makeWorker: async (): Promise<Outcome<WorkSpec>> => failed('the job asks for more cores than the queue has'),
+      getNumJobsPerWorker: async () => 1,
+      getNumWorkersPerJob: async () => 1,
+    };
+    await withWorkerSideEnv({ plugins: plugins({ submitter, workerMaker }) }, async (w) => {
+      const [PandaID] = await insertPreparedJobs(w.store, ['echo 1']);
+      const report = await new Submitter(w.env).runCycle(w.signal);
+      assert.equal(report.failedToMake, 1);
+      assert.deepEqual(await w.store.listWorkers(), []);
+      assert.deepEqual(submitter.calls, []);
+      const job = await w.store.getJob(PandaID!);
+      assert.deepEqual([job.status, job.subStatus, job.lockedBy], ['failed', 'failed_to_make', null]);
+      assert.ok(job.propagatorTime !== null, 'reported to the job source');
+    });
+  });
+
+  test('a worker the submitter plugin asks to retry stays ready with its diag and is submitted again later', async () => {
+    const submitter = new SubmitterDouble(submitAnswers.each(retryLater('scheduler busy')));
+    await withWorkerSideEnv({ queues: [workerQueue({ mapType: 'NoJob', nQueueLimitWorker: 1 })], plugins: plugins({ submitter }) }, async (w) => {
+      assert.equal((await new Submitter(w.env).runCycle(w.signal)).retry, 1);
+      const [worker] = await w.store.listWorkers();
+      assert.equal(worker!.status, 'ready');
+      assert.equal(worker!.diagMessage, 'scheduler busy');
+      submitter.answer = submitAnswers.succeed;
+      assert.equal((await nextCycle(w)).submitted, 1);
+      assert.deepEqual(submitter.calls, [[worker!.workerID], [worker!.workerID]]);
+    });
+  });
+
+  test("a worker a dead submitter left 'ready' is submitted again with the same workerID once its lock expired, and LocalProcessSubmitter does not start it twice", async () => {
+    await withWorkerSideEnv({}, async (w) => {
+      const submittedLog = join(w.home, 'submitted.log');
+      const local = new LocalProcessSubmitter({ submittedLog });
+      const [PandaID] = await insertPreparedJobs(w.store, ['echo hi']);
+      const [job] = await w.store.getJobs([PandaID!]);
+      job!.subStatus = 'queued';
+      await w.store.updateJobs([job!]);
+      const accessPoint = join(w.home, 'workdir', 'crashed');
+      const worker = await insertWorker(w.store, { status: 'ready', lockedBy: 'submitter-deadhost-1', modificationTime: w.clock.now(), accessPoint }, [job!]);
+      // The dead process got as far as starting the payload, not as far as recording it.
+      const [started] = await local.submitWorkers(testContext(), [worker]);
+      assert.equal(started!.kind, 'succeeded', started!.diag);
+
+      const agentPlugins: TestPlugins = { submitter: local };
+      const agent = new Submitter({ ...w.env, plugin: async (_queue, kind) => agentPlugins[kind] });
+      assert.equal((await agent.runCycle(w.signal)).resubmitted, 0, 'the lock has not expired yet');
+      assert.equal((await w.store.getWorker(worker.workerID!)).status, 'ready');
+
+      w.clock.advance(w.env.settings.submitter.lockInterval + 1);
+      const report = await agent.runCycle(w.signal);
+      assert.equal(report.resubmitted, 1);
+      assert.equal(report.submitted, 1);
+      const after = await w.store.getWorker(worker.workerID!);
+      assert.equal(after.status, 'submitted');
+      assert.equal(after.accessPoint, accessPoint);
+      assert.equal(after.batchID, worker.batchID, 'the payload already started');
+      assert.equal((await w.store.listWorkers()).length, 1, 'no new worker: its job was queued already');
+      const lines = (await readFile(submittedLog, 'utf8')).split('\n').filter((l) => l !== '');
+      assert.deepEqual(lines, [`${worker.workerID} ${worker.batchID}`], 'started once');
+    });
+  });
+});

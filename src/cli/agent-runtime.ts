@@ -1,0 +1,91 @@
+// Everything `harvester run` builds before its agents can start, and takes down after they stop: the home,
+// the store, the job source, the online queues and their plugins.
+import { mkdirSync } from 'node:fs';
+import type { AgentEnvironment } from '../agents/environment.js';
+import { instanceName } from '../agents/environment.js';
+import { EmbeddedJobSource } from '../agents/embedded-job-source.js';
+import { PandaClient, pandaConfigFrom, type JobSource } from '../communicator/index.js';
+import type { QueueConfig } from '../config/index.js';
+import { SqliteStore } from '../store/index.js';
+import type { CliContext } from './context.js';
+import { UsageError } from './exit-codes.js';
+
+export interface AgentRuntime {
+  readonly env: AgentEnvironment;
+  /** Queues of the configuration that were not built (problems) or are not online, with why. */
+  readonly skipped: readonly { queue: string; why: string }[];
+  close(): Promise<void>;
+}
+
+export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
+  const { master } = ctx;
+  // A first run creates the home; the database, logs and access points live under it.
+  mkdirSync(master.home, { recursive: true });
+  mkdirSync(master.logDir, { recursive: true });
+  const load = ctx.loadQueues();
+  const skipped: { queue: string; why: string }[] = [];
+  for (const problem of load.problems) {
+    skipped.push({ queue: problem.queue ?? '(file)', why: `${problem.path}: ${problem.message}` });
+  }
+  const queues: QueueConfig[] = [];
+  for (const queue of load.queues.values()) {
+    if (queue.queueStatus === 'online') queues.push(queue);
+    else skipped.push({ queue: queue.queueName, why: `queueStatus is ${queue.queueStatus}` });
+  }
+  if (queues.length === 0) {
+    throw new UsageError(`no online queue in ${load.file}: nothing to run (${skipped.map((s) => `${s.queue}: ${s.why}`).join('; ') || 'the file has no queues'})`);
+  }
+  const log = ctx.log;
+  const store = await SqliteStore.open(master.db.databaseFile);
+  let jobSource: JobSource;
+  try {
+    jobSource = makeJobSource(ctx, store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const factory = await ctx.factory();
+  const env: AgentEnvironment = {
+    store,
+    jobSource,
+    queues,
+    plugin: (queue, kind) => factory.forQueue(queue, kind),
+    settings: master.agents,
+    home: master.home,
+    log,
+    instance: instanceName(),
+    now: () => new Date(),
+  };
+  log.info(
+    {
+      home: master.home,
+      database: store.database,
+      queueConfig: load.file,
+      queueConfigOrigin: master.queueConfigOrigin,
+      jobSource: jobSource.description,
+      queues: queues.map((q) => q.queueName),
+      skipped,
+    },
+    'harvester runtime ready',
+  );
+  return {
+    env,
+    skipped,
+    async close() {
+      await jobSource.close();
+      await store.close();
+      await ctx.close();
+    },
+  };
+}
+
+function makeJobSource(ctx: CliContext, store: SqliteStore): JobSource {
+  if (ctx.master.jobSource === 'embedded') {
+    return new EmbeddedJobSource({ store, log: ctx.log, lockIntervalSec: ctx.master.agents.jobfetcher.lockInterval });
+  }
+  const config = pandaConfigFrom(ctx.master.extra, { file: ctx.master.configFile, baseDir: ctx.master.home });
+  if (config === undefined) {
+    throw new UsageError(`communicator PandaCommunicator needs a "pandacon" section in ${ctx.master.configFile ?? 'harvester.json'}`);
+  }
+  return new PandaClient(config, { logger: ctx.log });
+}
