@@ -17,8 +17,9 @@ describe('writeBackJobs', () => {
       const theirs = await t.store.claimJobs({ ...claim, owner: 'stager-other', limit: 1, now: t.clock.now() });
       assert.deepEqual(theirs.map((j) => j.PandaID), [1]);
       for (const job of ours) job.subStatus = 'done';
-      const result = await writeBackJobs(t.store, ours, { purpose: 'stager', owner: 'stager-slow' }, t.clock.now(), t.log.logger);
-      assert.deepEqual(result, { written: 1, lockLost: [1], refused: [] });
+      const result = await writeBackJobs(t.store, ours, { lock: { purpose: 'stager', owner: 'stager-slow' }, releaseLock: true, now: t.clock.now() }, t.log.logger);
+      assert.deepEqual(result.written.map((j) => j.PandaID), [2]);
+      assert.deepEqual([result.lockLost, result.refused], [[1], []]);
       const [taken, written] = await t.store.getJobs([1, 2]);
       assert.deepEqual([taken!.subStatus, taken!.stagerLock], ['to_transfer', 'stager-other']);
       assert.deepEqual([written!.subStatus, written!.stagerLock], ['done', null]);

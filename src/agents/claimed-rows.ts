@@ -1,5 +1,4 @@
-// Writing back the rows an agent claimed, releasing its lock. Shared by the job-side agents (preparator, stager,
-// propagator). Two things can make a batch write refuse a row without the whole store being at fault:
+// Writing back the rows an agent claimed (releasing or keeping its lock). Shared by every agent. Two things can make a batch write refuse a row without the whole store being at fault:
 // - another process took some rows over (StoreLockLostError): those are left alone, the rest is written;
 // - a row holds a value the database cannot keep (StoreValueError, e.g. a plugin set a fraction in an integer
 //   field): the batch is written row by row, and such a row is only released (its changes dropped) and logged.
@@ -10,14 +9,16 @@ import {
   StoreLockLostError,
   StoreValueError,
   type JobClaimPurpose,
+  type JobUpdate,
   type LockHold,
   type Store,
   type WorkerClaimPurpose,
+  type WorkerUpdate,
 } from '../store/index.js';
 
-export interface WriteBackResult {
-  /** Rows written (and released). */
-  readonly written: number;
+export interface WriteBackResult<S extends Spec> {
+  /** Rows written (released too, when asked). */
+  readonly written: readonly S[];
   /** Ids of rows another process holds now: nothing was written for them. */
   readonly lockLost: readonly number[];
   /** Ids of rows whose changes the database refused: released unchanged. */
@@ -35,15 +36,15 @@ interface WriteBackPlan<S extends Spec> {
   readonly log: Logger;
 }
 
-async function writeBack<S extends Spec>(specs: readonly S[], plan: WriteBackPlan<S>): Promise<WriteBackResult> {
+async function writeBack<S extends Spec>(specs: readonly S[], plan: WriteBackPlan<S>): Promise<WriteBackResult<S>> {
   const lockLost: number[] = [];
   const refused: number[] = [];
   let pending = [...specs];
-  let written = 0;
+  const written: S[] = [];
   while (pending.length > 0) {
     try {
       await plan.write(pending);
-      written += pending.length;
+      written.push(...pending);
       break;
     } catch (error) {
       if (error instanceof StoreLockLostError) {
@@ -63,7 +64,7 @@ async function writeBack<S extends Spec>(specs: readonly S[], plan: WriteBackPla
         // Find the offending rows by writing one at a time; the others must not wait for them.
         for (const spec of pending) {
           const one = await writeBack([spec], plan);
-          written += one.written;
+          written.push(...one.written);
           lockLost.push(...one.lockLost);
           refused.push(...one.refused);
         }
@@ -85,46 +86,44 @@ async function writeBack<S extends Spec>(specs: readonly S[], plan: WriteBackPla
   return { written, lockLost, refused };
 }
 
-/** Writes claimed jobs (with their files) and releases the purpose's lock on them. */
+/** Writes claimed jobs (with their files) under the purpose's lock, releasing it when options say so. */
 export function writeBackJobs(
   store: Store,
   jobs: readonly JobSpec[],
-  lock: LockHold<JobClaimPurpose>,
-  now: Date,
+  options: JobUpdate & { readonly lock: LockHold<JobClaimPurpose> },
   log: Logger,
-): Promise<WriteBackResult> {
+): Promise<WriteBackResult<JobSpec>> {
   return writeBack(jobs, {
     kind: 'job',
     idOf: (job) => job.PandaID as number,
-    write: (specs) => store.updateJobs(specs, { lock, releaseLock: true, now }),
+    write: (specs) => store.updateJobs(specs, options),
     bare: (PandaID) => {
       const job = new JobSpec({ PandaID });
       job.resetChanges();
       return job;
     },
-    purpose: lock.purpose,
+    purpose: options.lock.purpose,
     log,
   });
 }
 
-/** Writes claimed workers and releases the purpose's lock on them. */
+/** Writes claimed workers (and, with includeJobs, their jobs) under the purpose's lock, releasing it when options say so. */
 export function writeBackWorkers(
   store: Store,
   workers: readonly WorkSpec[],
-  lock: LockHold<WorkerClaimPurpose>,
-  now: Date,
+  options: WorkerUpdate & { readonly lock: LockHold<WorkerClaimPurpose> },
   log: Logger,
-): Promise<WriteBackResult> {
+): Promise<WriteBackResult<WorkSpec>> {
   return writeBack(workers, {
     kind: 'worker',
     idOf: (worker) => worker.workerID as number,
-    write: (specs) => store.updateWorkers(specs, { lock, releaseLock: true, now }),
+    write: (specs) => store.updateWorkers(specs, options),
     bare: (workerID) => {
       const worker = new WorkSpec({ workerID });
       worker.resetChanges();
       return worker;
     },
-    purpose: lock.purpose,
+    purpose: options.lock.purpose,
     log,
   });
 }

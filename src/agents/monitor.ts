@@ -11,7 +11,7 @@ import { FileSpec, fileTypes, WorkSpec, type FileType, type JobSpec, type Worker
 import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally } from './claimed-rows.js';
-import { updateHeldWorkers } from './held-rows.js';
+import { writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorker } from './jobs-follow-worker.js';
 import { callPlugin, PluginCallError, workerChecksFor, workersSubject } from './plugin-call.js';
 
@@ -128,7 +128,7 @@ export class Monitor implements Agent {
         log.debug({ workerID: worker.workerID, from: before, to: worker.status, diag: next.diag }, 'worker status changed');
       }
     }
-    await updateHeldWorkers(this.#env.store, workers, { includeJobs: true, lock: { purpose: 'monitor', owner: this.#owner }, releaseLock: true, now }, log);
+    await writeBackWorkers(this.#env.store, workers, { includeJobs: true, lock: { purpose: 'monitor', owner: this.#owner }, releaseLock: true, now }, log);
     return changed;
   }
 

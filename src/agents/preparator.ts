@@ -85,7 +85,7 @@ export class Preparator implements Agent {
       tally.add(step.count);
       stopped = step.stopQueue === true;
     }
-    const written = await writeBackJobs(this.#env.store, jobs, { purpose: 'preparator', owner: this.#owner }, this.#env.now(), log);
+    const written = await writeBackJobs(this.#env.store, jobs, { lock: { purpose: 'preparator', owner: this.#owner }, releaseLock: true, now: this.#env.now() }, log);
     tally.add('lockLost', written.lockLost.length);
     tally.add('refused', written.refused.length);
   }

@@ -72,7 +72,7 @@ export class Propagator implements Agent {
     else {
       for (const [i, job] of jobs.entries()) await this.#afterJobReport(job, results[i]!, tally);
     }
-    const written = await writeBackJobs(this.#env.store, jobs, { purpose: 'propagator', owner: this.#owner }, this.#env.now(), this.#log);
+    const written = await writeBackJobs(this.#env.store, jobs, { lock: { purpose: 'propagator', owner: this.#owner }, releaseLock: true, now: this.#env.now() }, this.#log);
     tally.add('lockLost', written.lockLost.length);
     tally.add('refused', written.refused.length);
   }
@@ -139,7 +139,7 @@ export class Propagator implements Agent {
     else {
       for (const [i, worker] of workers.entries()) this.#afterWorkerReport(worker, results[i]!, tally);
     }
-    const written = await writeBackWorkers(this.#env.store, workers, { purpose: 'propagator', owner: this.#owner }, this.#env.now(), this.#log);
+    const written = await writeBackWorkers(this.#env.store, workers, { lock: { purpose: 'propagator', owner: this.#owner }, releaseLock: true, now: this.#env.now() }, this.#log);
     tally.add('lockLost', written.lockLost.length);
     tally.add('refused', written.refused.length);
   }

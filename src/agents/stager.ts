@@ -84,7 +84,7 @@ export class Stager implements Agent {
       tally.add(step.count);
       stopped = step.stopQueue === true;
     }
-    const written = await writeBackJobs(this.#env.store, jobs, { purpose: 'stager', owner: this.#owner }, this.#env.now(), log);
+    const written = await writeBackJobs(this.#env.store, jobs, { lock: { purpose: 'stager', owner: this.#owner }, releaseLock: true, now: this.#env.now() }, log);
     tally.add('lockLost', written.lockLost.length);
     tally.add('refused', written.refused.length);
   }

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { DummySubmitter, failed, LocalProcessSubmitter, retryLater, SharedFileMessenger, SimpleWorkerMaker, succeeded, type Outcome } from '../plugins/index.js';
 import { section, testContext } from '../plugins/test-helpers.js';
 import type { WorkSpec } from '../spec/index.js';
-import { maxSubmissionAttempts, submissionOutcomeUnknownDiag, Submitter } from './submitter.js';
+import { submissionOutcomeUnknownDiag, Submitter } from './submitter.js';
+import { defaultAgentSettings } from '../config/index.js';
+
+const { maxSubmissionAttempts } = defaultAgentSettings.submitter;
 import {
   insertPreparedJobs,
   insertWorker,

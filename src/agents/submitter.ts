@@ -26,15 +26,13 @@ import { JobSpec, WorkSpec, type JobSubStatus } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally as ClaimedTally } from './claimed-rows.js';
-import { updateHeldJobs, updateHeldWorkers } from './held-rows.js';
+import { writeBackJobs, writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorker } from './jobs-follow-worker.js';
 import { anOutcome, callPlugin, jobsSubject, outcomesFor, PluginCallError, workersSubject } from './plugin-call.js';
 import { adjustWorkers } from './worker-adjuster.js';
 
 /** The diagMessage of a worker whose submission may or may not have happened. */
 export const submissionOutcomeUnknownDiag = 'submission outcome unknown; the monitor reconciles';
-/** A job whose workers failed to submit this many times fails instead of going back to 'prepared'. */
-export const maxSubmissionAttempts = 3;
 /** The resource type asked of the worker maker: none in particular (it takes the queue's or the jobs'). */
 const anyResourceType = 'ANY';
 
@@ -187,6 +185,8 @@ export class Submitter implements Agent {
         : await store.claimJobs({
             for: 'submitter',
             owner: this.#owner,
+            // A job PanDA cancelled while it was being prepared keeps subStatus 'prepared': not for a worker.
+            status: ['starting'],
             subStatus: ['prepared'],
             queueName: queue.queueName,
             lockIntervalSec: this.#settings.lockInterval,
@@ -233,14 +233,14 @@ export class Submitter implements Agent {
     const unused = jobs.filter((job) => !used.has(job) && !failedJobs.includes(job));
     const now = this.#env.now();
     if (unused.length + failedJobs.length > 0) {
-      await updateHeldJobs(store, [...failedJobs, ...unused], { lock: jobLock, releaseLock: true, now }, log);
+      await writeBackJobs(store, [...failedJobs, ...unused], { lock: jobLock, releaseLock: true, now }, log);
     }
     if (workers.length === 0) return [];
     // Recorded before anything reaches the resource; the jobs become 'queued' in the same transaction.
     await store.insertWorkers(workers, { jobs: { lock: jobLock, now } });
     const template = accessPointTemplateOf(queue);
     for (const worker of workers) worker.accessPoint = expandAccessPoint(template, worker, this.#env.home);
-    return updateHeldWorkers(store, workers, { lock: { purpose: 'submitter', owner: this.#owner }, now }, log);
+    return (await writeBackWorkers(store, workers, { lock: { purpose: 'submitter', owner: this.#owner }, now }, log)).written.slice();
   }
 
   async #sizesOf(queue: QueueConfig, plugins: QueuePlugins, nWorkers: number, signal: AbortSignal, log: Logger): Promise<MapTypeSizes> {
@@ -323,7 +323,7 @@ export class Submitter implements Agent {
       tally.add(verdict.kind === 'unknown' ? 'outcomeUnknown' : verdict.kind);
       if (verdict.kind !== 'submitted') log.info({ workerID: worker.workerID, verdict: verdict.kind, diag: verdict.diag }, 'worker not submitted');
     }
-    const written = await updateHeldWorkers(this.#env.store, workers, { includeJobs: true, lock: { purpose: 'submitter', owner: this.#owner }, releaseLock: true, now }, log);
+    const { written } = await writeBackWorkers(this.#env.store, workers, { includeJobs: true, lock: { purpose: 'submitter', owner: this.#owner }, releaseLock: true, now }, log);
     const submitted = written.filter((w) => w.status === WorkSpec.ST_submitted);
     if (submitted.length > 0) log.info({ workerIDs: submitted.map((w) => w.workerID), batchIDs: submitted.map((w) => w.batchID) }, 'workers submitted');
   }
@@ -392,7 +392,7 @@ export class Submitter implements Agent {
         worker.setStatus(WorkSpec.ST_failed, now);
         for (const job of worker.jobSpecs) {
           // harvester gives the jobs to a new worker, unless they have been through too many.
-          if ((job.submissionAttempts ?? 0) < maxSubmissionAttempts) job.subStatus = 'prepared';
+          if ((job.submissionAttempts ?? 0) < this.#settings.maxSubmissionAttempts) job.subStatus = 'prepared';
           else failJob(job, worker.convertToJobStatus()[1] as JobSubStatus, now);
         }
         return;

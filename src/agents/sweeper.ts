@@ -10,7 +10,7 @@ import { WorkSpec, type WorkerStatus } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally } from './claimed-rows.js';
-import { updateHeldWorkers } from './held-rows.js';
+import { writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorker } from './jobs-follow-worker.js';
 import { anOutcome, callPlugin, outcomesFor, PluginCallError, workersSubject } from './plugin-call.js';
 
@@ -121,7 +121,7 @@ export class Sweeper implements Agent {
         }
       }
     }
-    await updateHeldWorkers(this.#env.store, workers, { includeJobs: true, lock: { purpose: 'sweeper', owner: this.#owner }, releaseLock: true, now }, log);
+    await writeBackWorkers(this.#env.store, workers, { includeJobs: true, lock: { purpose: 'sweeper', owner: this.#owner }, releaseLock: true, now }, log);
   }
 
   async #cleanUp(
@@ -146,7 +146,7 @@ export class Sweeper implements Agent {
     const store = this.#env.store;
     if (kept.length > 0) {
       add('sweepFailed', kept.length);
-      await updateHeldWorkers(store, kept, { lock: { purpose: 'sweeper', owner: this.#owner }, releaseLock: true, now: this.#env.now() }, log);
+      await writeBackWorkers(store, kept, { lock: { purpose: 'sweeper', owner: this.#owner }, releaseLock: true, now: this.#env.now() }, log);
     }
     if (swept.length === 0) return;
     const PandaIDs = [...new Set(swept.flatMap((w) => w.jobSpecs.filter((j) => j.isFinalStatus() && j.propagatorTime === null).map((j) => j.PandaID as number)))];

@@ -38,6 +38,8 @@ export const agentSectionSchemas = {
     queueLockInterval: positiveSeconds,
     /** New workers per queue and cycle, at most (on top of the queue's maxNewWorkersPerCycle). */
     maxNewWorkers: count,
+    /** A job whose workers failed to submit this many times fails instead of going to a new worker. */
+    maxSubmissionAttempts: count,
   }),
   monitor: z.strictObject({
     ...common,
@@ -92,7 +94,7 @@ const commonDefaults = { lockInterval: 600, pluginTimeout: 600 };
 export const defaultAgentSettings: AgentSettings = {
   jobfetcher: { ...commonDefaults, sleepTime: 10, maxJobs: 100 },
   preparator: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToPrepare: 100 },
-  submitter: { ...commonDefaults, sleepTime: 10, checkInterval: 5, queueLockInterval: 300, maxNewWorkers: 1000 },
+  submitter: { ...commonDefaults, sleepTime: 10, checkInterval: 5, queueLockInterval: 300, maxNewWorkers: 1000, maxSubmissionAttempts: 3 },
   monitor: { ...commonDefaults, sleepTime: 10, checkInterval: 5, maxWorkers: 1000, checkTimeout: 3600, workerQueueTimeLimit: 172800 },
   propagator: { ...commonDefaults, sleepTime: 10, updateInterval: 60, maxJobs: 500, maxWorkers: 500 },
   stager: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToCheck: 100 },

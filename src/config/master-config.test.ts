@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMasterConfig, shippedExampleQueueConfig } from './master-config.js';
+import { defaultAgentSettings } from './agent-settings.js';
 import { ConfigFileError, ConfigInvalidError } from './problems.js';
 
 function withDir(body: (dir: string) => void): void {
@@ -91,6 +92,55 @@ describe('loadMasterConfig', () => {
       const bad = join(home, 'bad.json');
       writeFileSync(bad, '{\n  "logLevel": "info",\n}');
       assert.throws(() => loadMasterConfig({ home, configFile: bad, env: {} }), (e: unknown) => e instanceof ConfigInvalidError && /line 3, column 1/.test(e.message));
+    });
+  });
+});
+
+describe('loadMasterConfig: the agents, the database and the job source', () => {
+  test('without a file every agent has the defaults, the database is <home>/harvester.db and jobs come from the embedded queue', () => {
+    withDir((home) => {
+      const master = loadMasterConfig({ home, env: {} });
+      assert.deepEqual(master.agents, defaultAgentSettings);
+      assert.equal(master.db.databaseFile, join(home, 'harvester.db'));
+      assert.equal(master.jobSource, 'embedded');
+    });
+  });
+
+  test("harvester's section and key names override single values and keep the other defaults", () => {
+    withDir((home) => {
+      writeFileSync(
+        join(home, 'harvester.json'),
+        JSON.stringify({
+          monitor: { sleepTime: 0.5, maxWorkers: 20 },
+          sweeper: { keepFinished: 2 },
+          db: { database_filename: 'state/h.db' },
+          communicator: { className: 'PandaCommunicator' },
+        }),
+      );
+      const master = loadMasterConfig({ home, env: {} });
+      assert.deepEqual(master.agents.monitor, { ...defaultAgentSettings.monitor, sleepTime: 0.5, maxWorkers: 20 });
+      assert.equal(master.agents.sweeper.keepFinished, 2);
+      assert.deepEqual(master.agents.submitter, defaultAgentSettings.submitter);
+      assert.equal(master.db.databaseFile, join(home, 'state', 'h.db'));
+      assert.equal(master.jobSource, 'panda');
+    });
+  });
+
+  test('an unknown key or a bad value in an agent section is reported with its path, all at once', () => {
+    withDir((home) => {
+      const file = join(home, 'harvester.json');
+      writeFileSync(file, JSON.stringify({ monitor: { sleepTime: -1, checkIntervall: 5 }, submitter: { maxNewWorkers: 1.5 } }));
+      assert.throws(
+        () => loadMasterConfig({ home, env: {} }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigInvalidError);
+          const text = error.problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+          assert.match(text, /monitor\.sleepTime/);
+          assert.match(text, /checkIntervall/);
+          assert.match(text, /submitter\.maxNewWorkers/);
+          return true;
+        },
+      );
     });
   });
 });
