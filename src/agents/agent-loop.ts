@@ -7,6 +7,12 @@ export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
 /** What one cycle did, for logs and `--once` summaries. Counts by what happened, e.g. {submitted: 3}. */
 export type CycleReport = Readonly<Record<string, number>>;
 
+/** What one cycle came to: its report, or the error that ended it (already logged). */
+export interface CycleOutcome {
+  readonly report: CycleReport;
+  readonly error?: unknown;
+}
+
 export interface Agent {
   /** harvester's name of the agent ("submitter", "monitor", ...). */
   readonly name: string;
@@ -60,8 +66,8 @@ export class AgentLoop {
     this.#loop = this.#run();
   }
 
-  /** Runs one cycle now (for `harvester run --once`); errors are logged and the report is empty. */
-  async runOnce(): Promise<CycleReport> {
+  /** Runs one cycle now (for `harvester run --once`); an error is logged and returned with an empty report. */
+  async runOnce(): Promise<CycleOutcome> {
     return this.#cycle();
   }
 
@@ -88,7 +94,7 @@ export class AgentLoop {
     }
   }
 
-  async #cycle(): Promise<CycleReport> {
+  async #cycle(): Promise<CycleOutcome> {
     const started = performance.now();
     this.#cycles++;
     try {
@@ -96,10 +102,10 @@ export class AgentLoop {
       const ms = Math.round(performance.now() - started);
       if (Object.values(report).some((n) => n > 0)) this.#log.info({ cycle: this.#cycles, ms, ...report }, 'cycle done');
       else this.#log.debug({ cycle: this.#cycles, ms }, 'cycle done, nothing to do');
-      return report;
+      return { report };
     } catch (error) {
       this.#log.error({ cycle: this.#cycles, err: error }, 'cycle failed; the agent carries on at its next cycle');
-      return {};
+      return { report: {}, error };
     }
   }
 }

@@ -24,6 +24,8 @@ const agentClasses: { readonly [K in AgentName]: new (env: AgentEnvironment) => 
 export interface PassReport {
   readonly agent: AgentName;
   readonly report: CycleReport;
+  /** The error that ended the agent's cycle (logged already). */
+  readonly error?: unknown;
 }
 
 export class HarvesterAgents {
@@ -44,7 +46,7 @@ export class HarvesterAgents {
   /** One cycle of every agent, in order; a failed cycle is logged by its loop and does not stop the pass. */
   async runPass(): Promise<PassReport[]> {
     const reports: PassReport[] = [];
-    for (const [agent, loop] of this.#loops) reports.push({ agent, report: await loop.runOnce() });
+    for (const [agent, loop] of this.#loops) reports.push({ agent, ...(await loop.runOnce()) });
     return reports;
   }
 

@@ -17,11 +17,14 @@ export interface AgentRuntime {
   close(): Promise<void>;
 }
 
-export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
-  const { master } = ctx;
-  // A first run creates the home; the database, logs and access points live under it.
-  mkdirSync(master.home, { recursive: true });
-  mkdirSync(master.logDir, { recursive: true });
+export interface QueueSelection {
+  readonly file: string;
+  readonly queues: readonly QueueConfig[];
+  readonly skipped: readonly { queue: string; why: string }[];
+}
+
+/** The online queues of the configuration; a UsageError (exit 2) when there is none. */
+export function selectOnlineQueues(ctx: CliContext): QueueSelection {
   const load = ctx.loadQueues();
   const skipped: { queue: string; why: string }[] = [];
   for (const problem of load.problems) {
@@ -35,6 +38,15 @@ export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
   if (queues.length === 0) {
     throw new UsageError(`no online queue in ${load.file}: nothing to run (${skipped.map((s) => `${s.queue}: ${s.why}`).join('; ') || 'the file has no queues'})`);
   }
+  return { file: load.file, queues, skipped };
+}
+
+export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
+  const { master } = ctx;
+  // A first run creates the home; the database, logs and access points live under it.
+  mkdirSync(master.home, { recursive: true });
+  mkdirSync(master.logDir, { recursive: true });
+  const { file: queueConfigFile, queues, skipped } = selectOnlineQueues(ctx);
   const log = ctx.log;
   const store = await SqliteStore.open(master.db.databaseFile);
   let jobSource: JobSource;
@@ -60,7 +72,7 @@ export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
     {
       home: master.home,
       database: store.database,
-      queueConfig: load.file,
+      queueConfig: queueConfigFile,
       queueConfigOrigin: master.queueConfigOrigin,
       jobSource: jobSource.description,
       queues: queues.map((q) => q.queueName),

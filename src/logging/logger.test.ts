@@ -138,3 +138,31 @@ describe('createLogger', () => {
     assert.throws(() => createLogger({ level: 'verbose' }), (e: unknown) => e instanceof LogLevelError && e.message.includes("'verbose'"));
   });
 });
+
+describe('a log destination that cannot be written', () => {
+  test('drops lines instead of throwing, says so once on stderr, and the next line written counts what was lost', (t) => {
+    let failing = true;
+    const written: string[] = [];
+    const sink = { write: (chunk: string) => {
+      if (failing) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      written.push(chunk);
+    } } as unknown as NodeJS.WritableStream;
+    const stderr: string[] = [];
+    t.mock.method(process.stderr, 'write', (chunk: string) => {
+      stderr.push(chunk);
+      return true;
+    });
+    const log = createLogger({ destination: sink, secrets: new SecretRegistry() });
+    assert.doesNotThrow(() => {
+      log.info('first');
+      log.error('second');
+    });
+    assert.equal(stderr.length, 1, stderr.join(''));
+    assert.match(stderr[0]!, /cannot write the log \(ENOSPC: no space left on device, write\); log lines are dropped/);
+    failing = false;
+    log.info('third');
+    assert.equal(written.length, 2);
+    assert.match(JSON.parse(written[0]!).msg as string, /^2 log line\(s\) were lost/);
+    assert.equal(JSON.parse(written[1]!).msg, 'third');
+  });
+});

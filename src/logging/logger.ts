@@ -60,15 +60,45 @@ interface Sink {
   flushSync?(): unknown;
 }
 
-/** A pino destination that masks registered secrets in every line before handing it to the real sink. */
+/**
+ * A pino destination that masks registered secrets in every line before handing it to the real sink. A sink
+ * that cannot write (disk full, file removed with its directory) must not take the process down with it: the
+ * line is dropped, stderr says so once per outage, and the next line written says how many were lost.
+ */
 class MaskingDestination {
+  #dropped = 0;
+
   constructor(
     private readonly sink: Sink,
     private readonly secrets: SecretRegistry,
-  ) {}
+    private readonly describe: string,
+  ) {
+    // sonic-boom reports asynchronous write failures as 'error' events; unhandled, they would kill the process.
+    const emitter = sink as Partial<NodeJS.EventEmitter>;
+    if (typeof emitter.on === 'function') emitter.on.call(sink, 'error', (error: Error) => this.#failed(error));
+  }
 
   write(line: string): void {
-    this.sink.write(this.secrets.mask(line));
+    try {
+      if (this.#dropped > 0) {
+        this.sink.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: `${this.#dropped} log line(s) were lost: ${this.describe} could not be written` })}\n`);
+        this.#dropped = 0;
+      }
+      this.sink.write(this.secrets.mask(line));
+    } catch (error) {
+      this.#failed(error as Error);
+    }
+  }
+
+  #failed(error: Error): void {
+    if (this.#dropped === 0) {
+      try {
+        process.stderr.write(`harvester: cannot write ${this.describe} (${error.message}); log lines are dropped until it can be written again\n`);
+      } catch {
+        // stderr on the same full disk: nothing left to tell anyone with.
+      }
+    }
+    this.#dropped++;
   }
 
   flush(callback?: (error?: Error | null) => void): void {
@@ -94,7 +124,7 @@ function openSink(opts: LoggerOptions): Sink {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
   if (!(logLevels as readonly string[]).includes(level)) throw new LogLevelError(level);
-  const destination = new MaskingDestination(openSink(opts), opts.secrets ?? processSecrets);
+  const destination = new MaskingDestination(openSink(opts), opts.secrets ?? processSecrets, opts.file === undefined ? 'the log' : `the log file ${opts.file}`);
   return pino(
     {
       level,

@@ -6,9 +6,10 @@
 // login node runs the same CLI and should not carry them.
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { PassReport } from '../../agents/harvester-agents.js';
+import type { HarvesterAgents, PassReport } from '../../agents/harvester-agents.js';
 import { acquirePidFile, livePid, releasePidFile } from '../../middleware/bot/pid-file.js';
-import type { Store } from '../../store/index.js';
+import { StoreClosedError, StoreCorruptError, StoreDiskFullError, StoreReadOnlyError } from '../../store/errors.js';
+import type { Store } from '../../store/store.js';
 import { CliContext } from '../context.js';
 import { daemonize, ReadinessReporter } from '../daemonize.js';
 import { ExitCode } from '../exit-codes.js';
@@ -60,6 +61,9 @@ export function registerRunCommand(program: Command): void {
         await runForeground(ctx, pidFile);
         return;
       }
+      // Bad input is reported here, with exit 2, rather than by a daemon that failed to start (exit 1).
+      const { selectOnlineQueues } = await import('../agent-runtime.js');
+      selectOnlineQueues(ctx);
       const stderrFile = opts.stderr ?? join(ctx.master.logDir, 'harvester.stderr');
       const answer = await daemonize({
         ctx,
@@ -125,36 +129,69 @@ async function runPasses(ctx: CliContext, opts: RunOptions): Promise<void> {
   const onInt = onSignal('SIGINT');
   process.once('SIGTERM', onTerm);
   process.once('SIGINT', onInt);
+  let failure: { error: unknown } | undefined;
   try {
-    if (opts.once) {
-      printPass(await agents.runPass());
-      return;
-    }
-    const deadline = Date.now() + opts.timeout * 1000;
-    let passes = 0;
-    for (;;) {
-      await agents.runPass();
-      passes++;
-      const left = await workLeft(runtime.env.store);
-      if (left === undefined) {
-        // One more pass so the propagator reports the last changes.
-        await agents.runPass();
-        process.stdout.write(`all work done after ${passes + 1} passes\n`);
-        return;
-      }
-      if (interrupted !== undefined || Date.now() > deadline) {
-        process.stderr.write(`harvester: ${interrupted ?? `still in progress after ${opts.timeout} s`}: ${left}\n`);
-        process.exitCode = ExitCode.failure;
-        return;
-      }
-      await new Promise((r) => setTimeout(r, opts.pause * 1000));
-    }
-  } finally {
-    process.removeListener('SIGTERM', onTerm);
-    process.removeListener('SIGINT', onInt);
+    await (opts.once ? runOnePass(agents) : runUntilDone(agents, runtime.env.store, opts, () => interrupted));
+  } catch (error) {
+    failure = { error };
+  }
+  process.removeListener('SIGTERM', onTerm);
+  process.removeListener('SIGINT', onInt);
+  let closeFailure: { error: unknown } | undefined;
+  try {
     await agents.stop();
     await runtime.close();
+  } catch (error) {
+    closeFailure = { error };
   }
+  if (failure !== undefined) {
+    // Giving back locks fails the same way when the database is what failed: report the first error.
+    if (closeFailure !== undefined) {
+      ctx.log.error({ err: closeFailure.error }, 'could not release locks or close the store after the run failed; the locks expire after lockInterval');
+    }
+    throw failure.error;
+  }
+  if (closeFailure !== undefined) throw closeFailure.error;
+}
+
+async function runOnePass(agents: HarvesterAgents): Promise<void> {
+  const pass = await agents.runPass();
+  printPass(pass);
+  throwIfStoreUnusable(pass);
+  if (pass.some((p) => p.error !== undefined)) process.exitCode = ExitCode.failure;
+}
+
+async function runUntilDone(agents: HarvesterAgents, store: Store, opts: RunOptions, interrupted: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + opts.timeout * 1000;
+  for (let passes = 1; ; passes++) {
+    throwIfStoreUnusable(await agents.runPass());
+    const left = await workLeft(store);
+    if (left === undefined) {
+      // One more pass so the propagator reports the last changes.
+      throwIfStoreUnusable(await agents.runPass());
+      process.stdout.write(`all work done after ${passes + 1} passes\n`);
+      return;
+    }
+    const stopped = interrupted();
+    if (stopped !== undefined || Date.now() > deadline) {
+      process.stderr.write(`harvester: ${stopped ?? `still in progress after ${opts.timeout} s`}: ${left}\n`);
+      process.exitCode = ExitCode.failure;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, opts.pause * 1000));
+  }
+}
+
+/**
+ * A pass whose cycles failed because the database cannot be used at all (disk full, read-only, corrupt) ends
+ * --once/--until-done with that error: passes after it would only fail the same way. The daemon keeps going
+ * instead, and recovers once the disk has room again.
+ */
+function throwIfStoreUnusable(pass: readonly PassReport[]): void {
+  const fatal = pass.find(
+    (p) => p.error instanceof StoreDiskFullError || p.error instanceof StoreReadOnlyError || p.error instanceof StoreCorruptError || p.error instanceof StoreClosedError,
+  );
+  if (fatal !== undefined) throw fatal.error;
 }
 
 /** What is still in progress, in words, or undefined when nothing is. */
@@ -172,9 +209,9 @@ async function workLeft(store: Store): Promise<string | undefined> {
 }
 
 function printPass(reports: readonly PassReport[]): void {
-  const rows = reports.map(({ agent, report }) => ({
+  const rows = reports.map(({ agent, report, error }) => ({
     agent,
-    did: Object.entries(report)
+    did: error !== undefined ? `error: ${error instanceof Error ? error.message : String(error)}` : Object.entries(report)
       .filter(([, n]) => n > 0)
       .map(([what, n]) => `${what} ${n}`)
       .join(', ') || 'nothing to do',
