@@ -3,6 +3,7 @@
 // while its wrapper's process lives, matched by pid, start time and boot (so a reused pid is not taken for
 // it); a payload with neither has vanished (failed). Sets nativeExitCode / nativeStatus, and startTime /
 // endTime from when the payload claimed its access point and when it wrote its exit code.
+import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { WorkSpec, type WorkerStatus } from '../../spec/index.js';
 import { abortedDiag } from '../abort.js';
@@ -53,6 +54,11 @@ export class LocalProcessMonitor implements Monitor {
     const { workerID } = workSpec;
     const accessPoint = accessPointOf(workSpec);
     if (accessPoint === undefined) return { status: WorkSpec.ST_failed, diag: 'no accessPoint: no local process to look at' };
+    if (!(await isDirectory(accessPoint))) {
+      // Removed by hand or by a clean-up outside harvester: the payload's state files are gone with it.
+      workSpec.nativeStatus = 'vanished';
+      return { status: WorkSpec.ST_failed, diag: `access point ${accessPoint} does not exist (removed while the worker was live?): its payload cannot be followed` };
+    }
 
     const claim = await readPidFile(accessPoint, workerID);
     if (claim !== undefined) {
@@ -115,5 +121,14 @@ export class LocalProcessMonitor implements Monitor {
     const last = (await lastLineOf(localProcessPath(accessPoint, 'stderr'))).slice(0, 300);
     const status: WorkerStatus = WorkSpec.ST_failed;
     return { status, diag: `payload ${how}${last === '' ? '' : `; last line of stderr: ${last}`}` };
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    throw error;
   }
 }

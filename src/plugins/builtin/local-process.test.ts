@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -225,6 +225,18 @@ describe('LocalProcessSubmitter and LocalProcessMonitor', () => {
       assert.equal(check.status, 'failed');
       assert.match(check.diag, /payload vanished/);
       assert.equal(w.nativeStatus, 'vanished');
+    });
+  });
+
+  test('a worker whose access point directory was removed is failed with a diag naming the directory', async () => {
+    await withTempDir(async (dir) => {
+      const w = worker(dir, 1, 'sleep 5');
+      await new LocalProcessSubmitter().submitWorkers(testContext(), [w]);
+      process.kill(-Number(w.batchID), 'SIGKILL');
+      await rm(w.accessPoint!, { recursive: true, force: true });
+      const check = await checkOf(w);
+      assert.equal(check.status, 'failed');
+      assert.match(check.diag, new RegExp(`access point ${w.accessPoint!.replace(/[/.]/g, '\\$&')} does not exist`));
     });
   });
 
