@@ -34,7 +34,7 @@ function find(cases: readonly CaseResult[], what: string, transport: Transport):
   return cases.find((c) => c.what === what && c.transport === transport);
 }
 
-function target(target: string, measured: number, sense: '<=' | '>=', limit: number, unit: string, basis: string): TargetResult {
+export function target(target: string, measured: number, sense: '<=' | '>=', limit: number, unit: string, basis: string): TargetResult {
   return { target, measured, limit, unit, sense, pass: sense === '<=' ? measured <= limit : measured >= limit, basis };
 }
 
@@ -64,9 +64,10 @@ export function evaluateTargets(cases: readonly CaseResult[], bot: BotMemory | u
   return targets;
 }
 
-function formatValue(value: number, unit: string): string {
+export function formatValue(value: number, unit: string): string {
   if (unit === 'ms') return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
   if (unit === 'calls/s') return `${Math.round(value)} /s`;
+  if (unit.endsWith('/s')) return `${Math.round(value)} ${unit}`;
   if (unit === 'x') return `${value.toFixed(2)}x`;
   if (unit === 'MB') return `${value.toFixed(1)} MB`;
   return `${value.toFixed(3)} ${unit}`;
@@ -74,6 +75,15 @@ function formatValue(value: number, unit: string): string {
 
 const pad = (text: string, width: number): string => text.padEnd(width);
 const padLeft = (text: string, width: number): string => text.padStart(width);
+
+/** The targets as table lines (a header, then one line each with PASS/MISS), shared by the benchmarks. */
+export function targetLines(targets: readonly TargetResult[], width = 52): string[] {
+  const lines = [`${pad('target', width)} ${padLeft('measured', 12)} ${padLeft('limit', 14)}  result  basis`, '-'.repeat(width + 58)];
+  for (const t of targets) {
+    lines.push(`${pad(t.target, width)} ${padLeft(formatValue(t.measured, t.unit), 12)} ${padLeft(`${t.sense} ${formatValue(t.limit, t.unit)}`, 14)}  ${pad(t.pass ? 'PASS' : 'MISS', 6)}  ${t.basis}`);
+  }
+  return lines;
+}
 
 export function renderTable(cases: readonly CaseResult[], targets: readonly TargetResult[], bot: BotMemory | undefined, notes: readonly string[]): string {
   const lines: string[] = [];
@@ -98,10 +108,7 @@ export function renderTable(cases: readonly CaseResult[], targets: readonly Targ
   if (bot !== undefined) {
     lines.push('', `bot (pid ${bot.pid}) VmRSS: ${formatValue(bot.rssAtStartMB, 'MB')} at start, ${formatValue(bot.rssAfterRunsMB, 'MB')} after the runs`);
   }
-  lines.push('', `${pad('target', 52)} ${padLeft('measured', 12)} ${padLeft('limit', 14)}  result  basis`, '-'.repeat(110));
-  for (const t of targets) {
-    lines.push(`${pad(t.target, 52)} ${padLeft(formatValue(t.measured, t.unit), 12)} ${padLeft(`${t.sense} ${formatValue(t.limit, t.unit)}`, 14)}  ${pad(t.pass ? 'PASS' : 'MISS', 6)}  ${t.basis}`);
-  }
+  lines.push('', ...targetLines(targets));
   for (const note of notes) lines.push(`note: ${note}`);
   return `${lines.join('\n')}\n`;
 }

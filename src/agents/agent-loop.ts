@@ -1,5 +1,6 @@
 // The loop every agent runs: cycle, sleep (interruptibly), cycle... with an explicit lifecycle. A cycle that
 // throws is logged and the loop carries on: one bad cycle (a store busy, a source down) never stops an agent.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../logging/index.js';
 
 export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -44,6 +45,8 @@ export class AgentLoop {
     this.#agent = opts.agent;
     this.#sleepMs = opts.sleepTime * 1000;
     this.#log = opts.log.child({ agent: opts.agent.name });
+    // Every plugin call in flight listens to this signal, and agents run a few calls at once.
+    setMaxListeners(256, this.#stopping.signal);
   }
 
   get name(): string {

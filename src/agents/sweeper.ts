@@ -5,12 +5,11 @@
 // with the jobs that are final and reported (no longer awaiting propagation).
 import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import { killWorkersOf, type ContractsByKind, type Outcome, type PluginContext } from '../plugins/index.js';
+import { defaultItemConcurrency, killWorkersOf, mapBounded, type ContractsByKind, type Outcome, type PluginContext } from '../plugins/index.js';
 import { WorkSpec, type WorkerStatus } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
-import { Tally } from './claimed-rows.js';
-import { writeBackWorkers } from './claimed-rows.js';
+import { Tally, writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorker } from './jobs-follow-worker.js';
 import { anOutcome, callPlugin, outcomesFor, PluginCallError, workersSubject } from './plugin-call.js';
 
@@ -137,12 +136,10 @@ export class Sweeper implements Agent {
     const endedBefore = new Date(this.#env.now().getTime() - keepHours * HOUR_MS);
     const workers = await this.#claim(queue, { statuses: [status], endedBefore, checkIntervalSec: this.#settings.checkInterval });
     if (workers.length === 0) return;
-    const swept: WorkSpec[] = [];
-    const kept: WorkSpec[] = [];
-    for (const worker of workers) {
-      if (!signal.aborted && (await this.#sweepOne(queue, worker, sweeper, messenger, signal, log))) swept.push(worker);
-      else kept.push(worker);
-    }
+    // Each sweep is one plugin call about one worker (mostly removing its access point): a few at a time.
+    const done = await mapBounded(workers, defaultItemConcurrency, (worker) => this.#sweepOne(queue, worker, sweeper, messenger, signal, log), () => signal.aborted);
+    const swept = workers.filter((_, i) => done[i] === true);
+    const kept = workers.filter((_, i) => done[i] !== true);
     const store = this.#env.store;
     if (kept.length > 0) {
       add('sweepFailed', kept.length);

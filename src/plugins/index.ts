@@ -29,6 +29,7 @@ export {
   type MapTypeSizes,
 } from './map-types.js';
 export { abortedDiag, forEachUntilAborted, throwIfAborted } from './abort.js';
+export { defaultItemConcurrency, mapBounded } from './bounded-map.js';
 export type { PluginOptions } from './options.js';
 export { defaultPayloadFileNames, type PayloadFileNames } from './payload-files.js';
 export { DummySubmitter } from './builtin/dummy-submitter.js';

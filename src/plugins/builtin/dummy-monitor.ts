@@ -7,6 +7,7 @@ import type { Monitor, PluginContext, WorkerCheck } from '../contracts.js';
 import type { PluginOptions } from '../options.js';
 import { retryLater, succeeded, type Outcome } from '../outcome.js';
 import { abortedDiag } from '../abort.js';
+import { defaultItemConcurrency, mapBounded } from '../bounded-map.js';
 import { statusFilePath } from './status-file.js';
 import { accessPointOf, errorText, isNotFound } from './worker-fields.js';
 
@@ -14,12 +15,9 @@ export class DummyMonitor implements Monitor {
   constructor(_options: PluginOptions = {}) {}
 
   async checkWorkers(ctx: PluginContext, workSpecs: WorkSpec[]): Promise<Outcome<WorkerCheck[]>> {
-    const checks: WorkerCheck[] = [];
-    for (const workSpec of workSpecs) {
-      if (ctx.signal.aborted) return retryLater(abortedDiag(ctx));
-      checks.push(await this.checkOne(ctx, workSpec));
-    }
-    return succeeded(checks);
+    const checks = await mapBounded(workSpecs, defaultItemConcurrency, (workSpec) => this.checkOne(ctx, workSpec), () => ctx.signal.aborted);
+    if (ctx.signal.aborted) return retryLater(abortedDiag(ctx));
+    return succeeded(checks as WorkerCheck[]);
   }
 
   private async checkOne(ctx: PluginContext, workSpec: WorkSpec): Promise<WorkerCheck> {

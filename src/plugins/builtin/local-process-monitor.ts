@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { WorkSpec, type WorkerStatus } from '../../spec/index.js';
 import { abortedDiag } from '../abort.js';
+import { defaultItemConcurrency, mapBounded } from '../bounded-map.js';
 import type { Monitor, PluginContext, WorkerCheck } from '../contracts.js';
 import { PluginOptionError } from '../errors.js';
 import { OptionReader, type PluginOptions } from '../options.js';
@@ -32,22 +33,26 @@ export class LocalProcessMonitor implements Monitor {
   }
 
   async checkWorkers(ctx: PluginContext, workSpecs: WorkSpec[]): Promise<Outcome<WorkerCheck[]>> {
-    const checks: WorkerCheck[] = [];
-    for (const workSpec of workSpecs) {
-      if (ctx.signal.aborted) return retryLater(abortedDiag(ctx));
-      let check: WorkerCheck;
-      try {
-        check = await this.checkOne(workSpec);
-      } catch (error) {
-        // Not knowing is no verdict: keep the worker's status and say why, rather than failing a live payload.
-        const diag = `cannot check worker ${String(workSpec.workerID)}: ${errorText(error)}`;
-        ctx.log.warn({ workerID: workSpec.workerID, batchID: workSpec.batchID, err: error }, 'local process check failed');
-        check = { status: workSpec.status ?? WorkSpec.ST_submitted, diag };
-      }
-      ctx.log.debug({ workerID: workSpec.workerID, batchID: workSpec.batchID, status: check.status }, 'checked');
-      checks.push(check);
-    }
-    return succeeded(checks);
+    const checks = await mapBounded(
+      workSpecs,
+      defaultItemConcurrency,
+      async (workSpec): Promise<WorkerCheck> => {
+        let check: WorkerCheck;
+        try {
+          check = await this.checkOne(workSpec);
+        } catch (error) {
+          // Not knowing is no verdict: keep the worker's status and say why, rather than failing a live payload.
+          const diag = `cannot check worker ${String(workSpec.workerID)}: ${errorText(error)}`;
+          ctx.log.warn({ workerID: workSpec.workerID, batchID: workSpec.batchID, err: error }, 'local process check failed');
+          check = { status: workSpec.status ?? WorkSpec.ST_submitted, diag };
+        }
+        ctx.log.debug({ workerID: workSpec.workerID, batchID: workSpec.batchID, status: check.status }, 'checked');
+        return check;
+      },
+      () => ctx.signal.aborted,
+    );
+    if (ctx.signal.aborted) return retryLater(abortedDiag(ctx));
+    return succeeded(checks as WorkerCheck[]);
   }
 
   private async checkOne(workSpec: WorkSpec): Promise<WorkerCheck> {

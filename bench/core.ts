@@ -1,0 +1,64 @@
+// `npm run bench:core`: what the core costs with nothing slow behind it. The real Submitter, Monitor and Sweeper
+// drive workers of a NoJob queue with the dummy plugins over a real SqliteStore on a temporary file, with a
+// clock the benchmark moves. Prints a fixed-width table (medians, p90, where the time goes, PASS/MISS against
+// the targets) and writes bench-results/core.json. `--quick`: the same cases, small (CI smoke).
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../src/logging/index.js';
+import { claimCase, cycleCases, defaultCorePlan, lifecycleCases, quickCorePlan } from './core-cases.js';
+import { evaluateCoreTargets, monitorTargetWorkers, renderCoreTable, writeCoreReport, type MemoryMark } from './core-report.js';
+import { peakRssMB, type CoreCaseResult } from './core-results.js';
+
+const defaultOutput = fileURLToPath(new URL('../../bench-results/core.json', import.meta.url));
+
+const progress = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { quick: { type: 'boolean', default: false }, output: { type: 'string', default: defaultOutput } },
+  });
+  const plan = values.quick ? quickCorePlan : defaultCorePlan;
+  const started = performance.now();
+  const loadAtStart = load();
+  // warn: the agents' info lines would cost what the table measures (and fill the terminal).
+  const log = createLogger({ level: 'warn', name: 'bench-core' });
+  const cases: CoreCaseResult[] = [];
+  const memory: MemoryMark[] = [{ after: 'start', peakRssMB: peakRssMB() }];
+
+  cases.push(...(await lifecycleCases(plan.lifecycle, log, progress)));
+  memory.push({ after: `the lifecycle of ${plan.lifecycle.workers}`, peakRssMB: peakRssMB() });
+  cases.push(...(await cycleCases(plan.cycles, log, progress)));
+  memory.push({ after: `the cycles over ${plan.cycles.large}`, peakRssMB: peakRssMB() });
+  cases.push(await claimCase(plan.claims, log, progress));
+  memory.push({ after: 'the claims', peakRssMB: peakRssMB() });
+
+  const targets = evaluateCoreTargets(cases, plan);
+  const notes = [
+    `load average (1/5/15 min) ${loadAtStart} at the start, ${load()} at the end: the machine may be shared; numbers are medians of runs`,
+    'stages time only the agents\' cycles; the dummy batch system moving workers along (status files) is not counted',
+    'where the time goes: store = SqliteStore calls; plugins = the dummy plugins (status files in each access point); agent = the rest (for the submitter: creating the access point directories)',
+  ];
+  if (values.quick) notes.push(`--quick: fewer and smaller runs (no ${monitorTargetWorkers}-worker monitor target); do not compare these numbers`);
+  process.stdout.write(renderCoreTable(cases, targets, memory, notes));
+  const wallSeconds = (performance.now() - started) / 1000;
+  await writeCoreReport(values.output, { plan, cases, targets, memory, notes, wallSeconds });
+  progress(`wrote ${values.output} (${wallSeconds.toFixed(0)} s)`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
