@@ -17,6 +17,8 @@ export interface DaemonizeOptions {
   readonly command: Command;
   /** The subcommand and its options, without --foreground (added here). */
   readonly args: readonly string[];
+  /** Options for node itself (e.g. V8 flags), given before the script. */
+  readonly nodeOptions?: readonly string[];
   readonly stdoutFile: string;
   readonly stderrFile: string;
   /** How long to wait for the daemon to report ready. */
@@ -35,6 +37,7 @@ export async function daemonize(opts: DaemonizeOptions): Promise<DaemonAnswer> {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const globals = opts.command.optsWithGlobals<{ config?: string; logLevel?: string }>();
   const args = [
+    ...(opts.nodeOptions ?? []),
     main,
     '--home', opts.ctx.master.home,
     ...(globals.config ? ['--config', globals.config] : []),

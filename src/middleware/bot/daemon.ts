@@ -7,6 +7,7 @@ import type { Logger } from '../../logging/index.js';
 import type { PluginFactory } from '../../plugins/index.js';
 import { programVersion } from '../../version.js';
 import { BotDispatcher } from './dispatcher.js';
+import { IdleCollector } from './idle-collector.js';
 import { CallJournal } from './journal.js';
 import { acquirePidFile, releasePidFile } from './pid-file.js';
 import { ensureBotSecret } from './secret.js';
@@ -21,6 +22,11 @@ export interface BotOptions {
   readonly pluginDirs: readonly string[];
   readonly factory: PluginFactory;
   readonly log: Logger;
+  /**
+   * A full garbage collection (global.gc, exposed by --expose-gc): with it the bot collects once it goes
+   * quiet after calls (see idle-collector.ts). Without it, V8 alone decides when to collect.
+   */
+  readonly collectGarbage?: () => void;
   /** Called once the bot listens (the daemonizing parent waits for this). */
   readonly onReady?: (info: { port: number; pid: number }) => void;
 }
@@ -32,6 +38,7 @@ export function botPaths(home: string): { secret: string; journal: string } {
 export class Bot {
   private server: RpcServer | undefined;
   private journal: CallJournal | undefined;
+  private collector: IdleCollector | undefined;
   private stopping: Promise<void> | undefined;
   private stopped!: Promise<void>;
   private resolveStopped!: () => void;
@@ -51,19 +58,31 @@ export class Bot {
       const secret = ensureBotSecret(paths.secret);
       this.journal = CallJournal.open(paths.journal, { log: opts.log });
       const dispatcher = new BotDispatcher(opts.factory, opts.pluginDirs, opts.log);
+      const journal = this.journal;
+      const collector =
+        opts.collectGarbage === undefined ? undefined : new IdleCollector({ collect: opts.collectGarbage, busy: () => journal.runningCount > 0, log: opts.log });
+      this.collector = collector;
       this.server = new RpcServer({
         host: '127.0.0.1',
         port: opts.port,
         backlog: opts.backlog,
         secret,
         offer: dispatcher.offer(),
-        handler: dispatcher.handle,
-        journal: this.journal,
+        handler:
+          collector === undefined
+            ? dispatcher.handle
+            : (payload, call) => {
+                collector.noteCall();
+                return dispatcher.handle(payload, call);
+              },
+        journal,
+        ...(collector === undefined ? {} : { onLastConnectionClosed: () => collector.noteDisconnected() }),
         programVersion: programVersion(),
         log: opts.log,
       });
       await this.server.start();
     } catch (error) {
+      this.collector?.close();
       this.journal?.close();
       releasePidFile(opts.pidFile);
       throw error;
@@ -80,6 +99,7 @@ export class Bot {
       try {
         await this.server?.stop({ graceMs: this.opts.graceMs });
       } finally {
+        this.collector?.close();
         this.journal?.close();
         releasePidFile(this.opts.pidFile);
         this.opts.log.info('bot stopped');

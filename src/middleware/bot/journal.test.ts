@@ -160,6 +160,38 @@ describe('CallJournal on disk', () => {
     }
   });
 
+  test('a call running across a compaction is replayed once it ends, and counted once', async () => {
+    const { journal } = openJournal({ compactEvery: 4 });
+    const release = deferred();
+    const long = journal.claim('long', Date.now() + 10_000, async () => {
+      await release.promise;
+      return result('slow');
+    });
+    for (let i = 0; i < 5; i++) {
+      const claim = journal.claim(`quick-${i}`, Date.now() + 1000, async () => result(i));
+      if (claim.kind === 'running') await claim.execution.reply;
+    }
+    assert.equal(journal.stateOf('long'), 'started');
+    release.resolve();
+    if (long.kind === 'running') await long.execution.reply;
+    assert.equal(journal.recordCount, 6);
+    assert.deepEqual(journal.claim('long', 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result('slow') });
+    journal.compact();
+    assert.equal(journal.recordCount, 6);
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(journal.claim(`quick-${i}`, 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result(i) });
+    }
+  });
+
+  test('a record whose fields were reordered by hand is still found after reopening', () => {
+    file = join(dir.path, 'journal.jsonl');
+    writeFileSync(file, `{"s":"end","at":${Date.now()},"reply":{"kind":"result","payload":{"n":7}},"id":"by-hand"}\n`);
+    const { journal } = openJournal();
+    assert.equal(journal.stateOf('by-hand'), 'completed');
+    assert.deepEqual(journal.claim('by-hand', 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result({ n: 7 }) });
+    assert.equal(journal.stateOf('by-han'), undefined);
+  });
+
   test('a torn last line is ignored with a warning and the journal stays appendable', async () => {
     const { journal: previous } = openJournal();
     const claim = previous.claim('kept', Date.now() + 1000, async () => result('k'));

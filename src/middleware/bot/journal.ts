@@ -6,14 +6,15 @@
 // choose: an fsync per call would cost milliseconds, and after a machine crash the batch system's own state
 // (checked by the monitor) is the truth anyway. Compaction, which replaces the file, does fsync.
 //
-// Only an index (id -> state, time, place of its latest line) is kept in memory; a replayed reply is read
-// back from the file, so large results do not pile up in memory.
+// Only an index (id -> state, time, place of its latest line; see call-index.ts) is kept in memory; a
+// replayed reply is read back from the file, so large results do not pile up in memory.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MiddlewareError, OutcomeUnknownError, type MiddlewareErrorContext } from '../errors.js';
 import { Execution, type CallClaim, type CallLedger, type CallReply, type CallRunner } from '../protocol/ledger.js';
 import type { MiddlewareLogger } from '../protocol/log.js';
+import { CallIndex, type CallState, type CompactionPlan, type IndexEntry } from './call-index.js';
 
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_COMPACT_EVERY = 10_000;
@@ -52,18 +53,13 @@ const recordSchema = z.discriminatedUnion('s', [
 ]);
 type JournalRecord = z.infer<typeof recordSchema>;
 
-interface IndexEntry {
-  readonly state: 'started' | 'completed';
-  readonly at: number;
-  /** Byte offset and length (newline included) of the id's latest line. */
-  offset: number;
-  length: number;
-}
+export type JournaledState = CallState;
 
-export type JournaledState = IndexEntry['state'];
+/** Lines are copied through a buffer of this size at compaction (a longer line gets its own). */
+const COPY_BUFFER_BYTES = 64 * 1024;
 
 export class CallJournal implements CallLedger {
-  private readonly index = new Map<string, IndexEntry>();
+  private readonly index = new CallIndex((id, offset, length) => this.lineHolds(id, offset, length));
   private readonly running = new Map<string, Execution>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly retentionMs: number;
@@ -136,15 +132,12 @@ export class CallJournal implements CallLedger {
   /** Rewrites the file without records older than the retention window (atomically: temp file + rename). */
   compact(): void {
     const fd = this.openFd();
+    // One buffer for every line: a compaction copies the whole journal and must not allocate per line.
+    let buffer = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
     this.rewrite((offset, length) => {
-      const buffer = Buffer.allocUnsafe(length);
-      let read = 0;
-      while (read < length) {
-        const n = readSync(fd, buffer, read, length - read, offset + read);
-        if (n === 0) throw new JournalError(`${this.file} ended before offset ${offset + length} while compacting`, this.ctx());
-        read += n;
-      }
-      return buffer;
+      if (length > buffer.length) buffer = Buffer.allocUnsafe(length);
+      this.readExactly(fd, buffer, length, offset, 'while compacting');
+      return buffer.subarray(0, length);
     });
   }
 
@@ -166,6 +159,8 @@ export class CallJournal implements CallLedger {
   private load(): void {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
     const content = existsSync(this.file) ? readFileSync(this.file) : Buffer.alloc(0);
+    // Loaded into a Map first, so an id's later line replaces its earlier one; the rewrite below settles them.
+    const loaded = new Map<string, IndexEntry>();
     let lines = 0;
     let lineNumber = 0;
     for (let start = 0; start < content.length; ) {
@@ -177,7 +172,7 @@ export class CallJournal implements CallLedger {
         const record = this.parseLine(text, lineNumber, end === content.length);
         if (record !== undefined) {
           lines += 1;
-          this.index.set(record.id, {
+          loaded.set(record.id, {
             state: record.s === 'start' ? 'started' : 'completed',
             at: record.at,
             offset: start,
@@ -187,14 +182,14 @@ export class CallJournal implements CallLedger {
       }
       start = end;
     }
+    for (const [id, entry] of loaded) this.index.set(id, entry);
     this.size = content.length;
-    // Rewrite only when something must go (old records, superseded start lines, a torn tail).
+    // Rewrite only when something must go (old records, superseded start lines, a torn tail); in any case
+    // the loaded ids are settled (see call-index.ts) by the same pass, writing the file or not.
     const endsCleanly = content.length === 0 || content[content.length - 1] === 10;
-    if (!endsCleanly || this.hasExpired() || lines !== this.index.size || this.size !== this.indexBytes()) {
-      this.rewrite((offset, length) => withNewline(content.subarray(offset, offset + length)));
-    } else {
-      this.fd = openSync(this.file, 'a+', 0o600);
-    }
+    const rewrite = !endsCleanly || this.index.hasOlderThan(this.now() - this.retentionMs) || lines !== loaded.size || this.size !== this.index.bytes();
+    loaded.clear();
+    this.rewrite((offset, length) => withNewline(content.subarray(offset, offset + length)), { toDisk: rewrite });
   }
 
   private parseLine(text: string, lineNumber: number, isLast: boolean): JournalRecord | undefined {
@@ -214,34 +209,32 @@ export class CallJournal implements CallLedger {
     throw new JournalCorruptError(`call journal ${this.file} line ${lineNumber} is corrupt: ${problem}`, this.ctx());
   }
 
-  private hasExpired(): boolean {
-    const cutoff = this.now() - this.retentionMs;
-    for (const entry of this.index.values()) if (entry.at < cutoff) return true;
-    return false;
+  /**
+   * Writes the retained latest line of every id to a temp file, fsyncs it and renames it over the journal,
+   * then settles the index on the new file. With toDisk false (a journal that is already compact) the file
+   * stays as it is and only the index is settled.
+   */
+  private rewrite(readLine: (offset: number, length: number) => Buffer, { toDisk = true }: { toDisk?: boolean } = {}): void {
+    const isRunning = (id: string): boolean => this.running.has(id);
+    const plan = this.index.planCompaction(this.now() - this.retentionMs, isRunning);
+    if (toDisk) this.writeCompacted(plan, readLine);
+    else for (let k = 0; k < plan.kept; k++) plan.written(k, plan.length(k));
+    this.index.commit(plan, isRunning);
+    this.close();
+    this.fd = openSync(this.file, 'a+', 0o600);
+    this.size = plan.size;
+    this.appendsSinceCompaction = 0;
+    if (plan.dropped > 0) this.log.info({ file: this.file, dropped: plan.dropped, kept: plan.kept }, 'call journal compacted');
   }
 
-  private indexBytes(): number {
-    let bytes = 0;
-    for (const entry of this.index.values()) bytes += entry.length;
-    return bytes;
-  }
-
-  /** Writes the retained latest line of every id to a temp file, fsyncs it and renames it over the journal. */
-  private rewrite(readLine: (offset: number, length: number) => Buffer): void {
-    const cutoff = this.now() - this.retentionMs;
-    const kept = [...this.index.entries()]
-      .filter(([id, entry]) => entry.at >= cutoff || this.running.has(id))
-      .sort((a, b) => a[1].offset - b[1].offset);
+  private writeCompacted(plan: CompactionPlan, readLine: (offset: number, length: number) => Buffer): void {
     const temp = `${this.file}.tmp-${process.pid}`;
     const out = openSync(temp, 'w', 0o600);
-    let offset = 0;
     try {
-      for (const [, entry] of kept) {
-        const line = readLine(entry.offset, entry.length);
+      for (let k = 0; k < plan.kept; k++) {
+        const line = readLine(plan.offset(k), plan.length(k));
         writeAll(out, line);
-        entry.offset = offset;
-        entry.length = line.length;
-        offset += line.length;
+        plan.written(k, line.length);
       }
       fsyncSync(out);
     } finally {
@@ -249,14 +242,32 @@ export class CallJournal implements CallLedger {
     }
     renameSync(temp, this.file);
     fsyncDirectory(dirname(this.file));
-    const dropped = this.index.size - kept.length;
-    this.index.clear();
-    for (const [id, entry] of kept) this.index.set(id, entry);
-    this.close();
-    this.fd = openSync(this.file, 'a+', 0o600);
-    this.size = offset;
-    this.appendsSinceCompaction = 0;
-    if (dropped > 0) this.log.info({ file: this.file, dropped, kept: kept.length }, 'call journal compacted');
+  }
+
+  /** Whether the line at offset records call `id`: settles a hash match of the index (see call-index.ts). */
+  private lineHolds(id: string, offset: number, length: number): boolean {
+    const fd = this.openFd();
+    // Every line this journal writes starts with the id; only a line edited by hand needs parsing.
+    const prefix = Buffer.from(`{"id":${JSON.stringify(id)},`);
+    const head = Buffer.allocUnsafe(Math.min(length, prefix.length));
+    this.readExactly(fd, head, head.length, offset, `checking the record of call ${id}`);
+    if (head.equals(prefix)) return true;
+    if (head.subarray(0, ID_PREFIX.length).equals(ID_PREFIX)) return false;
+    const line = Buffer.allocUnsafe(length);
+    this.readExactly(fd, line, length, offset, `checking the record of call ${id}`);
+    try {
+      return (JSON.parse(line.toString('utf8')) as { id?: unknown }).id === id;
+    } catch {
+      return false;
+    }
+  }
+
+  private readExactly(fd: number, buffer: Buffer, length: number, position: number, step: string): void {
+    for (let read = 0; read < length; ) {
+      const n = readSync(fd, buffer, read, length - read, position + read);
+      if (n === 0) throw new JournalError(`${this.file} ended before offset ${position + length} ${step}`, this.ctx());
+      read += n;
+    }
   }
 
   /** Appends one line, given as pieces ending with its newline (written with one writev, no copying). */
@@ -330,6 +341,8 @@ export class CallJournal implements CallLedger {
     return { kind: 'error', error: record.reply.error };
   }
 }
+
+const ID_PREFIX = Buffer.from('{"id":');
 
 function withNewline(line: Buffer): Buffer {
   return line.length > 0 && line[line.length - 1] === 10 ? line : Buffer.concat([line, Buffer.from('\n')]);

@@ -106,6 +106,20 @@ describe('RpcServer', () => {
     assert.ok(log.at('warn').some((entry) => /after a protocol error/.test(entry.message)));
   });
 
+  test('tells when its last open connection closes', async () => {
+    let lastClosed = 0;
+    const { port } = (await startServer(async () => 'ok', { onLastConnectionClosed: () => (lastClosed += 1) })).address();
+    const first = await client(port);
+    const second = await client(port);
+    assert.equal(await first.call(null, { deadlineMs: 1000 }).then((r) => r.payload), 'ok');
+    first.close();
+    await sleep(50);
+    assert.equal(lastClosed, 0, 'one connection is still open');
+    second.close();
+    for (let i = 0; i < 100 && lastClosed === 0; i++) await sleep(10);
+    assert.equal(lastClosed, 1);
+  });
+
   test('stop() lets calls in flight finish within the grace period and refuses new connections', async () => {
     const release = deferred();
     const started = deferred();

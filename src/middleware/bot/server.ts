@@ -37,6 +37,8 @@ export interface RpcServerOptions {
   readonly maxFrameBytes?: number;
   readonly preAuthMaxFrameBytes?: number;
   readonly maxConnections?: number;
+  /** Called when the last open connection closes (the bot uses it to give memory back while idle). */
+  readonly onLastConnectionClosed?: () => void;
   readonly log: MiddlewareLogger;
 }
 
@@ -151,6 +153,7 @@ export class RpcServer {
     socket.on('close', () => {
       this.sockets.delete(socket);
       this.sessions.delete(socket);
+      if (this.sockets.size === 0 && this.stopping === undefined) this.options.onLastConnectionClosed?.();
     });
     const { options } = this;
     ServerSession.accept(socket, {
