@@ -14,7 +14,7 @@
 // can pair a caller's specs with the remote copies by position.
 import { SpecDecodeError, SpecEncodeError, formatPath as formatSteps } from './errors.js';
 import { defineKey, isPlainObject, type JsonObject, type JsonValue } from './json.js';
-import { Spec, fieldProblem, holdsInitialValue, specClassOf, type EncodedFields } from './spec.js';
+import { Spec, fieldProblem, specClassOf, type EncodedFields } from './spec.js';
 
 /**
  * Where in the value being coded we are: a linked list, so that descending costs one small object instead of
@@ -34,8 +34,14 @@ function formatPath(path: Path): string {
   return formatSteps(steps.reverse());
 }
 
+/** Numbers the codec's passes (see Spec.stampVisit); passes are synchronous, so one never overlaps another. */
+let lastPass = 0;
+const newPass = (): number => ++lastPass;
+
 interface EncodeContext {
-  readonly specs: Map<Spec, number>;
+  /** The pass stamped on the specs this encoding numbers, and how many it has numbered. */
+  readonly pass: number;
+  specCount: number;
   /** Containers being encoded right now: meeting one again is a cycle. */
   readonly open: Set<object>;
 }
@@ -44,7 +50,7 @@ interface DecodeContext {
   readonly specs: Spec[];
 }
 
-const newEncodeContext = (): EncodeContext => ({ specs: new Map(), open: new Set() });
+const newEncodeContext = (): EncodeContext => ({ pass: newPass(), specCount: 0, open: new Set() });
 const newDecodeContext = (): DecodeContext => ({ specs: [] });
 
 export function encodeValue(value: unknown): JsonValue {
@@ -68,7 +74,8 @@ export function decodeValues(json: readonly JsonValue[]): unknown[] {
 }
 
 export function encodeSpec(spec: Spec): JsonObject {
-  return encodeSpecBody(spec, newEncodeContext(), null);
+  // The first spec of an encoding is never a $ref: this is its body.
+  return encode(spec, newEncodeContext(), null) as JsonObject;
 }
 
 export function decodeSpec(json: JsonValue): Spec {
@@ -81,23 +88,26 @@ export function decodeSpec(json: JsonValue): Spec {
 /** Every spec reachable in a value, each once, in the order the codec numbers them. */
 export function collectSpecs(value: unknown): Spec[] {
   const found: Spec[] = [];
-  const seenSpecs = new Set<Spec>();
+  const pass = newPass();
   const seenObjects = new Set<object>();
   const walk = (v: unknown): void => {
     if (v instanceof Spec) {
-      if (seenSpecs.has(v)) return;
-      seenSpecs.add(v);
+      if (v.stampVisit(pass, found.length) >= 0) return;
       found.push(v);
-      for (const def of v.layout.fields) walk(v.getField(def.name));
+      // Only spec lists, dicts and blobs can hold a spec: numbers, text and dates need no visit.
+      const { fields, containerIndexes } = v.layout;
+      for (const index of containerIndexes) walk(v.fieldValue(fields[index]!));
       walk(v.extra);
       return;
     }
-    if (Array.isArray(v) || isPlainObject(v)) {
-      // A shared container holds the same specs each time, so one visit keeps the order the codec gives.
-      if (seenObjects.has(v)) return;
-      seenObjects.add(v);
-      for (const item of Array.isArray(v) ? v : Object.values(v)) walk(item);
-    }
+    if (typeof v !== 'object' || v === null) return;
+    const items = Array.isArray(v) ? v : isPlainObject(v) ? Object.values(v) : undefined;
+    // Empty containers (most specs' extra and lists) hold nothing: not worth remembering.
+    if (items === undefined || items.length === 0) return;
+    // A shared container holds the same specs each time, so one visit keeps the order the codec gives.
+    if (seenObjects.has(v)) return;
+    seenObjects.add(v);
+    for (const item of items) walk(item);
   };
   walk(value);
   return found;
@@ -149,8 +159,11 @@ function encode(value: unknown, ctx: EncodeContext, path: Path): JsonValue {
   }
   if (value === null) return null;
   if (value instanceof Spec) {
-    const index = ctx.specs.get(value);
-    return index !== undefined ? { $ref: index } : encodeSpecBody(value, ctx, path);
+    // Numbered before its fields are encoded: a nested reference back to it (a cycle) becomes a $ref.
+    const index = value.stampVisit(ctx.pass, ctx.specCount);
+    if (index >= 0) return { $ref: index };
+    ctx.specCount += 1;
+    return encodeSpecBody(value, ctx, path);
   }
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new SpecEncodeError(formatPath(path), 'invalid Date');
@@ -164,8 +177,10 @@ function encode(value: unknown, ctx: EncodeContext, path: Path): JsonValue {
   ctx.open.add(value);
   try {
     if (Array.isArray(value)) {
-      // Array.from turns holes into undefined instead of skipping them.
-      return Array.from(value, (item, i) => encode(item, ctx, step(path, i)));
+      // Indexed, so holes become undefined instead of being skipped.
+      const out: JsonValue[] = new Array<JsonValue>(value.length);
+      for (let i = 0; i < value.length; i++) out[i] = encode(value[i], ctx, step(path, i));
+      return out;
     }
     const entries = encodeEntries(value, ctx, path);
     return Object.keys(value).some((k) => k.startsWith('$')) ? { $esc: entries } : entries;
@@ -184,13 +199,20 @@ function encodeEntries(object: Record<string, unknown>, ctx: EncodeContext, path
 }
 
 function encodeSpecBody(spec: Spec, ctx: EncodeContext, path: Path): JsonObject {
-  // Numbered before its fields are encoded: a nested reference back to it (a cycle) becomes a $ref.
-  ctx.specs.set(spec, ctx.specs.size);
   const fields: JsonObject = {};
-  for (const def of spec.layout.fields) {
-    const value = spec.getField(def.name);
-    if (holdsInitialValue(def, value)) continue;
-    fields[def.name] = encode(value, ctx, step(path, def.name));
+  const { fields: defs, initials } = spec.layout;
+  const values = spec.fieldValues();
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    // A field still holding what a new spec starts with is left out: a decoded spec starts from the same
+    // values, and most of a fresh WorkSpec's ~50 fields are null (sending them would triple a 1000-worker
+    // call). Object.is keeps -0 apart from 0.
+    if (Object.is(value, initials[i]) || (Array.isArray(value) && value.length === 0 && defs[i]!.kind === 'specs')) continue;
+    const name = defs[i]!.name;
+    // Plain values need no path (only an error names where it happened).
+    fields[name] = typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0))
+      ? value
+      : encode(value, ctx, step(path, name));
   }
   if (!isPlainObject(spec.extra)) throw new SpecEncodeError(formatPath(step(path, 'extra')), 'extra must be a plain object');
   const clash = Object.keys(spec.extra).find((key) => spec.layout.byName.has(key));
@@ -293,8 +315,9 @@ function decodeSpecBody(json: Record<string, unknown>, keys: string[], ctx: Deco
   ctx.specs.push(spec);
   const extra: Record<string, unknown> = {};
   for (const name of Object.keys(fields)) {
-    const fieldPath = step(path, 'fields', name);
-    const value = decode(fields[name], ctx, fieldPath);
+    const raw = fields[name];
+    // Text and flags decode to themselves; skipping the call spares a path per field (thousands per call).
+    const value = typeof raw === 'string' || typeof raw === 'boolean' ? raw : decode(raw, ctx, step(path, 'fields', name));
     const def = spec.layout.byName.get(name);
     if (def === undefined) {
       // A field this build does not know (a newer peer): kept, and sent on unchanged.
@@ -302,8 +325,8 @@ function decodeSpecBody(json: Record<string, unknown>, keys: string[], ctx: Deco
       continue;
     }
     const problem = fieldProblem(def, value);
-    if (problem !== null) throw new SpecDecodeError(formatPath(fieldPath), `${spec.specKind}.${name}: ${problem}`);
-    spec.setField(name, value);
+    if (problem !== null) throw new SpecDecodeError(formatPath(step(path, 'fields', name)), `${spec.specKind}.${name}: ${problem}`);
+    spec.loadField(def, value);
   }
   for (const key of Object.keys(extraJson)) {
     const value = decode(extraJson[key], ctx, step(path, 'extra', key));

@@ -4,7 +4,7 @@ export type { JsonValue, JsonObject } from './json.js';
 export { isPlainObject } from './json.js';
 export { SpecDecodeError, SpecEncodeError, SpecFieldError, SpecStateError } from './errors.js';
 export { specKinds, sqlTypeOf, type ColumnDef, type ColumnKind, type NonColumnDef, type SpecKind, type SpecSchema } from './schema.js';
-export { Spec, jsonEqual, type EncodedFields, type SpecStatics } from './spec.js';
+export { Spec, fieldProblem, jsonEqual, type EncodedFields, type FieldDef, type SpecStatics } from './spec.js';
 export { collectSpecs, decodeSpec, decodeValue, decodeValues, encodeSpec, encodeValue, encodeValues } from './codec.js';
 export { WorkSpec, workSpecSchema, workerStatuses, finalWorkerStatuses, mapTypes, type MapType, type WorkSpecFields, type WorkerStatus } from './work-spec.js';
 export { JobSpec, jobSpecSchema, jobStatuses, jobSubStatuses, type InputFileAttributes, type JobSpecFields, type JobStatus, type JobSubStatus } from './job-spec.js';

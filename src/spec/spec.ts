@@ -12,10 +12,11 @@ import { collectSpecs, decodeChanges, decodeSpec, encodeChanges, encodeSpec } fr
 /** A spec's changed fields, encoded (JSON-safe), keyed by field name (or extra key). */
 export type EncodedFields = Record<string, JsonValue>;
 
-/** One field as the runtime knows it: a column, or a non-column field. */
-export type FieldDef =
+/** One field as the runtime knows it: a column, or a non-column field; `index` is its place in `fields`. */
+export type FieldDef = { readonly index: number } & (
   | { readonly name: string; readonly isColumn: true; readonly kind: ColumnKind; readonly column: ColumnDef }
-  | ({ readonly isColumn: false } & NonColumnDef);
+  | ({ readonly isColumn: false } & NonColumnDef)
+);
 
 /** The schema, indexed for lookups. */
 export interface SpecLayout {
@@ -25,19 +26,30 @@ export interface SpecLayout {
   readonly fields: readonly FieldDef[];
   readonly columnNames: readonly string[];
   readonly nonColumnNames: readonly string[];
+  /** What a new spec holds, by field index (a 'specs' field gets its own fresh array instead). */
+  readonly initials: readonly unknown[];
+  /** Indexes of the 'specs' fields, which start as a fresh empty array per spec. */
+  readonly specListIndexes: readonly number[];
+  /** Indexes of the fields whose value can contain a spec (spec lists, dicts, blobs): what collectSpecs walks. */
+  readonly containerIndexes: readonly number[];
 }
 
 export function layoutOf(schema: SpecSchema): SpecLayout {
   const fields: FieldDef[] = [
-    ...schema.columns.map((column): FieldDef => ({ name: column.name, isColumn: true, kind: column.kind, column })),
-    ...schema.nonColumns.map((def): FieldDef => ({ ...def, isColumn: false })),
-  ];
+    ...schema.columns.map((column): FieldDef => ({ name: column.name, isColumn: true, kind: column.kind, column, index: 0 })),
+    ...schema.nonColumns.map((def): FieldDef => ({ ...def, isColumn: false, index: 0 })),
+  ].map((def, index) => Object.freeze({ ...def, index }));
+  const indexesWhere = (keep: (def: FieldDef) => boolean): number[] => fields.filter(keep).map((def) => def.index);
   return {
     schema,
     byName: new Map(fields.map((f) => [f.name, f])),
     fields,
     columnNames: Object.freeze(schema.columns.map((c) => c.name)),
     nonColumnNames: Object.freeze(schema.nonColumns.map((n) => n.name)),
+    // Not frozen: V8 copies a frozen array several times slower, and a spec is built from this copy.
+    initials: fields.map((def) => (def.kind === 'specs' ? null : initialValue(def))),
+    specListIndexes: Object.freeze(indexesWhere((def) => def.kind === 'specs')),
+    containerIndexes: Object.freeze(indexesWhere((def) => def.kind === 'specs' || def.kind === 'dict' || def.kind === 'blob')),
   };
 }
 
@@ -90,17 +102,6 @@ export function initialValue(def: FieldDef): unknown {
   return def.kind === 'flag' ? false : null;
 }
 
-/**
- * Whether a field still holds what a new spec starts with, so the codec may leave it out: a decoded spec
- * starts from the same initial values. Most of a fresh WorkSpec's ~50 fields are null; sending them would
- * triple the size of a 1000-worker call.
- */
-export function holdsInitialValue(def: FieldDef, value: unknown): boolean {
-  const initial = initialValue(def);
-  if (Object.is(value, initial)) return true; // Object.is: -0 is not 0 (the codec keeps -0)
-  return Array.isArray(value) && value.length === 0 && Array.isArray(initial) && initial.length === 0;
-}
-
 export interface SpecClass {
   new (init?: Record<string, unknown>): Spec;
   readonly schema: SpecSchema;
@@ -116,17 +117,22 @@ export function specClassOf(kind: string): SpecClass | undefined {
 
 export abstract class Spec {
   readonly #layout: SpecLayout;
-  readonly #values = new Map<string, unknown>();
+  /** Field values by FieldDef.index: a copied array is much cheaper than a Map per spec (thousands per call). */
+  readonly #values: unknown[];
   readonly #changed = new Set<string>();
+  /** Which pass over a value graph last met this spec, and its number in that pass (see stampVisit). */
+  #visitPass = 0;
+  #visitIndex = 0;
   /** Fields this build does not know, met when decoding (a newer peer's columns) or put here by plugins. */
   extra: Record<string, unknown> = {};
 
   protected constructor(layout: SpecLayout, init: Record<string, unknown> | undefined) {
     this.#layout = layout;
-    for (const def of layout.fields) this.#values.set(def.name, initialValue(def));
+    this.#values = layout.initials.slice();
+    for (const index of layout.specListIndexes) this.#values[index] = [];
     if (init !== undefined) {
       for (const [name, value] of Object.entries(init)) {
-        if (value !== undefined) this.#write(name, value);
+        if (value !== undefined) this.#write(this.#def(name), value);
       }
     }
   }
@@ -142,15 +148,48 @@ export abstract class Spec {
 
   /** Reads any field by name. */
   getField(name: string): unknown {
-    this.#def(name);
-    return this.#values.get(name);
+    return this.#values[this.#def(name).index];
+  }
+
+  /** Reads a field of this spec's layout (the codec and store walk fields by definition, not by name). */
+  fieldValue(def: FieldDef): unknown {
+    return this.#values[def.index];
+  }
+
+  /**
+   * Every field's value, by FieldDef.index: the spec's own storage, for the codec's loop over thousands of
+   * specs (reading through accessors by name cost ~50 ns per field). Read only: a write would skip validation.
+   */
+  fieldValues(): readonly unknown[] {
+    return this.#values;
+  }
+
+  /**
+   * For the codec's passes over a value graph (numbering specs, finding shared ones): records that pass
+   * `pass` meets this spec as number `index`, or returns the number it got when that pass met it before
+   * (-1 when it is new). A stamp on the spec is much cheaper than a Map of thousands of fresh objects.
+   */
+  stampVisit(pass: number, index: number): number {
+    if (this.#visitPass === pass) return this.#visitIndex;
+    this.#visitPass = pass;
+    this.#visitIndex = index;
+    return -1;
   }
 
   /** Sets any field by name, validating the value's kind, recording the change as the accessor does. */
   setField(name: string, value: unknown): void {
-    const before = this.#values.get(name);
-    this.#write(name, value);
+    const def = this.#def(name);
+    const before = this.#values[def.index];
+    this.#write(def, value);
     if (!sameValue(before, value)) this.#changed.add(name);
+  }
+
+  /**
+   * Sets a field while building a spec (decoding, reading a row), without recording a change. The value must
+   * already fit the field (the caller checked it with fieldProblem): this is the codec's and store's fast path.
+   */
+  loadField(def: FieldDef, value: unknown): void {
+    this.#values[def.index] = value === undefined && (def.isColumn || def.kind === 'blob') ? null : value;
   }
 
   /** Sets (or with undefined, removes) an extra key and records it as changed, so it travels back too. */
@@ -209,7 +248,7 @@ export abstract class Spec {
   /** The column values (not the non-column fields, not extra), for the store. */
   columnValues(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const name of this.#layout.columnNames) out[name] = this.#values.get(name);
+    for (const def of this.#layout.fields) if (def.isColumn) out[def.name] = this.#values[def.index];
     return out;
   }
 
@@ -238,7 +277,9 @@ export abstract class Spec {
   /** What console.log and util.inspect show: the kind and the fields that hold something. */
   [inspectSymbol](): Record<string, unknown> {
     const shown: Record<string, unknown> = { specKind: this.specKind };
-    for (const [name, value] of this.#values) {
+    for (const def of this.#layout.fields) {
+      const name = def.name;
+      const value = this.#values[def.index];
       if (value !== null && value !== false && !(Array.isArray(value) && value.length === 0)) shown[name] = value;
     }
     if (Object.keys(this.extra).length > 0) shown['extra'] = this.extra;
@@ -251,24 +292,26 @@ export abstract class Spec {
     return def;
   }
 
-  #write(name: string, value: unknown): void {
-    const def = this.#def(name);
+  #write(def: FieldDef, value: unknown): void {
     // harvester's None: undefined from JavaScript callers means "no value" as well.
     const stored = value === undefined && (def.isColumn || def.kind === 'blob') ? null : value;
     const problem = fieldProblem(def, stored);
-    if (problem !== null) throw new SpecFieldError(this.specKind, name, problem);
-    this.#values.set(name, stored);
+    if (problem !== null) throw new SpecFieldError(this.specKind, def.name, problem);
+    this.#values[def.index] = stored;
   }
 
   /** Installs one accessor per field on a subclass prototype. Lives here to reach the private storage. */
   protected static installAccessors(prototype: object, layout: SpecLayout): void {
     for (const def of layout.fields) {
+      const index = def.index;
       Object.defineProperty(prototype, def.name, {
         get(this: Spec) {
-          return this.#values.get(def.name);
+          return this.#values[index];
         },
         set(this: Spec, value: unknown) {
-          this.setField(def.name, value);
+          const before = this.#values[index];
+          this.#write(def, value);
+          if (!sameValue(before, value)) this.#changed.add(def.name);
         },
         enumerable: true,
         configurable: false,

@@ -113,4 +113,19 @@ describe('RPC herder', () => {
     const submitter = (await bot.factory.forQueue(queue, 'submitter'))!;
     await assert.rejects(submitter.submitWorkers(ctx(queue), []), (e: unknown) => e instanceof MethodNotFoundError && /refusing to load plugin module/.test(e.message));
   });
+
+  test('a call whose section or queue text is malformed is refused as a malformed payload naming the part', async () => {
+    const queue = queues.get('same_route')!;
+    const client = bot.provider.clientFor(queue.middlewares.rpc!);
+    const call = (section: string, queueText: string) =>
+      client.call(
+        { queueName: queue.queueName, kind: 'submitter', section, queue: queueText, method: 'submitWorkers', args: [[]] },
+        { deadlineMs: 10_000, method: 'submitter.submitWorkers', queue: queue.queueName },
+      );
+    await assert.rejects(call('{"name":', '{}'), (e: unknown) => e instanceof RemoteMethodError && /malformed call payload: section: not JSON/.test(e.message));
+    await assert.rejects(
+      call('{"name":"DummySubmitter","module":"dummy_submitter","bareFunctions":[],"options":{}}', '[1]'),
+      (e: unknown) => e instanceof RemoteMethodError && /malformed call payload: queue/.test(e.message),
+    );
+  });
 });

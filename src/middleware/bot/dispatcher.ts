@@ -7,7 +7,26 @@ import { builtinPlugins, type PluginFactory } from '../../plugins/index.js';
 import { camelCase, contractMethods, type AnyPlugin, type PluginContext } from '../../plugins/contracts.js';
 import { collectSpecs, decodeValues, encodeValue, type JsonValue } from '../../spec/index.js';
 import { MethodNotFoundError, RemoteMethodError } from '../errors.js';
-import { callPayloadSchema, pingPayloadSchema, type PongPayload, queueFromWire, sectionFromWire, type BotOffer, type CallPayload, type ReplyPayload } from '../rpc/call-payload.js';
+import {
+  callPayloadSchema,
+  pingPayloadSchema,
+  queueFromWire,
+  sectionFromWire,
+  WirePayloadError,
+  type BotOffer,
+  type CallPayload,
+  type PongPayload,
+  type ReplyPayload,
+} from '../rpc/call-payload.js';
+import type { PluginSection, QueueConfig } from '../../config/index.js';
+
+interface BuiltPlugin {
+  readonly plugin: AnyPlugin;
+  readonly section: PluginSection;
+}
+
+/** Distinct queue texts kept parsed; a herder sends one per queue (a new one after a config change). */
+const QUEUE_CACHE_SIZE = 256;
 
 export interface CallInfo {
   readonly id: string;
@@ -15,7 +34,10 @@ export interface CallInfo {
 }
 
 export class BotDispatcher {
-  private readonly plugins = new Map<string, Promise<AnyPlugin>>();
+  /** By queue, kind and section text: the section text is the key as sent, so it is parsed only once. */
+  private readonly plugins = new Map<string, Promise<BuiltPlugin>>();
+  /** Parsed queues by their text, oldest first (evicted beyond QUEUE_CACHE_SIZE). */
+  private readonly queues = new Map<string, QueueConfig>();
   /** One child logger per queue and method: making one per call cost ~10% of a no-op call's CPU. */
   private readonly loggers = new Map<string, Logger>();
 
@@ -55,17 +77,17 @@ export class BotDispatcher {
     if (!contractMethods[payload.kind].some((m) => m.name === method)) {
       throw new MethodNotFoundError(`${method} is not a method of the ${payload.kind} contract`, context);
     }
-    const plugin = await this.pluginFor(payload);
+    const { plugin, section } = await this.pluginFor(payload, call.id);
     const fn = (plugin as unknown as Record<string, unknown>)[method];
     if (typeof fn !== 'function') {
-      throw new MethodNotFoundError(`${payload.section.name} has no method ${method}`, context);
+      throw new MethodNotFoundError(`${section.name} has no method ${method}`, context);
     }
     const args = decodeValues(payload.args);
     // Collected before the call: the plugin may replace nested arrays, but these are the objects the caller holds.
     const specs = collectSpecs(args);
     for (const spec of specs) spec.resetChanges();
     const ctx: PluginContext = {
-      queue: queueFromWire(payload.queue),
+      queue: this.queueFor(payload, call.id),
       log: this.loggerFor(payload.queueName, context.method),
       signal: call.signal,
     };
@@ -87,13 +109,23 @@ export class BotDispatcher {
     return log;
   }
 
-  private pluginFor(payload: CallPayload): Promise<AnyPlugin> {
-    const key = `${payload.queueName}\u0000${payload.kind}\u0000${JSON.stringify(payload.section)}`;
+  private queueFor(payload: CallPayload, callId: string): QueueConfig {
+    let queue = this.queues.get(payload.queue);
+    if (queue === undefined) {
+      queue = wireInput(() => queueFromWire(payload.queue), callId);
+      if (this.queues.size >= QUEUE_CACHE_SIZE) this.queues.delete(this.queues.keys().next().value!);
+      this.queues.set(payload.queue, queue);
+    }
+    return queue;
+  }
+
+  private pluginFor(payload: CallPayload, callId: string): Promise<BuiltPlugin> {
+    const key = `${payload.queueName}\u0000${payload.kind}\u0000${payload.section}`;
     let plugin = this.plugins.get(key);
     if (plugin === undefined) {
-      this.assertAllowedModule(payload);
-      const section = sectionFromWire(payload.section);
-      plugin = this.factory.create({ queueName: payload.queueName, kind: payload.kind, section }) as Promise<AnyPlugin>;
+      const section = wireInput(() => sectionFromWire(payload.section), callId);
+      this.assertAllowedModule(payload, section);
+      plugin = (this.factory.create({ queueName: payload.queueName, kind: payload.kind, section }) as Promise<AnyPlugin>).then((built) => ({ plugin: built, section }));
       // A failed build is not cached: the next call tries again (the operator may have fixed the plugin dir).
       plugin.catch(() => this.plugins.delete(key));
       this.plugins.set(key, plugin);
@@ -102,8 +134,8 @@ export class BotDispatcher {
   }
 
   /** A module given as a file path must live in one of the bot's own plugin directories. */
-  private assertAllowedModule(payload: CallPayload): void {
-    const module = payload.section.module;
+  private assertAllowedModule(payload: CallPayload, section: PluginSection): void {
+    const module = section.module;
     const looksLikePath = module.includes('/') || module.endsWith('.js') || module.endsWith('.mjs');
     if (!looksLikePath) return;
     const candidates = isAbsolute(module) ? [resolve(module)] : this.pluginDirs.map((dir) => resolve(dir, module));
@@ -117,3 +149,12 @@ export class BotDispatcher {
   }
 }
 
+/** Parses a section or queue text of a call; a malformed one fails the call as malformed, naming what is wrong. */
+function wireInput<T>(parse: () => T, callId: string): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof WirePayloadError) throw new RemoteMethodError(`malformed call payload: ${error.message}`, { callId });
+    throw error;
+  }
+}

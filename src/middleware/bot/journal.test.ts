@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fs, { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { OutcomeUnknownError } from '../errors.js';
 import type { CallReply } from '../protocol/ledger.js';
 import type { JsonValue } from '../protocol/json.js';
 import type { CallHandler } from '../protocol/server-session.js';
 import { RecordingLogger, connectSessionPair, deferred, tempDirectory } from '../protocol/test-fixtures.js';
-import { CallJournal, JournalCorruptError } from './journal.js';
+import { CallJournal, JournalCorruptError, JournalError } from './journal.js';
 
 let dir: { path: string; cleanup: () => void };
 let file: string;
@@ -103,13 +104,15 @@ describe('CallJournal over sessions', () => {
 });
 
 describe('CallJournal on disk', () => {
-  test('records the start before the handler runs', () => {
+  test('records the start before the handler runs', async () => {
     const { journal } = openJournal();
     let seenOnDisk = '';
-    journal.claim('c', Date.now() + 1000, async () => {
+    const claim = journal.claim('c', Date.now() + 1000, async () => {
       seenOnDisk = readFileSync(file, 'utf8');
       return result(1);
     });
+    assert.equal(claim.kind, 'running');
+    if (claim.kind === 'running') await claim.execution.reply;
     assert.match(seenOnDisk, /"id":"c","s":"start"/);
   });
 
@@ -157,6 +160,20 @@ describe('CallJournal on disk', () => {
     assert.ok(lines.every((line) => line.includes('"s":"end"')));
     for (let i = 0; i < 25; i++) {
       assert.deepEqual(journal.claim(`c${i}`, 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result({ i }) });
+    }
+  });
+
+  test('compaction keeps lines longer than its copy buffer next to short ones, all replayable', async () => {
+    const { journal } = openJournal({ compactEvery: 1_000_000 });
+    const values = ['short-1', 'L'.repeat(100 * 1024), 'short-2', 'M'.repeat(70 * 1024), 'short-3'];
+    for (const [i, value] of values.entries()) {
+      const claim = journal.claim(`v${i}`, Date.now() + 1000, async () => result(value));
+      if (claim.kind === 'running') await claim.execution.reply;
+    }
+    journal.compact();
+    assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, values.length);
+    for (const [i, value] of values.entries()) {
+      assert.deepEqual(journal.claim(`v${i}`, 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result(value) });
     }
   });
 
@@ -228,5 +245,219 @@ describe('CallJournal on disk', () => {
     assert.equal(journal.stateOf('s'), 'started');
     const retry = journal.claim('s', 0, async () => assert.fail('must not run'));
     assert.equal(retry.kind === 'replay' && retry.reply.kind === 'error' && retry.reply.error.type, 'OutcomeUnknown');
+  });
+});
+
+type WritevSync = (fd: number, buffers: readonly NodeJS.ArrayBufferView[], position?: number | null) => number;
+
+/**
+ * Spies on fs.writevSync as the journal sees it (its named import follows syncBuiltinESMExports), optionally
+ * replacing it; `restore` puts the real one back. Only for the unit tests of write batching below.
+ */
+function spyWritev(replacement?: (real: WritevSync, fd: number, buffers: readonly Buffer[]) => number): { writes: Buffer[][]; restore: () => void } {
+  const real = fs.writevSync as WritevSync;
+  const writes: Buffer[][] = [];
+  const spy = mock.method(fs, 'writevSync', ((fd: number, buffers: readonly Buffer[], position?: number | null) => {
+    writes.push([...buffers]);
+    return replacement === undefined ? real(fd, buffers, position) : replacement(real, fd, buffers);
+  }) as WritevSync);
+  syncBuiltinESMExports();
+  return {
+    writes,
+    restore: () => {
+      spy.mock.restore();
+      syncBuiltinESMExports();
+    },
+  };
+}
+
+const linesOf = (buffers: readonly Buffer[]): Array<{ id: string; s: string }> =>
+  Buffer.concat(buffers)
+    .toString('utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { id: string; s: string });
+
+const replyOf = async (claim: ReturnType<CallJournal['claim']>): Promise<CallReply> =>
+  claim.kind === 'running' ? claim.execution.reply : claim.reply;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('CallJournal write batching', () => {
+  test('the start lines of calls claimed in one turn are written with one writev, before any of their handlers runs', async () => {
+    const { journal } = openJournal();
+    const ids = ['a', 'b', 'c', 'd'];
+    const seenByHandler = new Map<string, string>();
+    const spy = spyWritev();
+    try {
+      const claims = ids.map((id) =>
+        journal.claim(id, Date.now() + 1000, async () => {
+          seenByHandler.set(id, readFileSync(file, 'utf8'));
+          return result(id);
+        }),
+      );
+      assert.equal(seenByHandler.size, 0, 'no handler runs before the start lines are written');
+      await Promise.all(claims.map(replyOf));
+      assert.deepEqual(
+        linesOf(spy.writes[0]!).map(({ id, s }) => ({ id, s })),
+        ids.map((id) => ({ id, s: 'start' })),
+      );
+      for (const id of ids) {
+        for (const other of ids) assert.match(seenByHandler.get(id)!, new RegExp(`"id":"${other}","s":"start"`), `${id} saw the start of ${other}`);
+      }
+    } finally {
+      spy.restore();
+    }
+  });
+
+  test('the end lines of calls finishing in one turn are written with one writev, before any of their replies', async () => {
+    const { journal } = openJournal();
+    const ids = ['x', 'y', 'z'];
+    const release = deferred();
+    const claims = ids.map((id) =>
+      journal.claim(id, Date.now() + 1000, async () => {
+        await release.promise;
+        return result({ id });
+      }),
+    );
+    await nextTurn(); // the start lines are written, the handlers wait for `release`
+    const spy = spyWritev();
+    try {
+      const seenWithReply = new Map<string, string>();
+      const replies = ids.map((id, k) =>
+        replyOf(claims[k]!).then((reply) => {
+          seenWithReply.set(id, readFileSync(file, 'utf8'));
+          return reply;
+        }),
+      );
+      release.resolve();
+      assert.deepEqual(await Promise.all(replies), ids.map((id) => result({ id })));
+      assert.equal(spy.writes.length, 1);
+      assert.deepEqual(
+        linesOf(spy.writes[0]!).map(({ id, s }) => ({ id, s })),
+        ids.map((id) => ({ id, s: 'end' })),
+      );
+      for (const id of ids) assert.match(seenWithReply.get(id)!, new RegExp(`"id":"${id}","s":"end"`));
+      for (const id of ids) assert.equal(journal.stateOf(id), 'completed');
+    } finally {
+      spy.restore();
+    }
+  });
+
+  test('a failed start write refuses every call in it: no handler runs, each reply is the JournalError, a retry runs', async () => {
+    const { journal, log } = openJournal();
+    const before = journal.claim('earlier', Date.now() + 1000, async () => result('kept'));
+    await replyOf(before);
+    const sizeBefore = statSync(file).size;
+    let runs = 0;
+    const handler = async (): Promise<CallReply> => {
+      runs += 1;
+      return result('ran');
+    };
+    // The disk fails half-way through the write: part of it lands in the file, then the error.
+    const spy = spyWritev((real, fd, buffers) => {
+      real(fd, [buffers[0]!.subarray(0, 10)]);
+      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    });
+    let replies: CallReply[];
+    try {
+      const claims = ['p', 'q', 'r'].map((id) => journal.claim(id, Date.now() + 1000, handler));
+      replies = await Promise.all(claims.map(replyOf));
+    } finally {
+      spy.restore();
+    }
+    assert.equal(runs, 0);
+    for (const reply of replies) {
+      assert.equal(reply.kind, 'error');
+      assert.equal(reply.kind === 'error' && reply.error.type, JournalError.wireType);
+      assert.match(reply.kind === 'error' ? reply.error.message : '', /EIO/);
+    }
+    assert.equal(journal.runningCount, 0);
+    assert.equal(journal.stateOf('p'), undefined);
+    assert.deepEqual(log.at('error').map((entry) => (entry.fields as { callIds?: string[] }).callIds), [['p', 'q', 'r']]);
+    assert.equal(statSync(file).size, sizeBefore, 'the partial write is cut back');
+    assert.deepEqual(await replyOf(journal.claim('p', Date.now() + 1000, handler)), result('ran'));
+    assert.equal(runs, 1);
+    journal.close();
+    const { journal: reopened } = openJournal();
+    assert.equal(reopened.stateOf('earlier'), 'completed');
+    assert.equal(reopened.stateOf('p'), 'completed');
+  });
+
+  test('a failed end write is logged, the replies still go out, and a retry hears OutcomeUnknown', async () => {
+    const { journal, log } = openJournal();
+    const release = deferred();
+    const claims = ['e1', 'e2'].map((id) =>
+      journal.claim(id, Date.now() + 1000, async () => {
+        await release.promise;
+        return result(id);
+      }),
+    );
+    await nextTurn();
+    const spy = spyWritev(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    try {
+      release.resolve();
+      assert.deepEqual(await Promise.all(claims.map(replyOf)), [result('e1'), result('e2')]);
+    } finally {
+      spy.restore();
+    }
+    assert.deepEqual(log.at('error').map((entry) => (entry.fields as { callIds?: string[] }).callIds), [['e1', 'e2']]);
+    assert.equal(journal.runningCount, 0);
+    const retry = await replyOf(journal.claim('e1', Date.now() + 1000, async () => assert.fail('must not run again')));
+    assert.equal(retry.kind === 'error' && retry.error.type, 'OutcomeUnknown');
+  });
+
+  test('a retry arriving while the end line is queued attaches to the execution instead of hearing OutcomeUnknown', async () => {
+    const { journal } = openJournal();
+    let runs = 0;
+    let retry: ReturnType<CallJournal['claim']> | undefined;
+    const first = journal.claim('late', Date.now() + 1000, async () => {
+      runs += 1;
+      // Runs after this handler settles and queues its end line, before the flush that writes it.
+      process.nextTick(() => (retry = journal.claim('late', Date.now() + 1000, async () => result('second run'))));
+      return result('first run');
+    });
+    assert.deepEqual(await replyOf(first), result('first run'));
+    assert.equal(retry?.kind, 'running');
+    assert.equal(retry.kind === 'running' && retry.startedHere, false);
+    assert.deepEqual(await replyOf(retry), result('first run'));
+    assert.equal(runs, 1);
+  });
+
+  test('whenIdle resolves only once the end lines are written', async () => {
+    const { journal } = openJournal();
+    journal.claim('w', Date.now() + 1000, async () => result('w'));
+    await journal.whenIdle();
+    assert.equal(journal.stateOf('w'), 'completed');
+  });
+
+  test('through a session, a call whose start cannot be written is answered with the JournalError and not run', async () => {
+    const { journal } = openJournal();
+    let runs = 0;
+    const { client } = await connectSessionPair({
+      handler: async () => {
+        runs += 1;
+        return null;
+      },
+      journal,
+    });
+    const spy = spyWritev(() => {
+      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    });
+    try {
+      await assert.rejects(client.call(null, { id: 'refused', deadlineMs: 1000 }), (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(error.message, /cannot append to call journal/);
+        return true;
+      });
+    } finally {
+      spy.restore();
+    }
+    assert.equal(runs, 0);
+    assert.deepEqual(await client.call(null, { id: 'refused', deadlineMs: 1000 }), { payload: null, replayed: false });
+    assert.equal(runs, 1);
+    client.close();
   });
 });

@@ -8,11 +8,40 @@
 //
 // Only an index (id -> state, time, place of its latest line; see call-index.ts) is kept in memory; a
 // replayed reply is read back from the file, so large results do not pile up in memory.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync, writevSync } from 'node:fs';
+//
+// Lines are written in batches, one writev per event-loop turn: with many calls in flight, two writes per
+// call were a large part of the bot's CPU. claim() queues the start line and returns at once with an
+// Execution whose handler waits for its start gate; an execution whose handler settles queues its end line
+// and its reply waits for it. The first queued line schedules the flush with process.nextTick, so the calls
+// claimed by one burst of frames, or finishing in one burst of promise continuations, share a write. The
+// flush writes every queued line with one writevSync, updates the index (offset and length of each line),
+// then opens the gates. The invariants are the ones of a write per line:
+// - a handler starts only after its start line is in the file (a SIGKILL before leaves no line, so the
+//   call never ran; after, a retry hears OutcomeUnknown, never a second execution);
+// - a reply is released only after its end line is in the file;
+// - a failed write fails exactly the calls whose lines were in it: their starts are refused (the reply is
+//   the JournalError, the handler never runs, the id is forgotten so a retry may run it), their ends are
+//   logged and the replies still go out; the file is cut back to where the failed write began.
+// An execution stays in `running` until its end line is written, so a retry arriving in between attaches
+// to it instead of reading the start line (OutcomeUnknown) from the index.
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeSync,
+  writevSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MiddlewareError, OutcomeUnknownError, type MiddlewareErrorContext } from '../errors.js';
-import { Execution, type CallClaim, type CallLedger, type CallReply, type CallRunner } from '../protocol/ledger.js';
+import { Execution, type CallClaim, type CallLedger, type CallReply, type CallRunner, type StartGate } from '../protocol/ledger.js';
 import type { MiddlewareLogger } from '../protocol/log.js';
 import { CallIndex, type CallState, type CompactionPlan, type IndexEntry } from './call-index.js';
 
@@ -58,6 +87,54 @@ export type JournaledState = CallState;
 /** Lines are copied through a buffer of this size at compaction (a longer line gets its own). */
 const COPY_BUFFER_BYTES = 64 * 1024;
 
+interface QueuedLine {
+  readonly id: string;
+  readonly state: JournaledState;
+  readonly at: number;
+  readonly length: number;
+}
+
+/** The lines queued in one turn, written together, and the executions waiting for them. */
+class PendingWrite {
+  readonly parts: Buffer[] = [];
+  readonly lines: QueuedLine[] = [];
+  /** Executions whose start line is in this write: their handlers wait for it. */
+  readonly started: Execution[] = [];
+  /** Executions whose end line is in this write: their replies wait for it. */
+  readonly ended: Execution[] = [];
+  private openStartGate: ((refusal: Error | undefined) => void) | undefined;
+  private startGatePromise: StartGate | undefined;
+  private releaseEnds: (() => void) | undefined;
+  private endsWrittenPromise: Promise<void> | undefined;
+
+  add(id: string, state: JournaledState, at: number, parts: readonly Buffer[]): void {
+    let length = 0;
+    for (const part of parts) {
+      this.parts.push(part);
+      length += part.length;
+    }
+    this.lines.push({ id, state, at, length });
+  }
+
+  /** Shared by the starts of this write. */
+  startGate(): StartGate {
+    this.startGatePromise ??= new Promise((resolve) => (this.openStartGate = resolve));
+    return this.startGatePromise;
+  }
+
+  /** Shared by the ends of this write; resolves whether or not they were recorded. */
+  endsWritten(): Promise<void> {
+    this.endsWrittenPromise ??= new Promise((resolve) => (this.releaseEnds = resolve));
+    return this.endsWrittenPromise;
+  }
+
+  /** Opens the gates once the write is done; `failure` refuses the starts. */
+  settle(failure: Error | undefined): void {
+    this.openStartGate?.(failure);
+    this.releaseEnds?.();
+  }
+}
+
 export class CallJournal implements CallLedger {
   private readonly index = new CallIndex((id, offset, length) => this.lineHolds(id, offset, length));
   private readonly running = new Map<string, Execution>();
@@ -69,6 +146,9 @@ export class CallJournal implements CallLedger {
   private fd: number | undefined;
   private size = 0;
   private appendsSinceCompaction = 0;
+  /** Lines queued this turn; written by the flush that the first of them scheduled. */
+  private pending: PendingWrite | undefined;
+  private readonly flushAtTurnEnd = (): void => this.flush();
 
   private constructor(
     readonly file: string,
@@ -110,11 +190,46 @@ export class CallJournal implements CallLedger {
       const error = new OutcomeUnknownError(`call ${id} was running when the bot stopped; its outcome is unknown`);
       return { kind: 'replay', reply: { kind: 'error', error: { type: error.wireType, message: error.message } } };
     }
-    // Recorded before the handler runs: if we die from here on, a retry learns the outcome is unknown.
-    this.append(id, 'started', (at) => [Buffer.from(`{"id":${JSON.stringify(id)},"s":"start","at":${at}}\n`)]);
-    const started = new Execution(id, deadlineAt, run, (done, reply) => this.finish(done, reply));
+    this.openFd(); // a closed journal refuses the call now
+    // Recorded before the handler runs (it waits for the gate): if we die once the line is written, a retry
+    // learns the outcome is unknown; before, the call never ran.
+    const write = this.pendingWrite();
+    const at = this.now();
+    write.add(id, 'started', at, [Buffer.from(`{"id":${JSON.stringify(id)},"s":"start","at":${at}}\n`)]);
+    const started = new Execution(id, deadlineAt, run, (done, reply) => this.finish(done, reply), write.startGate());
+    write.started.push(started);
     this.running.set(id, started);
     return { kind: 'running', execution: started, startedHere: true };
+  }
+
+  /** Writes the lines queued this turn now (normally done at the end of the turn). */
+  flush(): void {
+    const write = this.pending;
+    if (write === undefined) return;
+    this.pending = undefined;
+    let failure: JournalError | undefined;
+    try {
+      this.writeLines(write);
+    } catch (error) {
+      failure =
+        error instanceof JournalError
+          ? error
+          : new JournalError(`cannot append to call journal ${this.file}: ${(error as Error).message}`, this.ctx(), { cause: error });
+    }
+    if (failure !== undefined && write.started.length > 0) {
+      const callIds = write.started.map((execution) => execution.id);
+      this.log.error({ err: failure, file: this.file, callIds }, 'call journal: cannot record the start of calls; they are refused, not run');
+      for (const execution of write.started) this.forget(execution);
+    }
+    if (failure !== undefined && write.ended.length > 0) {
+      // The replies still go to their callers; a later retry of these ids will hear "outcome unknown".
+      const callIds = write.ended.map((execution) => execution.id);
+      this.log.error({ err: failure, file: this.file, callIds }, 'call journal: cannot record the end of calls');
+    }
+    for (const execution of write.ended) this.forget(execution);
+    write.settle(failure);
+    this.notifyIdle();
+    this.compactIfDue();
   }
 
   whenIdle(): Promise<void> {
@@ -132,16 +247,31 @@ export class CallJournal implements CallLedger {
   /** Rewrites the file without records older than the retention window (atomically: temp file + rename). */
   compact(): void {
     const fd = this.openFd();
-    // One buffer for every line: a compaction copies the whole journal and must not allocate per line.
+    // One buffer for every line: a compaction copies the whole journal and must not allocate per line. The
+    // kept lines come in file order, mostly next to each other, so the buffer is filled a window at a time
+    // instead of a read per line.
     let buffer = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
+    let windowStart = 0;
+    let windowEnd = 0;
     this.rewrite((offset, length) => {
-      if (length > buffer.length) buffer = Buffer.allocUnsafe(length);
-      this.readExactly(fd, buffer, length, offset, 'while compacting');
-      return buffer.subarray(0, length);
+      if (offset < windowStart || offset + length > windowEnd) {
+        if (length > buffer.length) buffer = Buffer.allocUnsafe(length);
+        const bytes = Math.max(length, Math.min(buffer.length, this.size - offset));
+        this.readExactly(fd, buffer, bytes, offset, 'while compacting');
+        windowStart = offset;
+        windowEnd = offset + bytes;
+      }
+      return buffer.subarray(offset - windowStart, offset - windowStart + length);
     });
   }
 
+  /** Writes the queued lines, then closes the file; later claims throw. */
   close(): void {
+    this.flush();
+    this.closeFd();
+  }
+
+  private closeFd(): void {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
@@ -220,7 +350,8 @@ export class CallJournal implements CallLedger {
     if (toDisk) this.writeCompacted(plan, readLine);
     else for (let k = 0; k < plan.kept; k++) plan.written(k, plan.length(k));
     this.index.commit(plan, isRunning);
-    this.close();
+    // Not close(): that would flush queued lines into the file just replaced (they go into the new one).
+    this.closeFd();
     this.fd = openSync(this.file, 'a+', 0o600);
     this.size = plan.size;
     this.appendsSinceCompaction = 0;
@@ -231,11 +362,20 @@ export class CallJournal implements CallLedger {
     const temp = `${this.file}.tmp-${process.pid}`;
     const out = openSync(temp, 'w', 0o600);
     try {
+      // Lines are gathered into a buffer and written a buffer at a time (a line longer than it on its own).
+      const gathered = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
+      let used = 0;
       for (let k = 0; k < plan.kept; k++) {
         const line = readLine(plan.offset(k), plan.length(k));
-        writeAll(out, line);
+        if (used + line.length > gathered.length) {
+          writeAll(out, gathered.subarray(0, used));
+          used = 0;
+        }
+        if (line.length > gathered.length) writeAll(out, line);
+        else used += line.copy(gathered, used);
         plan.written(k, line.length);
       }
+      writeAll(out, gathered.subarray(0, used));
       fsyncSync(out);
     } finally {
       closeSync(out);
@@ -270,48 +410,87 @@ export class CallJournal implements CallLedger {
     }
   }
 
-  /** Appends one line, given as pieces ending with its newline (written with one writev, no copying). */
-  private append(id: string, state: JournaledState, line: (at: number) => Buffer[]): void {
-    const at = this.now();
-    const parts = line(at);
-    let length = 0;
-    for (const part of parts) length += part.length;
-    try {
-      writeAllParts(this.openFd(), parts, length);
-    } catch (error) {
-      if (error instanceof JournalError) throw error;
-      throw new JournalError(`cannot append to call journal ${this.file}: ${(error as Error).message}`, this.ctx({ callId: id }), {
-        cause: error,
-      });
+  private pendingWrite(): PendingWrite {
+    if (this.pending === undefined) {
+      this.pending = new PendingWrite();
+      process.nextTick(this.flushAtTurnEnd);
     }
-    this.index.set(id, { state, at, offset: this.size, length });
-    this.size += length;
-    this.appendsSinceCompaction += 1;
+    return this.pending;
   }
 
-  private finish(execution: Execution, reply: CallReply): void {
-    const { id } = execution;
-    if (this.running.get(id) === execution) this.running.delete(id);
-    if (!execution.abandoned) {
-      const head = (at: number): string => `{"id":${JSON.stringify(id)},"s":"end","at":${at},"reply":`;
-      try {
-        this.append(id, 'completed', (at) =>
-          reply.kind === 'result'
-            ? [Buffer.from(`${head(at)}{"kind":"result","payload":`), reply.payload, Buffer.from('}}\n')]
-            : [Buffer.from(`${head(at)}${JSON.stringify({ kind: 'error', error: reply.error })}}\n`)],
-        );
-      } catch (error) {
-        // The reply still goes to the caller; a later retry of this id will hear "outcome unknown".
-        this.log.error({ err: error, file: this.file, callId: id }, 'call journal: cannot record the end of a call');
-      }
+  /**
+   * Appends the lines of one write with one writev (no copying), then records their places in the index.
+   * On failure the file is cut back to its size before the write, so no torn line is left mid-file.
+   */
+  private writeLines(write: PendingWrite): void {
+    const fd = this.openFd();
+    let bytes = 0;
+    for (const line of write.lines) bytes += line.length;
+    try {
+      writeAllParts(fd, write.parts, bytes);
+    } catch (error) {
+      this.cutBackAfterFailedWrite(fd, error as Error);
+      const callIds = write.lines.map((line) => line.id);
+      throw new JournalError(
+        `cannot append to call journal ${this.file}: ${(error as Error).message}`,
+        this.ctx(callIds.length === 1 ? { callId: callIds[0]! } : {}),
+        { cause: error },
+      );
     }
-    this.notifyIdle();
-    if (this.appendsSinceCompaction >= this.compactEvery && this.fd !== undefined) {
-      try {
-        this.compact();
-      } catch (error) {
-        this.log.error({ err: error, file: this.file }, 'call journal: compaction failed; the journal keeps growing');
-      }
+    let offset = this.size;
+    for (const line of write.lines) {
+      this.index.set(line.id, { state: line.state, at: line.at, offset, length: line.length });
+      offset += line.length;
+    }
+    this.size = offset;
+    this.appendsSinceCompaction += write.lines.length;
+  }
+
+  private cutBackAfterFailedWrite(fd: number, writeError: Error): void {
+    try {
+      ftruncateSync(fd, this.size);
+    } catch (error) {
+      // Part of the write may stay in the file; the index must at least point at the real end of it.
+      this.size = fstatSync(fd).size;
+      this.log.error({ err: error, writeError, file: this.file }, 'call journal: cannot cut back a failed write; a torn line may stay in the file');
+    }
+  }
+
+  /** Called when a handler settled; the reply is released once its end line is written. */
+  private finish(execution: Execution, reply: CallReply): Promise<void> | undefined {
+    const { id } = execution;
+    if (execution.abandoned) {
+      // Shut down: its end is not recorded (the handler may have been cut short half-way).
+      this.forget(execution);
+      this.notifyIdle();
+      return undefined;
+    }
+    const write = this.pendingWrite();
+    const at = this.now();
+    const head = `{"id":${JSON.stringify(id)},"s":"end","at":${at},"reply":`;
+    write.add(
+      id,
+      'completed',
+      at,
+      reply.kind === 'result'
+        ? [Buffer.from(`${head}{"kind":"result","payload":`), reply.payload, Buffer.from('}}\n')]
+        : [Buffer.from(`${head}${JSON.stringify({ kind: 'error', error: reply.error })}}\n`)],
+    );
+    write.ended.push(execution);
+    return write.endsWritten();
+  }
+
+  /** Removes a finished or refused execution from `running` (unless a newer one runs under its id). */
+  private forget(execution: Execution): void {
+    if (this.running.get(execution.id) === execution) this.running.delete(execution.id);
+  }
+
+  private compactIfDue(): void {
+    if (this.appendsSinceCompaction < this.compactEvery || this.fd === undefined) return;
+    try {
+      this.compact();
+    } catch (error) {
+      this.log.error({ err: error, file: this.file }, 'call journal: compaction failed; the journal keeps growing');
     }
   }
 

@@ -10,9 +10,9 @@ import {
   type PluginContext,
   type PluginKind,
 } from '../../plugins/contracts.js';
-import { collectSpecs, decodeValue, encodeValues } from '../../spec/index.js';
+import { collectSpecs, decodeValue, encodeValues, isPlainObject, SpecDecodeError, type EncodedFields, type Spec } from '../../spec/index.js';
 import { MethodNotFoundError, ProtocolError } from '../errors.js';
-import { wireQueue, wireSection, type CallPayload } from '../rpc/call-payload.js';
+import { pluginTarget } from '../rpc/call-payload.js';
 import type { BotClient } from './bot-client.js';
 
 export interface RemotePluginArgs<K extends PluginKind> {
@@ -31,12 +31,7 @@ type AnyMethod = (ctx: PluginContext, ...args: unknown[]) => Promise<unknown>;
 export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): ContractsByKind[K] {
   const { queue, kind, section, client } = args;
   const bareFunctions = new Set(section.bareFunctions);
-  const wire: Pick<CallPayload, 'queueName' | 'kind' | 'section' | 'queue'> = {
-    queueName: queue.queueName,
-    kind,
-    section: wireSection(section),
-    queue: wireQueue(queue),
-  };
+  const wire = pluginTarget(queue, kind, section);
   let barePlugin: Promise<ContractsByKind[K]> | undefined;
   const methods = new Map<string, AnyMethod | undefined>();
 
@@ -56,12 +51,7 @@ export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): C
       { ...wire, method, args: encodeValues(rest) },
       { deadlineMs: args.callTimeoutMs, signal: ctx.signal, method: `${kind}.${method}`, queue: queue.queueName },
     );
-    if (reply.mutations.length !== specs.length) {
-      throw new ProtocolError(`the bot returned changes for ${reply.mutations.length} specs, the call carried ${specs.length}`, { queue: queue.queueName, method: `${kind}.${method}` });
-    }
-    reply.mutations.forEach((changes, i) => {
-      if (changes !== null) specs[i]?.applyChanges(changes);
-    });
+    applyMutations(specs, reply.mutations, { queue: queue.queueName, method: `${kind}.${method}` });
     return decodeValue(reply.value);
   };
 
@@ -112,4 +102,26 @@ export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): C
     },
   });
   return proxy as ContractsByKind[K];
+}
+
+/**
+ * Applies the bot's per-spec changes to the caller's own specs (same order: the codec's collectSpecs). The
+ * reply's shape is checked before anything is applied; a value that does not fit its field fails the call as
+ * a ProtocolError (each spec's changes are checked as a whole, so no spec is left half-changed).
+ */
+export function applyMutations(specs: readonly Spec[], mutations: readonly unknown[], context: { queue: string; method: string }): void {
+  if (mutations.length !== specs.length) {
+    throw new ProtocolError(`the bot returned changes for ${mutations.length} specs, the call carried ${specs.length}`, context);
+  }
+  const bad = mutations.findIndex((changes) => changes !== null && !isPlainObject(changes));
+  if (bad >= 0) throw new ProtocolError(`malformed reply: the changes of spec ${bad} are neither null nor an object`, context);
+  mutations.forEach((changes, i) => {
+    if (changes === null) return;
+    try {
+      specs[i]!.applyChanges(changes as EncodedFields);
+    } catch (error) {
+      if (!(error instanceof SpecDecodeError)) throw error;
+      throw new ProtocolError(`malformed reply: the changes of spec ${i} do not fit it: ${error.message}`, context, { cause: error });
+    }
+  });
 }

@@ -1,6 +1,10 @@
 // What a server session needs to answer each call id exactly once: a ledger (the bot's CallJournal) that
 // says whether an id is new, finished (answer from the record) or running in this process (wait for that
 // same execution). An Execution is one running handler, shared by every delivery of its call id.
+//
+// A ledger may record a start in a batch with others (one write for the calls of a turn): the Execution
+// then waits for its start gate, and runs its handler only once the gate says the start is recorded. Its
+// reply may likewise wait for the end record (onSettled returning a promise) so no reply precedes it.
 import {
   BotUnavailableError,
   CallCancelledError,
@@ -21,7 +25,10 @@ export type CallClaim =
   | { readonly kind: 'running'; readonly execution: Execution; /** False when this delivery attached to an earlier one. */ readonly startedHere: boolean };
 
 export interface CallLedger {
-  /** Decides what to do with a delivery of call `id`; starts `run` only for an id never seen before. */
+  /**
+   * Decides what to do with a delivery of call `id`; starts `run` only for an id never seen before, and
+   * only once its start is recorded (a failure to record it is the execution's reply; the handler never runs).
+   */
   claim(id: string, deadlineAt: number, run: CallRunner): CallClaim;
   /** Executions running in this process. */
   readonly runningCount: number;
@@ -41,6 +48,12 @@ export interface ExecutionWaiter {
 
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Resolves once the execution may start its handler: with undefined, or with the error refusing it. */
+export type StartGate = Promise<Error | undefined>;
+
+/** Told when the handler settled; the reply is released once a returned promise resolves. */
+export type SettledCallback = (execution: Execution, reply: CallReply) => void | Promise<void>;
+
 export class Execution {
   readonly reply: Promise<CallReply>;
   private readonly controller = new AbortController();
@@ -50,20 +63,24 @@ export class Execution {
   private settled = false;
   private abandonedFlag = false;
 
+  /**
+   * Without a gate the handler starts now. With one it starts when the gate resolves with undefined; a gate
+   * resolving with an error refuses the call: the reply is that error, the handler never runs and
+   * onSettled is not called (nothing ran, so there is nothing to record).
+   */
   constructor(
     readonly id: string,
     deadlineAt: number,
     run: CallRunner,
-    onSettled: (execution: Execution, reply: CallReply) => void,
+    onSettled: SettledCallback,
+    gate?: StartGate,
   ) {
     this.deadlineAt = deadlineAt;
     this.armTimer();
-    this.reply = invoke(run, this.controller.signal).then((reply) => {
-      this.settled = true;
-      clearTimeout(this.timer);
-      onSettled(this, reply);
-      return reply;
-    });
+    this.reply =
+      gate === undefined
+        ? this.start(run, onSettled)
+        : gate.then((refusal) => (refusal === undefined ? this.start(run, onSettled) : this.refuse(refusal)));
   }
 
   get signal(): AbortSignal {
@@ -113,6 +130,23 @@ export class Execution {
     if (this.settled) return;
     this.abandonedFlag = true;
     this.abort(reason);
+  }
+
+  private async start(run: CallRunner, onSettled: SettledCallback): Promise<CallReply> {
+    // Abandoned (the bot stopping) before its turn came: the handler never starts.
+    const reply: CallReply = this.abandonedFlag
+      ? { kind: 'error', error: toWireError(this.controller.signal.reason) }
+      : await invoke(run, this.controller.signal);
+    this.settled = true;
+    clearTimeout(this.timer);
+    await onSettled(this, reply);
+    return reply;
+  }
+
+  private refuse(error: Error): CallReply {
+    this.settled = true;
+    clearTimeout(this.timer);
+    return { kind: 'error', error: toWireError(error) };
   }
 
   private abort(reason: Error): void {

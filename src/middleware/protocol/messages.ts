@@ -4,8 +4,11 @@ import { z } from 'zod';
 import { ProtocolError, type MiddlewareErrorContext } from '../errors.js';
 import type { JsonValue } from './json.js';
 
-/** Bump on any incompatible change of the messages below (hello excepted: it must never change). */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bump on any incompatible change of the messages below or of the call payload they carry (hello excepted: it
+ * must never change). 2: a call's section and queue travel as JSON text.
+ */
+export const PROTOCOL_VERSION = 2;
 export const PROGRAM_NAME = 'harvester-ts';
 
 const nonce = z.string().regex(/^[0-9a-f]{32,128}$/, 'a nonce is 32 to 128 lowercase hex digits');

@@ -18,6 +18,7 @@ import { newNonce, proofFor } from './auth.js';
 import { createChannelPair } from './channel-pair.js';
 import { ClientSession } from './client-session.js';
 import { MessageConnection } from './connection.js';
+import { PROTOCOL_VERSION } from './messages.js';
 import { encodeFrame } from './frames.js';
 import type { JsonValue } from './json.js';
 import type { Message } from './messages.js';
@@ -85,7 +86,7 @@ describe('handshake', () => {
     await sleep(20);
     const hello = impostor.received[0];
     assert.equal(hello?.t, 'hello');
-    impostor.connection.send({ t: 'hello', protocol: 1, program: { name: 'x', version: '1' }, nonce: serverNonce });
+    impostor.connection.send({ t: 'hello', protocol: PROTOCOL_VERSION, program: { name: 'x', version: '1' }, nonce: serverNonce });
     await sleep(20);
     assert.equal(impostor.received[1]?.t, 'auth', 'the client sends its proof');
     const clientNonce = hello.t === 'hello' ? hello.nonce : '';
@@ -105,10 +106,10 @@ describe('handshake', () => {
     const future = rawPeer(b);
     const clientSide = ClientSession.connect(a, { secret: TEST_SECRET, programVersion: '0.1.0' });
     await sleep(20);
-    future.connection.send({ t: 'hello', protocol: 2, program: { name: 'harvester-ts', version: '2.0.0' }, nonce: newNonce() });
+    future.connection.send({ t: 'hello', protocol: PROTOCOL_VERSION + 1, program: { name: 'harvester-ts', version: '2.0.0' }, nonce: newNonce() });
     await assert.rejects(clientSide, (error: unknown) => {
       assert.ok(error instanceof ProtocolVersionError);
-      assert.match(error.message, /bot speaks protocol 2 .*herder 1 .*install the same harvester-ts version on both hosts/);
+      assert.match(error.message, new RegExp(`bot speaks protocol ${PROTOCOL_VERSION + 1} .*herder ${PROTOCOL_VERSION} .*install the same harvester-ts version on both hosts`));
       return true;
     });
   });
@@ -120,7 +121,7 @@ describe('handshake', () => {
     old.connection.send({ t: 'hello', protocol: 0, program: { name: 'harvester-ts', version: '0.0.1' }, nonce: newNonce() });
     await assert.rejects(serverSide, (error: unknown) => {
       assert.ok(error instanceof ProtocolVersionError);
-      assert.match(error.message, /herder speaks protocol 0 .*bot 1 .*install the same harvester-ts version on both hosts/);
+      assert.match(error.message, new RegExp(`herder speaks protocol 0 .*bot ${PROTOCOL_VERSION} .*install the same harvester-ts version on both hosts`));
       return true;
     });
     await old.closed;

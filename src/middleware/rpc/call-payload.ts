@@ -20,13 +20,24 @@ export const wireSectionSchema = z.object({
 export const callPayloadSchema = z.object({
   queueName: z.string().min(1),
   kind: z.enum(pluginKinds),
-  section: wireSectionSchema,
-  /** The queue's configuration without its middleware elements (no route, no secrets), for the plugin's context. */
-  queue: z.record(z.string(), jsonValue),
+  /**
+   * The section (wireSectionSchema) as JSON text. Sent as text so the bot can use it as the key of its plugin
+   * cache as it is: parsed and checked only when the bot meets it for the first time, not on every call.
+   */
+  section: z.string().min(2),
+  /** The queue's configuration without its middleware elements (no route, no secrets), as JSON text (like section). */
+  queue: z.string().min(2),
   method: z.string().min(1),
   args: z.array(jsonValue),
 });
 export type CallPayload = z.infer<typeof callPayloadSchema>;
+
+/** What every call of one remote plugin sends alike: computed once per plugin on the herder. */
+export type PluginTarget = Pick<CallPayload, 'queueName' | 'kind' | 'section' | 'queue'>;
+
+export function pluginTarget(queue: QueueConfig, kind: PluginKind, section: PluginSection): PluginTarget {
+  return { queueName: queue.queueName, kind, section: JSON.stringify(wireSection(section)), queue: JSON.stringify(wireQueue(queue)) };
+}
 
 /** A call that only proves the bot answers (tunnel-test's no-op step); it builds no plugin. */
 export const pingPayloadSchema = z.object({ ping: z.literal(true) });
@@ -38,8 +49,11 @@ export interface PongPayload {
 
 export const replyPayloadSchema = z.object({
   value: jsonValue,
-  /** Per spec found in the arguments (spec codec's collectSpecs order): its changed fields, or null. */
-  mutations: z.array(z.union([z.null(), z.record(z.string(), jsonValue)])),
+  /**
+   * Per spec found in the arguments (spec codec's collectSpecs order): its changed fields, or null. Each entry
+   * is checked where it is applied (Spec.applyChanges): a per-entry schema here cost ~1 ms per 1000 workers.
+   */
+  mutations: z.array(jsonValue),
 });
 export type ReplyPayload = z.infer<typeof replyPayloadSchema>;
 
@@ -57,7 +71,7 @@ export const botOfferSchema = z.object({
 });
 export type BotOffer = z.infer<typeof botOfferSchema>;
 
-export function wireSection(section: PluginSection): CallPayload['section'] {
+function wireSection(section: PluginSection): z.infer<typeof wireSectionSchema> {
   return {
     name: section.name,
     module: section.module,
@@ -67,17 +81,40 @@ export function wireSection(section: PluginSection): CallPayload['section'] {
 }
 
 /** The queue as the remote plugin sees it: everything but the middleware elements (routes and secrets stay home). */
-export function wireQueue(queue: QueueConfig): Record<string, JsonValue> {
+function wireQueue(queue: QueueConfig): Record<string, JsonValue> {
   const { middlewares: _routes, ...rest } = queue;
   return JSON.parse(JSON.stringify(rest)) as Record<string, JsonValue>;
 }
 
-export function queueFromWire(queue: Record<string, JsonValue>): QueueConfig {
+/** A malformed section or queue text in a call payload. */
+export class WirePayloadError extends Error {
+  override readonly name = 'WirePayloadError';
+}
+
+const wireQueueSchema = z.record(z.string(), jsonValue);
+
+/** The section a call names, from its JSON text; throws WirePayloadError saying what is wrong. */
+export function sectionFromWire(text: string): PluginSection {
+  const section = parseWireText(text, wireSectionSchema, 'section');
+  return deepFreeze({ ...section });
+}
+
+/** The queue a call runs for, from its JSON text, frozen (plugins read it, never change it). */
+export function queueFromWire(text: string): QueueConfig {
+  const queue = parseWireText(text, wireQueueSchema, 'queue');
   return deepFreeze({ ...queue, middlewares: {} }) as unknown as QueueConfig;
 }
 
-export function sectionFromWire(section: CallPayload['section']): PluginSection {
-  return deepFreeze({ ...section });
+function parseWireText<T>(text: string, schema: z.ZodType<T>, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new WirePayloadError(`${what}: not JSON (${(error as Error).message})`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new WirePayloadError(`${what}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -4,7 +4,7 @@
 //   timestamp -> INTEGER, milliseconds since the epoch (UTC; exact, sortable, compared in claims)
 //   dict/blob -> TEXT, the spec codec's JSON (exact for Dates, bigints, NaN, -0, nested specs)
 // A value that does not fit is refused with the reason, never stored altered.
-import { decodeValue, encodeValue, type ColumnDef, type ColumnKind, type JsonValue, type Spec } from '../../spec/index.js';
+import { decodeValue, encodeValue, fieldProblem, type ColumnDef, type ColumnKind, type JsonValue, type Spec } from '../../spec/index.js';
 
 export type SqlValue = number | string | null;
 
@@ -67,15 +67,25 @@ export function fromSqlValue(kind: ColumnKind, raw: unknown): unknown {
  * without pending changes.
  */
 export function specFromRow<S extends Spec>(spec: S, columns: readonly ColumnDef[], positions: readonly number[], row: readonly unknown[]): S {
+  const { byName } = spec.layout;
   columns.forEach((column, i) => {
     const raw = row[positions[i] ?? -1];
     // A fresh spec already holds null where the column starts null: most of a worker's ~50 columns.
     if (raw === null && column.initial === undefined) return;
+    const def = byName.get(column.name);
+    const unfit = (problem: string, cause?: unknown): TypeError =>
+      new TypeError(`stored ${spec.specKind}.${column.name} does not fit a ${column.kind} column: ${problem}`, cause === undefined ? undefined : { cause });
+    if (def === undefined) throw unfit('no such field');
+    let value: unknown;
     try {
-      spec.setField(column.name, fromSqlValue(column.kind, raw));
+      value = fromSqlValue(column.kind, raw);
     } catch (error) {
-      throw new TypeError(`stored ${spec.specKind}.${column.name} does not fit a ${column.kind} column: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw unfit(error instanceof Error ? error.message : String(error), error);
     }
+    const problem = fieldProblem(def, value);
+    if (problem !== null) throw unfit(problem);
+    // Checked just above: load without the change tracking a set would do and resetChanges would undo.
+    spec.loadField(def, value);
   });
   spec.resetChanges();
   return spec;

@@ -12,7 +12,7 @@ import {
   MiddlewareError,
   OutcomeUnknownError,
 } from '../../../src/middleware/errors.js';
-import { wireQueue, wireSection } from '../../../src/middleware/rpc/call-payload.js';
+import { pluginTarget } from '../../../src/middleware/rpc/call-payload.js';
 import { submittedLogName } from '../../../src/plugins/builtin/status-file.js';
 import { encodeValues, type WorkSpec } from '../../../src/spec/index.js';
 import type { QueueConfig } from '../../../src/config/index.js';
@@ -124,7 +124,7 @@ describe('the bot is SIGKILLed in the middle of a 1000-worker submitWorkers', { 
     const { session, link } = await openBotSession(queue.middlewares.rpc!, join(dir, 'known_hosts'));
     try {
       const section = queue.submitter!;
-      const payload = { queueName: queue.queueName, kind: 'submitter', section: wireSection(section), queue: wireQueue(queue), method: 'submitWorkers', args: encodeValues([batch]) };
+      const payload = { ...pluginTarget(queue, 'submitter', section), method: 'submitWorkers', args: encodeValues([batch]) };
       const retry = await rejectionOf(session.call(payload as never, { id: callId, deadlineMs: 10_000, method: 'submitter.submitWorkers' }));
       assert.ok(retry.error instanceof OutcomeUnknownError, `OutcomeUnknownError, got ${retry.error.name}: ${retry.error.message}`);
       assert.match(retry.error.message, new RegExp(callId));
