@@ -6,7 +6,7 @@ import { cpuSnapshot, type CpuGroups } from './cpu-usage.js';
 import { caseId, type CaseResult, type Transport } from './results.js';
 import { pingFrameBytes, type SshProbe } from './ssh-probe.js';
 import { repeatTimed, summarize, type RepeatPlan } from './stats.js';
-import { cheapCall, checkAll, submitAll, submittedAccessPoints, workersToCheck, workersToSubmit, type BenchPlugins, type WorkRoots } from './workload.js';
+import { cheapCall, checkAll, checkRequestBytes, submitAll, submittedAccessPoints, workersToCheck, workersToSubmit, type BenchPlugins, type WorkRoots } from './workload.js';
 
 export interface BenchPlan {
   /** submitWorkers / checkWorkers: the issue's "7 runs after 2 warm-ups". */
@@ -121,10 +121,12 @@ export async function workloadCases(targets: readonly WorkloadTarget[], roots: W
 /** A no-op call (ping) and a raw echo of the same number of bytes, over channels of the same SshLink. */
 export async function pingVersusEcho(probe: SshProbe, transport: Transport, plan: BenchPlan, progress: (line: string) => void): Promise<CaseResult[]> {
   const bytes = pingFrameBytes();
-  progress(`${transport}: no-op call and ${bytes}-byte echo x${plan.latency.runs}`);
+  const bigBytes = checkRequestBytes(checkSize);
+  progress(`${transport}: no-op call, ${bytes}-byte echo and ${bigBytes}-byte echo x${plan.latency.runs}`);
   const ping: number[] = [];
   const echo: number[] = [];
-  // Interleaved, so both see the same moments of the machine's load.
+  const bigEcho: number[] = [];
+  // Interleaved, so all see the same moments of the machine's load.
   for (let run = 0; run < plan.latency.warmups + plan.latency.runs; run++) {
     let started = performance.now();
     await probe.ping();
@@ -132,14 +134,19 @@ export async function pingVersusEcho(probe: SshProbe, transport: Transport, plan
     started = performance.now();
     await probe.echoRoundTrip(bytes);
     const echoMs = performance.now() - started;
+    started = performance.now();
+    await probe.echoRoundTrip(bigBytes);
+    const bigEchoMs = performance.now() - started;
     if (run >= plan.latency.warmups) {
       ping.push(pingMs);
       echo.push(echoMs);
+      bigEcho.push(bigEchoMs);
     }
   }
   return [
     result('no-op call (ping)', transport, 'ms', plan.latency, ping, { requestBytes: bytes }),
     result('raw SSH channel echo', transport, 'ms', plan.latency, echo, { bytes }),
+    result(`raw SSH channel echo, checkWorkers N=${checkSize} request size`, transport, 'ms', plan.latency, bigEcho, { bytes: bigBytes }),
   ];
 }
 

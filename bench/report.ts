@@ -47,7 +47,10 @@ export function evaluateTargets(cases: readonly CaseResult[], bot: BotMemory | u
       const ratio = via?.detail?.['ratioToBareMedian'];
       const bareMs = via?.detail?.['pairedBareMedianMs'];
       if (via === undefined || typeof ratio !== 'number' || typeof bareMs !== 'number') continue;
-      targets.push(target(`${what}: ${transport} / bare`, ratio, '<=', 1.2, 'x', `median of per-run ratios; medians ${via.median.toFixed(0)} ms vs bare ${bareMs.toFixed(0)} ms`));
+      // What moving the request alone costs over this transport, next to the bare call: the floor of the ratio.
+      const echo = find(cases, `raw SSH channel echo, ${what} request size`, transport);
+      const floor = echo === undefined ? '' : `; a raw echo of its request alone: ${echo.median.toFixed(1)} ms (${((100 * echo.median) / bareMs).toFixed(0)}% of bare)`;
+      targets.push(target(`${what}: ${transport} / bare`, ratio, '<=', 1.2, 'x', `median of per-run ratios; medians ${via.median.toFixed(0)} ms vs bare ${bareMs.toFixed(0)} ms${floor}`));
     }
   }
   for (const transport of ['ssh-jump', 'ssh-loopback'] as const) {

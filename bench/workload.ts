@@ -7,7 +7,7 @@ import { parseQueueConfig, type QueueConfig } from '../src/config/index.js';
 import type { Logger } from '../src/logging/index.js';
 import type { Monitor, PluginContext, Submitter, WorkerMaker } from '../src/plugins/contracts.js';
 import type { PluginFactory } from '../src/plugins/index.js';
-import { WorkSpec } from '../src/spec/index.js';
+import { WorkSpec, encodeValues } from '../src/spec/index.js';
 
 /** A plugin call that did not do what the benchmark measures (a failed submission is not a fast one). */
 export class WorkloadCheckError extends Error {
@@ -119,6 +119,16 @@ export async function submittedAccessPoints(root: string, n: number): Promise<st
     dirs.push(dir);
   }
   return dirs;
+}
+
+/**
+ * Bytes of the call frame a checkWorkers call of n workers puts on the wire (access points as long as the
+ * benchmark's), so a raw echo of that size shows what moving the request costs without the protocol.
+ */
+export function checkRequestBytes(n: number): number {
+  const workers = workersToCheck(Array.from({ length: n }, (_, i) => `/tmp/hv-bench-XXXXXX/check-XXXXXX/ap-${i}`));
+  const args = encodeValues([workers]);
+  return Buffer.byteLength(JSON.stringify({ t: 'call', id: '00000000-0000-0000-0000-000000000000', deadline: 120_000, payload: { args } }));
 }
 
 export async function submitAll(plugins: BenchPlugins, workers: WorkSpec[]): Promise<void> {

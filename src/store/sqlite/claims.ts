@@ -3,7 +3,8 @@
 // lock: two claims never return the same row.
 import type { LockColumns } from '../lock-columns.js';
 import { quote } from './schema.js';
-import { inList, type StatementCache } from './spec-table.js';
+import type { Spec } from '../../spec/index.js';
+import { inList, type SpecTable } from './spec-table.js';
 import type { SqlValue } from './values.js';
 
 export interface ClaimTiming {
@@ -28,24 +29,22 @@ export function claimableCondition(lock: LockColumns): string {
   return `((${owner} IS NULL AND ${isDue}) OR (${owner} IS NOT NULL AND (${lockTime} IS NULL OR ${lockTime} < ?)))`;
 }
 
-/** Locks up to `limit` claimable rows for the owner and returns their keys, most overdue first. */
-export function lockClaimableRows(
-  statements: StatementCache,
-  table: string,
-  primaryKey: string,
-  lock: LockColumns,
-  conditions: readonly Condition[],
-  timing: ClaimTiming,
-): number[] {
+/**
+ * Reads and locks up to `limit` claimable rows for the owner, most overdue first, in one pass: the rows are
+ * read by the same query that picks them (no second lookup of 10,000 ids), then locked by key, and the
+ * specs are given the lock values the UPDATE wrote.
+ */
+export function claimRows<S extends Spec>(table: SpecTable<S>, lock: LockColumns, conditions: readonly Condition[], timing: ClaimTiming): S[] {
   const checkLimit = timing.nowMs - timing.checkIntervalSec * 1000;
   const lockLimit = timing.nowMs - timing.lockIntervalSec * 1000;
   const where = [...conditions.map((c) => c.sql), claimableCondition(lock)].join(' AND ');
-  const select = `SELECT ${quote(primaryKey)} AS id FROM ${quote(table)} WHERE ${where} ORDER BY ${quote(lock.due)}, ${quote(primaryKey)} LIMIT ?`;
   const parameters = [...conditions.flatMap((c) => c.parameters), checkLimit, lockLimit, timing.limit];
-  const ids = (statements.get(select).all(...parameters) as { id: number }[]).map((r) => r.id);
-  if (ids.length === 0) return ids;
+  const specs = table.where(where, parameters, `ORDER BY ${quote(lock.due)}, ${quote(table.primaryKey)} LIMIT ?`);
+  if (specs.length === 0) return specs;
   const stamped = [...new Set([lock.lockTime, lock.due])];
-  const update = `UPDATE ${quote(table)} SET ${quote(lock.lock)} = ?, ${stamped.map((c) => `${quote(c)} = ?`).join(', ')} WHERE ${inList(primaryKey)}`;
-  statements.get(update).run(timing.owner, ...stamped.map(() => timing.nowMs), JSON.stringify(ids));
-  return ids;
+  const assignments: [string, SqlValue][] = [[lock.lock, timing.owner], ...stamped.map((column): [string, SqlValue] => [column, timing.nowMs])];
+  const update = `UPDATE ${quote(table.table)} SET ${assignments.map(([column]) => `${quote(column)} = ?`).join(', ')} WHERE ${inList(table.primaryKey)}`;
+  table.statements.get(update).run(...assignments.map(([, value]) => value), JSON.stringify(specs.map((spec) => table.idOf(spec))));
+  for (const spec of specs) for (const [column, value] of assignments) table.mirror(spec, column, value);
+  return specs;
 }

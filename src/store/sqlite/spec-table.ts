@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import type { ColumnDef, Spec } from '../../spec/index.js';
 import { StoreValueError } from '../errors.js';
 import { quote } from './schema.js';
-import { specFromRow, toSqlValue, type SqlValue } from './values.js';
+import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from './values.js';
 
 /** Where an operation runs, for the errors it raises. */
 export interface OperationContext {
@@ -70,6 +70,17 @@ export class SpecTable<S extends Spec> {
     return converted.value;
   }
 
+  /**
+   * Gives a spec the value a statement just wrote into its row (a lock column), as a read would have; a
+   * column that is no field of the spec (the table's internal columns) is left out, as a read leaves it.
+   */
+  mirror(spec: S, column: string, value: SqlValue): void {
+    const def = spec.layout.byName.get(column);
+    const kind = this.#columnsByName.get(column)?.kind;
+    if (def === undefined || kind === undefined) return;
+    spec.loadField(def, value === null ? null : fromSqlValue(kind, value));
+  }
+
   idOf(spec: S): number | null {
     const id = spec.getField(this.primaryKey);
     return typeof id === 'number' ? id : null;
@@ -89,19 +100,24 @@ export class SpecTable<S extends Spec> {
     return typeof key === 'number' ? key : Number(result.lastInsertRowid);
   }
 
-  /** Sets the given columns of one row; returns how many rows changed (0: no such row). */
-  update(id: number, assignments: ReadonlyArray<readonly [string, SqlValue]>): number {
+  /**
+   * Sets the given columns of one row; returns how many rows changed (0: no such row, or `guard` did not
+   * hold). With `guard` [column, value], the row is written only while that column holds that value (a lock).
+   */
+  update(id: number, assignments: ReadonlyArray<readonly [string, SqlValue]>, guard?: readonly [string, SqlValue]): number {
     if (assignments.length === 0) return 0;
     // Keyed by the column names alone: an update of 10,000 rows would otherwise build and quote the same SQL
     // 10,000 times before finding its cached statement.
-    const key = assignments.map(([name]) => name).join('\u0000');
+    const key = `${assignments.map(([name]) => name).join('\u0000')}\u0001${guard?.[0] ?? ''}`;
     let statement = this.#updates.get(key);
     if (statement === undefined) {
-      const sql = `UPDATE ${quote(this.table)} SET ${assignments.map(([name]) => `${quote(name)} = ?`).join(', ')} WHERE ${quote(this.primaryKey)} = ?`;
+      const condition = `${quote(this.primaryKey)} = ?${guard === undefined ? '' : ` AND ${quote(guard[0])} = ?`}`;
+      const sql = `UPDATE ${quote(this.table)} SET ${assignments.map(([name]) => `${quote(name)} = ?`).join(', ')} WHERE ${condition}`;
       statement = this.statements.get(sql);
       this.#updates.set(key, statement);
     }
-    return statement.run(...assignments.map(([, value]) => value), id).changes;
+    const values = assignments.map(([, value]) => value);
+    return (guard === undefined ? statement.run(...values, id) : statement.run(...values, id, guard[1])).changes;
   }
 
   readonly #updates = new Map<string, Database.Statement>();
