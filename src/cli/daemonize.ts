@@ -19,6 +19,8 @@ export interface DaemonizeOptions {
   readonly args: readonly string[];
   /** Options for node itself (e.g. V8 flags), given before the script. */
   readonly nodeOptions?: readonly string[];
+  /** Environment variables the daemon gets unless the caller's environment already sets them. */
+  readonly defaultEnv?: Readonly<Record<string, string>>;
   readonly stdoutFile: string;
   readonly stderrFile: string;
   /** How long to wait for the daemon to report ready. */
@@ -48,7 +50,7 @@ export async function daemonize(opts: DaemonizeOptions): Promise<DaemonAnswer> {
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', out, err, 'pipe'],
-    env: { ...process.env, [READY_FD_ENV]: '3' },
+    env: { ...opts.defaultEnv, ...process.env, [READY_FD_ENV]: '3' },
     cwd: opts.ctx.master.home,
   });
   closeSync(out);

@@ -107,6 +107,15 @@ export function registerBotCommands(program: Command): void {
  */
 export const BOT_NODE_OPTIONS = ['--max-semi-space-size=2', '--expose-gc'] as const;
 
+/**
+ * Environment of the daemon `bot start` spawns (an operator's own value of a variable wins):
+ * - MALLOC_MMAP_THRESHOLD_=65536: glibc serves allocations of 64 KB and more (socket reads, large frames and
+ *   replies) with mmap and gives them back when freed. By default it raises that threshold after such a free,
+ *   and later large buffers come from its heap and stay resident. Measured with bench:middleware: bot RSS after
+ *   the runs 77-78 MB instead of 86-88 MB, calls/s unchanged within noise. Other C libraries ignore it.
+ */
+export const BOT_DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '65536' };
+
 /** global.gc when the process was started with --expose-gc (the daemon is: see BOT_NODE_OPTIONS). */
 function exposedGc(): (() => void) | undefined {
   const gc = (globalThis as { gc?: unknown }).gc;
@@ -158,6 +167,7 @@ async function startDaemon(command: Command, ctx: CliContext, opts: StartOptions
     ctx,
     command,
     nodeOptions: BOT_NODE_OPTIONS,
+    defaultEnv: BOT_DAEMON_ENV,
     args: ['bot', 'start', '--port', String(opts.port), '--pid', pidFile, '--backlog', String(opts.backlog), '--grace', String(opts.grace)],
     stdoutFile: opts.stdout ?? join(logDir, 'bot.stdout'),
     stderrFile,

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { BOT_DAEMON_ENV, BOT_NODE_OPTIONS } from '../../../src/cli/commands/bot.js';
 import { isProcessAlive } from '../../../src/middleware/bot/pid-file.js';
 import { ClientSession, encodeFrame, FrameDecoder, parseMessage, PROTOCOL_VERSION, type Message } from '../../../src/middleware/protocol/index.js';
 import type { PongPayload } from '../../../src/middleware/rpc/call-payload.js';
@@ -223,6 +224,13 @@ describe('harvester bot start: the daemon', () => {
     assert.equal(bot.pidInFile(), String(pid));
   });
 
+  test('runs with the memory settings: V8 flags on its command line, glibc mmap threshold in its environment', () => {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of BOT_NODE_OPTIONS) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(BOT_DAEMON_ENV)) assert.ok(environ.includes(`${name}=${value}`), `${name}=${value} in the daemon's environment`);
+  });
+
   test('status exits 0 while the bot runs', async () => {
     const status = await bot.run('bot', 'status');
     assert.equal(status.status, 0);
@@ -246,6 +254,19 @@ describe('harvester bot start: the daemon', () => {
     const stopAgain = await bot.run('bot', 'stop');
     assert.equal(stopAgain.status, 0);
     assert.match(stopAgain.stdout, /no bot running/);
+  });
+});
+
+describe('harvester bot start: the environment', () => {
+  test("an operator's own MALLOC_MMAP_THRESHOLD_ is kept", async () => {
+    const bot = new BotHome();
+    const result = await runCli(['--home', bot.home, 'bot', 'start', '--pid', bot.pidFile, '--port', '0'], { env: { MALLOC_MMAP_THRESHOLD_: '131072' } });
+    assert.equal(result.status, 0, result.stderr);
+    const pid = Number(bot.pidInFile());
+    started.add(pid);
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the value from the environment of bot start');
+    assert.equal((await bot.run('bot', 'stop')).status, 0);
   });
 });
 
