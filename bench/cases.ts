@@ -4,9 +4,9 @@
 import { join } from 'node:path';
 import { cpuSnapshot, type CpuGroups } from './cpu-usage.js';
 import { caseId, type CaseResult, type Transport } from './results.js';
-import { pingFrameBytes, type SshProbe } from './ssh-probe.js';
+import { callFrameBytes, pingFrameBytes, type SshProbe } from './ssh-probe.js';
 import { repeatTimed, summarize, type RepeatPlan } from './stats.js';
-import { cheapCall, checkAll, checkRequestBytes, submitAll, submittedAccessPoints, workersToCheck, workersToSubmit, type BenchPlugins, type WorkRoots } from './workload.js';
+import { cheapCall, checkAll, checkRequestArgs, submitAll, submittedAccessPoints, workersToCheck, workersToSubmit, type BenchPlugins, type WorkRoots } from './workload.js';
 
 export interface BenchPlan {
   /** submitWorkers / checkWorkers: the issue's "7 runs after 2 warm-ups". */
@@ -121,7 +121,7 @@ export async function workloadCases(targets: readonly WorkloadTarget[], roots: W
 /** A no-op call (ping) and a raw echo of the same number of bytes, over channels of the same SshLink. */
 export async function pingVersusEcho(probe: SshProbe, transport: Transport, plan: BenchPlan, progress: (line: string) => void): Promise<CaseResult[]> {
   const bytes = pingFrameBytes();
-  const bigBytes = checkRequestBytes(checkSize);
+  const bigBytes = callFrameBytes(checkRequestArgs(checkSize));
   progress(`${transport}: no-op call, ${bytes}-byte echo and ${bigBytes}-byte echo x${plan.latency.runs}`);
   const ping: number[] = [];
   const echo: number[] = [];

@@ -23,10 +23,13 @@ export class ProbeError extends Error {
   }
 }
 
-/** Bytes of the frame a ping call puts on the wire, so the echo carries the same amount. */
-export function pingFrameBytes(): number {
-  return FRAME_HEADER_BYTES + Buffer.byteLength(JSON.stringify({ t: 'call', id: randomUUID(), deadline: 10_000, payload: { ping: true } }));
+/** Bytes of the frame a call with this payload puts on the wire, so an echo can carry the same amount. */
+export function callFrameBytes(payload: unknown): number {
+  return FRAME_HEADER_BYTES + Buffer.byteLength(JSON.stringify({ t: 'call', id: randomUUID(), deadline: 10_000, payload }));
 }
+
+/** A ping call's frame size. */
+export const pingFrameBytes = (): number => callFrameBytes({ ping: true });
 
 export class SshProbe {
   private constructor(

@@ -122,13 +122,11 @@ export async function submittedAccessPoints(root: string, n: number): Promise<st
 }
 
 /**
- * Bytes of the call frame a checkWorkers call of n workers puts on the wire (access points as long as the
- * benchmark's), so a raw echo of that size shows what moving the request costs without the protocol.
+ * The arguments of a checkWorkers call of n workers as they travel (access points as long as the benchmark's),
+ * so a raw echo of that size shows what moving the request costs without the protocol.
  */
-export function checkRequestBytes(n: number): number {
-  const workers = workersToCheck(Array.from({ length: n }, (_, i) => `/tmp/hv-bench-XXXXXX/check-XXXXXX/ap-${i}`));
-  const args = encodeValues([workers]);
-  return Buffer.byteLength(JSON.stringify({ t: 'call', id: '00000000-0000-0000-0000-000000000000', deadline: 120_000, payload: { args } }));
+export function checkRequestArgs(n: number): unknown {
+  return { args: encodeValues([workersToCheck(Array.from({ length: n }, (_, i) => `/tmp/hv-bench-XXXXXX/check-XXXXXX/ap-${i}`))]) };
 }
 
 export async function submitAll(plugins: BenchPlugins, workers: WorkSpec[]): Promise<void> {

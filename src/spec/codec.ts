@@ -95,8 +95,8 @@ export function collectSpecs(value: unknown): Spec[] {
       if (v.stampVisit(pass, found.length) >= 0) return;
       found.push(v);
       // Only spec lists, dicts and blobs can hold a spec: numbers, text and dates need no visit.
-      const { fields, containerIndexes } = v.layout;
-      for (const index of containerIndexes) walk(v.fieldValue(fields[index]!));
+      const values = v.fieldValues();
+      for (const index of v.layout.containerIndexes) walk(values[index]);
       walk(v.extra);
       return;
     }

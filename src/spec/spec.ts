@@ -151,11 +151,6 @@ export abstract class Spec {
     return this.#values[this.#def(name).index];
   }
 
-  /** Reads a field of this spec's layout (the codec and store walk fields by definition, not by name). */
-  fieldValue(def: FieldDef): unknown {
-    return this.#values[def.index];
-  }
-
   /**
    * Every field's value, by FieldDef.index: the spec's own storage, for the codec's loop over thousands of
    * specs (reading through accessors by name cost ~50 ns per field). Read only: a write would skip validation.

@@ -147,6 +147,18 @@ export function parseTable(text: string, firstColumn: string): Record<string, st
 }
 
 /** A local queue with the dummy plugins, as harvester's tests configure one. */
+/** The sections every test queue has alike, whatever runs its workers. */
+export const sharedQueueSections = {
+  preparator: { name: 'DummyPreparator', module: 'pandaharvester.harvesterpreparator.dummy_preparator' },
+  stager: { name: 'DummyStager', module: 'pandaharvester.harvesterstager.dummy_stager' },
+  messenger: {
+    name: 'SharedFileMessenger',
+    module: 'pandaharvester.harvestermessenger.shared_file_messenger',
+    accessPoint: 'workdir/${workerID}',
+  },
+  workerMaker: { name: 'SimpleWorkerMaker', module: 'pandaharvester.harvesterworkermaker.simple_worker_maker' },
+};
+
 export function dummyLocalQueue(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     queueStatus: 'online',
@@ -156,14 +168,7 @@ export function dummyLocalQueue(overrides: Record<string, unknown> = {}): Record
     submitter: { name: 'DummySubmitter', module: 'pandaharvester.harvestersubmitter.dummy_submitter' },
     monitor: { name: 'DummyMonitor', module: 'pandaharvester.harvestermonitor.dummy_monitor' },
     sweeper: { name: 'DummySweeper', module: 'pandaharvester.harvestersweeper.dummy_sweeper' },
-    preparator: { name: 'DummyPreparator', module: 'pandaharvester.harvesterpreparator.dummy_preparator' },
-    stager: { name: 'DummyStager', module: 'pandaharvester.harvesterstager.dummy_stager' },
-    messenger: {
-      name: 'SharedFileMessenger',
-      module: 'pandaharvester.harvestermessenger.shared_file_messenger',
-      accessPoint: 'workdir/${workerID}',
-    },
-    workerMaker: { name: 'SimpleWorkerMaker', module: 'pandaharvester.harvesterworkermaker.simple_worker_maker' },
+    ...sharedQueueSections,
     ...overrides,
   };
 }

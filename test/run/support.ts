@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { isProcessAlive } from '../../src/middleware/bot/pid-file.js';
-import { cliMain, writeJson, type TempDirs } from '../cli/support.js';
+import { cliMain, sharedQueueSections, writeJson, type TempDirs } from '../cli/support.js';
 
 /**
  * Agent settings that make a run take seconds: every agent cycles every 0.2 s, rows and queues locked by a dead
@@ -48,14 +48,7 @@ export function localProcessQueue(opts: LocalQueueOptions = {}): Record<string, 
     },
     monitor: { name: 'LocalProcessMonitor', module: 'harvester_ts.local_process_monitor' },
     sweeper: { name: 'LocalProcessSweeper', module: 'harvester_ts.local_process_sweeper' },
-    preparator: { name: 'DummyPreparator', module: 'pandaharvester.harvesterpreparator.dummy_preparator' },
-    stager: { name: 'DummyStager', module: 'pandaharvester.harvesterstager.dummy_stager' },
-    messenger: {
-      name: 'SharedFileMessenger',
-      module: 'pandaharvester.harvestermessenger.shared_file_messenger',
-      accessPoint: 'workdir/${workerID}',
-    },
-    workerMaker: { name: 'SimpleWorkerMaker', module: 'pandaharvester.harvesterworkermaker.simple_worker_maker' },
+    ...sharedQueueSections,
     ...opts.queue,
   };
 }
