@@ -2,6 +2,8 @@
 // WorkSpecs, a new directory for submissions) and every call's answer is checked, so a fast failure can
 // never pass for a fast call.
 import { join } from 'node:path';
+import type { BotClient } from '../src/middleware/herder/bot-client.js';
+import type { RemoteCallTiming } from '../src/middleware/rpc/call-payload.js';
 import { cpuSnapshot, type CpuGroups } from './cpu-usage.js';
 import { caseId, type CaseResult, type Transport } from './results.js';
 import { callFrameBytes, pingFrameBytes, type SshProbe } from './ssh-probe.js';
@@ -34,7 +36,54 @@ function result(what: string, transport: Transport, unit: CaseResult['unit'], pl
 export interface WorkloadTarget {
   readonly transport: Transport;
   readonly plugins: BenchPlugins;
+  /** The herder's client, for middleware transports: its call timings split a call's time into parts. */
+  readonly client?: BotClient;
 }
+
+/** The parts of a remote call's time, in the order they happen (detail keys of the checkWorkers results). */
+export const callParts = ['herderEncodeMs', 'botDecodeMs', 'botPluginMs', 'botEncodeMs', 'wireMs', 'herderApplyMs'] as const;
+
+function partsOf(timing: RemoteCallTiming): Record<(typeof callParts)[number], number> | undefined {
+  if (timing.bot === undefined) return undefined;
+  const { decodeMs, pluginMs, encodeMs } = timing.bot;
+  return {
+    herderEncodeMs: timing.herderEncodeMs,
+    botDecodeMs: decodeMs,
+    botPluginMs: pluginMs,
+    botEncodeMs: encodeMs,
+    // Everything between the herder and the bot's handler: JSON text, frames, SSH, the journal's lines.
+    wireMs: timing.roundTripMs - decodeMs - pluginMs - encodeMs,
+    herderApplyMs: timing.herderApplyMs,
+  };
+}
+
+/**
+ * Records the timings of `method` on every target's client while `run` runs, and returns per transport the
+ * median of each part over the timed runs (each run makes one such call per target; warm-ups come first).
+ */
+async function timedParts(targets: readonly WorkloadTarget[], method: string, plan: RepeatPlan, run: () => Promise<void>): Promise<Map<Transport, Record<string, number>>> {
+  const timings = new Map<Transport, RemoteCallTiming[]>();
+  const stops = targets.flatMap((target) => {
+    if (target.client === undefined) return [];
+    const list: RemoteCallTiming[] = [];
+    timings.set(target.transport, list);
+    return [target.client.onTiming((timing) => timing.method === method && list.push(timing))];
+  });
+  try {
+    await run();
+  } finally {
+    for (const stop of stops) stop();
+  }
+  const out = new Map<Transport, Record<string, number>>();
+  for (const [transport, list] of timings) {
+    const parts = list.slice(plan.warmups).map(partsOf).filter((p) => p !== undefined);
+    if (parts.length === 0) continue;
+    out.set(transport, Object.fromEntries(callParts.map((part) => [part, round2(summarize(parts.map((p) => p[part]), `${method} ${part}`).median)])));
+  }
+  return out;
+}
+
+const round2 = (value: number): number => Math.round(value * 100) / 100;
 
 /**
  * Runs `call` for every transport in turn, run by run (bare, then each middleware, then the next run), so
@@ -100,14 +149,22 @@ export async function workloadCases(targets: readonly WorkloadTarget[], roots: W
   progress(`checkWorkers N=${checkSize}: ${names}`);
   const root = await roots.make('check');
   const accessPoints = await submittedAccessPoints(root, checkSize);
-  const checkSamples = await interleaved(
-    targets,
-    plan.workload,
-    async () => workersToCheck(accessPoints),
-    (target, workers) => checkAll(target.plugins, workers),
-  );
+  let checkSamples = new Map<Transport, number[]>();
+  const checkParts = await timedParts(targets, 'monitor.checkWorkers', plan.workload, async () => {
+    checkSamples = await interleaved(
+      targets,
+      plan.workload,
+      async () => workersToCheck(accessPoints),
+      (target, workers) => checkAll(target.plugins, workers),
+    );
+  });
   await roots.remove(root);
-  results.push(...pairedResults(`checkWorkers N=${checkSize}`, plan.workload, checkSamples, includeBare));
+  results.push(
+    ...pairedResults(`checkWorkers N=${checkSize}`, plan.workload, checkSamples, includeBare).map((r) => {
+      const parts = checkParts.get(r.transport);
+      return parts === undefined ? r : { ...r, detail: { ...r.detail, ...parts } };
+    }),
+  );
 
   for (const target of targets) {
     if (target.transport === 'bare' && !includeBare) continue;

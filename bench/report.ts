@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import type { BenchPlan } from './cases.js';
+import { callParts, type BenchPlan } from './cases.js';
 import { transportLabels, type CaseResult, type Transport } from './results.js';
 
 export interface BotMemory {
@@ -108,12 +108,33 @@ export function renderTable(cases: readonly CaseResult[], targets: readonly Targ
     return parts.length === 0 ? [] : [`  ${c.what}, ${c.transport}: ${parts.join(', ')}`];
   });
   if (cpuLines.length > 0) lines.push('', 'CPU per call while calls were in flight (and CPUs busy; the machine has ' + cpus().length + '):', ...cpuLines);
+  lines.push(...callPartLines(cases));
   if (bot !== undefined) {
     lines.push('', `bot (pid ${bot.pid}) VmRSS: ${formatValue(bot.rssAtStartMB, 'MB')} at start, ${formatValue(bot.rssAfterRunsMB, 'MB')} after the runs`);
   }
   lines.push('', ...targetLines(targets));
   for (const note of notes) lines.push(`note: ${note}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Where a middleware call's time went, per case that has the parts (medians over its runs, in ms). */
+function callPartLines(cases: readonly CaseResult[]): string[] {
+  const withParts = cases.filter((c) => c.detail?.['wireMs'] !== undefined);
+  if (withParts.length === 0) return [];
+  const labels: Record<(typeof callParts)[number], string> = {
+    herderEncodeMs: 'herder encode',
+    botDecodeMs: 'bot decode',
+    botPluginMs: 'plugin (in bot)',
+    botEncodeMs: 'bot encode',
+    wireMs: 'wire+frames+journal',
+    herderApplyMs: 'herder apply',
+  };
+  const header = `${pad('  case, transport', 42)}${callParts.map((p) => padLeft(labels[p], 21)).join('')}`;
+  const lines = ['', "Where a middleware call's time goes (medians, ms; wire = round trip minus the bot's own times):", header];
+  for (const c of withParts) {
+    lines.push(`${pad(`  ${c.what}, ${c.transport}`, 42)}${callParts.map((p) => padLeft(String(c.detail?.[p] ?? '?'), 21)).join('')}`);
+  }
+  return lines;
 }
 
 export function machineInfo(): Record<string, unknown> {

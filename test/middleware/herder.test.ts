@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { parseQueueConfig, type QueueConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/logging/index.js';
 import { MethodNotFoundError, RemoteMethodError } from '../../src/middleware/errors.js';
+import type { RemoteCallTiming } from '../../src/middleware/rpc/call-payload.js';
 import { killWorkersOf, type PluginContext } from '../../src/plugins/contracts.js';
 import { JobSpec, WorkSpec } from '../../src/spec/index.js';
 import { startLocalBot, type LocalBot } from '../support/local-bot.js';
@@ -22,6 +25,12 @@ await writeFile(
    }
    export class ThrowingMonitor {
      async checkWorkers(ctx, workSpecs) { throw new Error('monitor exploded on purpose'); }
+   }
+   export class SlowMonitor {
+     async checkWorkers(ctx, workSpecs) {
+       await new Promise((resolve) => setTimeout(resolve, 40));
+       return { kind: 'succeeded', value: workSpecs.map(() => ({ status: 'running', diag: '' })), diag: '' };
+     }
    }\n`,
 );
 
@@ -47,6 +56,7 @@ describe('RPC herder', () => {
         submitter: { name: 'DummySubmitter', module: 'dummy_submitter', middleware: 'rpc' },
       },
       same_route: { rpc, submitter: { name: 'DummySubmitter', module: 'dummy_submitter', middleware: 'rpc' } },
+      slow_monitor: { rpc, monitor: { name: 'SlowMonitor', module: 'plain-sweeper.mjs', middleware: 'rpc' } },
     });
     const load = parseQueueConfig(text, 'herder.test.json');
     assert.deepEqual(load.problems, []);
@@ -87,6 +97,33 @@ describe('RPC herder', () => {
     assert.ok(error instanceof RemoteMethodError, `got ${String(error)}`);
     assert.match(error.message, /monitor exploded on purpose/);
     assert.match(error.remoteStack ?? '', /plain-sweeper\.mjs/);
+  });
+
+  test('every remote call is timed on both sides: the plugin, the bot and the herder each get their share', async () => {
+    const queue = queues.get('slow_monitor')!;
+    const monitor = (await bot.factory.forQueue(queue, 'monitor'))!;
+    const client = bot.provider.clientFor(queue.middlewares['rpc']!);
+    const timings: RemoteCallTiming[] = [];
+    const lines: string[] = [];
+    const log = createLogger({ level: 'debug', destination: new Writable({ write: (chunk: Buffer, _enc, done) => done(void lines.push(chunk.toString())) }) });
+    const stop = client.onTiming((timing) => timings.push(timing));
+    try {
+      await monitor.checkWorkers({ queue, log, signal: AbortSignal.timeout(10_000) }, [new WorkSpec({ workerID: 1 }), new WorkSpec({ workerID: 2 })]);
+    } finally {
+      stop();
+    }
+    assert.equal(timings.length, 1);
+    const [timing] = timings as [RemoteCallTiming];
+    assert.equal(timing.queue, 'slow_monitor');
+    assert.equal(timing.method, 'monitor.checkWorkers');
+    assert.equal(timing.specs, 2);
+    assert.ok(timing.bot !== undefined, 'the bot reports its times');
+    assert.ok(timing.bot.pluginMs >= 35, `the plugin's 40 ms sleep is the plugin's time (${timing.bot.pluginMs} ms)`);
+    const botTotal = timing.bot.decodeMs + timing.bot.pluginMs + timing.bot.encodeMs;
+    assert.ok(timing.roundTripMs >= botTotal, `the round trip (${timing.roundTripMs} ms) holds the bot's time (${botTotal} ms)`);
+    assert.ok(timing.herderEncodeMs >= 0 && timing.herderApplyMs >= 0);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; timing?: RemoteCallTiming }).find((l) => l.msg === 'remote call timing');
+    assert.equal(logged?.timing?.method, 'monitor.checkWorkers', 'the timing is logged at debug');
   });
 
   test('a method outside the contract is not there at all', async () => {

@@ -82,6 +82,7 @@ export class BotDispatcher {
     if (typeof fn !== 'function') {
       throw new MethodNotFoundError(`${section.name} has no method ${method}`, context);
     }
+    const decodeStart = performance.now();
     const args = decodeValues(payload.args);
     // Collected before the call: the plugin may replace nested arrays, but these are the objects the caller holds.
     const specs = collectSpecs(args);
@@ -91,10 +92,15 @@ export class BotDispatcher {
       log: this.loggerFor(payload.queueName, context.method),
       signal: call.signal,
     };
+    const pluginStart = performance.now();
     const value = (await (fn as (...a: unknown[]) => Promise<unknown>).call(plugin, ctx, ...args)) as unknown;
+    const encodeStart = performance.now();
+    const encoded = encodeValue(value);
+    const mutations = specs.map((s) => (s.hasChanges() ? s.getChanges() : null)) as ReplyPayload['mutations'];
     const reply: ReplyPayload = {
-      value: encodeValue(value),
-      mutations: specs.map((s) => (s.hasChanges() ? s.getChanges() : null)) as ReplyPayload['mutations'],
+      value: encoded,
+      botTimes: { decodeMs: pluginStart - decodeStart, pluginMs: encodeStart - pluginStart, encodeMs: performance.now() - encodeStart },
+      mutations,
     };
     return reply as unknown as JsonValue;
   };

@@ -17,7 +17,7 @@ import {
   ProtocolError,
 } from '../errors.js';
 import { ClientSession } from '../protocol/index.js';
-import { botOfferSchema, replyPayloadSchema, type BotOffer, type CallPayload, type ReplyPayload } from '../rpc/call-payload.js';
+import { botOfferSchema, replyPayloadSchema, type BotOffer, type CallPayload, type RemoteCallTiming, type ReplyPayload } from '../rpc/call-payload.js';
 import { TunnelPool, routeFromMiddleware, type LinkConnector, type SshRoute } from '../ssh/index.js';
 import type { BotLink } from './bot-link.js';
 import { describeRoute } from './route.js';
@@ -46,6 +46,7 @@ export class BotClient {
   private latestOffer: BotOffer | undefined;
   private offerWaiters: (() => void)[] = [];
   private started = false;
+  private readonly timingListeners = new Set<(timing: RemoteCallTiming) => void>();
 
   constructor(
     private readonly mw: MiddlewareConfig,
@@ -100,6 +101,18 @@ export class BotClient {
         resolve(this.latestOffer!);
       });
     });
+  }
+
+  /** Calls `listener` with the timing of every remote call through this client; returns the unsubscribe. */
+  onTiming(listener: (timing: RemoteCallTiming) => void): () => void {
+    this.timingListeners.add(listener);
+    return () => this.timingListeners.delete(listener);
+  }
+
+  /** A remote call's timing: logged at debug on the caller's logger, and given to the listeners. */
+  reportTiming(log: Logger, timing: RemoteCallTiming): void {
+    if (log.isLevelEnabled('debug')) log.debug({ timing, route: this.description }, 'remote call timing');
+    for (const listener of this.timingListeners) listener(timing);
   }
 
   /** One plugin call: one round trip, retried with the same id on another link if a link drops. */

@@ -45,14 +45,28 @@ export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): C
     return (fn as AnyMethod).call(plugin, ctx, ...rest);
   };
 
-  const runRemote = (method: string): AnyMethod => async (ctx, ...rest) => {
-    const specs = collectSpecs(rest);
-    const reply = await client.call(
-      { ...wire, method, args: encodeValues(rest) },
-      { deadlineMs: args.callTimeoutMs, signal: ctx.signal, method: `${kind}.${method}`, queue: queue.queueName },
-    );
-    applyMutations(specs, reply.mutations, { queue: queue.queueName, method: `${kind}.${method}` });
-    return decodeValue(reply.value);
+  const runRemote = (method: string): AnyMethod => {
+    const qualified = `${kind}.${method}`;
+    return async (ctx, ...rest) => {
+      const encodeStart = performance.now();
+      const specs = collectSpecs(rest);
+      const payload = { ...wire, method, args: encodeValues(rest) };
+      const callStart = performance.now();
+      const reply = await client.call(payload, { deadlineMs: args.callTimeoutMs, signal: ctx.signal, method: qualified, queue: queue.queueName });
+      const applyStart = performance.now();
+      applyMutations(specs, reply.mutations, { queue: queue.queueName, method: qualified });
+      const value = decodeValue(reply.value);
+      client.reportTiming(ctx.log, {
+        queue: queue.queueName,
+        method: qualified,
+        specs: specs.length,
+        herderEncodeMs: callStart - encodeStart,
+        roundTripMs: applyStart - callStart,
+        herderApplyMs: performance.now() - applyStart,
+        bot: reply.botTimes,
+      });
+      return value;
+    };
   };
 
   /**

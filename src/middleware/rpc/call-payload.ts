@@ -47,8 +47,21 @@ export interface PongPayload {
   readonly uptimeSeconds: number;
 }
 
+/** Where the bot's time on one call went, in ms (sent with every reply, for the herder's timing of the call). */
+export const botTimesSchema = z.object({
+  /** Arguments from the wire's JSON into specs and values. */
+  decodeMs: z.number().nonnegative(),
+  /** The plugin method itself. */
+  pluginMs: z.number().nonnegative(),
+  /** The result and the changed fields into the wire's JSON. */
+  encodeMs: z.number().nonnegative(),
+});
+export type BotTimes = z.infer<typeof botTimesSchema>;
+
 export const replyPayloadSchema = z.object({
   value: jsonValue,
+  /** Absent from bots of earlier builds. */
+  botTimes: botTimesSchema.optional(),
   /**
    * Per spec found in the arguments (spec codec's collectSpecs order): its changed fields, or null. Each entry
    * is checked where it is applied (Spec.applyChanges): a per-entry schema here cost ~1 ms per 1000 workers.
@@ -56,6 +69,26 @@ export const replyPayloadSchema = z.object({
   mutations: z.array(jsonValue),
 });
 export type ReplyPayload = z.infer<typeof replyPayloadSchema>;
+
+/**
+ * One remote plugin call, timed on both sides (ms): what an operator needs to tell a slow plugin from a slow
+ * link (logged at debug, and given to BotClient timing listeners such as the benchmark).
+ */
+export interface RemoteCallTiming {
+  readonly queue: string;
+  /** kind.method */
+  readonly method: string;
+  /** Specs among the arguments. */
+  readonly specs: number;
+  /** Finding and encoding the arguments on the herder. */
+  readonly herderEncodeMs: number;
+  /** From handing the call to the tunnel pool to its checked reply (includes the bot's times). */
+  readonly roundTripMs: number;
+  /** Applying the changed fields and decoding the result on the herder. */
+  readonly herderApplyMs: number;
+  /** The bot's own account; undefined from a bot of an earlier build. */
+  readonly bot: BotTimes | undefined;
+}
 
 /** The bot's offer in its welcome: which plugins it can build and which methods each has. */
 export const botOfferSchema = z.object({
