@@ -194,6 +194,29 @@ describe('Submitter', () => {
     });
   });
 
+  test('OneToMany: when one worker of a job fails and a sibling was submitted, the job follows the live sibling and gets no new worker', async () => {
+    // The first worker is submitted, the second refused: the failed one comes last, as a shared job's last word.
+    const submitter = new SubmitterDouble(async (workSpecs) =>
+      workSpecs.map((w, i) => {
+        if (i > 0) return failed('node allocation refused');
+        w.batchID = `batch-${String(w.workerID)}`;
+        return succeeded();
+      }),
+    );
+    const workerMaker = new SimpleWorkerMaker({ nWorkersPerJob: 2 });
+    await withWorkerSideEnv({ queues: [workerQueue({ mapType: 'OneToMany' })], plugins: plugins({ submitter, workerMaker }) }, async (w) => {
+      const [PandaID] = await insertPreparedJobs(w.store, ['echo 1']);
+      await new Submitter(w.env).runCycle(w.signal);
+      const workers = await w.store.listWorkers({ withJobs: true });
+      assert.deepEqual(workers.map((x) => x.status).sort(), ['failed', 'submitted']);
+      assert.ok(workers.every((x) => x.jobSpecs.map((j) => j.PandaID).join() === String(PandaID)), 'both workers carry the one job');
+      const job = await w.store.getJob(PandaID!);
+      assert.deepEqual([job.status, job.subStatus], ['starting', 'submitted'], 'the job follows its live worker, not the failed one');
+      await nextCycle(w);
+      assert.equal((await w.store.listWorkers()).length, 2, 'no new worker for a job that has a live one');
+    });
+  });
+
   test('with a messenger: access points under its accessPoint template are set up and the jobs fed before submission', async () => {
     const submitter = new SubmitterDouble();
     const queue = workerQueue({ messenger: section('SharedFileMessenger', 'shared_file_messenger', { accessPoint: 'aps/${workerID}' }) });

@@ -317,9 +317,12 @@ export class Submitter implements Agent {
     }
 
     const now = this.#env.now();
+    const verdictOf = (worker: WorkSpec): Verdict => verdicts.get(worker) ?? { kind: 'retry', diag: 'not submitted: the agent is stopping' };
+    // A job shared by several workers (OneToMany) follows a live one: a failed sibling must not requeue it.
+    const carriedByLiveWorker = new Set(workers.filter((w) => ['submitted', 'unknown'].includes(verdictOf(w).kind)).flatMap((w) => w.jobSpecs));
     for (const worker of workers) {
-      const verdict = verdicts.get(worker) ?? { kind: 'retry', diag: 'not submitted: the agent is stopping' };
-      this.#apply(worker, verdict, now);
+      const verdict = verdictOf(worker);
+      this.#apply(worker, verdict, now, carriedByLiveWorker);
       tally.add(verdict.kind === 'unknown' ? 'outcomeUnknown' : verdict.kind);
       if (verdict.kind !== 'submitted') log.info({ workerID: worker.workerID, verdict: verdict.kind, diag: verdict.diag }, 'worker not submitted');
     }
@@ -375,7 +378,7 @@ export class Submitter implements Agent {
     }
   }
 
-  #apply(worker: WorkSpec, verdict: Verdict, now: Date): void {
+  #apply(worker: WorkSpec, verdict: Verdict, now: Date, carriedByLiveWorker: ReadonlySet<JobSpec>): void {
     worker.setDialogMessage(verdict.diag);
     for (const job of worker.jobSpecs) {
       job.lockedBy = null;
@@ -391,6 +394,7 @@ export class Submitter implements Agent {
       case 'failed':
         worker.setStatus(WorkSpec.ST_failed, now);
         for (const job of worker.jobSpecs) {
+          if (carriedByLiveWorker.has(job)) continue;
           // harvester gives the jobs to a new worker, unless they have been through too many.
           if ((job.submissionAttempts ?? 0) < this.#settings.maxSubmissionAttempts) job.subStatus = 'prepared';
           else failJob(job, worker.convertToJobStatus()[1] as JobSubStatus, now);
