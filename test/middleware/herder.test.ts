@@ -126,6 +126,20 @@ describe('RPC herder', () => {
     assert.equal(logged?.timing?.method, 'monitor.checkWorkers', 'the timing is logged at debug');
   });
 
+  test('a timing listener that throws does not fail the call it observes', async () => {
+    const queue = queues.get('slow_monitor')!;
+    const monitor = (await bot.factory.forQueue(queue, 'monitor'))!;
+    const stop = bot.provider.clientFor(queue.middlewares['rpc']!).onTiming(() => {
+      throw new Error('observer broke on purpose');
+    });
+    try {
+      const outcome = await monitor.checkWorkers(ctx(queue), [new WorkSpec({ workerID: 3 })]);
+      assert.equal(outcome.kind, 'succeeded');
+    } finally {
+      stop();
+    }
+  });
+
   test('a method outside the contract is not there at all', async () => {
     const queue = queues.get('staging')!;
     const submitter = (await bot.factory.forQueue(queue, 'submitter'))! as unknown as Record<string, unknown>;

@@ -112,7 +112,14 @@ export class BotClient {
   /** A remote call's timing: logged at debug on the caller's logger, and given to the listeners. */
   reportTiming(log: Logger, timing: RemoteCallTiming): void {
     if (log.isLevelEnabled('debug')) log.debug({ timing, route: this.description }, 'remote call timing');
-    for (const listener of this.timingListeners) listener(timing);
+    for (const listener of this.timingListeners) {
+      // The call has succeeded by now: a failing observer must not turn it into a failure for the agent.
+      try {
+        listener(timing);
+      } catch (error) {
+        log.warn({ err: error, method: timing.method }, 'a remote call timing listener failed; the call itself succeeded');
+      }
+    }
   }
 
   /** One plugin call: one round trip, retried with the same id on another link if a link drops. */
