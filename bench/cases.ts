@@ -61,7 +61,12 @@ function partsOf(timing: RemoteCallTiming): Record<(typeof callParts)[number], n
  * Records the timings of `method` on every target's client while `run` runs, and returns per transport the
  * median of each part over the timed runs (each run makes one such call per target; warm-ups come first).
  */
-async function timedParts(targets: readonly WorkloadTarget[], method: string, plan: RepeatPlan, run: () => Promise<void>): Promise<Map<Transport, Record<string, number>>> {
+async function timedParts<T>(
+  targets: readonly WorkloadTarget[],
+  method: string,
+  plan: RepeatPlan,
+  run: () => Promise<T>,
+): Promise<{ result: T; parts: Map<Transport, Record<string, number>> }> {
   const timings = new Map<Transport, RemoteCallTiming[]>();
   const stops = targets.flatMap((target) => {
     if (target.client === undefined) return [];
@@ -69,8 +74,9 @@ async function timedParts(targets: readonly WorkloadTarget[], method: string, pl
     timings.set(target.transport, list);
     return [target.client.onTiming((timing) => timing.method === method && list.push(timing))];
   });
+  let result: T;
   try {
-    await run();
+    result = await run();
   } finally {
     for (const stop of stops) stop();
   }
@@ -80,7 +86,7 @@ async function timedParts(targets: readonly WorkloadTarget[], method: string, pl
     if (parts.length === 0) continue;
     out.set(transport, Object.fromEntries(callParts.map((part) => [part, round2(summarize(parts.map((p) => p[part]), `${method} ${part}`).median)])));
   }
-  return out;
+  return { result, parts: out };
 }
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;
@@ -149,15 +155,14 @@ export async function workloadCases(targets: readonly WorkloadTarget[], roots: W
   progress(`checkWorkers N=${checkSize}: ${names}`);
   const root = await roots.make('check');
   const accessPoints = await submittedAccessPoints(root, checkSize);
-  let checkSamples = new Map<Transport, number[]>();
-  const checkParts = await timedParts(targets, 'monitor.checkWorkers', plan.workload, async () => {
-    checkSamples = await interleaved(
+  const { result: checkSamples, parts: checkParts } = await timedParts(targets, 'monitor.checkWorkers', plan.workload, () =>
+    interleaved(
       targets,
       plan.workload,
       async () => workersToCheck(accessPoints),
       (target, workers) => checkAll(target.plugins, workers),
-    );
-  });
+    ),
+  );
   await roots.remove(root);
   results.push(
     ...pairedResults(`checkWorkers N=${checkSize}`, plan.workload, checkSamples, includeBare).map((r) => {

@@ -145,8 +145,11 @@ export class BotClient {
         const reply = await session.call(payload as never, { id, deadlineMs: remaining, signal: opts.signal });
         const parsed = replyPayloadSchema.safeParse(reply.payload);
         if (!parsed.success) throw new ProtocolError(`malformed reply from the bot for ${opts.method}: ${parsed.error.message}`, context);
-        if (reply.replayed) this.opts.log.info({ ...context, attempt }, 'call answered from the bot journal (reply was lost before)');
-        return parsed.data;
+        if (!reply.replayed) return parsed.data;
+        this.opts.log.info({ ...context, attempt }, 'call answered from the bot journal (reply was lost before)');
+        // The recorded times are those of the first delivery, not of this round trip.
+        const { botTimes: _firstDelivery, ...replayed } = parsed.data;
+        return replayed;
       } catch (error) {
         if (error instanceof ConnectionLostError) {
           this.pool.markBroken(session, error);

@@ -86,7 +86,7 @@ export interface RemoteCallTiming {
   readonly roundTripMs: number;
   /** Applying the changed fields and decoding the result on the herder. */
   readonly herderApplyMs: number;
-  /** The bot's own account; undefined from a bot of an earlier build. */
+  /** The bot's own account; undefined from a bot of an earlier build, or when the reply came from its journal. */
   readonly bot: BotTimes | undefined;
 }
 
