@@ -17,7 +17,8 @@ import {
   type Outcome,
   type WorkerCheck,
 } from '../plugins/index.js';
-import { JobSpec, type WorkSpec } from '../spec/index.js';
+import { JobSpec, type WorkerStatus, type WorkSpec } from '../spec/index.js';
+import { multiWorkerJobStatus } from './jobs-follow-worker.js';
 import { Monitor } from './monitor.js';
 import { Submitter } from './submitter.js';
 import {
@@ -143,6 +144,39 @@ describe('Monitor', () => {
       });
     });
   }
+
+  test('OneToMany: a job follows all its workers — one failing while a sibling runs leaves it running; it ends finished when the last one finishes', async () => {
+    const verdicts = new Map<number, WorkerStatus>();
+    const monitor = new MonitorDouble(async (workSpecs) => succeeded(workSpecs.map((x) => ({ status: verdicts.get(x.workerID as number)!, diag: '' }))));
+    await withWorkerSideEnv({ plugins: { TEST_QUEUE: { monitor } } }, async (w) => {
+      const job = new JobSpec({ computingSite: 'TEST_QUEUE', status: 'running', subStatus: 'running' });
+      await w.store.insertJobs([job]);
+      const now = w.clock.now();
+      const shared = { status: 'running', mapType: 'OneToMany', submitTime: now, checkTime: now } as const;
+      const first = await insertWorker(w.store, { ...shared, batchID: 'b1' }, [job]);
+      const second = await insertWorker(w.store, { ...shared, batchID: 'b2' }, [job]);
+
+      verdicts.set(first.workerID!, 'failed').set(second.workerID!, 'running');
+      await nextCheck(w);
+      let stored = await w.store.getJob(job.PandaID!);
+      assert.deepEqual([stored.status, stored.subStatus], ['running', 'running'], 'a sibling still runs: the job is not failed');
+
+      verdicts.set(second.workerID!, 'finished');
+      await nextCheck(w);
+      assert.deepEqual(monitor.calls.at(-1), [second.workerID], 'the failed worker is not checked again; its status comes from the store');
+      stored = await w.store.getJob(job.PandaID!);
+      assert.deepEqual([stored.status, stored.subStatus], ['finished', 'to_transfer'], 'all done and one finished: finished');
+    });
+  });
+
+  test("OneToMany: when every worker of a job failed, the job fails; a job's workers all cancelled or missed: cancelled", () => {
+    assert.equal(multiWorkerJobStatus(['failed', 'failed'], true), 'failed');
+    assert.equal(multiWorkerJobStatus(['failed', 'finished', 'missed'], true), 'finished');
+    assert.equal(multiWorkerJobStatus(['cancelled', 'missed'], true), 'cancelled');
+    assert.equal(multiWorkerJobStatus(['failed', 'submitted'], false), 'submitted', 'alive and never ran');
+    assert.equal(multiWorkerJobStatus(['failed', 'submitted'], true), 'running', 'alive and ran before');
+    assert.equal(multiWorkerJobStatus(['submitted', 'running'], false), 'running');
+  });
 
   test('a worker still submitted after workerQueueTimeLimit is missed', async () => {
     const monitor = new MonitorDouble(checkAs('submitted'));

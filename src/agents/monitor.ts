@@ -12,7 +12,7 @@ import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally } from './claimed-rows.js';
 import { writeBackWorkers } from './claimed-rows.js';
-import { jobsFollowWorker } from './jobs-follow-worker.js';
+import { jobsFollowWorkers } from './jobs-follow-worker.js';
 import { callPlugin, PluginCallError, workerChecksFor, workersSubject } from './plugin-call.js';
 
 /** The statuses of workers the monitor looks at. */
@@ -109,6 +109,7 @@ export class Monitor implements Agent {
 
     const now = this.#env.now();
     const changed: Record<string, number> = {};
+    const moved: WorkSpec[] = [];
     for (const [i, worker] of workers.entries()) {
       const next = this.#nextState(worker, checks?.[i], noVerdict, now);
       if (next === undefined) continue;
@@ -124,10 +125,11 @@ export class Monitor implements Agent {
       worker.setDialogMessage(next.diag);
       if (worker.status !== before) {
         changed[worker.status!] = (changed[worker.status!] ?? 0) + 1;
-        jobsFollowWorker(worker, now);
+        moved.push(worker);
         log.debug({ workerID: worker.workerID, from: before, to: worker.status, diag: next.diag }, 'worker status changed');
       }
     }
+    await jobsFollowWorkers(moved, workers, this.#env.store, now);
     await writeBackWorkers(this.#env.store, workers, { includeJobs: true, lock: { purpose: 'monitor', owner: this.#owner }, releaseLock: true, now }, log);
     return changed;
   }

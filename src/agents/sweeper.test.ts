@@ -84,6 +84,25 @@ describe('Sweeper', () => {
     });
   });
 
+  test('OneToMany: killing one worker of a job leaves the job running with its sibling; killing the last cancels it', async () => {
+    const sweeper = new SweeperDouble();
+    await withWorkerSideEnv({ plugins: { TEST_QUEUE: { sweeper } } }, async (w) => {
+      const job = new JobSpec({ computingSite: 'TEST_QUEUE', status: 'running', subStatus: 'running' });
+      await w.store.insertJobs([job]);
+      const first = await insertWorker(w.store, { status: 'running', mapType: 'OneToMany', killTime: w.clock.now() }, [job]);
+      const second = await insertWorker(w.store, { status: 'running', mapType: 'OneToMany' }, [job]);
+      assert.equal((await new Sweeper(w.env).runCycle(w.signal)).killed, 1);
+      let stored = await w.store.getJob(job.PandaID!);
+      assert.deepEqual([stored.status, stored.subStatus], ['running', 'running'], 'its sibling still runs the job');
+
+      await requestKill(w, second);
+      assert.equal((await new Sweeper(w.env).runCycle(w.signal)).killed, 1);
+      stored = await w.store.getJob(job.PandaID!);
+      assert.deepEqual([stored.status, stored.subStatus], ['cancelled', 'to_transfer'], 'every worker cancelled: the job is cancelled');
+      assert.deepEqual(sweeper.killed, [first.workerID, second.workerID]);
+    });
+  });
+
   test('a sweeper plugin that throws on kill is counted as an error and the worker left as it is', async () => {
     const sweeper = new SweeperDouble();
     sweeper.killAnswer = async () => Promise.reject(new Error('scancel not found'));

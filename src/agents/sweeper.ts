@@ -10,7 +10,7 @@ import { WorkSpec, type WorkerStatus } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally, writeBackWorkers } from './claimed-rows.js';
-import { jobsFollowWorker } from './jobs-follow-worker.js';
+import { jobsFollowWorkers } from './jobs-follow-worker.js';
 import { anOutcome, callPlugin, outcomesFor, PluginCallError, workersSubject } from './plugin-call.js';
 
 /** Workers a kill request applies to: not final yet. */
@@ -105,12 +105,13 @@ export class Sweeper implements Agent {
       logCallError(log, error, 'killWorkers failed; the kills are tried again later');
     }
     const now = this.#env.now();
+    const killed: WorkSpec[] = [];
     for (const [i, worker] of workers.entries()) {
       const outcome = outcomes?.[i];
       if (outcome?.kind === 'succeeded') {
         worker.setStatus(WorkSpec.ST_cancelled, now);
         worker.setDialogMessage(outcome.diag === '' ? 'killed on request' : `killed on request: ${outcome.diag}`);
-        jobsFollowWorker(worker, now);
+        killed.push(worker);
         add('killed');
       } else {
         worker.killTime = new Date(now.getTime() + this.#settings.checkInterval * 1000);
@@ -120,6 +121,7 @@ export class Sweeper implements Agent {
         }
       }
     }
+    await jobsFollowWorkers(killed, workers, this.#env.store, now);
     await writeBackWorkers(this.#env.store, workers, { includeJobs: true, lock: { purpose: 'sweeper', owner: this.#owner }, releaseLock: true, now }, log);
   }
 
