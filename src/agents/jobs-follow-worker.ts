@@ -24,12 +24,14 @@ export async function jobsFollowWorkers(changed: readonly WorkSpec[], claimed: r
   }
   if (shared.size === 0) return;
   const claimedByID = new Map(claimed.map((w) => [w.workerID, w]));
-  for (const [job, worker] of shared) {
-    if (job.isFinalStatus()) continue;
-    const ids = await store.getWorkerIDsOfJob(job.PandaID as number);
-    const unclaimed = ids.filter((id) => !claimedByID.has(id));
-    const stored = new Map((unclaimed.length === 0 ? [] : await store.listWorkers({ workerIDs: unclaimed })).map((w) => [w.workerID, w.status]));
-    const statuses = ids.map((id) => claimedByID.get(id)?.status ?? stored.get(id) ?? null).filter((s): s is WorkerStatus => s !== null);
+  const open = [...shared].filter(([job]) => !job.isFinalStatus());
+  const workerIDs = new Map<JobSpec, number[]>();
+  for (const [job] of open) workerIDs.set(job, await store.getWorkerIDsOfJob(job.PandaID as number));
+  // The workers not claimed this cycle, read once for all the jobs.
+  const unclaimed = [...new Set([...workerIDs.values()].flat())].filter((id) => !claimedByID.has(id));
+  const stored = new Map((unclaimed.length === 0 ? [] : await store.listWorkers({ workerIDs: unclaimed })).map((w) => [w.workerID, w.status]));
+  for (const [job, worker] of open) {
+    const statuses = workerIDs.get(job)!.map((id) => claimedByID.get(id)?.status ?? stored.get(id) ?? null).filter((s): s is WorkerStatus => s !== null);
     moveJob(job, worker.convertToJobStatus(multiWorkerJobStatus(statuses, job.status === 'running')) as [JobStatus, JobSubStatus], now);
   }
 }
