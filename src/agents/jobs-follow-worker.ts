@@ -7,8 +7,9 @@ import type { Store } from '../store/index.js';
 
 /** Sets the status and sub-status of the worker's jobs from the worker's status; returns the jobs changed. */
 export function jobsFollowWorker(worker: WorkSpec, now: Date): number {
+  const state = jobStateOf(worker, worker.status);
   let changed = 0;
-  for (const job of worker.jobSpecs) if (moveJob(job, worker.convertToJobStatus() as [JobStatus, JobSubStatus], now)) changed++;
+  for (const job of worker.jobSpecs) if (moveJob(job, state, now)) changed++;
   return changed;
 }
 
@@ -32,7 +33,7 @@ export async function jobsFollowWorkers(changed: readonly WorkSpec[], claimed: r
   const stored = new Map((unclaimed.length === 0 ? [] : await store.listWorkers({ workerIDs: unclaimed })).map((w) => [w.workerID, w.status]));
   for (const [job, worker] of open) {
     const statuses = workerIDs.get(job)!.map((id) => claimedByID.get(id)?.status ?? stored.get(id) ?? null).filter((s): s is WorkerStatus => s !== null);
-    moveJob(job, worker.convertToJobStatus(multiWorkerJobStatus(statuses, job.status === 'running')) as [JobStatus, JobSubStatus], now);
+    moveJob(job, jobStateOf(worker, multiWorkerJobStatus(statuses, job.status === 'running')), now);
   }
 }
 
@@ -45,6 +46,11 @@ export function multiWorkerJobStatus(statuses: readonly WorkerStatus[], jobRan: 
     return statuses.includes('finished') ? 'finished' : statuses.includes('failed') ? 'failed' : 'cancelled';
   }
   return statuses.includes('running') || jobRan ? 'running' : 'submitted';
+}
+
+/** The job status and sub-status a worker status implies (harvester's convert_to_job_status). */
+function jobStateOf(worker: WorkSpec, status: WorkerStatus | null): [JobStatus, JobSubStatus] {
+  return worker.convertToJobStatus(status) as [JobStatus, JobSubStatus];
 }
 
 function moveJob(job: JobSpec, [status, subStatus]: [JobStatus, JobSubStatus], now: Date): boolean {
