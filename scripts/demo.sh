@@ -9,7 +9,7 @@ if [ -z "${HARVESTER_HOME:-}" ]; then
   export HARVESTER_HOME="$PWD/.demo-home"
   rm -rf "$HARVESTER_HOME"   # each demo starts from a first run
 fi
-harvester() { node dist/src/cli/main.js "$@"; }
+harvester() { bin/harvester "$@"; }
 
 echo "== harvester queues list   (the shipped example: examples/panda_queueconfig.json)"
 harvester queues list
