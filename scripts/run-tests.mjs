@@ -3,9 +3,11 @@
 // multi-host testbed (scripts/testbed) is brought up first and the whole run happens inside the hv-core
 // network namespace, from where the jump and hpc hosts are reachable; it is torn down afterwards, whatever
 // happened. Outside CI, without root, tests needing the testbed skip themselves and say why; under CI=true
-// a missing prerequisite fails the run.
+// a missing prerequisite fails the run, and so does any test that was skipped or marked todo (counted from a
+// TAP copy of the run's report, so a skip nobody guarded can never leave CI green).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,12 +56,42 @@ if (needsTestbed) {
 }
 
 // One file at a time: fault tests stop sshd or kill bots on the shared testbed, and CI has 2 cores anyway.
-const nodeArgs = ['--test', '--test-concurrency=1', '--enable-source-maps', '--test-reporter=spec', ...files];
+const reportDir = mkdtempSync(join(tmpdir(), 'hv-test-report-'));
+const tapReport = join(reportDir, 'report.tap');
+const nodeArgs = [
+  '--test',
+  '--test-concurrency=1',
+  '--enable-source-maps',
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  '--test-reporter=tap',
+  `--test-reporter-destination=${tapReport}`,
+  ...files,
+];
+
+/** The tests the TAP report marks as skipped or todo, with their reasons. */
+function skippedTests(tapFile) {
+  if (!existsSync(tapFile)) return [];
+  const found = [];
+  for (const line of readFileSync(tapFile, 'utf8').split('\n')) {
+    const match = /^\s*(?:not )?ok \d+ - (.*?) # (SKIP|TODO)\b\s*(.*)$/i.exec(line);
+    if (match) found.push(`${match[2].toLowerCase()}: ${match[1]}${match[3] ? ` (${match[3]})` : ''}`);
+  }
+  return found;
+}
 const command = testbedUp ? ['ip', ['netns', 'exec', 'hv-core', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
 let status = 1;
 try {
-  const run = spawnSync(command[0], command[1], { stdio: 'inherit', cwd: root, env: { ...process.env, HARVESTER_TESTBED: testbedUp ? '1' : '' } });
+  const run = spawnSync(command[0], command[1], { stdio: 'inherit', cwd: root, env: process.env });
   status = run.status ?? 1;
+  const skipped = skippedTests(tapReport);
+  if (skipped.length > 0) {
+    console.error(`run-tests: ${skipped.length} test(s) skipped or todo:\n  ${skipped.join('\n  ')}`);
+    if (ci) {
+      console.error('run-tests: under CI=true no test may be skipped: install or start what the reasons above name');
+      status = status || 1;
+    }
+  }
 } finally {
   if (testbedUp) {
     const down = spawnSync('bash', [testbed, 'down'], { stdio: 'inherit', cwd: root });
@@ -69,4 +101,5 @@ try {
     }
   }
 }
+rmSync(reportDir, { recursive: true, force: true });
 process.exit(status);
