@@ -5,7 +5,10 @@ import { createLogger } from '../logging/index.js';
 import { BotUnavailableError, DeadlineExceededError, OutcomeUnknownError } from '../middleware/errors.js';
 import { PluginAbortedError, PluginConstructionError, succeeded, type CallEffect, type PluginContext } from '../plugins/index.js';
 import { testQueue } from '../plugins/test-helpers.js';
+import { rejectionOf } from '../middleware/protocol/test-fixtures.js';
 import { anOutcome, callPlugin, mayHaveTakenEffect, PluginCallError, type LockHolder, type PluginCallFailure } from './plugin-call.js';
+
+const rejection = (promise: Promise<unknown>): Promise<PluginCallError> => rejectionOf(promise, PluginCallError);
 
 /** Counts the calls made under it; runs them as they are. */
 class CountingLocks implements LockHolder {
@@ -30,15 +33,6 @@ function call<T>(fn: (ctx: PluginContext) => Promise<T>, opts: { signal?: AbortS
   });
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<PluginCallError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PluginCallError, `a PluginCallError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the call succeeded');
-}
 
 function thrower(error: unknown): () => Promise<never> {
   return async () => {
@@ -62,7 +56,7 @@ describe('callPlugin: what a failed call may have done', () => {
   ];
   for (const { what, fn, failure, effect } of cases) {
     test(`${what}: failure '${failure}', ${effect}`, async () => {
-      const error = await failureOf(call(fn));
+      const error = await rejection(call(fn));
       assert.equal(error.failure, failure);
       assert.equal(error.callEffect, effect);
       assert.equal(error.mayHaveTakenEffect, effect === 'may-have-run');
@@ -73,7 +67,7 @@ describe('callPlugin: what a failed call may have done', () => {
 
   test("the agent's own pluginTimeout: 'timeout', may have run (the plugin is left behind, maybe still working)", async () => {
     let pluginSignal: AbortSignal | undefined;
-    const error = await failureOf(
+    const error = await rejection(
       call(
         (ctx) => {
           pluginSignal = ctx.signal;
@@ -91,7 +85,7 @@ describe('callPlugin: what a failed call may have done', () => {
     stop.abort(new Error('stop requested'));
     let called = false;
     const locks = new CountingLocks();
-    const error = await failureOf(
+    const error = await rejection(
       call(
         async () => {
           called = true;
@@ -105,7 +99,7 @@ describe('callPlugin: what a failed call may have done', () => {
 
   test('a stop while the call is in flight: the plugin is aborted; its error, which does not say otherwise, means it may have run', async () => {
     const stop = new AbortController();
-    const error = await failureOf(
+    const error = await rejection(
       call((ctx) => {
         stop.abort(new Error('stop requested'));
         return Promise.reject(new Error(`interrupted: ${String((ctx.signal.reason as Error).message)}`));
@@ -127,7 +121,7 @@ describe('callPlugin: what a failed call may have done', () => {
   test('the call runs under the lock holder', async () => {
     const locks = new CountingLocks();
     await call(async () => succeeded(), { locks });
-    await failureOf(call(thrower(new Error('x')), { locks }));
+    await rejection(call(thrower(new Error('x')), { locks }));
     assert.equal(locks.calls, 2);
   });
 

@@ -10,10 +10,12 @@ import { createLogger } from '../../logging/index.js';
 import { ensureBotSecret } from '../bot/secret.js';
 import { BotUnavailableError, MiddlewareError, OutcomeUnknownError } from '../errors.js';
 import type { CallHandler, ServerSessionOptions } from '../protocol/index.js';
-import { deferred, tempJournal } from '../protocol/test-fixtures.js';
+import { deferred, rejectionOf, tempJournal } from '../protocol/test-fixtures.js';
 import type { CallPayload } from '../rpc/call-payload.js';
 import { InMemoryLink, type BotLink } from './bot-link.js';
 import { BotClient } from './bot-client.js';
+
+const rejection = (promise: Promise<unknown>): Promise<MiddlewareError> => rejectionOf(promise, MiddlewareError);
 
 const mw: MiddlewareConfig = {
   key: 'rpc',
@@ -72,15 +74,6 @@ function clientFor(handler: CallHandler, reachable: () => boolean, connectTimeou
   return { client, links };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<MiddlewareError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof MiddlewareError, `a MiddlewareError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the call succeeded');
-}
 
 describe('BotClient: the call effect across reconnects', () => {
   test('no tunnel ever: BotUnavailable, not-run', { timeout: 20_000 }, async () => {

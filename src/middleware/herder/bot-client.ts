@@ -95,7 +95,9 @@ export class BotClient {
     if (this.latestOffer !== undefined) return Promise.resolve(this.latestOffer);
     this.start();
     return new Promise<BotOffer>((resolve, reject) => {
-      const onAbort = (): void => reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      // Nothing was sent yet: whatever aborted the wait, the call did not run.
+      const onAbort = (): void =>
+        reject(new BotUnavailableError(`gave up waiting for the bot's welcome (${this.description})`, { host: this.mw.remoteHost, user: this.mw.sshUserName }, { cause: signal?.reason }));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.offerWaiters.push(() => {
         signal?.removeEventListener('abort', onAbort);

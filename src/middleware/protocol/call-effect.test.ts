@@ -17,7 +17,9 @@ import {
 import type { CallJournal } from '../bot/journal.js';
 import { Execution } from './ledger.js';
 import type { CallHandler } from './server-session.js';
-import { connectSessionPair, deferred, tempJournal } from './test-fixtures.js';
+import { connectSessionPair, deferred, rejectionOf, tempJournal } from './test-fixtures.js';
+
+const rejection = (promise: Promise<unknown>): Promise<MiddlewareError> => rejectionOf(promise, MiddlewareError);
 
 let journal: CallJournal;
 let disposeJournal: () => void;
@@ -38,15 +40,6 @@ function untilAborted(): { handler: CallHandler; started: Promise<void>; runs: (
   return { handler, started: started.promise, runs: () => runs };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<MiddlewareError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof MiddlewareError, `a MiddlewareError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the call succeeded');
-}
 
 describe('client session: the call effect at each raise site', () => {
   test('cancelled before the call was sent: CallCancelled, not-run, and the bot never ran it', async () => {
