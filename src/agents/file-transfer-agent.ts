@@ -10,6 +10,7 @@ import type { JobSpec } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { Tally, writeBackJobs } from './claimed-rows.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
+import { lockKeeperFor, type LockKeeper } from './lock-keeper.js';
 import { anOutcome, callPlugin, jobsSubject, PluginCallError } from './plugin-call.js';
 
 /** Counts every transfer agent reports, besides the two named after its own sub-statuses. */
@@ -32,6 +33,7 @@ export abstract class FileTransferAgent<K extends 'preparator' | 'stager', C ext
   readonly #log: Logger;
   readonly #owner: string;
   readonly #counts: readonly (C | CommonCount)[];
+  readonly #locks: LockKeeper;
 
   constructor(
     env: AgentEnvironment,
@@ -44,6 +46,7 @@ export abstract class FileTransferAgent<K extends 'preparator' | 'stager', C ext
     this.#log = env.log.child({ agent: name });
     this.#owner = lockOwner(env, name);
     this.#counts = [...ownCounts, ...commonCounts];
+    this.#locks = lockKeeperFor(env, name);
   }
 
   /** The sub-statuses claimed: [waiting to be triggered, in progress]. */
@@ -110,7 +113,7 @@ export abstract class FileTransferAgent<K extends 'preparator' | 'stager', C ext
 
   async #guardedStep(queue: QueueConfig, plugin: ContractsByKind[K], job: JobSpec, signal: AbortSignal, log: Logger): Promise<JobStep<C>> {
     const call: JobPluginCall = (method, fn) =>
-      callPlugin({ queue, method, subject: jobsSubject([job.PandaID]), log, timeout: this.env.settings[this.name].pluginTimeout, signal, check: anOutcome, call: fn });
+      callPlugin({ queue, method, subject: jobsSubject([job.PandaID]), log, timeout: this.env.settings[this.name].pluginTimeout, signal, check: anOutcome, locks: this.#locks, call: fn });
     try {
       return await this.step(plugin, job, call, log);
     } catch (error) {
@@ -118,7 +121,7 @@ export abstract class FileTransferAgent<K extends 'preparator' | 'stager', C ext
       // The job is written back as it stands (subStatus of the last step that succeeded) and comes back
       // after checkInterval.
       log.warn(
-        { PandaID: job.PandaID, method: error.method, failure: error.failure, err: error },
+        { PandaID: job.PandaID, method: error.method, failure: error.failure, callEffect: error.callEffect, err: error },
         `${this.name} plugin call failed; the job is released and tried again later`,
       );
       return { count: 'errors', stopQueue: error.failure === 'timeout' };

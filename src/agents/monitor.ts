@@ -13,6 +13,7 @@ import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally } from './claimed-rows.js';
 import { writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorkers } from './jobs-follow-worker.js';
+import { lockKeeperFor, type LockKeeper } from './lock-keeper.js';
 import { callPlugin, PluginCallError, workerChecksFor, workersSubject } from './plugin-call.js';
 
 /** The statuses of workers the monitor looks at. */
@@ -23,11 +24,13 @@ export class Monitor implements Agent {
   readonly #env: AgentEnvironment;
   readonly #owner: string;
   readonly #log: Logger;
+  readonly #locks: LockKeeper;
 
   constructor(env: AgentEnvironment) {
     this.#env = env;
     this.#owner = lockOwner(env, 'monitor');
     this.#log = env.log.child({ agent: 'monitor' });
+    this.#locks = lockKeeperFor(env, 'monitor');
   }
 
   get #settings(): AgentEnvironment['settings']['monitor'] {
@@ -94,6 +97,7 @@ export class Monitor implements Agent {
         timeout: this.#settings.pluginTimeout,
         signal,
         check: workerChecksFor(workers.length),
+        locks: this.#locks,
         call: (ctx) => monitor.checkWorkers(ctx, workers),
       });
       if (outcome.kind === 'succeeded') checks = outcome.value;
@@ -172,6 +176,7 @@ export class Monitor implements Agent {
         timeout: this.#settings.pluginTimeout,
         signal,
         check: filesByPandaID,
+        locks: this.#locks,
         call: (ctx) => messenger.getFilesToStageOut(ctx, worker),
       });
     } catch (error) {
@@ -183,7 +188,7 @@ export class Monitor implements Agent {
   }
 
   #logCallError(log: Logger, error: unknown, message: string): void {
-    if (error instanceof PluginCallError) log.warn({ method: error.method, subject: error.subject, failure: error.failure, err: error }, message);
+    if (error instanceof PluginCallError) log.warn({ method: error.method, subject: error.subject, failure: error.failure, callEffect: error.callEffect, err: error }, message);
     else log.error({ err: error }, message);
   }
 }

@@ -2,22 +2,31 @@
 // with the result checked against the contract's shape. Whatever goes wrong comes back as a PluginCallError
 // naming the queue, the method and the ids the call was about, so the agent can log it, mark what it must
 // and carry on. A plugin that hangs and ignores its AbortSignal is left behind: the agent does not wait.
+//
+// The one place where an agent learns whether a failed call may have taken effect: PluginCallError's
+// callEffect (and mayHaveTakenEffect), derived below from how the call ended and, when the plugin or the
+// middleware threw, from the error's own callEffect (src/plugins/call-effect.ts). Agents that must choose
+// between "try again" and "ask the resource what happened" read only that.
 import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import { OutcomeUnknownError } from '../middleware/errors.js';
-import { isOutcome, type Outcome, type PluginContext, type WorkerCheck } from '../plugins/index.js';
+import { DeadlineExceededError } from '../middleware/errors.js';
+import { callEffectOf, isOutcome, type CallEffect, type Outcome, type PluginContext, type WorkerCheck } from '../plugins/index.js';
 import { WorkSpec } from '../spec/index.js';
 
 /**
- * - threw: the plugin (or the middleware) threw;
- * - timeout: no answer within the deadline;
- * - malformed: an answer that does not fit the contract (wrong length, not an Outcome, ...);
- * - outcome-unknown: the call may or may not have taken effect (the link dropped mid-call, or the deadline
- *   passed while the plugin may still be working): never repeat it blindly.
+ * How the call ended:
+ * - threw: the plugin (or the middleware) threw; what it may have done is what the error says;
+ * - timeout: no answer within the deadline (the agent's pluginTimeout, or the middleware's call deadline);
+ * - malformed: an answer that does not fit the contract (wrong length, not an Outcome, ...): it ran;
+ * - stopped: the agent stopped: before the call was made, it was not made ('not-run'); while it was in
+ *   flight, the plugin was aborted and its error says what it may have done (one that does not say may have).
  */
-export type PluginCallFailure = 'threw' | 'timeout' | 'malformed' | 'outcome-unknown';
+export type PluginCallFailure = 'threw' | 'timeout' | 'malformed' | 'stopped';
 
 export class PluginCallError extends Error {
+  /** Whether the call may have done something (see call-effect.ts). */
+  readonly callEffect: CallEffect;
+
   constructor(
     readonly failure: PluginCallFailure,
     readonly queueName: string,
@@ -25,16 +34,30 @@ export class PluginCallError extends Error {
     /** What the call was about: "workers 3,4,5", "job 1234". */
     readonly subject: string,
     detail: string,
-    options?: { cause?: unknown },
+    options: { readonly callEffect: CallEffect; readonly cause?: unknown },
   ) {
-    super(`queue ${queueName}: ${method} for ${subject}: ${detail}`, options);
+    super(`queue ${queueName}: ${method} for ${subject}: ${detail}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PluginCallError';
+    this.callEffect = options.callEffect;
   }
 
-  /** Whether the call may have taken effect although no answer came back. */
+  /** Whether the call may have taken effect although no usable answer came back: never repeat it blindly. */
   get mayHaveTakenEffect(): boolean {
-    return this.failure === 'outcome-unknown' || this.failure === 'timeout';
+    return this.callEffect === 'may-have-run';
   }
+}
+
+/**
+ * Whether a failed call's error means it may have taken effect: a PluginCallError says; anything else (which
+ * callPlugin never rejects with) is taken as may-have-run.
+ */
+export function mayHaveTakenEffect(error: unknown): boolean {
+  return !(error instanceof PluginCallError) || error.mayHaveTakenEffect;
+}
+
+/** Keeps the locks of the rows an agent holds from expiring while a call runs (see lock-keeper.ts). */
+export interface LockHolder {
+  during<T>(work: () => Promise<T>): Promise<T>;
 }
 
 export interface PluginCallOptions<T> {
@@ -48,22 +71,38 @@ export interface PluginCallOptions<T> {
   readonly signal: AbortSignal;
   /** Returns what is wrong with the answer, or undefined when it fits the contract. */
   readonly check?: (value: unknown) => string | undefined;
+  /** Renews the locks of the rows the agent holds while the call runs (required: every agent holds rows). */
+  readonly locks: LockHolder;
   readonly call: (ctx: PluginContext) => Promise<T>;
 }
 
 /** Calls a plugin; resolves with its answer or rejects with a PluginCallError (never anything else). */
 export async function callPlugin<T>(opts: PluginCallOptions<T>): Promise<T> {
+  const fail = (failure: PluginCallFailure, detail: string, callEffect: CallEffect, cause?: unknown): PluginCallError =>
+    new PluginCallError(failure, opts.queue.queueName, opts.method, opts.subject, detail, { callEffect, ...(cause === undefined ? {} : { cause }) });
+  if (opts.signal.aborted) {
+    throw fail('stopped', 'the agent is stopping; the call was not made', 'not-run', opts.signal.reason);
+  }
+  return opts.locks.during(() => runStarted(opts, fail));
+}
+
+type Fail = (failure: PluginCallFailure, detail: string, callEffect: CallEffect, cause?: unknown) => PluginCallError;
+
+/**
+ * The call from the moment it is made. The agent's stop aborts the plugin's signal and waits for its answer
+ * (a plugin that stops cleanly says exactly what it did, e.g. which workers it did not submit); an error it
+ * ends with then says what it may have done. The deadline does not wait: the plugin is left behind, and
+ * may still be working.
+ */
+async function runStarted<T>(opts: PluginCallOptions<T>, fail: Fail): Promise<T> {
   const controller = new AbortController();
   const onStop = (): void => controller.abort(opts.signal.reason);
   opts.signal.addEventListener('abort', onStop, { once: true });
-  if (opts.signal.aborted) onStop();
   const ctx: PluginContext = { queue: opts.queue, log: opts.log, signal: controller.signal };
-  const fail = (failure: PluginCallFailure, detail: string, cause?: unknown): PluginCallError =>
-    new PluginCallError(failure, opts.queue.queueName, opts.method, opts.subject, detail, cause === undefined ? undefined : { cause });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
-      const error = fail('timeout', `no answer within ${opts.timeout} s (pluginTimeout); the call was aborted`);
+      const error = fail('timeout', `no answer within ${opts.timeout} s (pluginTimeout); the call was aborted`, 'may-have-run');
       controller.abort(error);
       reject(error);
     }, opts.timeout * 1000);
@@ -74,11 +113,13 @@ export async function callPlugin<T>(opts: PluginCallOptions<T>): Promise<T> {
       value = await Promise.race([opts.call(ctx), deadline]);
     } catch (error) {
       if (error instanceof PluginCallError) throw error;
-      if (error instanceof OutcomeUnknownError) throw fail('outcome-unknown', error.message, error);
-      throw fail('threw', error instanceof Error ? error.message : `threw a non-Error: ${String(error)}`, error);
+      const detail = error instanceof Error ? error.message : `threw a non-Error: ${String(error)}`;
+      const failure: PluginCallFailure = opts.signal.aborted ? 'stopped' : error instanceof DeadlineExceededError ? 'timeout' : 'threw';
+      throw fail(failure, detail, callEffectOf(error), error);
     }
     const problem = opts.check?.(value);
-    if (problem !== undefined) throw fail('malformed', `malformed answer: ${problem}`);
+    // It answered, so it ran: a malformed answer is as unknown as a lost one.
+    if (problem !== undefined) throw fail('malformed', `malformed answer: ${problem}`, 'may-have-run');
     return value;
   } finally {
     clearTimeout(timer);

@@ -9,6 +9,16 @@ import { section, testContext } from '../plugins/test-helpers.js';
 import type { WorkSpec } from '../spec/index.js';
 import { submissionOutcomeUnknownDiag, Submitter } from './submitter.js';
 import { defaultAgentSettings } from '../config/index.js';
+import {
+  BotUnavailableError,
+  CallCancelledError,
+  ConnectionLostError,
+  DeadlineExceededError,
+  MethodNotFoundError,
+  ProtocolError,
+  RemoteMethodError,
+} from '../middleware/errors.js';
+import type { PluginContext } from '../plugins/index.js';
 
 const { maxSubmissionAttempts } = defaultAgentSettings.submitter;
 import {
@@ -30,6 +40,24 @@ async function nextCycle(w: WorkerSideEnv): Promise<Readonly<Record<string, numb
 
 function plugins(p: TestPlugins): Record<string, TestPlugins> {
   return { TEST_QUEUE: p };
+}
+
+/** A submitWorkers answer; `stop` stops the agent (aborts the signal its cycle runs with). */
+type SubmitAnswer = (workSpecs: WorkSpec[], ctx: PluginContext, stop: () => void) => Promise<Outcome[]>;
+
+function throwing(error: Error): SubmitAnswer {
+  return async () => {
+    throw error;
+  };
+}
+
+/** Stops the agent while the call runs; the plugin sees its signal aborted and then throws `error`. */
+function stopMidCall(error: Error): SubmitAnswer {
+  return async (_workSpecs, ctx, stop) => {
+    stop();
+    assert.ok(ctx.signal.aborted, "the agent's stop reaches the plugin's signal");
+    throw error;
+  };
 }
 
 describe('Submitter', () => {
@@ -113,8 +141,8 @@ describe('Submitter', () => {
     });
   });
 
-  test('a submitter that throws leaves the workers ready and released; the next cycle submits them with the same workerIDs', async () => {
-    const submitter = new SubmitterDouble(submitAnswers.throws);
+  test('a submitter whose error says it did not run (no tunnel to the bot) leaves the workers ready and released; the next cycle submits them with the same workerIDs', async () => {
+    const submitter = new SubmitterDouble(submitAnswers.refused);
     await withWorkerSideEnv({ queues: [workerQueue()], plugins: plugins({ submitter }) }, async (w) => {
       await insertPreparedJobs(w.store, ['echo 1']);
       const first = await new Submitter(w.env).runCycle(w.signal);
@@ -123,7 +151,7 @@ describe('Submitter', () => {
       const [worker] = await w.store.listWorkers({ withJobs: true });
       assert.equal(worker!.status, 'ready');
       assert.equal(worker!.lockedBy, null);
-      assert.match(worker!.diagMessage ?? '', /refused the connection/);
+      assert.match(worker!.diagMessage ?? '', /no working tunnel/);
       assert.equal(worker!.jobSpecs[0]!.subStatus, 'queued');
 
       submitter.answer = submitAnswers.succeed;
@@ -138,36 +166,87 @@ describe('Submitter', () => {
     });
   });
 
-  const unknownOutcomes: [string, (ws: WorkSpec[]) => Promise<Outcome[]>][] = [
-    ['throws OutcomeUnknownError', submitAnswers.outcomeUnknown],
-    ['hangs past pluginTimeout', submitAnswers.hangs],
-    ['answers one outcome short', submitAnswers.malformed],
+  // Every way submitWorkers can fail, and what becomes of the workers: 'unknown' = submitted with the
+  // unknown-outcome diag, never submitted again (the monitor reconciles); 'ready' = submitted again next cycle.
+  // The error's callEffect alone decides; each error is raised as its raise site raises it.
+  const context = { queue: 'TEST_QUEUE', method: 'submitter.submitWorkers', callId: 'c1' };
+  const sent = { callEffect: 'may-have-run' } as const;
+  const notSent = { callEffect: 'not-run' } as const;
+  const failures: { what: string; answer: SubmitAnswer; becomes: 'unknown' | 'ready' }[] = [
+    { what: 'throws a plain Error (a local plugin, maybe half-way)', answer: submitAnswers.throws, becomes: 'unknown' },
+    { what: 'throws a RemoteMethodError (the plugin threw on the bot)', answer: throwing(new RemoteMethodError('sbatch: error: Batch job submission failed', context)), becomes: 'unknown' },
+    { what: 'throws OutcomeUnknownError (the bot stopped while it ran)', answer: submitAnswers.outcomeUnknown, becomes: 'unknown' },
+    { what: "throws the herder's DeadlineExceededError (callTimeout shorter than pluginTimeout)", answer: throwing(new DeadlineExceededError('no answer within 100 ms', context, sent)), becomes: 'unknown' },
+    { what: 'throws CallCancelledError after the call was sent', answer: throwing(new CallCancelledError('cancelled after it was sent', context, sent)), becomes: 'unknown' },
+    { what: 'throws ConnectionLostError after the call was sent', answer: throwing(new ConnectionLostError('connection lost while in flight', context, sent)), becomes: 'unknown' },
+    { what: 'throws ProtocolError for a malformed reply', answer: throwing(new ProtocolError('malformed reply from the bot', context, sent)), becomes: 'unknown' },
+    { what: 'hangs past pluginTimeout', answer: submitAnswers.hangs, becomes: 'unknown' },
+    { what: 'answers one outcome short', answer: submitAnswers.malformed, becomes: 'unknown' },
+    { what: 'is interrupted by the agent stopping mid-call, and throws', answer: stopMidCall(new Error('interrupted')), becomes: 'unknown' },
+    { what: 'is interrupted by the agent stopping mid-call, remote (CallCancelled after send)', answer: stopMidCall(new CallCancelledError('cancelled after it was sent', context, sent)), becomes: 'unknown' },
+    { what: 'throws BotUnavailableError before sending', answer: submitAnswers.refused, becomes: 'ready' },
+    { what: 'throws CallCancelledError before the call was sent', answer: throwing(new CallCancelledError('cancelled before it was sent', context, notSent)), becomes: 'ready' },
+    { what: 'throws DeadlineExceededError before any delivery', answer: throwing(new DeadlineExceededError('no tunnel within the deadline', context, notSent)), becomes: 'ready' },
+    { what: 'throws MethodNotFoundError', answer: throwing(new MethodNotFoundError('no method submitWorkers', context)), becomes: 'ready' },
+    { what: 'throws an error of its own that says it did not run', answer: throwing(Object.assign(new Error('sbatch not found'), { callEffect: 'not-run' })), becomes: 'ready' },
+    { what: 'is interrupted by the agent stopping while waiting for a tunnel (never sent)', answer: stopMidCall(new BotUnavailableError('no working tunnel', context)), becomes: 'ready' },
   ];
-  for (const [what, answer] of unknownOutcomes) {
-    test(`a submitter that ${what} leaves the workers submitted for the monitor to reconcile, never submitted again`, async () => {
-      const submitter = new SubmitterDouble(answer);
+  for (const { what, answer, becomes } of failures) {
+    test(`a submitter that ${what}: the workers become ${becomes === 'unknown' ? 'submitted for the monitor to reconcile, never submitted again' : 'ready, submitted again'}`, async () => {
+      const agent = new AbortController();
+      const submitter = new SubmitterDouble((ws, ctx) => answer(ws, ctx, () => agent.abort(new Error('stop requested'))));
       await withWorkerSideEnv(
         { queues: [workerQueue({ nQueueLimitWorker: 2 })], plugins: plugins({ submitter }), settings: { submitter: { pluginTimeout: 0.2 } } },
         async (w) => {
           await insertPreparedJobs(w.store, ['echo 1', 'echo 2']);
-          const report = await new Submitter(w.env).runCycle(w.signal);
-          assert.equal(report.outcomeUnknown, 2);
+          const report = await new Submitter(w.env).runCycle(agent.signal);
           const workers = await w.store.listWorkers({ withJobs: true });
+          assert.equal(workers.length, 2);
           for (const worker of workers) {
-            assert.equal(worker.status, 'submitted');
-            assert.ok(worker.diagMessage?.startsWith(submissionOutcomeUnknownDiag), worker.diagMessage ?? 'no diag');
-            assert.equal(worker.lockedBy, null);
-            assert.equal(worker.jobSpecs[0]!.subStatus, 'submitted');
+            assert.equal(worker.lockedBy, null, 'released');
+            if (becomes === 'unknown') {
+              assert.equal(worker.status, 'submitted');
+              assert.ok(worker.diagMessage?.startsWith(submissionOutcomeUnknownDiag), worker.diagMessage ?? 'no diag');
+              assert.equal(worker.jobSpecs[0]!.subStatus, 'submitted');
+            } else {
+              assert.equal(worker.status, 'ready');
+              assert.equal(worker.jobSpecs[0]!.subStatus, 'queued');
+            }
           }
+          assert.equal(becomes === 'unknown' ? report.outcomeUnknown : report.retry, 2);
+
           submitter.answer = submitAnswers.succeed;
-          // Past every lock interval: nothing of theirs is claimable by the submitter any more.
+          // Past every lock interval: only what is 'ready' is claimable by the submitter.
           w.clock.advance(w.env.settings.submitter.lockInterval + 1);
           await nextCycle(w);
-          assert.deepEqual(submitter.calls, [workers.map((x) => x.workerID)]);
+          const ids = workers.map((x) => x.workerID);
+          assert.deepEqual(submitter.calls, becomes === 'unknown' ? [ids] : [ids, ids]);
         },
       );
     });
   }
+
+  test("the agent stopping before submitWorkers is called leaves the workers 'ready', never sent", async () => {
+    const agent = new AbortController();
+    const submitter = new SubmitterDouble();
+    const workerMaker = new SimpleWorkerMaker();
+    const stoppingMaker = {
+      getNumJobsPerWorker: async () => 1,
+      getNumWorkersPerJob: async () => 1,
+      makeWorker: async (...args: Parameters<SimpleWorkerMaker['makeWorker']>) => {
+        const made = await workerMaker.makeWorker(...args);
+        agent.abort(new Error('stop requested'));
+        return made;
+      },
+    };
+    await withWorkerSideEnv({ queues: [workerQueue()], plugins: plugins({ submitter, workerMaker: stoppingMaker }) }, async (w) => {
+      await insertPreparedJobs(w.store, ['echo 1']);
+      await new Submitter(w.env).runCycle(agent.signal);
+      assert.deepEqual(submitter.calls, []);
+      const [worker] = await w.store.listWorkers();
+      assert.deepEqual([worker!.status, worker!.lockedBy], ['ready', null]);
+    });
+  });
 
   test('a worker whose submission failed is failed; its job goes to a new worker until it has failed too often', async () => {
     const submitter = new SubmitterDouble(submitAnswers.each(failed('no such partition')));
@@ -260,6 +339,49 @@ describe('Submitter', () => {
       assert.equal((await nextCycle(w)).submitted, 1);
       assert.deepEqual(submitter.calls, [[worker!.workerID], [worker!.workerID]]);
     });
+  });
+
+  test('a submitWorkers that runs longer than the lock intervals keeps its workers and queue: a second instance submits nothing again', { timeout: 20_000 }, async () => {
+    await withWorkerSideEnv(
+      { queues: [workerQueue({ nQueueLimitWorker: 2 })], settings: { submitter: { lockInterval: 0.3, queueLockInterval: 0.3 } } },
+      async (w) => {
+        let renewed!: () => void;
+        const store = new Proxy(w.store, {
+          get(target, property) {
+            const value: unknown = Reflect.get(target, property, target);
+            if (typeof value !== 'function') return value;
+            const method = (value as (...a: unknown[]) => unknown).bind(target);
+            if (property !== 'renewLocks') return method;
+            return async (...args: unknown[]) => {
+              const result = await method(...args);
+              renewed();
+              return result;
+            };
+          },
+        });
+        let secondReport: Readonly<Record<string, number>> | undefined;
+        let looking = false;
+        const submitter = new SubmitterDouble(async (workSpecs) => {
+          if (!looking) {
+            looking = true;
+            // The call takes longer than every lock interval; another instance on the same store looks meanwhile.
+            w.clock.advance(1);
+            await new Promise<void>((resolve) => (renewed = resolve));
+            secondReport = await new Submitter({ ...env, instance: 'otherhost-2' }).runCycle(w.signal);
+          }
+          return submitAnswers.succeed(workSpecs);
+        });
+        const agentPlugins: TestPlugins = { submitter };
+        const env = { ...w.env, store, plugin: async (_queue, kind) => agentPlugins[kind] } satisfies typeof w.env;
+        await insertPreparedJobs(w.store, ['echo 1', 'echo 2', 'echo 3', 'echo 4']);
+        const report = await new Submitter(env).runCycle(w.signal);
+        assert.equal(report.submitted, 2);
+        assert.ok(secondReport !== undefined);
+        assert.deepEqual(Object.entries(secondReport).filter(([, n]) => n > 0), [], 'the second instance got neither the queue nor the workers');
+        assert.equal(submitter.calls.length, 1, 'submitted once');
+        assert.equal((await w.store.listWorkers()).length, 2);
+      },
+    );
   });
 
   test("a worker a dead submitter left 'ready' is submitted again with the same workerID once its lock expired, and LocalProcessSubmitter does not start it twice", async () => {

@@ -3,9 +3,11 @@
 // allows: jobs claimed, workers made and recorded as 'ready' BEFORE anything reaches the resource, access
 // points set up, jobs fed, workers submitted. Recording first means a crash never loses a worker that may be
 // running: it is found 'ready' and submitted again with the same workerID and access point, and the built-in
-// submitters answer such a repeat with the batch job they already started. A submission whose outcome is
-// unknown (the link dropped, the deadline passed) is never repeated: the worker becomes 'submitted' and the
-// monitor asks the resource what happened.
+// submitters answer such a repeat with the batch job they already started. A submission whose error says it
+// may have run (the link dropped after the call was sent, the deadline passed, the plugin threw half-way, the
+// answer was malformed, the agent stopped mid-call) is never repeated: the worker becomes 'submitted' with
+// the diag submissionOutcomeUnknownDiag and the monitor asks the resource what happened. Only an error that
+// says the call did not run (never sent, refused before running) leaves the workers 'ready'.
 import { hostname } from 'node:os';
 import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
@@ -28,7 +30,8 @@ import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally as ClaimedTally } from './claimed-rows.js';
 import { writeBackJobs, writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorker } from './jobs-follow-worker.js';
-import { anOutcome, callPlugin, jobsSubject, outcomesFor, PluginCallError, workersSubject } from './plugin-call.js';
+import { lockKeeperFor, type LockKeeper } from './lock-keeper.js';
+import { anOutcome, callPlugin, jobsSubject, mayHaveTakenEffect, outcomesFor, PluginCallError, workersSubject } from './plugin-call.js';
 import { adjustWorkers } from './worker-adjuster.js';
 
 /** The diagMessage of a worker whose submission may or may not have happened. */
@@ -53,11 +56,15 @@ export class Submitter implements Agent {
   readonly #env: AgentEnvironment;
   readonly #owner: string;
   readonly #log: Logger;
+  readonly #locks: LockKeeper;
 
   constructor(env: AgentEnvironment) {
     this.#env = env;
     this.#owner = lockOwner(env, 'submitter');
     this.#log = env.log.child({ agent: 'submitter' });
+    // The queue's claim must hold as long as the workers' and jobs' locks.
+    const { lockInterval, queueLockInterval } = env.settings.submitter;
+    this.#locks = lockKeeperFor(env, 'submitter', Math.min(lockInterval, queueLockInterval));
   }
 
   get #settings(): AgentEnvironment['settings']['submitter'] {
@@ -136,7 +143,7 @@ export class Submitter implements Agent {
   }
 
   #call<T>(queue: QueueConfig, log: Logger, signal: AbortSignal, method: string, subject: string, check: (v: unknown) => string | undefined, call: (ctx: PluginContext) => Promise<T>): Promise<T> {
-    return callPlugin({ queue, method, subject, log, timeout: this.#settings.pluginTimeout, signal, check, call });
+    return callPlugin({ queue, method, subject, log, timeout: this.#settings.pluginTimeout, signal, check, locks: this.#locks, call });
   }
 
   /** Whether the throttler lets new workers be made; a throttler that cannot tell holds them back this cycle. */
@@ -309,10 +316,10 @@ export class Submitter implements Agent {
       } catch (error) {
         tally.add('errors');
         this.#logCallError(log, error, 'submitWorkers failed');
-        // An answer that came back malformed still means the plugin ran: as unknown as a lost answer.
-        const unknown = error instanceof PluginCallError && (error.mayHaveTakenEffect || error.failure === 'malformed');
+        // The error says whether the submission may have happened: if so, never again blindly (the monitor
+        // asks the resource); if it certainly did not, the workers stay 'ready' for the next cycle.
         const detail = error instanceof Error ? error.message : String(error);
-        decideAll(toSubmit, unknown ? { kind: 'unknown', diag: `${submissionOutcomeUnknownDiag} (${detail})` } : { kind: 'retry', diag: detail });
+        decideAll(toSubmit, mayHaveTakenEffect(error) ? { kind: 'unknown', diag: `${submissionOutcomeUnknownDiag} (${detail})` } : { kind: 'retry', diag: detail });
       }
     }
 
@@ -408,7 +415,7 @@ export class Submitter implements Agent {
 
   #logCallError(log: Logger, error: unknown, message: string): void {
     if (error instanceof PluginCallError) {
-      log.warn({ method: error.method, subject: error.subject, failure: error.failure, err: error }, message);
+      log.warn({ method: error.method, subject: error.subject, failure: error.failure, callEffect: error.callEffect, err: error }, message);
     } else {
       log.error({ err: error }, message);
     }

@@ -11,6 +11,7 @@ import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally, writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorkers } from './jobs-follow-worker.js';
+import { lockKeeperFor, type LockKeeper } from './lock-keeper.js';
 import { anOutcome, callPlugin, outcomesFor, PluginCallError, workersSubject } from './plugin-call.js';
 
 /** Workers a kill request applies to: not final yet. */
@@ -34,11 +35,13 @@ export class Sweeper implements Agent {
   readonly #env: AgentEnvironment;
   readonly #owner: string;
   readonly #log: Logger;
+  readonly #locks: LockKeeper;
 
   constructor(env: AgentEnvironment) {
     this.#env = env;
     this.#owner = lockOwner(env, 'sweeper');
     this.#log = env.log.child({ agent: 'sweeper' });
+    this.#locks = lockKeeperFor(env, 'sweeper');
   }
 
   get #settings(): SweeperSettings {
@@ -98,6 +101,7 @@ export class Sweeper implements Agent {
         timeout: this.#settings.pluginTimeout,
         signal,
         check: outcomesFor(workers.length),
+        locks: this.#locks,
         call: (ctx) => killWorkersOf(sweeper, ctx, workers),
       });
     } catch (error) {
@@ -171,7 +175,7 @@ export class Sweeper implements Agent {
     if (messenger !== undefined) steps.push({ method: 'cleanUp', call: (ctx) => messenger.cleanUp(ctx, worker) });
     for (const { method, call } of steps) {
       try {
-        const outcome = await callPlugin({ queue, method, subject: workersSubject([worker.workerID]), log, timeout: this.#settings.pluginTimeout, signal, check: anOutcome, call });
+        const outcome = await callPlugin({ queue, method, subject: workersSubject([worker.workerID]), log, timeout: this.#settings.pluginTimeout, signal, check: anOutcome, locks: this.#locks, call });
         if (outcome.kind !== 'succeeded') {
           log.warn({ workerID: worker.workerID, method, outcome: outcome.kind, diag: outcome.diag }, 'clean-up not done; tried again later');
           return false;
@@ -186,6 +190,6 @@ export class Sweeper implements Agent {
 }
 
 function logCallError(log: Logger, error: unknown, message: string): void {
-  if (error instanceof PluginCallError) log.warn({ method: error.method, subject: error.subject, failure: error.failure, err: error }, message);
+  if (error instanceof PluginCallError) log.warn({ method: error.method, subject: error.subject, failure: error.failure, callEffect: error.callEffect, err: error }, message);
   else log.error({ err: error }, message);
 }

@@ -12,9 +12,16 @@ const count = z.number().int().positive();
 const common = {
   /** Pause between two cycles. */
   sleepTime: seconds,
-  /** A row locked longer than this by someone else is taken over (their process is presumed dead). */
+  /**
+   * A row locked longer than this by someone else is taken over (their process is presumed dead). While a
+   * plugin call runs, the agent renews its locks every third of this (see agents/lock-keeper.ts), so a call
+   * longer than lockInterval keeps its rows.
+   */
   lockInterval: positiveSeconds,
-  /** Deadline of one plugin call made by this agent; the call is aborted and counted as "retry later". */
+  /**
+   * Deadline of one plugin call made by this agent; the call is aborted and may have taken effect (a
+   * submission that times out is left to the monitor to reconcile, never repeated blindly).
+   */
   pluginTimeout: positiveSeconds,
 };
 

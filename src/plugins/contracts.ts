@@ -22,7 +22,12 @@ export interface WorkerCheck {
 }
 
 export interface Submitter {
-  /** One outcome per worker, in the order given. On success the plugin has set batchID etc. on the spec. */
+  /**
+   * One outcome per worker, in the order given. On success the plugin has set batchID etc. on the spec.
+   * Answer per worker rather than throw: a thrown error is taken to mean some workers may have been
+   * submitted (they are left for the monitor to reconcile, never submitted again), unless the error says
+   * `callEffect: 'not-run'` (see call-effect.ts), e.g. raised before anything reached the batch system.
+   */
   submitWorkers(ctx: PluginContext, workSpecs: WorkSpec[]): Promise<Outcome[]>;
 }
 

@@ -1,5 +1,6 @@
 // Typed errors of the plugin layer. Each carries what an operator needs to fix the configuration or the
 // plugin file: the queue, the section (kind key), the module and class asked for.
+import type { CallEffect } from './call-effect.js';
 import type { PluginKind } from './contracts.js';
 
 export interface PluginRequestContext {
@@ -11,6 +12,12 @@ export interface PluginRequestContext {
 
 /** Base class, so callers can catch every plugin-layer failure at once. */
 export class PluginError extends Error {
+  /**
+   * Most plugin-layer errors are raised while finding, loading or building a plugin: before any of its
+   * methods ran (see call-effect.ts). The errors a running method raises say otherwise.
+   */
+  readonly callEffect: CallEffect = 'not-run';
+
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -87,6 +94,9 @@ export class MiddlewareUnavailableError extends PluginError {
 
 /** A plugin call stopped because ctx.signal was aborted, where the contract has no Outcome to say "retry". */
 export class PluginAbortedError extends PluginError {
+  /** Raised by a method part-way through its work. */
+  override readonly callEffect: CallEffect = 'may-have-run';
+
   constructor(
     readonly queueName: string,
     readonly step: string,
@@ -98,6 +108,9 @@ export class PluginAbortedError extends PluginError {
 
 /** A built-in plugin was given an option of the wrong type or value. */
 export class PluginOptionError extends PluginError {
+  /** Usually raised by a constructor (then wrapped in PluginConstructionError), but a method may read options late. */
+  override readonly callEffect: CallEffect = 'may-have-run';
+
   constructor(
     readonly plugin: string,
     readonly option: string,

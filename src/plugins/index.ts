@@ -2,6 +2,7 @@
 export * from './contracts.js';
 export * from './outcome.js';
 export * from './errors.js';
+export * from './call-effect.js';
 export { PluginFactory } from './factory.js';
 export type {
   BuiltinResolution,

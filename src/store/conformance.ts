@@ -691,6 +691,39 @@ export function defineStoreConformance(name: string, open: () => Promise<Store>)
         assert.deepEqual(await store.claimQueues({ queueNames: ['Q1'], owner: 'C', lockIntervalSec: 600, now: at(1) }), ['Q1']);
       });
 
+      withStore('renewLocks keeps every lock of one owner from expiring (jobs of every purpose, workers, queues), and only that owner\'s', async (store) => {
+        const held = job({ PandaID: 1, status: 'running', subStatus: 'to_transfer' });
+        held.triggerPropagation(T0);
+        await store.insertJobs([held, job({ PandaID: 2 })]);
+        await store.insertWorkers([worker({ lastUpdate: T0 })]);
+        const byA = { owner: 'A', lockIntervalSec: 60, limit: 1, now: T0, status: ['running'] } as const;
+        assert.deepEqual(ids(await store.claimJobs({ ...byA, for: 'preparator' })), [1]);
+        assert.deepEqual(ids(await store.claimJobs({ ...byA, for: 'stager' })), [1]);
+        assert.deepEqual(ids(await store.claimJobs({ ...byA, for: 'propagator' })), [1]);
+        assert.deepEqual(ids(await store.claimJobs({ ...byA, owner: 'B', status: ['starting'], for: 'preparator' })), [2]);
+        const workerByA = { owner: 'A', lockIntervalSec: 60, limit: 1, now: T0 } as const;
+        assert.equal((await store.claimWorkers({ ...workerByA, purpose: 'monitor' })).length, 1);
+        assert.equal((await store.claimWorkers({ ...workerByA, purpose: 'propagator' })).length, 1);
+        assert.deepEqual(await store.claimQueues({ queueNames: ['Q1'], owner: 'A', lockIntervalSec: 60, now: T0 }), ['Q1']);
+
+        assert.deepEqual(await store.renewLocks('A', at(50)), { jobs: 1, workers: 1, queues: 1 });
+
+        // 70 s after the claims, 20 s after the renewal: A's locks hold against a lock interval of 60 s, B's does not.
+        const byC = { owner: 'C', lockIntervalSec: 60, limit: 5, now: at(70) } as const;
+        assert.deepEqual(ids(await store.claimJobs({ ...byC, for: 'preparator' })), [2], "only B's job is taken over");
+        assert.deepEqual(await store.claimJobs({ ...byC, status: ['running'], for: 'stager' }), []);
+        assert.deepEqual(await store.claimJobs({ ...byC, for: 'propagator' }), []);
+        assert.deepEqual(await store.claimWorkers({ ...byC, purpose: 'monitor' }), []);
+        assert.deepEqual(await store.claimWorkers({ ...byC, purpose: 'propagator' }), []);
+        assert.deepEqual(await store.claimQueues({ queueNames: ['Q1'], owner: 'C', lockIntervalSec: 60, now: at(70) }), []);
+        const [renewed] = await store.getJobs([1]);
+        assert.deepEqual([renewed!.lockedBy, renewed!.stagerLock, renewed!.propagatorLock], ['A', 'A', 'A']);
+
+        // Not renewed again, they expire as usual; an owner holding nothing renews nothing.
+        assert.deepEqual(ids(await store.claimJobs({ ...byC, now: at(111), status: ['running'], for: 'stager' })), [1]);
+        assert.deepEqual(await store.renewLocks('nobody', at(111)), { jobs: 0, workers: 0, queues: 0 });
+      });
+
       test('close is safe to call twice, and a closed store refuses calls with StoreClosedError', async () => {
         const store = await open();
         await store.close();

@@ -36,3 +36,11 @@ export const workerLockColumns: Readonly<Record<WorkerClaimPurpose, LockColumns>
 /** Every distinct lock column of jobs and of workers (what releaseLocks clears). */
 export const jobLockNames: readonly string[] = [...new Set(Object.values(jobLockColumns).map((c) => c.lock))];
 export const workerLockNames: readonly string[] = [...new Set(Object.values(workerLockColumns).map((c) => c.lock))];
+
+/** Every distinct (lock, lock time) pair of jobs and of workers (what renewLocks refreshes). */
+export const jobLockTimes: readonly LockColumns[] = distinctLocks(Object.values(jobLockColumns));
+export const workerLockTimes: readonly LockColumns[] = distinctLocks(Object.values(workerLockColumns));
+
+function distinctLocks(columns: readonly LockColumns[]): LockColumns[] {
+  return columns.filter((c, i) => columns.findIndex((d) => d.lock === c.lock && d.lockTime === c.lockTime) === i);
+}

@@ -17,7 +17,7 @@ import {
   StoreSchemaTooNewError,
   StoreValueError,
 } from './errors.js';
-import { jobLockColumns, jobLockNames, workerInternalColumns, workerLockColumns, workerLockNames, type LockColumns } from './lock-columns.js';
+import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, workerLockColumns, workerLockNames, workerLockTimes, type LockColumns } from './lock-columns.js';
 import { claimRows, type Condition } from './sqlite/claims.js';
 import { allocatePandaIDs, insertQueuedJobs, listQueuedRows, notePandaIDs, removeQueuedJobs, takeQueuedRows } from './sqlite/job-queue.js';
 import { translateSqliteError } from './sqlite/engine-errors.js';
@@ -35,6 +35,7 @@ import type {
   QueuedJobFilter,
   QueuedJobTake,
   ReleasedLocks,
+  RenewedLocks,
   Store,
   WorkerClaim,
   WorkerCounts,
@@ -359,6 +360,18 @@ export class SqliteStore implements Store {
     }));
   }
 
+  async renewLocks(owner: string, now: Date = new Date()): Promise<RenewedLocks> {
+    return this.#write('renewLocks', (ctx) => {
+      // The same checks of owner and time as a claim's.
+      const { nowMs } = this.#timing(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
+      return {
+        jobs: this.#touchLocks(JOB_TABLE, jobLockTimes, owner, nowMs),
+        workers: this.#touchLocks(WORK_TABLE, workerLockTimes, owner, nowMs),
+        queues: this.#statements.get(`UPDATE ${quote(QUEUE_TABLE)} SET "lockTime" = ? WHERE "lockedBy" = ?`).run(nowMs, owner).changes,
+      };
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -586,6 +599,14 @@ export class SqliteStore implements Store {
       }
       return counts;
     });
+  }
+
+  /** Sets the lock time of each lock the owner holds in a table to now; returns how many rows changed. */
+  #touchLocks(table: string, locks: readonly LockColumns[], owner: string, nowMs: number): number {
+    const set = locks.map((c) => `${quote(c.lockTime)} = CASE WHEN ${quote(c.lock)} = ? THEN ? ELSE ${quote(c.lockTime)} END`).join(', ');
+    const where = locks.map((c) => `${quote(c.lock)} = ?`).join(' OR ');
+    const setValues = locks.flatMap(() => [owner, nowMs]);
+    return this.#statements.get(`UPDATE ${quote(table)} SET ${set} WHERE ${where}`).run(...setValues, ...locks.map(() => owner)).changes;
   }
 
   /** Clears the owner's locks in any lock column of a table; returns how many rows changed. */

@@ -168,12 +168,17 @@ export interface QueuedJobFilter {
   readonly limit?: number;
 }
 
-/** What releaseLocks cleared. */
-export interface ReleasedLocks {
+/** How many rows of each kind an owner's lock operation touched. */
+export interface OwnerLockCounts {
   readonly jobs: number;
   readonly workers: number;
   readonly queues: number;
 }
+
+/** What releaseLocks cleared. */
+export type ReleasedLocks = OwnerLockCounts;
+/** What renewLocks refreshed. */
+export type RenewedLocks = OwnerLockCounts;
 
 export interface Store {
   /** For logs and errors: the SQLite file, later "host/database". */
@@ -260,6 +265,12 @@ export interface Store {
 
   /** Clears every lock the owner holds on jobs, workers and queues (graceful stop). */
   releaseLocks(owner: string): Promise<ReleasedLocks>;
+  /**
+   * Sets the lock time of every lock the owner holds (jobs, workers and queues, every purpose) to `now`
+   * (default: the current time), so they do not expire while the owner still works on the rows (a long
+   * plugin call). Rows whose lock another owner took over are not touched. Returns the rows renewed.
+   */
+  renewLocks(owner: string, now?: Date): Promise<RenewedLocks>;
   /** Closes the connection; safe to call twice. Any later call rejects with StoreClosedError. */
   close(): Promise<void>;
 }

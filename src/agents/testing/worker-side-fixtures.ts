@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentName, AgentSettings, QueueConfig } from '../../config/index.js';
 import { defaultAgentSettings } from '../../config/index.js';
-import { OutcomeUnknownError } from '../../middleware/errors.js';
+import { BotUnavailableError, OutcomeUnknownError } from '../../middleware/errors.js';
 import {
   succeeded,
   type Monitor as MonitorPlugin,
@@ -135,8 +135,13 @@ export const submitAnswers = {
       w.batchID = `batch-${String(w.workerID)}`;
       return succeeded();
     }),
+  /** A plain Error: it may have come half-way through, so it may have run. */
   throws: async (): Promise<Outcome[]> => {
     throw new Error('submitter double: the batch system refused the connection');
+  },
+  /** What the herder throws when no tunnel reaches the bot: the call was never sent. */
+  refused: async (): Promise<Outcome[]> => {
+    throw new BotUnavailableError('no working tunnel to the bot (submitter double)');
   },
   hangs: (): Promise<Outcome[]> => hang(),
   /** One outcome short. */

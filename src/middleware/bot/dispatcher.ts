@@ -5,7 +5,7 @@ import { isAbsolute, resolve, sep } from 'node:path';
 import type { Logger } from '../../logging/index.js';
 import { builtinPlugins, type PluginFactory } from '../../plugins/index.js';
 import { camelCase, contractMethods, type AnyPlugin, type PluginContext } from '../../plugins/contracts.js';
-import { collectSpecs, decodeValues, encodeValue, type JsonValue } from '../../spec/index.js';
+import { collectSpecs, decodeValues, encodeValue, SpecDecodeError, type JsonValue } from '../../spec/index.js';
 import { MethodNotFoundError, RemoteMethodError } from '../errors.js';
 import {
   callPayloadSchema,
@@ -69,7 +69,7 @@ export class BotDispatcher {
     }
     const parsed = callPayloadSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new RemoteMethodError(`malformed call payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { callId: call.id });
+      throw new RemoteMethodError(`malformed call payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { callId: call.id }, { callEffect: 'not-run' });
     }
     const payload = parsed.data;
     const method = camelCase(payload.method);
@@ -83,7 +83,7 @@ export class BotDispatcher {
       throw new MethodNotFoundError(`${section.name} has no method ${method}`, context);
     }
     const decodeStart = performance.now();
-    const args = decodeValues(payload.args);
+    const args = wireInput(() => decodeValues(payload.args), call.id);
     // Collected before the call: the plugin may replace nested arrays, but these are the objects the caller holds.
     const specs = collectSpecs(args);
     for (const spec of specs) spec.resetChanges();
@@ -155,12 +155,17 @@ export class BotDispatcher {
   }
 }
 
-/** Parses a section or queue text of a call; a malformed one fails the call as malformed, naming what is wrong. */
+/**
+ * Parses a section, queue or the arguments of a call; a malformed one fails the call as malformed, naming
+ * what is wrong. The plugin has not run yet.
+ */
 function wireInput<T>(parse: () => T, callId: string): T {
   try {
     return parse();
   } catch (error) {
-    if (error instanceof WirePayloadError) throw new RemoteMethodError(`malformed call payload: ${error.message}`, { callId });
+    if (error instanceof WirePayloadError || error instanceof SpecDecodeError) {
+      throw new RemoteMethodError(`malformed call payload: ${error.message}`, { callId }, { cause: error, callEffect: 'not-run' });
+    }
     throw error;
   }
 }

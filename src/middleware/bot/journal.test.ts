@@ -371,6 +371,7 @@ describe('CallJournal write batching', () => {
       assert.equal(reply.kind, 'error');
       assert.equal(reply.kind === 'error' && reply.error.type, JournalError.wireType);
       assert.match(reply.kind === 'error' ? reply.error.message : '', /EIO/);
+      assert.equal(reply.kind === 'error' && reply.error.callEffect, 'not-run', 'refused before it ran: a retry may run it');
     }
     assert.equal(journal.runningCount, 0);
     assert.equal(journal.stateOf('p'), undefined);
@@ -407,6 +408,7 @@ describe('CallJournal write batching', () => {
     assert.equal(journal.runningCount, 0);
     const retry = await replyOf(journal.claim('e1', Date.now() + 1000, async () => assert.fail('must not run again')));
     assert.equal(retry.kind === 'error' && retry.error.type, 'OutcomeUnknown');
+    assert.equal(retry.kind === 'error' && retry.error.callEffect, 'may-have-run');
   });
 
   test('a retry arriving while the end line is queued attaches to the execution instead of hearing OutcomeUnknown', async () => {
@@ -450,6 +452,7 @@ describe('CallJournal write batching', () => {
       await assert.rejects(client.call(null, { id: 'refused', deadlineMs: 1000 }), (error: unknown) => {
         assert.ok(error instanceof Error);
         assert.match(error.message, /cannot append to call journal/);
+        assert.equal((error as { callEffect?: unknown }).callEffect, 'not-run');
         return true;
       });
     } finally {

@@ -43,6 +43,7 @@ import { z } from 'zod';
 import { MiddlewareError, OutcomeUnknownError, type MiddlewareErrorContext } from '../errors.js';
 import { Execution, type CallClaim, type CallLedger, type CallReply, type CallRunner, type StartGate } from '../protocol/ledger.js';
 import type { MiddlewareLogger } from '../protocol/log.js';
+import { wireErrorSchema } from '../protocol/messages.js';
 import { CallIndex, type CallState, type CompactionPlan, type IndexEntry } from './call-index.js';
 
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -73,10 +74,8 @@ const recordSchema = z.discriminatedUnion('s', [
     at: z.number(),
     reply: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('result'), payload: z.unknown() }),
-      z.object({
-        kind: z.literal('error'),
-        error: z.object({ type: z.string(), message: z.string(), remoteStack: z.string().optional(), details: z.unknown().optional() }),
-      }),
+      // The wire's own schema, so a replayed error keeps its name, call effect and causes.
+      z.object({ kind: z.literal('error'), error: wireErrorSchema }),
     ]),
   }),
 ]);
@@ -188,7 +187,7 @@ export class CallJournal implements CallLedger {
     if (entry?.state === 'completed') return { kind: 'replay', reply: this.readReply(id, entry) };
     if (entry?.state === 'started') {
       const error = new OutcomeUnknownError(`call ${id} was running when the bot stopped; its outcome is unknown`);
-      return { kind: 'replay', reply: { kind: 'error', error: { type: error.wireType, message: error.message } } };
+      return { kind: 'replay', reply: { kind: 'error', error: { type: error.wireType, message: error.message, name: error.name, callEffect: error.callEffect } } };
     }
     this.openFd(); // a closed journal refuses the call now
     // Recorded before the handler runs (it waits for the gate): if we die once the line is written, a retry
@@ -216,10 +215,16 @@ export class CallJournal implements CallLedger {
           ? error
           : new JournalError(`cannot append to call journal ${this.file}: ${(error as Error).message}`, this.ctx(), { cause: error });
     }
+    // What the starts of this write are refused with: their handlers never run, so a retry may run them.
+    let refusal: JournalError | undefined;
     if (failure !== undefined && write.started.length > 0) {
       const callIds = write.started.map((execution) => execution.id);
       this.log.error({ err: failure, file: this.file, callIds }, 'call journal: cannot record the start of calls; they are refused, not run');
       for (const execution of write.started) this.forget(execution);
+      refusal = new JournalError(`the start of the call could not be recorded, so it was not run: ${failure.bareMessage}`, this.ctx(), {
+        cause: failure,
+        callEffect: 'not-run',
+      });
     }
     if (failure !== undefined && write.ended.length > 0) {
       // The replies still go to their callers; a later retry of these ids will hear "outcome unknown".
@@ -227,7 +232,7 @@ export class CallJournal implements CallLedger {
       this.log.error({ err: failure, file: this.file, callIds }, 'call journal: cannot record the end of calls');
     }
     for (const execution of write.ended) this.forget(execution);
-    write.settle(failure);
+    write.settle(refusal);
     this.notifyIdle();
     this.compactIfDue();
   }

@@ -14,6 +14,7 @@ import {
   ConnectionLostError,
   DeadlineExceededError,
   MiddlewareError,
+  OutcomeUnknownError,
   ProtocolError,
 } from '../errors.js';
 import { ClientSession } from '../protocol/index.js';
@@ -94,7 +95,9 @@ export class BotClient {
     if (this.latestOffer !== undefined) return Promise.resolve(this.latestOffer);
     this.start();
     return new Promise<BotOffer>((resolve, reject) => {
-      const onAbort = (): void => reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      // Nothing was sent yet: whatever aborted the wait, the call did not run.
+      const onAbort = (): void =>
+        reject(new BotUnavailableError(`gave up waiting for the bot's welcome (${this.description})`, { host: this.mw.remoteHost, user: this.mw.sshUserName }, { cause: signal?.reason }));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.offerWaiters.push(() => {
         signal?.removeEventListener('abort', onAbort);
@@ -122,29 +125,50 @@ export class BotClient {
     }
   }
 
-  /** One plugin call: one round trip, retried with the same id on another link if a link drops. */
+  /**
+   * One plugin call: one round trip, retried with the same id on another link if a link drops. Once a
+   * delivery may have reached the bot, no later failure may say 'not-run': a failure of a later attempt
+   * (no tunnel, the deadline, a bot refusing while it stops) becomes OutcomeUnknownError, its cause the
+   * failure, unless the bot's journal answers the id.
+   */
   async call(payload: CallPayload, opts: CallOptions): Promise<ReplyPayload> {
     this.start();
     const id = randomUUID();
     const deadline = Date.now() + opts.deadlineMs;
     const context = { queue: opts.queue, method: opts.method, callId: id, host: this.mw.remoteHost, user: this.mw.sshUserName };
+    let delivered = false;
+    const failure = (error: MiddlewareError): MiddlewareError => {
+      error.addContext(context);
+      if (!delivered || error.callEffect === 'may-have-run') return error;
+      return new OutcomeUnknownError(
+        `${opts.method} was sent to the bot on a link that dropped, and could not be retried (${error.bareMessage}); its outcome is unknown`,
+        context,
+        { cause: error },
+      );
+    };
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw new DeadlineExceededError(`${opts.method} got no answer from the bot within ${opts.deadlineMs} ms (${this.description})`, context);
+        throw failure(new DeadlineExceededError(`${opts.method} got no answer from the bot within ${opts.deadlineMs} ms (${this.description})`, context, { callEffect: 'not-run' }));
       }
       let session: ClientSession;
       try {
         // Never wait the whole call deadline for a tunnel: a dead route must fail fast, not block the agent.
         session = await this.pool.acquire({ signal: opts.signal, timeoutMs: Math.min(remaining, this.mw.connectTimeout * 1000) });
       } catch (error) {
-        if (error instanceof MiddlewareError) throw error;
-        throw new BotUnavailableError(`no working tunnel to the bot (${this.description}): ${errorMessage(error)}`, context, { cause: error });
+        throw failure(
+          error instanceof MiddlewareError
+            ? error
+            : new BotUnavailableError(`no working tunnel to the bot (${this.description}): ${errorMessage(error)}`, context, { cause: error }),
+        );
       }
       try {
         const reply = await session.call(payload as never, { id, deadlineMs: remaining, signal: opts.signal });
         const parsed = replyPayloadSchema.safeParse(reply.payload);
-        if (!parsed.success) throw new ProtocolError(`malformed reply from the bot for ${opts.method}: ${parsed.error.message}`, context);
+        if (!parsed.success) {
+          // The bot answered: the method ran, only its answer is unusable.
+          throw new ProtocolError(`malformed reply from the bot for ${opts.method}: ${parsed.error.message}`, context, { callEffect: 'may-have-run' });
+        }
         if (!reply.replayed) return parsed.data;
         this.opts.log.info({ ...context, attempt }, 'call answered from the bot journal (reply was lost before)');
         // The recorded times are those of the first delivery, not of this round trip.
@@ -152,11 +176,12 @@ export class BotClient {
         return replayed;
       } catch (error) {
         if (error instanceof ConnectionLostError) {
+          delivered ||= error.callEffect === 'may-have-run';
           this.pool.markBroken(session, error);
           this.opts.log.warn({ ...context, attempt, err: error }, 'link lost during call; retrying with the same call id');
           continue;
         }
-        if (error instanceof MiddlewareError) error.addContext(context);
+        if (error instanceof MiddlewareError) throw failure(error);
         throw error;
       }
     }

@@ -121,21 +121,23 @@ export function remotePlugin<K extends PluginKind>(args: RemotePluginArgs<K>): C
 /**
  * Applies the bot's per-spec changes to the caller's own specs (same order: the codec's collectSpecs). The
  * reply's shape is checked before anything is applied; a value that does not fit its field fails the call as
- * a ProtocolError (each spec's changes are checked as a whole, so no spec is left half-changed).
+ * a ProtocolError (each spec's changes are checked as a whole, so no spec is left half-changed). The method
+ * ran on the bot whatever its reply looks like, so these errors say 'may-have-run'.
  */
 export function applyMutations(specs: readonly Spec[], mutations: readonly unknown[], context: { queue: string; method: string }): void {
+  const ran = { callEffect: 'may-have-run' } as const;
   if (mutations.length !== specs.length) {
-    throw new ProtocolError(`the bot returned changes for ${mutations.length} specs, the call carried ${specs.length}`, context);
+    throw new ProtocolError(`the bot returned changes for ${mutations.length} specs, the call carried ${specs.length}`, context, ran);
   }
   const bad = mutations.findIndex((changes) => changes !== null && !isPlainObject(changes));
-  if (bad >= 0) throw new ProtocolError(`malformed reply: the changes of spec ${bad} are neither null nor an object`, context);
+  if (bad >= 0) throw new ProtocolError(`malformed reply: the changes of spec ${bad} are neither null nor an object`, context, ran);
   mutations.forEach((changes, i) => {
     if (changes === null) return;
     try {
       specs[i]!.applyChanges(changes as EncodedFields);
     } catch (error) {
       if (!(error instanceof SpecDecodeError)) throw error;
-      throw new ProtocolError(`malformed reply: the changes of spec ${i} do not fit it: ${error.message}`, context, { cause: error });
+      throw new ProtocolError(`malformed reply: the changes of spec ${i} do not fit it: ${error.message}`, context, { ...ran, cause: error });
     }
   });
 }

@@ -9,6 +9,7 @@ import {
   CallCancelledError,
   ConnectionLostError,
   DeadlineExceededError,
+  FrameTooLargeError,
   ProtocolError,
   ProtocolVersionError,
   fromWireError,
@@ -131,32 +132,38 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
       callId: id,
       step: 'call',
     };
-    if (this.state !== 'open') return Promise.reject(new ConnectionLostError('the session is not open', context));
+    // Until the call frame is written, every failure is 'not-run'; after, the bot may be running it.
+    const notSent = { callEffect: 'not-run' } as const;
+    const sent = { callEffect: 'may-have-run' } as const;
+    if (this.state !== 'open') return Promise.reject(new ConnectionLostError('the session is not open', context, notSent));
     if (this.pending.has(id)) {
-      return Promise.reject(new ProtocolError(`call ${id} is already in flight on this session`, context));
+      return Promise.reject(new ProtocolError(`call ${id} is already in flight on this session`, context, notSent));
     }
-    if (options.signal?.aborted) return Promise.reject(new CallCancelledError(`call ${id} was cancelled before it was sent`, context));
+    if (options.signal?.aborted) {
+      return Promise.reject(new CallCancelledError(`call ${id} was cancelled before it was sent`, context, { ...notSent, cause: options.signal.reason }));
+    }
     let json: string;
     try {
       json = JSON.stringify({ t: 'call', id, deadline: options.deadlineMs, payload });
     } catch (error) {
-      return Promise.reject(new ProtocolError(`the call payload is not JSON: ${(error as Error).message}`, context, { cause: error }));
+      return Promise.reject(new ProtocolError(`the call payload is not JSON: ${(error as Error).message}`, context, { ...notSent, cause: error }));
     }
     return new Promise<CallResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.abandon(id, 'deadline', new DeadlineExceededError(`call ${id} got no answer within ${options.deadlineMs} ms`, context));
+        this.abandon(id, 'deadline', new DeadlineExceededError(`call ${id} got no answer within ${options.deadlineMs} ms`, context, sent));
       }, Math.min(MAX_TIMER_MS, Math.max(0, options.deadlineMs)));
       const signal = options.signal;
       const onAbort =
         signal === undefined
           ? undefined
-          : () => this.abandon(id, 'cancelled', new CallCancelledError(`call ${id} was cancelled`, context, { cause: signal.reason }));
+          : () => this.abandon(id, 'cancelled', new CallCancelledError(`call ${id} was cancelled after it was sent`, context, { ...sent, cause: signal.reason }));
       signal?.addEventListener('abort', onAbort!, { once: true });
       this.pending.set(id, { resolve, reject, context, timer, signal, onAbort });
       try {
         this.connection.sendJson(json);
       } catch (error) {
-        this.settle(id)?.reject(error as Error);
+        // sendJson throws before anything is written (the frame is too large to encode).
+        this.settle(id)?.reject(notSentError(error, context));
       }
     });
   }
@@ -302,13 +309,21 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
     for (const id of [...this.pending.keys()]) {
       const call = this.settle(id)!;
       call.reject(
-        new ConnectionLostError(
-          `connection lost while call ${id} was in flight; retry with the same id`,
-          call.context,
-          { cause: error },
-        ),
+        new ConnectionLostError(`connection lost while call ${id} was in flight; retry with the same id`, call.context, {
+          cause: error,
+          callEffect: 'may-have-run',
+        }),
       );
     }
     this.emit('close', error);
   }
+}
+
+/** The error of a call whose frame could not be written: the same kind of error, saying the call did not run. */
+function notSentError(error: unknown, context: MiddlewareErrorContext): MiddlewareError {
+  if (error instanceof FrameTooLargeError) {
+    return new FrameTooLargeError(error.declaredBytes, error.maxBytes, context, { cause: error, callEffect: 'not-run' });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new ProtocolError(`the call could not be sent: ${message}`, context, { cause: error, callEffect: 'not-run' });
 }

@@ -62,6 +62,7 @@ export class Execution {
   private waiters = 0;
   private settled = false;
   private abandonedFlag = false;
+  private startedFlag = false;
 
   /**
    * Without a gate the handler starts now. With one it starts when the gate resolves with undefined; a gate
@@ -113,10 +114,11 @@ export class Execution {
     return {
       cancel: (reason) => {
         if (withdraw() && this.waiters === 0) {
+          // The handler may be half-way: whatever it ends with because of this may have done something.
           this.abort(
             reason === 'deadline'
-              ? new DeadlineExceededError(`call ${this.id} exceeded its caller's deadline`, { callId: this.id })
-              : new CallCancelledError(`call ${this.id} was cancelled by its caller`, { callId: this.id }),
+              ? new DeadlineExceededError(`call ${this.id} exceeded its caller's deadline`, { callId: this.id }, { callEffect: 'may-have-run' })
+              : new CallCancelledError(`call ${this.id} was cancelled by its caller`, { callId: this.id }, { callEffect: 'may-have-run' }),
           );
         }
       },
@@ -132,11 +134,24 @@ export class Execution {
     this.abort(reason);
   }
 
+  /** True once the handler was started (it may have done something). */
+  get started(): boolean {
+    return this.startedFlag;
+  }
+
   private async start(run: CallRunner, onSettled: SettledCallback): Promise<CallReply> {
-    // Abandoned (the bot stopping) before its turn came: the handler never starts.
-    const reply: CallReply = this.abandonedFlag
-      ? { kind: 'error', error: toWireError(this.controller.signal.reason) }
-      : await invoke(run, this.controller.signal);
+    let reply: CallReply;
+    if (this.abandonedFlag) {
+      // Abandoned (the bot stopping) before its turn came: the handler never starts.
+      const notStarted = new BotUnavailableError(`the bot is stopping; call ${this.id} was not started`, { callId: this.id }, {
+        cause: this.controller.signal.reason,
+        callEffect: 'not-run',
+      });
+      reply = { kind: 'error', error: toWireError(notStarted) };
+    } else {
+      this.startedFlag = true;
+      reply = await invoke(run, this.controller.signal);
+    }
     this.settled = true;
     clearTimeout(this.timer);
     await onSettled(this, reply);
@@ -162,7 +177,7 @@ export class Execution {
         this.armTimer();
         return;
       }
-      this.abort(new DeadlineExceededError(`call ${this.id} exceeded its deadline`, { callId: this.id }));
+      this.abort(new DeadlineExceededError(`call ${this.id} exceeded its deadline`, { callId: this.id }, { callEffect: 'may-have-run' }));
     }, delay);
     this.timer.unref();
   }
@@ -176,7 +191,7 @@ async function invoke(run: CallRunner, signal: AbortSignal): Promise<CallReply> 
   }
 }
 
-/** The error sent when a bot stops while calls run. */
+/** The abort reason of the calls running when a bot stops: they may be cut short half-way. */
 export function shutdownReason(): BotUnavailableError {
-  return new BotUnavailableError('the bot is stopping', { step: 'shutdown' });
+  return new BotUnavailableError('the bot is stopping', { step: 'shutdown' }, { callEffect: 'may-have-run' });
 }

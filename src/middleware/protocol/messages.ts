@@ -1,7 +1,8 @@
 // The messages of the wire protocol, validated with zod at the edge. The `hello` message keeps this shape
 // in every protocol version, so two versions can always tell each other that they differ.
 import { z } from 'zod';
-import { ProtocolError, type MiddlewareErrorContext } from '../errors.js';
+import { callEffects } from '../../plugins/call-effect.js';
+import { MAX_WIRE_CAUSES, ProtocolError, type MiddlewareErrorContext } from '../errors.js';
 import type { JsonValue } from './json.js';
 
 /**
@@ -26,11 +27,20 @@ export const helloSchema = z.object({
 export const deniedCodes = ['auth', 'protocol-version', 'protocol', 'timeout', 'unavailable'] as const;
 export type DeniedCode = (typeof deniedCodes)[number];
 
+// name, callEffect and causes are optional (older bots do not send them) and lenient: a value this version
+// does not understand is dropped, never a reason to close the connection.
 export const wireErrorSchema = z.object({
   type: z.string().min(1).max(200),
   message: z.string(),
   remoteStack: z.string().optional(),
   details: z.unknown().optional(),
+  name: z.string().max(200).optional().catch(undefined),
+  callEffect: z.enum(callEffects).optional().catch(undefined),
+  causes: z
+    .array(z.object({ name: z.string().max(200), message: z.string() }))
+    .transform((causes) => causes.slice(0, MAX_WIRE_CAUSES))
+    .optional()
+    .catch(undefined),
 });
 
 export const messageSchema = z.discriminatedUnion('t', [

@@ -246,7 +246,9 @@ export class ServerSession extends EventEmitter<{ close: [error: Error | undefin
     // A second delivery on the same connection: the reply to the first is already on its way.
     if (this.waiting.has(id)) return;
     if (this.draining) {
-      this.sendReply(id, { kind: 'error', error: toWireError(new BotUnavailableError('the bot is stopping', { callId: id })) }, false);
+      // Not claimed, so not run by this delivery (a herder that sent the id before on a lost link knows better).
+      const refusal = new BotUnavailableError('the bot is stopping', { callId: id }, { callEffect: 'not-run' });
+      this.sendReply(id, { kind: 'error', error: toWireError(refusal) }, false);
       return;
     }
     const deadlineAt = Date.now() + call.deadline;
@@ -256,7 +258,11 @@ export class ServerSession extends EventEmitter<{ close: [error: Error | undefin
     } catch (error) {
       // Not journaled, so not run: the caller may retry.
       this.options.log?.error({ err: error, callId: id }, 'the call journal refused a call');
-      this.sendReply(id, { kind: 'error', error: toWireError(error) }, false);
+      const refusal = new BotUnavailableError(`the call journal refused call ${id}, so it was not run: ${(error as Error).message}`, { callId: id }, {
+        cause: error,
+        callEffect: 'not-run',
+      });
+      this.sendReply(id, { kind: 'error', error: toWireError(refusal) }, false);
       return;
     }
     if (claim.kind === 'replay') {
@@ -270,7 +276,7 @@ export class ServerSession extends EventEmitter<{ close: [error: Error | undefin
         if (this.waiting.get(id) !== waiter) return;
         this.waiting.delete(id);
         waiter.detach();
-        if (claim.execution.abandoned) {
+        if (claim.execution.abandoned && claim.execution.started) {
           // Aborted by shutdown: whatever the handler returned, it may have been cut short half-way.
           const unknown = new OutcomeUnknownError(`call ${id} was aborted because the bot is stopping; its outcome is unknown`);
           this.sendReply(id, { kind: 'error', error: toWireError(unknown) }, false);
@@ -295,11 +301,12 @@ export class ServerSession extends EventEmitter<{ close: [error: Error | undefin
     try {
       payloadJson = JSON.stringify(value);
     } catch (error) {
-      throw new RemoteMethodError(`the method's result is not JSON-serializable: ${(error as Error).message}`, { callId: id });
+      // The method ran: only its answer is lost.
+      throw new RemoteMethodError(`the method's result is not JSON-serializable: ${(error as Error).message}`, { callId: id }, { cause: error, callEffect: 'may-have-run' });
     }
     const bytes = Buffer.from(payloadJson ?? 'null', 'utf8');
     const limit = this.maxFrameBytes - ENVELOPE_BYTES;
-    if (bytes.length > limit) throw new FrameTooLargeError(bytes.length, limit, { callId: id, step: 'result' });
+    if (bytes.length > limit) throw new FrameTooLargeError(bytes.length, limit, { callId: id, step: 'result' }, { callEffect: 'may-have-run' });
     return { kind: 'result', payload: bytes };
   }
 
