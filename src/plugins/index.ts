@@ -11,6 +11,7 @@ export type {
   MiddlewareResolution,
   MiddlewareWrapArgs,
   PluginCheck,
+  PluginCheckOptions,
   PluginFactoryOptions,
   PluginRequest,
   Resolution,

@@ -61,3 +61,15 @@ export class OptionReader {
     return this.options[name];
   }
 }
+
+/** Where a section's plugin will run, for a plugin's own option check. */
+export interface OptionsCheckContext {
+  /** The section runs through a middleware element: files it names are on the remote host. */
+  readonly remote: boolean;
+}
+
+/** A plugin's verdict on a section's options for `queues check`, before anything runs. */
+export interface OptionsCheck {
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
+}
