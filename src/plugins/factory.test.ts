@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import { exampleSlurmTemplate } from '../../test/support/slurm-replay.js';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MiddlewareConfig, QueueConfig } from '../config/index.js';
@@ -107,8 +107,6 @@ describe('PluginFactory.resolve', () => {
     assert.match(bad.problems[0]!, /NoSuchSweeper/);
   });
 });
-
-const exampleSlurmTemplate = fileURLToPath(new URL('../../../examples/slurm/harvester_slurm_submit.sh', import.meta.url));
 
 describe('built-in registry', () => {
   test('every built-in answers to a harvester module path and a short name, and honours its contract', () => {

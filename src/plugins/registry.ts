@@ -145,7 +145,7 @@ const builtins: readonly BuiltinPluginInfo[] = Object.freeze([
     shortModule: 'slurm_submitter',
     harvesterModule: 'pandaharvester.harvestersubmitter.slurm_submitter',
     description:
-      "sbatch from templateFile (harvester's placeholders, unknown ones refused); job named hv-<harvesterID>-<workerID>, " +
+      "sbatch from templateFile (harvester's placeholders, unknown ones refused); job named hv-<harvesterID>-w<workerID>, " +
       'an existing job of that name adopted instead of a second; bounded parallel sbatch',
     pluginClass: SlurmSubmitter,
   }),

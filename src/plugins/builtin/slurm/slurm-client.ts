@@ -12,6 +12,7 @@ import {
   parseScancelErrors,
   parseSqueue,
   SlurmOutputLineError,
+  squeueFormats,
   type SacctJob,
   type SqueueJob,
 } from './slurm-parse.js';
@@ -48,7 +49,6 @@ export class SlurmCommandError extends BatchCommandError {
 /** A SLURM command answered with something we cannot read: may have done its work. */
 export class SlurmOutputError extends BatchCommandError {}
 
-export const squeueFormat = '%i|%j|%T|%r|%M';
 export const sacctFields = 'JobID,JobName,State,ExitCode,Reason,Start,End';
 
 export type SqueueFilter = { readonly jobs: readonly string[] } | { readonly names: readonly string[] } | { readonly user: string };
@@ -124,7 +124,8 @@ export class SlurmClient {
 
   /** The jobs squeue knows (running, pending, and ended ones for MinJobAge), of every state. */
   async squeue(filter: SqueueFilter, signal: AbortSignal): Promise<SqueueJob[]> {
-    const args = ['-h', '--states=all', '-o', squeueFormat];
+    const format = 'jobs' in filter ? squeueFormats.withElapsed : squeueFormats.plain;
+    const args = ['-h', '--states=all', '-o', format];
     if ('jobs' in filter) args.push(`--jobs=${filter.jobs.join(',')}`);
     else if ('names' in filter) args.push(`--name=${filter.names.join(',')}`);
     else args.push(`--user=${filter.user}`);
@@ -134,7 +135,7 @@ export class SlurmClient {
       if ('jobs' in filter && isInvalidJobId(result.stderr)) return [];
       throw this.failure(result, () => false);
     }
-    return this.parsed(result, () => parseSqueue(result.stdout));
+    return this.parsed(result, () => parseSqueue(result.stdout, format));
   }
 
   /** The jobs accounting knows, allocations only (-X). */
@@ -152,9 +153,12 @@ export class SlurmClient {
     return this.parsed(result, () => parseSacct(result.stdout));
   }
 
-  /** Cancels jobs in one scancel; per job whether it was signalled, was already gone, or was refused. */
+  /**
+   * Cancels jobs in one scancel; per job whether it was signalled, was already gone, or was refused. -v makes
+   * scancel say which jobs had already ended or were unknown (without it, it hides that and exits 0).
+   */
   async scancel(jobIDs: readonly string[], signal: AbortSignal): Promise<Map<string, CancelVerdict>> {
-    const result = await this.run('scancel', jobIDs, signal);
+    const result = await this.run('scancel', ['-v', ...jobIDs], signal);
     const complaints = parseScancelErrors(result.stderr);
     const verdicts = new Map<string, CancelVerdict>();
     if (result.exitCode !== 0 && complaints.size === 0) {

@@ -1,4 +1,4 @@
-// Every SLURM job we submit carries its worker's identity: the job name hv-<harvester tag>-<workerID> (short,
+// Every SLURM job we submit carries its worker's identity: the job name hv-<harvester tag>-w<workerID> (short,
 // unique per harvester instance, usable in `squeue --name=a,b`) and the comment
 // harvester:<harvesterID>:<queue>:<workerID> (for people reading squeue/sacct). The name is how a worker whose
 // submission answer was lost, or that is submitted again after a crash, finds the job it already has.
@@ -20,7 +20,7 @@ export function harvesterTag(harvesterID: string): string {
 }
 
 export function jobNameOf(harvesterID: string, workerID: number): string {
-  return `hv-${harvesterTag(harvesterID)}-${workerID}`;
+  return `hv-${harvesterTag(harvesterID)}-w${workerID}`;
 }
 
 export function jobCommentOf(harvesterID: string, queueName: string, workerID: number): string {

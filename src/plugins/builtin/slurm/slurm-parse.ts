@@ -1,6 +1,7 @@
 // Parsers of the SLURM tools' output in the forms we ask for (SLURM 22.05):
 //   sbatch --parsable                       -> "<jobid>" or "<jobid>;<cluster>"
-//   squeue -h -o '%i|%j|%T|%r|%M'           -> id|name|STATE|reason|elapsed
+//   squeue -h -o '%i|%j|%T|%r|%M'           -> id|name|STATE|reason|elapsed   (by job ids)
+//   squeue -h -o '%i|%j|%T|%r'              -> id|name|STATE|reason           (by names, by user)
 //   sacct -X -n -P -o JobID,JobName,State,ExitCode,Reason,Start,End
 //   scancel's per-job errors on stderr      -> "scancel: error: Kill job error on job id <id>: <why>"
 // A job name may contain '|', so the fields around it are taken from both ends of the line.
@@ -80,13 +81,18 @@ export function parseSlurmTime(text: string): Date | undefined {
   return new Date(y, mo - 1, d, h, mi, s);
 }
 
-export function parseSqueue(stdout: string): SqueueJob[] {
+/** squeue's output formats we ask for: with the elapsed time (by job ids), and without (lookups by name or user). */
+export const squeueFormats = { withElapsed: '%i|%j|%T|%r|%M', plain: '%i|%j|%T|%r' } as const;
+export type SqueueFormat = (typeof squeueFormats)[keyof typeof squeueFormats];
+
+export function parseSqueue(stdout: string, format: SqueueFormat): SqueueJob[] {
+  const withElapsed = format === squeueFormats.withElapsed;
   return lines(stdout).map((line) => {
-    const { head, name, tail } = fieldsAroundName(line, 1, 3);
+    const { head, name, tail } = fieldsAroundName(line, 1, withElapsed ? 3 : 2);
     const [jobID] = head as [string];
-    const [state, reason, elapsed] = tail as [string, string, string];
+    const [state, reason, elapsed] = tail as [string, string, string | undefined];
     if (!/^\d/.test(jobID)) throw new SlurmOutputLineError(line, 'no job id in the first field');
-    return { jobID, name, state: baseState(state), reason: reason.trim(), elapsedSeconds: parseElapsed(elapsed) };
+    return { jobID, name, state: baseState(state), reason: reason.trim(), elapsedSeconds: elapsed === undefined ? undefined : parseElapsed(elapsed) };
   });
 }
 
