@@ -73,3 +73,14 @@ export interface OptionsCheck {
   readonly problems: readonly string[];
   readonly warnings: readonly string[];
 }
+
+/** An options check that builds the plugin: what its constructor refuses (a PluginOptionError) is a problem. */
+export function constructionCheck(build: () => unknown): OptionsCheck {
+  try {
+    build();
+    return { problems: [], warnings: [] };
+  } catch (error) {
+    if (error instanceof PluginOptionError) return { problems: [error.message], warnings: [] };
+    throw error;
+  }
+}

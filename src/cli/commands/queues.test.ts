@@ -82,4 +82,18 @@ describe('queues check and batch script templates', () => {
       assert.match(messages(warnings, 'Q')['submitter']?.[0] ?? '', /cannot read template file \/on\/the\/login\/node\/submit\.sh: no such file: this section runs on the remote host/);
     });
   });
+
+  test('bad options of the SLURM monitor and sweeper are problems too', async () => {
+    await withTempDir(async (dir) => {
+      const text = JSON.stringify({
+        Q: {
+          monitor: { name: 'SlurmBulkMonitor', module: 'pandaharvester.harvestermonitor.slurm_bulk_monitor', commandTimeout: 0 },
+          sweeper: { name: 'SlurmSweeper', module: 'pandaharvester.harvestersweeper.slurm_sweeper', slurmConf: 7 },
+        },
+      });
+      const byPath = messages(checkQueues(load(text, join(dir, 'q.json')), new PluginFactory()).problems, 'Q');
+      assert.match(byPath['monitor']?.[0] ?? '', /option 'commandTimeout' must be positive seconds/);
+      assert.match(byPath['sweeper']?.[0] ?? '', /option 'slurmConf' must be a string/);
+    });
+  });
 });

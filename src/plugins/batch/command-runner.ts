@@ -88,6 +88,9 @@ export class CommandOutputTooLargeError extends BatchCommandError {
   }
 }
 
+/** For building a plugin only to check its options: running anything is a mistake. */
+export const noCommands: CommandRunner = (request) => Promise.reject(new Error(`not running ${commandLine(request.argv)}: options check only`));
+
 /** Runs commands on this host with child_process. */
 export const runCommand: CommandRunner = (request) => {
   const { argv } = request;

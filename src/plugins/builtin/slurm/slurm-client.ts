@@ -51,6 +51,16 @@ export class SlurmOutputError extends BatchCommandError {}
 
 export const sacctFields = 'JobID,JobName,State,ExitCode,Reason,Start,End';
 
+/**
+ * Longest comma list we pass as one argument (Linux refuses one argument over 128 KiB with E2BIG). A longer
+ * one (a batch of many thousand workers) is asked by user instead: still one command, matched here.
+ */
+const maxListLength = 100_000;
+
+export function fitsOneArgument(values: readonly string[]): boolean {
+  return values.reduce((n, v) => n + v.length + 1, 0) <= maxListLength;
+}
+
 export type SqueueFilter = { readonly jobs: readonly string[] } | { readonly names: readonly string[] } | { readonly user: string };
 /** `since` is how far back sacct looks (it looks at today only unless told, when not given job ids). */
 export type SacctFilter =

@@ -29,7 +29,14 @@ export function jobCommentOf(harvesterID: string, queueName: string, workerID: n
 
 /** The batch system user our jobs run as: whoever runs this process (squeue/sacct --user). */
 export function currentUser(): string {
-  return userInfo().username;
+  try {
+    return userInfo().username;
+  } catch (error) {
+    // No passwd entry for our uid (some containers): the login environment still names us.
+    const fromEnv = process.env['USER'] ?? process.env['LOGNAME'];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    throw error;
+  }
 }
 
 /** The worker's SLURM job id without the ";cluster" sbatch --parsable may add; undefined while it has none. */

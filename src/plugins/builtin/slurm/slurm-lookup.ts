@@ -4,7 +4,8 @@
 import type { Logger } from '../../../logging/index.js';
 import type { AccountingUse } from './slurm-accounting.js';
 import { BatchCommandError, CommandAbortedError } from '../../batch/command-runner.js';
-import { SlurmCommandError, type SlurmClient } from './slurm-client.js';
+import { fitsOneArgument, SlurmCommandError, type SlurmClient } from './slurm-client.js';
+import { currentUser } from './slurm-identity.js';
 import { slurmStateMeaning } from './slurm-states.js';
 
 export interface FoundJob {
@@ -18,6 +19,13 @@ export interface NameLookup {
   readonly byName: ReadonlyMap<string, readonly FoundJob[]>;
   /** Set when sacct could not be asked this time (so jobs ended longer ago than MinJobAge may be missed). */
   readonly sacctProblem?: string;
+}
+
+/** The earliest of some times (now when none is known): how far back sacct must look. */
+export function oldest(times: readonly (Date | null)[]): Date {
+  let earliest = Date.now();
+  for (const t of times) if (t !== null && t.getTime() < earliest) earliest = t.getTime();
+  return new Date(earliest);
 }
 
 /** Of several jobs with one name (e.g. a job submitted by hand with it), the live one, else the newest. */
@@ -39,10 +47,14 @@ export async function jobsByName(
     byName.set(name, known);
   };
   if (names.length === 0) return { byName };
-  for (const job of await client.squeue({ names }, opts.signal)) add(job.name, { jobID: job.jobID, state: job.state, source: 'squeue' });
+  // Too many names for one argument: all of our user's jobs, matched by name here.
+  const byUser = !fitsOneArgument(names);
+  const squeueJobs = await client.squeue(byUser ? { user: currentUser() } : { names }, opts.signal);
+  for (const job of squeueJobs) add(job.name, { jobID: job.jobID, state: job.state, source: 'squeue' });
   if (!opts.accounting.usable()) return { byName };
   try {
-    for (const job of await client.sacct({ names, since: opts.since }, opts.signal)) add(job.name, { jobID: job.jobID, state: job.state, source: 'sacct' });
+    const sacctJobs = await client.sacct(byUser ? { user: currentUser(), since: opts.since } : { names, since: opts.since }, opts.signal);
+    for (const job of sacctJobs) add(job.name, { jobID: job.jobID, state: job.state, source: 'sacct' });
   } catch (error) {
     if (!(error instanceof BatchCommandError) || error instanceof CommandAbortedError) throw error;
     if (error instanceof SlurmCommandError && error.kind === 'accounting-disabled') {

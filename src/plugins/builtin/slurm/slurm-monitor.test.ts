@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkSpec } from '../../../spec/index.js';
-import { SlurmReplay, answerFrom } from '../../../../test/support/slurm-replay.js';
+import { SlurmReplay, answerFrom, ok } from '../../../../test/support/slurm-replay.js';
 import type { WorkerCheck } from '../../contracts.js';
 import type { Outcome } from '../../outcome.js';
 import { testContext, testQueue, withTempDir } from '../../test-helpers.js';
@@ -154,5 +154,16 @@ describe('SlurmBulkMonitor', () => {
     const outcome = await new SlurmBulkMonitor({}, replay.run).checkWorkers(testContext(testQueue({ harvesterID: 'testid' }), controller.signal), workers('/nonexistent'));
     assert.equal(outcome.kind, 'retry');
     assert.equal(replay.calls.length, 0);
+  });
+
+  test('a batch whose job ids do not fit in one argument is asked by user: still one squeue and one sacct', async () => {
+    const replay = new SlurmReplay({ squeue: (r) => ok(r), sacct: (r) => ok(r) });
+    const ws = Array.from({ length: 20_000 }, (_v, i) => new WorkSpec({ workerID: i + 1, batchID: String(1_000_000 + i), status: 'running', submitTime: new Date() }));
+    const result = checks(await new SlurmBulkMonitor({}, replay.run).checkWorkers(ctx, ws));
+    assert.equal(replay.callsOf('squeue').length, 1);
+    assert.equal(replay.callsOf('sacct').length, 1);
+    assert.ok(replay.callsOf('squeue')[0]!.argv.some((a) => a.startsWith('--user=')));
+    assert.ok(replay.callsOf('sacct')[0]!.argv.some((a) => a.startsWith('--user=')));
+    assert.equal(result.length, ws.length);
   });
 });

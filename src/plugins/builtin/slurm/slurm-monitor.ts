@@ -9,16 +9,17 @@
 import { hostname } from 'node:os';
 import { WorkSpec } from '../../../spec/index.js';
 import { abortedDiag } from '../../abort.js';
-import { BatchCommandError, CommandAbortedError, runCommand, type CommandRunner } from '../../batch/command-runner.js';
+import { BatchCommandError, CommandAbortedError, noCommands, runCommand, type CommandRunner } from '../../batch/command-runner.js';
 import { defaultItemConcurrency, mapBounded } from '../../bounded-map.js';
 import type { Monitor, PluginContext, WorkerCheck } from '../../contracts.js';
 import { PluginOptionError } from '../../errors.js';
-import { OptionReader, type PluginOptions } from '../../options.js';
+import { constructionCheck, OptionReader, type OptionsCheck, type PluginOptions } from '../../options.js';
 import { retryLater, succeeded, type Outcome } from '../../outcome.js';
 import { payloadTraceOf } from './payload-traces.js';
 import { AccountingUse } from './slurm-accounting.js';
-import { readSlurmClientSettings, SlurmClient, SlurmCommandError } from './slurm-client.js';
+import { fitsOneArgument, readSlurmClientSettings, SlurmClient, SlurmCommandError } from './slurm-client.js';
 import { currentUser, jobIDOf, jobNameOf } from './slurm-identity.js';
+import { oldest } from './slurm-lookup.js';
 import type { SacctJob, SqueueJob } from './slurm-parse.js';
 import { slurmStateMeaning } from './slurm-states.js';
 import { goneVerdict, jobVerdict, type AccountingState, type JobView, type Verdict } from './slurm-verdict.js';
@@ -69,6 +70,11 @@ export class SlurmBulkMonitor implements Monitor {
     this.graceMs = grace * 1000;
   }
 
+  /** For `queues check`: the options, without building anything that runs. */
+  static checkOptions(options: PluginOptions): OptionsCheck {
+    return constructionCheck(() => new SlurmBulkMonitor(options, noCommands));
+  }
+
   async checkWorkers(ctx: PluginContext, workSpecs: WorkSpec[]): Promise<Outcome<WorkerCheck[]>> {
     if (ctx.signal.aborted) return retryLater(abortedDiag(ctx));
     const harvesterID: unknown = ctx.queue.harvesterID;
@@ -107,12 +113,12 @@ export class SlurmBulkMonitor implements Monitor {
     return succeeded((verdicts as Verdict[]).map(({ status, diag }) => ({ status, diag })));
   }
 
-  /** One squeue: by job ids, or by our user when some workers are looked for by job name. */
+  /** One squeue: by job ids, or by our user when some workers are looked for by job name (or the ids are too many). */
   private async readSqueue(ctx: PluginContext, entries: Entry[]): Promise<void> {
     const ids = [...new Set(entries.flatMap((e) => (e.batchID === undefined ? [] : [e.batchID])))];
     const byName = entries.some((e) => e.batchID === undefined && e.jobName !== undefined);
     if (ids.length === 0 && !byName) return;
-    const jobs = await this.client.squeue(byName ? { user: currentUser() } : { jobs: ids }, ctx.signal);
+    const jobs = await this.client.squeue(byName || !fitsOneArgument(ids) ? { user: currentUser() } : { jobs: ids }, ctx.signal);
     matchJobs(entries, jobs, (e, job) => (e.queued = job));
   }
 
@@ -122,14 +128,14 @@ export class SlurmBulkMonitor implements Monitor {
     if (!this.accounting.usable()) return { kind: 'off', why: 'the cluster keeps no job accounting' };
     const wanted = unsettled.filter((e) => e.batchID !== undefined || e.jobName !== undefined);
     if (wanted.length === 0) return { kind: 'asked' };
-    const ids = wanted.flatMap((e) => (e.batchID === undefined ? [] : [e.batchID]));
+    const ids = [...new Set(wanted.flatMap((e) => (e.batchID === undefined ? [] : [e.batchID])))];
     let jobs: SacctJob[];
     try {
-      if (ids.length === wanted.length) jobs = await this.client.sacct({ jobs: [...new Set(ids)] }, ctx.signal);
+      if (wanted.every((e) => e.batchID !== undefined) && fitsOneArgument(ids)) jobs = await this.client.sacct({ jobs: ids }, ctx.signal);
       else {
-        // Some are known by name only: all of our user's jobs since the oldest of them was submitted.
-        const since = Math.min(...wanted.map((e) => (e.workSpec.submitTime ?? e.workSpec.creationTime ?? new Date()).getTime()));
-        jobs = await this.client.sacct({ user: currentUser(), since: new Date(since) }, ctx.signal);
+        // Some are known by name only (or too many): all of our user's jobs since the oldest was submitted.
+        const since = oldest(wanted.map((e) => e.workSpec.submitTime ?? e.workSpec.creationTime));
+        jobs = await this.client.sacct({ user: currentUser(), since }, ctx.signal);
       }
     } catch (error) {
       if (!(error instanceof BatchCommandError) || error instanceof CommandAbortedError) throw error;

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { WorkSpec } from '../../../spec/index.js';
 import { abortedDiag } from '../../abort.js';
-import { BatchCommandError, runCommand, type CommandRunner } from '../../batch/command-runner.js';
+import { BatchCommandError, noCommands, runCommand, type CommandRunner } from '../../batch/command-runner.js';
 import { renderTemplate, usesPlaceholder, type ParsedTemplate } from '../../batch/template.js';
 import { TemplateFile, TemplateFileError } from '../../batch/template-file.js';
 import { mapBounded } from '../../bounded-map.js';
@@ -24,7 +24,7 @@ import { accessPointOf, errorText } from '../worker-fields.js';
 import { AccountingUse } from './slurm-accounting.js';
 import { readSlurmClientSettings, SlurmClient, SlurmCommandError } from './slurm-client.js';
 import { jobCommentOf, jobNameOf } from './slurm-identity.js';
-import { jobsByName, pickJob } from './slurm-lookup.js';
+import { jobsByName, oldest, pickJob } from './slurm-lookup.js';
 import { logFileURLs, placeholderMap, placeholderNames, readPlaceholderSettings, type PlaceholderSettings } from './slurm-placeholders.js';
 
 const plugin = 'SlurmSubmitter';
@@ -75,7 +75,7 @@ export class SlurmSubmitter implements Submitter {
   /** For `queues check`: the options and the template, without building anything that runs. */
   static checkOptions(options: PluginOptions, context: OptionsCheckContext): OptionsCheck {
     try {
-      new SlurmSubmitter(options, () => Promise.reject(new Error('checking options only')));
+      new SlurmSubmitter(options, noCommands);
       return { problems: [], warnings: [] };
     } catch (error) {
       if (error instanceof TemplateFileError && error.unreadable && context.remote) {
@@ -131,11 +131,10 @@ export class SlurmSubmitter implements Submitter {
    */
   private async adoptExistingJobs(ctx: PluginContext, candidates: readonly Candidate[], outcomes: (Outcome | undefined)[]): Promise<Candidate[] | undefined> {
     if (candidates.length === 0) return [];
-    const created = candidates.map((c) => (c.workSpec.creationTime ?? c.workSpec.submitTime ?? new Date()).getTime());
     let lookup;
     try {
       lookup = await jobsByName(this.client, candidates.map((c) => c.jobName), {
-        since: new Date(Math.min(...created)),
+        since: oldest(candidates.map((c) => c.workSpec.creationTime ?? c.workSpec.submitTime)),
         accounting: this.accounting,
         log: ctx.log,
         signal: ctx.signal,

@@ -5,13 +5,13 @@
 import { hostname } from 'node:os';
 import type { WorkSpec } from '../../../spec/index.js';
 import { abortedDiag } from '../../abort.js';
-import { BatchCommandError, runCommand, type CommandRunner } from '../../batch/command-runner.js';
+import { BatchCommandError, noCommands, runCommand, type CommandRunner } from '../../batch/command-runner.js';
 import type { PluginContext, Sweeper } from '../../contracts.js';
-import { OptionReader, type PluginOptions } from '../../options.js';
+import { constructionCheck, OptionReader, type OptionsCheck, type PluginOptions } from '../../options.js';
 import { failed, retryLater, succeeded, type Outcome } from '../../outcome.js';
 import { removeAccessPoint } from '../access-point-removal.js';
-import { readSlurmClientSettings, SlurmClient, SlurmCommandError, type CancelVerdict } from './slurm-client.js';
-import { jobIDOf, jobNameOf } from './slurm-identity.js';
+import { fitsOneArgument, readSlurmClientSettings, SlurmClient, SlurmCommandError, type CancelVerdict } from './slurm-client.js';
+import { currentUser, jobIDOf, jobNameOf } from './slurm-identity.js';
 import { slurmStateMeaning } from './slurm-states.js';
 
 const plugin = 'SlurmSweeper';
@@ -39,6 +39,11 @@ export class SlurmSweeper implements Sweeper {
     this.client = new SlurmClient(runner, readSlurmClientSettings(plugin, read), hostname());
   }
 
+  /** For `queues check`: the options, without building anything that runs. */
+  static checkOptions(options: PluginOptions): OptionsCheck {
+    return constructionCheck(() => new SlurmSweeper(options, noCommands));
+  }
+
   async killWorker(ctx: PluginContext, workSpec: WorkSpec): Promise<Outcome> {
     const [outcome] = await this.killWorkers(ctx, [workSpec]);
     return outcome!;
@@ -60,7 +65,8 @@ export class SlurmSweeper implements Sweeper {
 
     if (byName.size > 0) {
       try {
-        const found = await this.client.squeue({ names: [...byName.keys()] }, ctx.signal);
+        const names = [...byName.keys()];
+        const found = await this.client.squeue(fitsOneArgument(names) ? { names } : { user: currentUser() }, ctx.signal);
         for (const [name, index] of byName) {
           const live = found.filter((j) => j.name === name && slurmStateMeaning(j.state)?.ended !== true).map((j) => j.jobID);
           if (live.length > 0) jobsOf.set(index, live);
