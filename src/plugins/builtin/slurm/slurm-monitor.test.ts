@@ -81,12 +81,24 @@ describe('SlurmBulkMonitor', () => {
       assert.equal(first[0]?.status, 'finished');
       assert.match(first[0]?.diag ?? '', /COMPLETED \[source: squeue\]/);
       assert.equal(first[1]?.status, 'finished');
-      assert.match(first[1]?.diag ?? '', /SLURM job 999999 is known to neither squeue \(sacct not used: the cluster keeps no job accounting\); its payload exited with code 0 .*\[source: exit-code-file\]/);
+      assert.match(first[1]?.diag ?? '', /SLURM job 999999 is known to squeue no more \(sacct not used: the cluster keeps no job accounting\); its payload exited with code 0 .*\[source: exit-code-file\]/);
       assert.equal(first[2]?.status, 'failed');
-      assert.match(first[2]?.diag ?? '', /SLURM job 999998 is known to neither squeue .* and its payload left no exit code file \[source: none\]/);
+      assert.match(first[2]?.diag ?? '', /SLURM job 999998 is known to squeue no more .*, and its payload left no exit code file \[source: none\]/);
       await monitor.checkWorkers(ctx, ws);
       assert.equal(replay.callsOf('sacct').length, 1, 'sacct is not asked again at once');
       assert.equal(replay.callsOf('squeue').length, 2);
+    });
+  });
+
+  test("a forgotten job without an exit code file is decided by harvester's postmortem file FINISHED", async () => {
+    await withTempDir(async (dir) => {
+      const replay = new SlurmReplay({ squeue: 'squeue-jobs-only-unknown', sacct: 'sacct-jobs-only-unknown' });
+      const [w] = workers(dir, [['999999', 8]]);
+      await mkdir(w!.accessPoint!, { recursive: true });
+      await writeFile(join(w!.accessPoint!, 'FINISHED'), JSON.stringify({ worker_status: 'finished' }));
+      const [check] = checks(await new SlurmBulkMonitor({}, replay.run).checkWorkers(ctx, [w!]));
+      assert.equal(check?.status, 'finished');
+      assert.match(check?.diag ?? '', /SLURM job 999999 is known to neither squeue nor sacct; .*FINISHED says finished \[source: postmortem-file\]/);
     });
   });
 
@@ -125,7 +137,7 @@ describe('SlurmBulkMonitor', () => {
       assert.equal(ws[0]!.batchID, '6');
       assert.equal(result[0]?.status, 'submitted');
       assert.equal(result[1]?.status, 'submitted');
-      assert.match(result[1]?.diag ?? '', /no SLURM job named hv-testid-w404 in squeue and sacct yet .*waiting up to 300 s/);
+      assert.match(result[1]?.diag ?? '', /no SLURM job named hv-testid-w404 in squeue or sacct yet .*waiting up to 300 s/);
       assert.equal(result[2]?.status, 'failed');
       assert.match(result[2]?.diag ?? '', /^never reached SLURM: no SLURM job named hv-testid-w405/);
       assert.equal(replay.callsOf('sacct').length, 1);

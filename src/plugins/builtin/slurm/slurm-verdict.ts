@@ -103,10 +103,13 @@ export interface GoneContext {
 /** The verdict for a worker SLURM reports no job for (neither squeue nor, when asked, sacct). */
 export function goneVerdict(workSpec: WorkSpec, trace: PayloadTrace, ctx: GoneContext): Verdict {
   const { accounting } = ctx;
-  const looked = accounting.kind === 'asked' ? 'squeue and sacct' : accounting.kind === 'off' ? `squeue (sacct not used: ${accounting.why})` : 'squeue';
+  const askedSacct = accounting.kind === 'asked';
+  const note = accounting.kind === 'off' ? ` (sacct not used: ${accounting.why})` : '';
   const batchID = workSpec.batchID;
   const forgotten =
-    batchID === null ? `no SLURM job named ${ctx.jobName ?? '(no workerID)'} in ${looked}` : `SLURM job ${batchID} is known to neither ${looked}`;
+    batchID === null
+      ? `no SLURM job named ${ctx.jobName ?? '(no workerID)'} in squeue${askedSacct ? ' or sacct' : ''}${note}`
+      : `SLURM job ${batchID} is known to ${askedSacct ? 'neither squeue nor sacct' : 'squeue no more'}${note}`;
   const fromTrace = traceVerdict(workSpec, trace, forgotten);
   if (fromTrace !== undefined) return fromTrace;
   const unreadable = trace.kind === 'unreadable' ? `; ${trace.detail}` : '';
@@ -120,7 +123,8 @@ export function goneVerdict(workSpec: WorkSpec, trace: PayloadTrace, ctx: GoneCo
       return { status: WorkSpec.ST_submitted, diag: `${forgotten} yet (submission outcome unknown): waiting up to ${ctx.graceMs / 1000} s after submission [source: none]`, source: 'none' };
     }
     workSpec.nativeStatus = 'never submitted';
-    return { status: WorkSpec.ST_failed, diag: `never reached SLURM: ${forgotten} ${Math.round(waited / 1000)} s after submission${unreadable} [source: none]`, source: 'none' };
+    const when = since === null ? '(the worker has no submission time)' : `${Math.round(waited / 1000)} s after submission`;
+    return { status: WorkSpec.ST_failed, diag: `never reached SLURM: ${forgotten} ${when}${unreadable} [source: none]`, source: 'none' };
   }
   workSpec.nativeStatus = 'gone';
   const ended = accounting.kind === 'asked' ? '' : ' (it ended more than MinJobAge ago, or was never there)';
