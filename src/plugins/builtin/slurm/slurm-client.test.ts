@@ -29,7 +29,7 @@ describe('SLURM commands as recorded from slurm-wlm 22.05', () => {
     assert.deepEqual(replay.calls[0]?.argv, slurmFixture('squeue-jobs-all-states').argv);
     assert.deepEqual(
       jobs.map((j) => `${j.jobID} ${j.name} ${j.state} ${j.reason} ${String(j.elapsedSeconds)}`),
-      ['5 hv-testid-w4 CANCELLED None 1', '2 hv-testid-w2 COMPLETED None 1', '4 hv-testid-w3 FAILED NonZeroExitCode 1', '6 hv-testid-w6 PENDING BeginTime 0', '3 hv-testid-w1 RUNNING None 88', '1 hv-testid-w5 TIMEOUT TimeLimit 87'],
+      ['5 hv-testid-w4 CANCELLED None 0', '2 hv-testid-w2 COMPLETED None 0', '4 hv-testid-w3 FAILED NonZeroExitCode 0', '6 hv-testid-w6 PENDING BeginTime 0', '3 hv-testid-w1 RUNNING None 88', '1 hv-testid-w5 TIMEOUT TimeLimit 87'],
     );
   });
 
@@ -70,7 +70,7 @@ describe('SLURM commands as recorded from slurm-wlm 22.05', () => {
     assert.equal(byID.get('6')?.reason, 'BeginTime');
     assert.equal(byID.get('6')?.start, undefined);
     assert.equal(byID.get('3')?.end, undefined);
-    assert.deepEqual(byID.get('1')?.end, new Date(2026, 11, 2, 15, 42, 39));
+    assert.deepEqual(byID.get('1')?.end, new Date(2026, 11, 2, 15, 48, 45));
     const cancelledPending = (await clientFor({ sacct: 'sacct-jobs-after-scancel' }).client.sacct({ jobs: ['3', '6'] }, signal)).find((j) => j.jobID === '6');
     assert.equal(cancelledPending?.start, undefined);
   });
@@ -104,7 +104,7 @@ describe('SLURM commands as recorded from slurm-wlm 22.05', () => {
     const down = await failure(clientFor({ sbatch: 'sbatch-slurmctld-down' }).client.sbatch(request, signal));
     assert.equal(down.kind, 'unreachable');
     assert.equal(down.mayHaveRun, true);
-    assert.deepEqual(await clientFor({ sbatch: 'sbatch-slurmdbd-down' }).client.sbatch(request, signal), { jobID: '209' });
+    assert.deepEqual(await clientFor({ sbatch: 'sbatch-slurmdbd-down' }).client.sbatch(request, signal), { jobID: '210' });
   });
 
   test('an sbatch answer without a job id is a SlurmOutputError (the job may exist)', async () => {
@@ -115,9 +115,9 @@ describe('SLURM commands as recorded from slurm-wlm 22.05', () => {
 
   test('one scancel -v for many jobs: ended and unknown jobs are gone, an unreachable controller is unanswered per job', async () => {
     const { replay, client } = clientFor({ scancel: 'scancel-verbose-running-finished-unknown' });
-    const verdicts = await client.scancel(['210', '2', '999999'], signal);
-    assert.deepEqual(replay.calls[0]?.argv, ['scancel', '-v', '210', '2', '999999']);
-    assert.deepEqual(Object.fromEntries([...verdicts].map(([id, v]) => [id, v.kind])), { 210: 'signalled', 2: 'gone', 999999: 'gone' });
+    const verdicts = await client.scancel(['211', '2', '999999'], signal);
+    assert.deepEqual(replay.calls[0]?.argv, ['scancel', '-v', '211', '2', '999999']);
+    assert.deepEqual(Object.fromEntries([...verdicts].map(([id, v]) => [id, v.kind])), { 211: 'signalled', 2: 'gone', 999999: 'gone' });
     const down = await clientFor({ scancel: 'scancel-slurmctld-down' }).client.scancel(['3'], signal);
     assert.equal(down.get('3')?.kind, 'unanswered');
   });

@@ -44,7 +44,7 @@ describe('SlurmBulkMonitor', () => {
       assert.match(result[5]!.diag, /SLURM job 1 TIMEOUT, exit code 0:0 \(killed at its time limit: the payload did not finish\) \[source: sacct\]/);
       assert.deepEqual(ws.map((w) => w.nativeStatus), ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
       assert.equal(ws[3]!.nativeExitCode, 3);
-      assert.deepEqual(ws[5]!.endTime, new Date(2026, 11, 2, 15, 42, 39));
+      assert.deepEqual(ws[5]!.endTime, new Date(2026, 11, 2, 15, 48, 45));
       assert.ok(ws[1]!.startTime !== null, 'a running job gets its start time from its elapsed time');
     });
   });
@@ -99,6 +99,15 @@ describe('SlurmBulkMonitor', () => {
       const [check] = checks(await new SlurmBulkMonitor({}, replay.run).checkWorkers(ctx, [w!]));
       assert.equal(check?.status, 'finished');
       assert.match(check?.diag ?? '', /SLURM job 999999 is known to neither squeue nor sacct; .*FINISHED says finished \[source: postmortem-file\]/);
+    });
+  });
+
+  test('a quick job that sacct still names "allocation" is matched by its job id', async () => {
+    await withTempDir(async (dir) => {
+      const replay = new SlurmReplay({ squeue: 'squeue-jobs-only-unknown', sacct: 'sacct-quick-job-name-transient' });
+      const [check] = checks(await new SlurmBulkMonitor({}, replay.run).checkWorkers(ctx, workers(dir, [['209', 100]])));
+      assert.equal(check?.status, 'finished');
+      assert.match(check?.diag ?? '', /SLURM job 209 COMPLETED, exit code 0:0 \[source: sacct\]/);
     });
   });
 

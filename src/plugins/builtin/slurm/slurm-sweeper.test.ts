@@ -13,10 +13,10 @@ const ctx = testContext(testQueue({ harvesterID: 'testid' }));
 describe('SlurmSweeper', () => {
   test('kills a batch with ONE scancel; jobs already ended or unknown count as killed', async () => {
     const replay = new SlurmReplay({ scancel: 'scancel-verbose-running-finished-unknown' });
-    const ws = ['210', '2', '999999'].map((batchID, i) => new WorkSpec({ workerID: i + 1, batchID }));
+    const ws = ['211', '2', '999999'].map((batchID, i) => new WorkSpec({ workerID: i + 1, batchID }));
     const outcomes = await new SlurmSweeper({}, replay.run).killWorkers(ctx, ws);
     assert.equal(replay.callsOf('scancel').length, 1);
-    assert.deepEqual(replay.callsOf('scancel')[0]?.argv, ['scancel', '-v', '210', '2', '999999']);
+    assert.deepEqual(replay.callsOf('scancel')[0]?.argv, ['scancel', '-v', '211', '2', '999999']);
     assert.deepEqual(outcomes.map((o) => o.kind), ['succeeded', 'succeeded', 'succeeded']);
     assert.match(outcomes[1]!.diag, /had already ended: Job\/step already completing or completed/);
     assert.match(outcomes[2]!.diag, /Invalid job id specified/);
