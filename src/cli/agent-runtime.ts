@@ -95,7 +95,7 @@ function makeJobSource(ctx: CliContext, store: SqliteStore): JobSource {
   if (ctx.master.jobSource === 'embedded') {
     return new EmbeddedJobSource({ store, log: ctx.log, lockIntervalSec: ctx.master.agents.jobfetcher.lockInterval });
   }
-  const config = pandaConfigFrom(ctx.master.extra, { file: ctx.master.configFile, baseDir: ctx.master.home });
+  const config = pandaConfigFrom(ctx.master.extra, { file: ctx.master.configFile, baseDir: ctx.master.home, harvesterID: ctx.master.harvesterID });
   if (config === undefined) {
     throw new UsageError(`communicator PandaCommunicator needs a "pandacon" section in ${ctx.master.configFile ?? 'harvester.json'}`);
   }

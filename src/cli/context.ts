@@ -42,7 +42,7 @@ export class CliContext {
   }
 
   loadQueues(queueConfigFile?: string): QueueConfigLoad {
-    return loadQueueConfig(queueConfigFile ?? this.master.queueConfigFile);
+    return loadQueueConfig(queueConfigFile ?? this.master.queueConfigFile, { harvesterID: this.master.harvesterID });
   }
 
   /** The queue NAME, or a UsageError listing the queues there are (and why NAME failed to load, if it did). */

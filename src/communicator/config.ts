@@ -1,10 +1,9 @@
 // The "pandacon" section of the master configuration: how to reach the PanDA server, with harvester's option
 // names (panda_harvester.cfg [pandacon]). Defaults live in the schema below and nowhere else. Without a
 // pandacon section there is no PanDA client: the embedded job queue is the job source.
-import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigInvalidError } from '../config/index.js';
+import { ConfigInvalidError, harvesterIDFrom } from '../config/index.js';
 import { isPlainObject, ProblemCollector, type QueueReporter } from '../config/report.js';
 import { parseReported } from '../config/schema-issues.js';
 import { MIN_MASKED_SECRET_LENGTH, processSecrets, type SecretRegistry } from '../logging/index.js';
@@ -52,8 +51,8 @@ export const pandaconSchema = z.looseObject({
   maxRetries: z.number().int().min(0).default(3),
   /** First retry delay in seconds, doubled at each retry (with jitter), at most 60 s. */
   retryBackoff: z.number().min(0).default(1),
-  /** harvester's [master] harvester_id; a top-level harvester_id of harvester.json is taken too. */
-  harvester_id: z.string().min(1).default(() => `harvester-ts-${hostname()}`),
+  /** Accepted here for files written for earlier versions; the master configuration decides (its harvesterID). */
+  harvester_id: z.string().min(1).optional(),
 });
 
 const TOKEN_PATH = [PANDACON_SECTION, 'auth_token'];
@@ -97,6 +96,8 @@ export interface PandaConfigOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where resolved tokens are registered for masking; the process-wide registry by default. */
   readonly secrets?: SecretRegistry;
+  /** The master configuration's harvesterID; read from masterExtra's spellings when not given. */
+  readonly harvesterID?: string;
 }
 
 function resolveToken(raw: z.output<typeof pandaconSchema>['auth_token'], report: QueueReporter, opts: PandaConfigOptions, under: (p: string) => string): TokenSource | undefined {
@@ -146,9 +147,7 @@ export function pandaConfigFrom(masterExtra: Readonly<Record<string, unknown>>, 
     report.problem(PANDACON_SECTION, 'must be an object');
     throw new ConfigInvalidError(file, collector.problems);
   }
-  const topLevelId = masterExtra['harvester_id'];
-  const input = section['harvester_id'] === undefined && topLevelId !== undefined ? { ...section, harvester_id: topLevelId } : section;
-  const values = parseReported(pandaconSchema, input, [PANDACON_SECTION], report);
+  const values = parseReported(pandaconSchema, section, [PANDACON_SECTION], report);
   if (values === undefined) throw new ConfigInvalidError(file, collector.problems);
 
   const under = (p: string): string => (isAbsolute(p) || opts.baseDir === undefined ? p : resolve(opts.baseDir, p));
@@ -180,7 +179,7 @@ export function pandaConfigFrom(masterExtra: Readonly<Record<string, unknown>>, 
     getEventsChunkSize: values.getEventsChunkSize,
     maxRetries: values.maxRetries,
     retryBackoffSeconds: values.retryBackoff,
-    harvesterId: values.harvester_id,
+    harvesterId: opts.harvesterID ?? harvesterIDFrom(masterExtra),
     extra: Object.freeze(Object.fromEntries(Object.entries(section).filter(([key]) => !knownKeys.has(key)))),
   });
 }

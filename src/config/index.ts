@@ -18,4 +18,5 @@ export {
   type JobSourceKind,
   type QueueConfigOrigin,
 } from './master-config.js';
+export { defaultHarvesterID, harvesterIDFrom } from './harvester-id.js';
 export { agentNames, defaultAgentSettings, type AgentName, type AgentSettings, type DbSettings } from './agent-settings.js';

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMasterConfig, shippedExampleQueueConfig } from './master-config.js';
 import { defaultAgentSettings } from './agent-settings.js';
@@ -141,6 +141,33 @@ describe('loadMasterConfig: the agents, the database and the job source', () => 
           return true;
         },
       );
+    });
+  });
+});
+
+describe('loadMasterConfig: the harvester id', () => {
+  test('is harvester-ts-<hostname> when the file sets none', () => {
+    withDir((home) => assert.equal(loadMasterConfig({ home, env: {} }).harvesterID, `harvester-ts-${hostname()}`));
+  });
+
+  test("is read from harvester's master section, the top-level key or the pandacon section, and is not an extra key", () => {
+    for (const document of [{ master: { harvester_id: 'cern_a' } }, { harvester_id: 'cern_a' }, { pandacon: { harvester_id: 'cern_a' } }]) {
+      withDir((home) => {
+        writeFileSync(join(home, 'harvester.json'), JSON.stringify(document));
+        const master = loadMasterConfig({ home, env: {} });
+        assert.equal(master.harvesterID, 'cern_a', JSON.stringify(document));
+        assert.equal(master.extra['harvester_id'], undefined);
+        assert.equal(master.extra['master'], undefined);
+      });
+    }
+  });
+
+  test('spellings that disagree, or an id that is not a string, are problems naming the key', () => {
+    withDir((home) => {
+      writeFileSync(join(home, 'harvester.json'), JSON.stringify({ master: { harvester_id: 'a' }, pandacon: { harvester_id: 'b' } }));
+      assert.throws(() => loadMasterConfig({ home, env: {} }), (e: unknown) => e instanceof ConfigInvalidError && /pandacon\.harvester_id.*disagrees with master\.harvester_id/.test(e.message));
+      writeFileSync(join(home, 'harvester.json'), JSON.stringify({ harvester_id: 7 }));
+      assert.throws(() => loadMasterConfig({ home, env: {} }), (e: unknown) => e instanceof ConfigInvalidError && e.problems[0]?.path === 'harvester_id');
     });
   });
 });

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { logLevels, type LogLevel } from '../logging/index.js';
 import { agentSectionsSchema, agentSettingsFrom, dbSectionSchema, defaultDatabaseFileName, type AgentSettings, type DbSettings } from './agent-settings.js';
 import { deepFreeze } from './deep-freeze.js';
+import { harvesterIDFrom } from './harvester-id.js';
 import { JsonSyntaxError, parseJsonText } from './json-text.js';
 import { ConfigFileError, ConfigInvalidError } from './problems.js';
 import { readConfigFile } from './queue-config.js';
@@ -44,6 +45,12 @@ export interface MasterConfig {
    * (the "pandacon" section) when "communicator": {"className": "PandaCommunicator"} is set.
    */
   readonly jobSource: JobSourceKind;
+  /**
+   * harvester's [master] harvester_id ("master": {"harvester_id"}, or a top-level or pandacon "harvester_id"),
+   * by default harvester-ts-<hostname>. Set on every resolved queue (QueueConfig.harvesterID) and used by the
+   * PanDA client.
+   */
+  readonly harvesterID: string;
   /** Keys of harvester.json read elsewhere ("pandacon") or not used by this version, kept as written. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
@@ -71,6 +78,9 @@ const masterFileSchema = z.object({
   communicator: z
     .looseObject({ className: z.enum(['EmbeddedCommunicator', 'PandaCommunicator']).optional(), moduleName: z.string().optional() })
     .optional(),
+  // Checked by harvesterIDFrom, which also reads the pandacon spelling.
+  master: z.looseObject({ harvester_id: z.unknown().optional() }).optional(),
+  harvester_id: z.unknown().optional(),
   ...agentSectionsSchema.shape,
 });
 const masterFileKeys: ReadonlySet<string> = new Set(Object.keys(masterFileSchema.shape));
@@ -79,7 +89,13 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-function readMasterFile(file: string): { values: z.output<typeof masterFileSchema>; extra: Record<string, unknown> } {
+interface MasterFile {
+  readonly values: z.output<typeof masterFileSchema>;
+  readonly harvesterID: string;
+  readonly extra: Record<string, unknown>;
+}
+
+function readMasterFile(file: string): MasterFile {
   const collector = new ProblemCollector(file);
   const report = collector.forQueue(undefined);
   let document: unknown;
@@ -95,9 +111,10 @@ function readMasterFile(file: string): { values: z.output<typeof masterFileSchem
     throw new ConfigInvalidError(file, collector.problems);
   }
   const values = parseReported(masterFileSchema, document, [], report);
-  if (values === undefined) throw new ConfigInvalidError(file, collector.problems);
+  const harvesterID = harvesterIDFrom(document, report);
+  if (values === undefined || collector.problems.length > 0) throw new ConfigInvalidError(file, collector.problems);
   const extra = Object.fromEntries(Object.entries(document).filter(([key]) => !masterFileKeys.has(key)));
-  return { values, extra };
+  return { values, harvesterID, extra };
 }
 
 export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
@@ -112,7 +129,7 @@ export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
   } else if (existsSync(join(home, MASTER_CONFIG_NAME))) {
     configFile = join(home, MASTER_CONFIG_NAME);
   }
-  const { values, extra } = configFile === undefined ? { values: {}, extra: {} } : readMasterFile(configFile);
+  const { values, harvesterID, extra } = configFile === undefined ? { values: {}, harvesterID: harvesterIDFrom({}), extra: {} } : readMasterFile(configFile);
 
   let logLevel: LogLevel = values.logLevel ?? 'info';
   if (opts.logLevel !== undefined) {
@@ -149,6 +166,7 @@ export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
     agents: agentSettingsFrom(values),
     db: { databaseFile: underHome(values.db?.database_filename ?? defaultDatabaseFileName) },
     jobSource: values.communicator?.className === 'PandaCommunicator' ? 'panda' : 'embedded',
+    harvesterID,
     extra,
   });
 }

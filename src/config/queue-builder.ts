@@ -27,6 +27,8 @@ export interface QueueBuildOptions {
   /** Directory of the queue configuration file: relative secret files are resolved against it. */
   readonly baseDir: string;
   readonly secrets: SecretRegistry;
+  /** Set on the queue as harvesterID. */
+  readonly harvesterID: string;
 }
 
 const sectionKeySet: ReadonlySet<string> = new Set(pluginSectionKeys);
@@ -191,6 +193,7 @@ export function buildQueue(
   const { siteName, ...rest } = scalars;
   return deepFreeze({
     queueName,
+    harvesterID: opts.harvesterID,
     // harvester: a queue named "SITE/resourceType" belongs to site SITE.
     siteName: siteName ?? queueName.split('/')[0] ?? queueName,
     ...rest,

@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +152,12 @@ describe('queue-level keys', () => {
     const q = load.queues.get('Q');
     assert.deepEqual(q?.extra, { customKey: { a: 1 }, noHeartbeat: 'running' });
     assert.deepEqual(q?.submitter?.options, { templateFile: '/t.sh', nested: { x: [1] } });
+  });
+
+  test("every queue carries the instance's harvesterID (given by the master configuration, else harvester-ts-<hostname>)", () => {
+    const given = parse({ A: {}, B: {} }, { harvesterID: 'cern_central_a' });
+    assert.deepEqual([...given.queues.values()].map((q) => q.harvesterID), ['cern_central_a', 'cern_central_a']);
+    assert.equal(parse({ A: {} }).queues.get('A')?.harvesterID, `harvester-ts-${hostname()}`);
   });
 
   test('accepts queueStatus in any case, as harvester lower-cases it', () => {

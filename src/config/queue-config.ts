@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { processSecrets, type SecretRegistry } from '../logging/index.js';
 import { deepFreeze } from './deep-freeze.js';
+import { defaultHarvesterID } from './harvester-id.js';
 import { JsonSyntaxError, parseJsonText } from './json-text.js';
 import { ConfigFileError, type ConfigProblem } from './problems.js';
 import { buildQueue } from './queue-builder.js';
@@ -39,6 +40,8 @@ export interface QueueConfigOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where resolved secrets are registered for masking; the process-wide registry by default. */
   readonly secrets?: SecretRegistry;
+  /** The master configuration's harvesterID, set on every queue; harvester-ts-<hostname> when not given. */
+  readonly harvesterID?: string;
 }
 
 function finish(
@@ -81,7 +84,12 @@ export function parseQueueConfig(text: string, file: string, opts: QueueConfigOp
     return finish(file, queues, collector);
   }
   const { queues: rawQueues } = resolveTemplates(document, collector);
-  const buildOptions = { env: opts.env ?? process.env, baseDir: dirname(file), secrets: opts.secrets ?? processSecrets };
+  const buildOptions = {
+    env: opts.env ?? process.env,
+    baseDir: dirname(file),
+    secrets: opts.secrets ?? processSecrets,
+    harvesterID: opts.harvesterID ?? defaultHarvesterID(),
+  };
   const unbuilt = new Map<string, UnbuiltSection[]>();
   for (const [name, raw] of rawQueues) {
     const queue = buildQueue(name, raw, collector.forQueue(name), buildOptions);

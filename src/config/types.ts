@@ -75,6 +75,11 @@ export type MapType = (typeof mapTypes)[number];
 
 export interface QueueConfig {
   readonly queueName: string;
+  /**
+   * The harvester instance's id (the master configuration's harvester_id), the same on every queue: it
+   * travels with each remote call, so plugins in a bot know which instance they work for.
+   */
+  readonly harvesterID: string;
   /** Defaults to queueName, as in harvester. */
   readonly siteName: string;
   readonly queueStatus: QueueStatus;

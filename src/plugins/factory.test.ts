@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { exampleSlurmTemplate } from '../../test/support/slurm-replay.js';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MiddlewareConfig, QueueConfig } from '../config/index.js';
@@ -99,10 +100,11 @@ describe('PluginFactory.resolve', () => {
 
   test('check() reports the same problems as text, for queues check', () => {
     const ok = factory.check(request('submitter', 'DummySingletonSubmitter', 'pandaharvester.harvestersubmitter.dummy_submitter'));
-    assert.equal(ok.error, undefined);
+    assert.deepEqual(ok.problems, []);
     assert.equal(ok.warnings.length, 1);
     const bad = factory.check(request('sweeper', 'NoSuchSweeper', 'dummy_sweeper'));
-    assert.match(bad.error ?? '', /NoSuchSweeper/);
+    assert.equal(bad.problems.length, 1);
+    assert.match(bad.problems[0]!, /NoSuchSweeper/);
   });
 });
 
@@ -114,7 +116,9 @@ describe('built-in registry', () => {
       assert.match(info.harvesterModule, /^(pandaharvester\.harvester\w+|harvester_ts)\.\w+$/);
       assert.ok(info.harvesterModule.endsWith(`.${info.shortModule}`), info.harvesterModule);
       assert.ok(info.description.length > 0);
-      const instance = new info.pluginClass({ queueName: 'REGISTRY' });
+      // The SLURM submitter cannot be built without its template.
+      const options = info.className === 'SlurmSubmitter' ? { templateFile: exampleSlurmTemplate } : {};
+      const instance = new info.pluginClass({ queueName: 'REGISTRY', ...options });
       assert.deepEqual(missingContractMethods(info.kind, instance).missing, [], info.className);
       classNames.add(info.className);
     }

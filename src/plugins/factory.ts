@@ -61,10 +61,15 @@ export interface MiddlewareResolution extends ResolutionBase {
 }
 export type Resolution = BuiltinResolution | FileResolution | MiddlewareResolution;
 
-/** A section's verdict for `queues check`: warnings, and the error message when it cannot be resolved. */
+/** A section's verdict for `queues check`: what keeps it from working (unresolvable, bad options), and warnings. */
 export interface PluginCheck {
   readonly warnings: readonly string[];
-  readonly error?: string;
+  readonly problems: readonly string[];
+}
+
+export interface PluginCheckOptions {
+  /** Also let the plugin class check the section's options (default true; false when they were not read). */
+  readonly checkOptions?: boolean;
 }
 
 export interface PluginFactoryOptions {
@@ -153,21 +158,28 @@ export class PluginFactory {
     return [...new Set([...byModule, ...wrongKind, ...byClass, ...byModuleName])].slice(0, 4);
   }
 
-  /** `resolve` as a verdict for `queues check`, never throwing for plugin-layer problems. */
-  check(request: PluginRequest): PluginCheck {
+  /**
+   * `resolve` as a verdict for `queues check`, never throwing for plugin-layer problems; for a built-in whose
+   * class can check options (checkOptions), its verdict on the section's options too.
+   */
+  check(request: PluginRequest, opts: PluginCheckOptions = {}): PluginCheck {
+    let resolution: Resolution;
     try {
-      const resolution = this.resolve(request);
-      if (resolution.source === 'middleware') {
-        return {
-          warnings: resolution.warnings,
-          error: `'${request.section.name}' (${request.section.module}) is a middleware element, not a ${request.kind} plugin`,
-        };
-      }
-      return { warnings: resolution.warnings };
+      resolution = this.resolve(request);
     } catch (error) {
-      if (error instanceof PluginError) return { warnings: [], error: error.message };
+      if (error instanceof PluginError) return { warnings: [], problems: [error.message] };
       throw error;
     }
+    if (resolution.source === 'middleware') {
+      return {
+        warnings: resolution.warnings,
+        problems: [`'${request.section.name}' (${request.section.module}) is a middleware element, not a ${request.kind} plugin`],
+      };
+    }
+    const pluginClass = resolution.source === 'builtin' ? resolution.info.pluginClass : undefined;
+    if (opts.checkOptions === false || pluginClass?.checkOptions === undefined) return { warnings: resolution.warnings, problems: [] };
+    const verdict = pluginClass.checkOptions(constructorOptions(request), { remote: request.section.middleware !== undefined });
+    return { warnings: [...resolution.warnings, ...verdict.warnings], problems: [...verdict.problems] };
   }
 
   /** Whether a registered provider serves a queue's middleware element; the problem as text when none does. */

@@ -12,6 +12,7 @@ export type {
   MiddlewareResolution,
   MiddlewareWrapArgs,
   PluginCheck,
+  PluginCheckOptions,
   PluginFactoryOptions,
   PluginRequest,
   Resolution,

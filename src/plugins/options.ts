@@ -61,3 +61,26 @@ export class OptionReader {
     return this.options[name];
   }
 }
+
+/** Where a section's plugin will run, for a plugin's own option check. */
+export interface OptionsCheckContext {
+  /** The section runs through a middleware element: files it names are on the remote host. */
+  readonly remote: boolean;
+}
+
+/** A plugin's verdict on a section's options for `queues check`, before anything runs. */
+export interface OptionsCheck {
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** An options check that builds the plugin: what its constructor refuses (a PluginOptionError) is a problem. */
+export function constructionCheck(build: () => unknown): OptionsCheck {
+  try {
+    build();
+    return { problems: [], warnings: [] };
+  } catch (error) {
+    if (error instanceof PluginOptionError) return { problems: [error.message], warnings: [] };
+    throw error;
+  }
+}

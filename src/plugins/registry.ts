@@ -1,7 +1,7 @@
 // The built-in plugins: what `harvester plugins list` prints and what the factory resolves section names
 // against. Each answers to harvester's Python module path and to our short module name.
 import type { ContractsByKind, PluginKind } from './contracts.js';
-import type { PluginOptions } from './options.js';
+import type { OptionsCheck, OptionsCheckContext, PluginOptions } from './options.js';
 import { DummySubmitter } from './builtin/dummy-submitter.js';
 import { DummySingletonSubmitter } from './builtin/dummy-singleton-submitter.js';
 import { DummyMonitor } from './builtin/dummy-monitor.js';
@@ -14,9 +14,17 @@ import { SimpleThrottler } from './builtin/simple-throttler.js';
 import { LocalProcessSubmitter } from './builtin/local-process-submitter.js';
 import { LocalProcessMonitor } from './builtin/local-process-monitor.js';
 import { LocalProcessSweeper } from './builtin/local-process-sweeper.js';
+import { SlurmSubmitter } from './builtin/slurm/slurm-submitter.js';
+import { SlurmBulkMonitor } from './builtin/slurm/slurm-monitor.js';
+import { SlurmSweeper } from './builtin/slurm/slurm-sweeper.js';
 
-/** A plugin class: built from its section's options (harvester's `**kwarg`). */
-export type PluginClass<K extends PluginKind = PluginKind> = new (options: PluginOptions) => ContractsByKind[K];
+/**
+ * A plugin class: built from its section's options (harvester's `**kwarg`). It may check a section's options
+ * without being built (`queues check`), e.g. a template file naming an unknown placeholder.
+ */
+export type PluginClass<K extends PluginKind = PluginKind> = (new (options: PluginOptions) => ContractsByKind[K]) & {
+  checkOptions?(options: PluginOptions, context: OptionsCheckContext): OptionsCheck;
+};
 
 export interface BuiltinPluginInfo<K extends PluginKind = PluginKind> {
   readonly className: string;
@@ -130,6 +138,43 @@ const builtins: readonly BuiltinPluginInfo[] = Object.freeze([
     harvesterModule: 'harvester_ts.local_process_sweeper',
     description: "kills the payload's process group (SIGTERM, then SIGKILL after killGracePeriod); sweeps by removing the access point",
     pluginClass: LocalProcessSweeper,
+  }),
+  builtin({
+    className: 'SlurmSubmitter',
+    kind: 'submitter',
+    shortModule: 'slurm_submitter',
+    harvesterModule: 'pandaharvester.harvestersubmitter.slurm_submitter',
+    description:
+      "sbatch from templateFile (harvester's placeholders, unknown ones refused); job named hv-<harvesterID>-w<workerID>, " +
+      'an existing job of that name adopted instead of a second; bounded parallel sbatch',
+    pluginClass: SlurmSubmitter,
+  }),
+  // One class for harvester's three SLURM monitors: the bulk behaviour is what each of them is for.
+  ...(
+    [
+      ['SlurmBulkMonitor', 'slurm_bulk_monitor'],
+      ['SlurmMonitor', 'slurm_monitor'],
+      ['SlurmSqueueMonitor', 'slurm_squeue_monitor'],
+    ] as const
+  ).map(([className, shortModule]) =>
+    builtin({
+      className,
+      kind: 'monitor',
+      shortModule,
+      harvesterModule: `pandaharvester.harvestermonitor.${shortModule}`,
+      description:
+        (className === 'SlurmBulkMonitor' ? '' : 'same as SlurmBulkMonitor: ') +
+        'one squeue for the batch, one sacct for ended/forgotten jobs (squeue alone without accounting), payload exit code file; full state table',
+      pluginClass: SlurmBulkMonitor,
+    }),
+  ),
+  builtin({
+    className: 'SlurmSweeper',
+    kind: 'sweeper',
+    shortModule: 'slurm_sweeper',
+    harvesterModule: 'pandaharvester.harvestersweeper.slurm_sweeper',
+    description: 'one scancel for the batch (ended/unknown jobs count as killed); sweeps by removing the access point',
+    pluginClass: SlurmSweeper,
   }),
 ]);
 

@@ -15,6 +15,7 @@ export function section(name: string, module: string, options: Record<string, un
 export function testQueue(overrides: Partial<QueueConfig> = {}): QueueConfig {
   return {
     queueName: 'TEST_QUEUE',
+    harvesterID: 'test-harvester',
     siteName: 'TEST_SITE',
     queueStatus: 'online',
     prodSourceLabel: 'managed',

@@ -166,7 +166,7 @@ export function checkQueues(load: QueueConfigLoad, factory: PluginFactory): { pr
       if (section === undefined) continue;
       const verdict = factory.check({ queueName: queue.queueName, kind, section });
       for (const message of verdict.warnings) warnings.push({ file: load.file, queue: queue.queueName, path: kind, message });
-      if (verdict.error !== undefined) problems.push({ file: load.file, queue: queue.queueName, path: kind, message: verdict.error });
+      for (const message of verdict.problems) problems.push({ file: load.file, queue: queue.queueName, path: kind, message });
     }
     for (const [key, middleware] of Object.entries(queue.middlewares)) {
       const error = factory.checkMiddleware(middleware);
@@ -177,8 +177,9 @@ export function checkQueues(load: QueueConfigLoad, factory: PluginFactory): { pr
   for (const [queueName, sections] of load.unbuiltSections) {
     for (const { kind, name, module } of sections) {
       const section = { name, module, bareFunctions: [], options: {} };
-      const verdict = factory.check({ queueName, kind, section });
-      if (verdict.error !== undefined) problems.push({ file: load.file, queue: queueName, path: kind, message: verdict.error });
+      // Only whether the plugin exists: the section's options were not read.
+      const verdict = factory.check({ queueName, kind, section }, { checkOptions: false });
+      for (const message of verdict.problems) problems.push({ file: load.file, queue: queueName, path: kind, message });
     }
   }
   return { problems, warnings };

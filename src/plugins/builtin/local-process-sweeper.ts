@@ -1,15 +1,13 @@
 // Kills local-process workers (their whole process group: SIGTERM, SIGKILL after killGracePeriod seconds)
 // and sweeps them by removing the access point, as harvester's sweepers clean up after a batch job. Both are
 // idempotent: a payload already gone, or an access point already removed, is a success.
-import { rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
 import type { WorkSpec } from '../../spec/index.js';
 import { abortedDiag } from '../abort.js';
 import type { PluginContext, Sweeper } from '../contracts.js';
 import { PluginOptionError } from '../errors.js';
 import { OptionReader, type PluginOptions } from '../options.js';
 import { failed, retryLater, succeeded, type Outcome } from '../outcome.js';
+import { removeAccessPoint } from './access-point-removal.js';
 import { readPidFile, LocalProcessStateError } from './local-process-files.js';
 import type { ProcessIdentity } from './local-process-identity.js';
 import { killPayloadGroups, type KillResult } from './local-process-kill.js';
@@ -72,20 +70,8 @@ export class LocalProcessSweeper implements Sweeper {
   }
 
   async sweepWorker(ctx: PluginContext, workSpec: WorkSpec): Promise<Outcome> {
-    const accessPoint = accessPointOf(workSpec);
-    if (accessPoint === undefined) return succeeded(undefined, 'no accessPoint: nothing to sweep');
-    const unsafe = unsafeToRemove(accessPoint);
-    if (unsafe !== undefined) return failed(`worker ${String(workSpec.workerID)}: not removing access point ${accessPoint}: ${unsafe}`);
     // A payload still running would write into a directory we are removing: end it first.
-    const killed = await this.killWorker(ctx, workSpec);
-    if (killed.kind !== 'succeeded') return killed;
-    try {
-      await rm(accessPoint, { recursive: true, force: true });
-    } catch (error) {
-      return retryLater(`worker ${String(workSpec.workerID)}: cannot remove access point ${accessPoint}: ${errorText(error)}`);
-    }
-    ctx.log.debug({ workerID: workSpec.workerID, accessPoint }, 'swept');
-    return succeeded();
+    return removeAccessPoint(ctx, workSpec, () => this.killWorker(ctx, workSpec));
   }
 
   private async payloadOf(workSpec: WorkSpec): Promise<{ identity: ProcessIdentity } | { outcome: Outcome }> {
@@ -103,14 +89,4 @@ export class LocalProcessSweeper implements Sweeper {
       return { outcome: retryLater(`worker ${String(workSpec.workerID)}: cannot read the payload pid in ${accessPoint}: ${errorText(error)}`) };
     }
   }
-}
-
-/** Why a path must not be removed recursively, or undefined when it may be. */
-function unsafeToRemove(accessPoint: string): string | undefined {
-  if (!isAbsolute(accessPoint)) return 'it is not an absolute path';
-  const path = resolve(accessPoint);
-  if (path === '/') return 'it is the root directory';
-  if (path === resolve(homedir())) return 'it is the home directory';
-  if (path === process.cwd()) return 'it is the working directory';
-  return undefined;
 }
