@@ -22,16 +22,37 @@ slurm_pidfile() { echo "$SLURM_DIR/run/$1.pid"; }
 
 # ---------------------------------------------------------------------------------------------- packages
 
-# Binary -> package that provides it. Checked one by one so that the message names exactly what is missing.
-slurm_ensure_packages() {
-  local missing=() entry binary package
-  for entry in /usr/sbin/munged:munge /usr/sbin/slurmctld:slurmctld /usr/sbin/slurmd:slurmd \
-    /usr/bin/sbatch:slurm-client /usr/sbin/slurmdbd:slurmdbd /usr/sbin/mariadbd:mariadb-server \
-    /usr/bin/mariadb-install-db:mariadb-server /usr/bin/mariadb:mariadb-client; do
-    binary="${entry%%:*}" package="${entry##*:}"
-    [[ -x $binary ]] || [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
+# What SLURM on hpc needs, as binary:package pairs.
+readonly SLURM_BINARIES="/usr/sbin/munged:munge /usr/sbin/slurmctld:slurmctld /usr/sbin/slurmd:slurmd
+  /usr/bin/sbatch:slurm-client /usr/sbin/slurmdbd:slurmdbd /usr/sbin/mariadbd:mariadb-server
+  /usr/bin/mariadb-install-db:mariadb-server /usr/bin/mariadb:mariadb-client"
+
+# "binary (package), ..." for the missing binaries; empty when nothing is missing.
+slurm_missing_binaries() {
+  local entry missing=()
+  for entry in $SLURM_BINARIES; do
+    [[ -x ${entry%%:*} ]] || missing+=("${entry%%:*} (${entry##*:})")
   done
-  [[ ${#missing[@]} -eq 0 ]] || apt_install "${missing[*]}" "SLURM on hpc (packages ${missing[*]})"
+  local IFS=','
+  echo "${missing[*]}" | sed 's/,/, /g'
+}
+
+# The packages of the missing binaries, separated by spaces.
+slurm_missing_packages() {
+  local entry
+  for entry in $SLURM_BINARIES; do
+    [[ -x ${entry%%:*} ]] || echo "${entry##*:}"
+  done | sort -u | paste -sd ' ' -
+}
+
+slurm_ensure_packages() {
+  local missing
+  missing="$(slurm_missing_binaries)"
+  if [[ -n $missing ]]; then
+    apt_install "$(slurm_missing_packages)" "SLURM on hpc: $missing"
+    missing="$(slurm_missing_binaries)"
+    [[ -z $missing ]] || die "SLURM on hpc still misses $missing after installing its packages"
+  fi
   local plugin
   for plugin in accounting_storage_mysql accounting_storage_slurmdbd select_cons_tres proctrack_linuxproc; do
     compgen -G "/usr/lib/*/slurm-wlm/$plugin.so" >/dev/null || die "the SLURM plugin $plugin.so is missing (package slurm-wlm-basic-plugins or slurm-wlm-mysql-plugin)"
@@ -48,44 +69,11 @@ slurm_ensure_packages() {
 
 # ---------------------------------------------------------------------------------------------- processes
 
-# Pid from a pid file when that process is alive and runs the expected command; fails otherwise.
-pid_from_file() {
-  local pidfile="$1" comm="$2" pid
-  [[ -s $pidfile ]] || return 1
-  pid="$(<"$pidfile")"
-  [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == "$comm" ]] && any_alive "$pid" || return 1
-  echo "$pid"
-}
-
-none_alive() { ! any_alive "$@"; }
-
 slurm_daemon_pid() { pid_from_file "$(slurm_pidfile "$1")" "$1"; }
-
-# Polls a command every 0.2 s until it succeeds, for at most $1 seconds.
-wait_until() {
-  local seconds="$1" deadline; shift
-  deadline=$((SECONDS + seconds))
-  until "$@"; do
-    [[ $SECONDS -lt $deadline ]] || return 1
-    sleep 0.2
-  done
-}
-
-# Stops a daemon by its pid file: TERM, a bounded wait, then KILL.
-stop_by_pidfile() {
-  local pidfile="$1" comm="$2" pid
-  pid="$(pid_from_file "$pidfile" "$comm")" || { rm -f "$pidfile"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_until 30 none_alive "$pid"; then
-    say "$comm (pid $pid) did not stop within 30 s of SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-}
 
 # Commands started from here never inherit descriptor 9, the lock of scripts/testbed: a daemon holding it
 # would block every later run.
-
+#
 # Runs a command inside hv-hpc (so /etc/slurm is our configuration) in a UTS namespace named hpc.
 # `ip netns exec` mounts a fresh /sys without /sys/fs/cgroup, and slurmd 22.05 always loads a cgroup plugin
 # (CgroupPlugin=disabled only came in 23.02): an empty tmpfs there, with cgroup/v1 and IgnoreSystemd in
@@ -135,10 +123,12 @@ mariadb_up() {
       --skip-test-db --skip-name-resolve >>"$log" 2>&1 || die "mariadb-install-db failed for $datadir; see $log"
   fi
   tcp_reachable "$NS_HPC" 127.0.0.1 "$MARIADB_PORT" && die "port $MARIADB_PORT on 127.0.0.1 in $NS_HPC is taken by something else"
-  # mariadbd stays in the foreground: detach it from this script's terminal and process group.
+  # mariadbd stays in the foreground: detach it from this script's terminal and process group. The InnoDB
+  # settings are the least slurmdbd accepts without logging "Database settings not recommended values".
   setsid ip netns exec "$NS_HPC" /usr/sbin/mariadbd --no-defaults --user=root --datadir="$datadir" \
     --socket="$(mariadb_socket)" --port="$MARIADB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
-    --pid-file="$(slurm_pidfile mariadbd)" --log-error="$log" --innodb-lock-wait-timeout=900 \
+    --pid-file="$(slurm_pidfile mariadbd)" --log-error="$log" \
+    --innodb-lock-wait-timeout=900 --innodb-buffer-pool-size=512M \
     </dev/null >>"$log" 2>&1 9>&- &
   wait_until "$SLURM_WAIT_SECONDS" mariadb_sql -e 'SELECT 1' >/dev/null 2>&1 \
     || die "MariaDB does not answer on $(mariadb_socket) within $SLURM_WAIT_SECONDS s; see $log"

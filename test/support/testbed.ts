@@ -143,6 +143,14 @@ function procStat(pid: number): { comm: string; state: string; ppid: number } | 
   return { comm: stat.slice(open + 1, close), state, ppid: Number(ppid) };
 }
 
+/** The pid in a daemon's pid file when that process is alive and runs `comm`; undefined when it is not running. */
+function livePidFromFile(pidFile: string, comm: string, host: TestbedHostName): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new TestbedError(`pid file ${pidFile} holds no pid`, `read ${comm} pid`, host);
+  return procStat(pid)?.comm === comm ? pid : undefined;
+}
+
 /** Inodes of the sockets a process holds open (empty once it has exited). */
 export function socketInodes(pid: number | 'self'): Set<string> {
   const inodes = new Set<string>();
@@ -276,11 +284,7 @@ export class Testbed {
 
   /** Pid of a host's listening sshd, or undefined when it is not running (stopped by a test, or down). */
   sshdListenerPid(host: TestbedHostName): number | undefined {
-    const pidFile = this.hosts[host].sshdPidFile;
-    if (!existsSync(pidFile)) return undefined;
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0) throw new TestbedError(`pid file ${pidFile} holds no pid`, 'read sshd pid', host);
-    return procStat(pid)?.comm === 'sshd' ? pid : undefined;
+    return livePidFromFile(this.hosts[host].sshdPidFile, 'sshd', host);
   }
 
   /**
@@ -326,10 +330,7 @@ export class Testbed {
 
   /** Pid of hpc's slurmctld, or undefined when it is not running. */
   slurmctldPid(): number | undefined {
-    const pidFile = this.slurm.slurmctldPidFile;
-    if (!existsSync(pidFile)) return undefined;
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && procStat(pid)?.comm === 'slurmctld' ? pid : undefined;
+    return livePidFromFile(this.slurm.slurmctldPidFile, 'slurmctld', 'hpc');
   }
 
   /** Stops hpc's slurmctld (it saves its state; slurmd and running jobs go on); `scripts/testbed slurmctld-stop`. */
