@@ -44,6 +44,24 @@ const hostSchema = z.object({
   hostPublicKey: z.string().regex(/^ssh-\S+ \S+/),
 });
 
+/** The single-node SLURM on hpc. confFile and noAccountingConfFile are paths as seen inside hv-hpc. */
+const slurmSchema = z.object({
+  host: z.literal('hpc'),
+  namespace: z.literal('hv-hpc'),
+  clusterName: z.string().min(1),
+  nodeName: z.string().min(1),
+  partition: z.string().min(1),
+  cpus: z.number().int().positive(),
+  realMemoryMb: z.number().int().positive(),
+  confFile: z.string().startsWith('/'),
+  noAccountingConfFile: z.string().startsWith('/'),
+  hostConfDir: z.string().startsWith('/'),
+  stateDir: z.string().min(1),
+  logDir: z.string().min(1),
+  logFiles: z.object({ slurmctld: z.string().min(1), slurmd: z.string().min(1), slurmdbd: z.string().min(1), mariadb: z.string().min(1) }),
+  slurmctldPidFile: z.string().min(1),
+});
+
 const envSchema = z.object({
   version: z.literal(1),
   stateDir: z.string().min(1),
@@ -61,9 +79,11 @@ const envSchema = z.object({
     privateKeyFile: z.string().min(1),
     publicKeyFile: z.string().min(1),
   }),
+  slurm: slurmSchema,
 });
 
 export type TestbedHost = z.infer<typeof hostSchema>;
+export type TestbedSlurm = z.infer<typeof slurmSchema>;
 export type TestbedUser = Pick<z.infer<typeof envSchema>['user'], 'name' | 'uid' | 'home'>;
 
 export interface CommandResult {
@@ -123,6 +143,14 @@ function procStat(pid: number): { comm: string; state: string; ppid: number } | 
   return { comm: stat.slice(open + 1, close), state, ppid: Number(ppid) };
 }
 
+/** The pid in a daemon's pid file when that process is alive and runs `comm`; undefined when it is not running. */
+function livePidFromFile(pidFile: string, comm: string, host: TestbedHostName): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new TestbedError(`pid file ${pidFile} holds no pid`, `read ${comm} pid`, host);
+  return procStat(pid)?.comm === comm ? pid : undefined;
+}
+
 /** Inodes of the sockets a process holds open (empty once it has exited). */
 export function socketInodes(pid: number | 'self'): Set<string> {
   const inodes = new Set<string>();
@@ -179,6 +207,7 @@ export class Testbed {
   readonly core: { name: 'core'; namespace: 'hv-core'; ip: string };
   readonly hosts: { jump: TestbedHost; hpc: TestbedHost };
   readonly user: TestbedUser;
+  readonly slurm: TestbedSlurm;
   readonly passwordPath: string;
   readonly passphrasePath: string;
   readonly privateKeyPath: string;
@@ -200,6 +229,14 @@ export class Testbed {
     });
     this.hosts = { jump: host(env.hosts.jump), hpc: host(env.hosts.hpc) };
     this.user = { name: env.user.name, uid: env.user.uid, home: env.user.home };
+    const logFiles = env.slurm.logFiles;
+    this.slurm = {
+      ...env.slurm,
+      stateDir: path(env.slurm.stateDir),
+      logDir: path(env.slurm.logDir),
+      logFiles: { slurmctld: path(logFiles.slurmctld), slurmd: path(logFiles.slurmd), slurmdbd: path(logFiles.slurmdbd), mariadb: path(logFiles.mariadb) },
+      slurmctldPidFile: path(env.slurm.slurmctldPidFile),
+    };
     this.passwordPath = path(env.user.passwordFile);
     this.passphrasePath = path(env.user.passphraseFile);
     this.privateKeyPath = path(env.user.privateKeyFile);
@@ -236,13 +273,18 @@ export class Testbed {
     return runCommand(['ip', 'netns', 'exec', namespace, ...argv], options);
   }
 
+  /**
+   * Runs argv as the test user inside a namespace (`runuser`), with `env` added to its environment; in hv-hpc
+   * the user sees the testbed's SLURM configuration as /etc/slurm.
+   */
+  runAsUser(namespace: TestbedNamespace, argv: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CommandResult> {
+    const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+    return this.runInNamespace(namespace, ['runuser', '-u', this.user.name, '--', 'env', ...assignments, ...argv]);
+  }
+
   /** Pid of a host's listening sshd, or undefined when it is not running (stopped by a test, or down). */
   sshdListenerPid(host: TestbedHostName): number | undefined {
-    const pidFile = this.hosts[host].sshdPidFile;
-    if (!existsSync(pidFile)) return undefined;
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0) throw new TestbedError(`pid file ${pidFile} holds no pid`, 'read sshd pid', host);
-    return procStat(pid)?.comm === 'sshd' ? pid : undefined;
+    return livePidFromFile(this.hosts[host].sshdPidFile, 'sshd', host);
   }
 
   /**
@@ -284,6 +326,31 @@ export class Testbed {
   /** Starts a host's sshd again and waits until it accepts connections; `scripts/testbed sshd-start`. */
   startSshd(host: TestbedHostName): Promise<void> {
     return this.runScript(['sshd-start', host], 'start sshd', host);
+  }
+
+  /** Pid of hpc's slurmctld, or undefined when it is not running. */
+  slurmctldPid(): number | undefined {
+    return livePidFromFile(this.slurm.slurmctldPidFile, 'slurmctld', 'hpc');
+  }
+
+  /** Stops hpc's slurmctld (it saves its state; slurmd and running jobs go on); `scripts/testbed slurmctld-stop`. */
+  stopSlurmctld(): Promise<void> {
+    return this.runScript(['slurmctld-stop'], 'stop slurmctld', 'hpc');
+  }
+
+  /** Starts slurmctld again (it recovers its jobs) and waits until the node answers; `scripts/testbed slurmctld-start`. */
+  startSlurmctld(): Promise<void> {
+    return this.runScript(['slurmctld-start'], 'start slurmctld', 'hpc');
+  }
+
+  /** Stops hpc's slurmdbd: sacct fails, jobs still run; `scripts/testbed slurmdbd-stop`. */
+  stopSlurmdbd(): Promise<void> {
+    return this.runScript(['slurmdbd-stop'], 'stop slurmdbd', 'hpc');
+  }
+
+  /** Starts slurmdbd again; `scripts/testbed slurmdbd-start`. */
+  startSlurmdbd(): Promise<void> {
+    return this.runScript(['slurmdbd-start'], 'start slurmdbd', 'hpc');
   }
 
   private async runScript(args: string[], step: string, host: TestbedHostName): Promise<void> {

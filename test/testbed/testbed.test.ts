@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import ssh2, { type Client, type ClientChannel, type ConnectConfig, type KeyboardInteractiveAuthMethod } from 'ssh2';
-import { requireTestbed, type Testbed, type TestbedHostName } from '../support/testbed.js';
+import ssh2, { type Client, type KeyboardInteractiveAuthMethod } from 'ssh2';
+import { requireTestbed } from '../support/testbed.js';
+import { login, loginToHpcThroughJump, runRemote as run } from '../support/testbed-ssh.js';
 
-// ssh2 is CommonJS: its classes are reachable from the default export only.
-const { Client: SshClient, utils } = ssh2;
+// ssh2 is CommonJS: its utilities are reachable from the default export only.
+const { utils } = ssh2;
 
 const TEST_TIMEOUT_MS = 30_000;
 
@@ -37,62 +38,6 @@ function openSocket(host: string, port: number): Promise<Socket> {
     socket.once('connect', () => resolve(socket));
     socket.once('error', reject);
   });
-}
-
-/** An ssh2 client that only accepts the host key the testbed recorded for `host`. */
-function login(testbed: Testbed, host: TestbedHostName, config: ConnectConfig): Promise<Client> {
-  const expectedKey = testbed.hostKeyBlob(host);
-  return new Promise((resolve, reject) => {
-    const client = new SshClient();
-    client.once('ready', () => resolve(client));
-    client.once('error', reject);
-    client.connect({
-      username: testbed.user.name,
-      readyTimeout: 10_000,
-      hostVerifier: (key: Buffer) => key.equals(expectedKey),
-      ...config,
-    });
-  });
-}
-
-function forwardOut(client: Client, host: string, port: number): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => {
-    client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => (error ? reject(error) : resolve(channel)));
-  });
-}
-
-function run(client: Client, command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    client.exec(command, (error, channel) => {
-      if (error) return reject(error);
-      let stdout = '';
-      let stderr = '';
-      channel.setEncoding('utf8');
-      channel.stderr.setEncoding('utf8');
-      channel.on('data', (chunk: string) => (stdout += chunk));
-      channel.stderr.on('data', (chunk: string) => (stderr += chunk));
-      channel.on('close', (code: number | null) => resolve({ code, stdout, stderr }));
-    });
-  });
-}
-
-/** Logs in to jump with the password, then to hpc with key + passphrase through a channel forwarded by jump. */
-async function loginToHpcThroughJump(testbed: Testbed): Promise<{ jump: Client; hpc: Client }> {
-  const jump = await login(testbed, 'jump', { host: 'jump', port: testbed.hosts.jump.port, password: testbed.password() });
-  try {
-    // "hpc" is resolved by jump's sshd, in jump's namespace: core cannot resolve its way there by itself.
-    const channel = await forwardOut(jump, 'hpc', testbed.hosts.hpc.port);
-    const hpc = await login(testbed, 'hpc', {
-      sock: channel,
-      privateKey: testbed.privateKey(),
-      passphrase: testbed.passphrase(),
-      authHandler: ['publickey'],
-    });
-    return { jump, hpc };
-  } catch (error) {
-    jump.end();
-    throw error;
-  }
 }
 
 function waitForClose(client: Client): Promise<void> {
