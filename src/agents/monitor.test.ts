@@ -64,6 +64,39 @@ async function runningWorker(w: WorkerSideEnv): Promise<WorkSpec> {
 }
 
 describe('Monitor', () => {
+  test("a worker whose submission never reached the batch system (answered 'ready', no batchID) goes back to the submitter, its job counting the attempt; one with a batchID keeps its status", async () => {
+    const monitor = new MonitorDouble(checkAs('ready', 'never reached SLURM: to be submitted again'));
+    await withWorkerSideEnv({ plugins: { TEST_QUEUE: { monitor } } }, async (w) => {
+      const now = w.clock.now();
+      const jobs = [0, 1].map(() => new JobSpec({ computingSite: 'TEST_QUEUE', status: 'starting', subStatus: 'submitted', submissionAttempts: 1 }));
+      await w.store.insertJobs(jobs);
+      const lost = await insertWorker(w.store, { status: 'submitted', submitTime: now, batchID: null }, [jobs[0]!]);
+      const known = await insertWorker(w.store, { status: 'submitted', submitTime: now, batchID: '77' }, [jobs[1]!]);
+      await nextCheck(w);
+      const byID = new Map((await w.store.listWorkers({ withJobs: true })).map((x) => [x.workerID, x]));
+      const again = byID.get(lost.workerID)!;
+      assert.equal(again.status, 'ready', 'sent back to the submitter');
+      assert.equal(again.submitTime, null);
+      assert.match(again.diagMessage ?? '', /never reached SLURM/);
+      assert.deepEqual([again.jobSpecs[0]!.status, again.jobSpecs[0]!.subStatus, again.jobSpecs[0]!.submissionAttempts], ['starting', 'ready', 2]);
+      assert.equal(byID.get(known.workerID)!.status, 'submitted', 'a worker with a batch job is never un-submitted');
+    });
+  });
+
+  test("a worker answered 'ready' whose jobs used up maxSubmissionAttempts fails instead of looping", async () => {
+    const monitor = new MonitorDouble(checkAs('ready', 'never reached SLURM'));
+    await withWorkerSideEnv({ plugins: { TEST_QUEUE: { monitor } } }, async (w) => {
+      const job = new JobSpec({ computingSite: 'TEST_QUEUE', status: 'starting', subStatus: 'submitted', submissionAttempts: w.env.settings.submitter.maxSubmissionAttempts });
+      await w.store.insertJobs([job]);
+      await insertWorker(w.store, { status: 'submitted', submitTime: w.clock.now(), batchID: null }, [job]);
+      await nextCheck(w);
+      const worker = await theWorker(w);
+      assert.equal(worker.status, 'failed');
+      assert.match(worker.diagMessage ?? '', /not submitted again: its jobs had \d+ submission attempts/);
+      assert.equal(worker.jobSpecs[0]!.status, 'failed');
+    });
+  });
+
   test('real local processes: a payload exiting 0 finishes its worker and job, one exiting 3 fails them', async () => {
     const plugins = { TEST_QUEUE: { submitter: new LocalProcessSubmitter(), monitor: new LocalProcessMonitor() } };
     await withWorkerSideEnv({ plugins }, async (w) => {

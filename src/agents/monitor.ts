@@ -117,7 +117,7 @@ export class Monitor implements Agent {
     for (const [i, worker] of workers.entries()) {
       const next = this.#nextState(worker, checks?.[i], noVerdict, now);
       if (next === undefined) continue;
-      if (messenger !== undefined && worker.jobSpecs.length > 0 && checks !== undefined) {
+      if (messenger !== undefined && worker.jobSpecs.length > 0 && checks !== undefined && next.status !== WorkSpec.ST_ready) {
         // The outputs must be known before the jobs move on to stage-out.
         if (!(await this.#collectOutputs(queue, messenger, worker, signal, log))) {
           add('errors');
@@ -153,6 +153,7 @@ export class Monitor implements Agent {
         };
       }
     }
+    if (next?.status === WorkSpec.ST_ready) next = this.#submitAgain(worker, next, now);
     const status = next?.status ?? worker.status;
     const limit = this.#settings.workerQueueTimeLimit;
     if (status === WorkSpec.ST_submitted && worker.status === WorkSpec.ST_submitted && limit > 0 && worker.submitTime !== null) {
@@ -162,6 +163,30 @@ export class Monitor implements Agent {
       }
     }
     return next;
+  }
+
+  /**
+   * A monitor answers 'ready' for a worker whose submission outcome was unknown and that provably never reached
+   * the batch system (no batchID, no job under its name): the submitter takes it again, with the same workerID
+   * and access point, after its own lookup. Counted as a submission attempt of its jobs, so it cannot loop
+   * forever; any other worker answered 'ready' keeps its status (a monitor cannot un-submit a known batch job).
+   */
+  #submitAgain(worker: WorkSpec, check: WorkerCheck, now: Date): WorkerCheck | undefined {
+    if (worker.status !== WorkSpec.ST_submitted || worker.batchID !== null) {
+      this.#log.warn({ queue: worker.queueName, workerID: worker.workerID, status: worker.status, batchID: worker.batchID, diag: check.diag }, "the monitor answered 'ready' for a worker it cannot send back (it is not 'submitted', or has a batchID): status kept");
+      return undefined;
+    }
+    const attempts = Math.max(0, ...worker.jobSpecs.map((j) => j.submissionAttempts ?? 0));
+    const max = this.#env.settings.submitter.maxSubmissionAttempts;
+    if (worker.jobSpecs.length > 0 && attempts >= max) {
+      return { status: WorkSpec.ST_failed, diag: `${check.diag}; not submitted again: its jobs had ${attempts} submission attempts (maxSubmissionAttempts ${max})` };
+    }
+    for (const job of worker.jobSpecs) {
+      job.submissionAttempts = (job.submissionAttempts ?? 0) + 1;
+      job.modificationTime = now;
+    }
+    worker.submitTime = null;
+    return check;
   }
 
   /** Adds the output files the messenger reports to the worker's jobs; false when it could not be asked. */

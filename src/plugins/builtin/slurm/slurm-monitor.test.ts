@@ -135,7 +135,7 @@ describe('SlurmBulkMonitor', () => {
     });
   });
 
-  test('a worker without batchID is found by its job name (squeue by user) and learns its batchID; not found it waits, then is failed "never reached SLURM"', async () => {
+  test('a worker without batchID is found by its job name (squeue by user) and learns its batchID; not found it waits, then is answered ready ("never reached SLURM": submitted again)', async () => {
     await withTempDir(async (dir) => {
       const replay = new SlurmReplay({ squeue: 'squeue-user', sacct: 'sacct-names' });
       const ws = workers(dir, [[null, 6], [null, 404], [null, 405]]);
@@ -147,8 +147,8 @@ describe('SlurmBulkMonitor', () => {
       assert.equal(result[0]?.status, 'submitted');
       assert.equal(result[1]?.status, 'submitted');
       assert.match(result[1]?.diag ?? '', /no SLURM job named hv-testid-w404 in squeue or sacct yet .*waiting up to 300 s/);
-      assert.equal(result[2]?.status, 'failed');
-      assert.match(result[2]?.diag ?? '', /^never reached SLURM: no SLURM job named hv-testid-w405/);
+      assert.equal(result[2]?.status, 'ready');
+      assert.match(result[2]?.diag ?? '', /^never reached SLURM: no SLURM job named hv-testid-w405.*to be submitted again/);
       assert.equal(replay.callsOf('sacct').length, 1);
       assert.ok(replay.callsOf('sacct')[0]!.argv.some((a) => a.startsWith('--user=')), 'by user and time window, as some workers have no job id');
     });

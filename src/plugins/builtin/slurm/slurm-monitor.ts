@@ -5,7 +5,7 @@
 // slurmctld not answering -> retryLater for the batch (never "failed"). sacct unusable -> squeue alone (jobs
 // stay visible for MinJobAge); then a job gone from both is decided by the payload's exit code file (or
 // harvester's postmortem file), else failed. A worker without a batchID (submission outcome unknown) is
-// found by its job name, or failed "never reached SLURM" once submissionGracePeriod has passed.
+// found by its job name, or, once submissionGracePeriod has passed, answered "ready" ("never reached SLURM": submitted again).
 import { hostname } from 'node:os';
 import { WorkSpec } from '../../../spec/index.js';
 import { abortedDiag } from '../../abort.js';

@@ -124,7 +124,8 @@ export function goneVerdict(workSpec: WorkSpec, trace: PayloadTrace, ctx: GoneCo
     }
     workSpec.nativeStatus = 'never submitted';
     const when = since === null ? '(the worker has no submission time)' : `${Math.round(waited / 1000)} s after submission`;
-    return { status: WorkSpec.ST_failed, diag: `never reached SLURM: ${forgotten} ${when}${unreadable} [source: none]`, source: 'none' };
+    // 'ready': the monitor agent sends such a worker back to the submitter, whose name lookup runs before sbatch.
+    return { status: WorkSpec.ST_ready, diag: `never reached SLURM: ${forgotten} ${when}${unreadable}; to be submitted again [source: none]`, source: 'none' };
   }
   workSpec.nativeStatus = 'gone';
   const ended = accounting.kind === 'asked' ? '' : ' (it ended more than MinJobAge ago, or was never there)';
