@@ -74,6 +74,42 @@ describe('SlurmSubmitter', () => {
     });
   });
 
+  test('a second call for a worker whose submission is still running in this process waits for it and adopts its job: one sbatch', async () => {
+    await withTempDir(async (dir) => {
+      // A small SLURM: squeue by name knows what sbatch made; sbatch answers only when released.
+      const made = new Map<string, string>();
+      let release!: () => void;
+      const sbatchGate = new Promise<void>((resolve) => (release = resolve));
+      let sbatchStarted!: () => void;
+      const sbatchSeen = new Promise<void>((resolve) => (sbatchStarted = resolve));
+      const replay = new SlurmReplay({
+        squeue: (r) => {
+          const names = (r.argv.find((a) => a.startsWith('--name='))?.slice('--name='.length) ?? '').split(',');
+          return ok(r, names.filter((n) => made.has(n)).map((n) => `${made.get(n)}|${n}|PENDING|None\n`).join(''));
+        },
+        sacct: (r) => ok(r),
+        sbatch: async (r) => {
+          sbatchStarted();
+          await sbatchGate;
+          const name = r.argv.find((a) => a.startsWith('--job-name='))!.slice('--job-name='.length);
+          made.set(name, String(100 + made.size));
+          return ok(r, `${made.get(name)}\n`);
+        },
+      });
+      const submitter = new SlurmSubmitter({ templateFile: exampleSlurmTemplate }, replay.run);
+      const first = submitter.submitWorkers(ctx, [worker(dir, 7)]);
+      await sbatchSeen;
+      const repeat = worker(dir, 7);
+      const second = submitter.submitWorkers(ctx, [repeat]);
+      release();
+      const [a, b] = await Promise.all([first, second]);
+      assert.deepEqual([a[0]!.kind, b[0]!.kind], ['succeeded', 'succeeded']);
+      assert.equal(replay.callsOf('sbatch').length, 1, 'one job for the worker');
+      assert.equal(repeat.batchID, '100');
+      assert.match(b[0]!.diag, /adopted SLURM job 100/);
+    });
+  });
+
   test('sbatch runs in parallel, at most maxParallelSubmissions at once', async () => {
     await withTempDir(async (dir) => {
       const limit = 3;

@@ -52,6 +52,12 @@ export class SlurmSubmitter implements Submitter {
   private readonly commandOptions: CommandOptions;
   private readonly shell: string;
   private readonly template: TemplateFile;
+  /**
+   * Job names being submitted by a call still running in this process. A second call for the same worker (a
+   * harvester restarted while the bot kept running its first call) waits for it before its name lookup:
+   * otherwise the lookup could run between the first call's lookup and its sbatch, and make a second job.
+   */
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(options: PluginOptions = {}, runner: CommandRunner = runCommand) {
     const read = new OptionReader(plugin, options);
@@ -117,11 +123,25 @@ export class SlurmSubmitter implements Submitter {
       }
     }
 
-    const toSubmit = await this.adoptExistingJobs(ctx, candidates, outcomes);
-    if (toSubmit === undefined) return outcomes as Outcome[];
-    const results = await mapBounded(toSubmit, this.maxParallel, (c) => this.submitOne(ctx, c, template, harvesterID), () => ctx.signal.aborted);
-    for (const [n, c] of toSubmit.entries()) outcomes[c.index] = results[n] ?? retryLater(abortedDiag(ctx));
-    return outcomes as Outcome[];
+    const earlier = [...new Set(candidates.map((c) => this.inFlight.get(c.jobName)).filter((p) => p !== undefined))];
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    // Registered before the first await, so a call arriving meanwhile waits for this one.
+    for (const c of candidates) this.inFlight.set(c.jobName, mine);
+    try {
+      if (earlier.length > 0) {
+        ctx.log.info({ workerIDs: candidates.map((c) => c.workerID) }, 'some of these workers are being submitted by an earlier call still running: waiting for it before looking them up');
+        await Promise.all(earlier);
+      }
+      const toSubmit = await this.adoptExistingJobs(ctx, candidates, outcomes);
+      if (toSubmit === undefined) return outcomes as Outcome[];
+      const results = await mapBounded(toSubmit, this.maxParallel, (c) => this.submitOne(ctx, c, template, harvesterID), () => ctx.signal.aborted);
+      for (const [n, c] of toSubmit.entries()) outcomes[c.index] = results[n] ?? retryLater(abortedDiag(ctx));
+      return outcomes as Outcome[];
+    } finally {
+      for (const c of candidates) if (this.inFlight.get(c.jobName) === mine) this.inFlight.delete(c.jobName);
+      done();
+    }
   }
 
   /**
