@@ -34,6 +34,7 @@ export interface ModeSummary {
   readonly kill: Summary;
   readonly sweep: Summary;
   readonly whole: Summary;
+  readonly jobsHeldAtStart: readonly number[];
   /** Bot mode: medians of the parts of its checkWorkers calls (ms), and how many calls had them. */
   readonly checkParts?: Record<string, number>;
 }
@@ -73,6 +74,7 @@ function summarizeMode(runs: readonly CheckedRun[], what: string): ModeSummary {
     kill: of((r) => r.killMs, 'kill'),
     sweep: of((r) => r.sweepMs, 'sweep'),
     whole: of((r) => r.wholeMs, 'whole'),
+    jobsHeldAtStart: runs.map((r) => r.jobsHeldAtStart),
     ...(checkParts === undefined ? {} : { checkParts }),
   };
 }
@@ -96,6 +98,11 @@ export function evaluateHpcTargets(summary: HpcSummary): TargetResult[] {
     const { bare, bot } = life;
     targets.push(
       target(`monitor cycle, ${bot.workers} workers: bot / bare`, bot.cycle.median / bare.cycle.median, '<=', 1.1, 'x', `medians of ${bot.cycle.samples.length} / ${bare.cycle.samples.length} cycles: ${formatValue(bot.cycle.median, 'ms')} vs ${formatValue(bare.cycle.median, 'ms')}`),
+      ...(bot.checkParts === undefined
+        ? []
+        : [
+            target(`monitor cycle, ${bot.workers} workers: bot's call / its plugin`, bot.checkParts['callOverPlugin']!, '<=', 1.1, 'x', `within each call (free of drift between runs): median middleware time ${formatValue(bot.checkParts['middlewareMs']!, 'ms')} per call`),
+          ]),
       target(`whole run, ${bot.workers} workers: bot / bare`, bot.whole.median / bare.whole.median, '<=', 1.1, 'x', `medians of ${bot.runs} / ${bare.runs} runs: ${formatValue(bot.whole.median, 'ms')} vs ${formatValue(bare.whole.median, 'ms')}`),
     );
   }
@@ -161,6 +168,7 @@ export function renderHpcTable(plan: HpcPlan, summary: HpcSummary, targets: read
       ['kill (one killWorkers call)', (s) => ms(s.kill.median), (s) => s.kill.median],
       ['sweep (sweepWorker each, 32 at once)', (s) => ms(s.sweep.median), (s) => s.sweep.median],
       ['whole run', (s) => ms(s.whole.median), (s) => s.whole.median],
+      ['jobs slurmctld held at the start, per run', (s) => s.jobsHeldAtStart.join(', ')],
     ]),
     '',
     ...scenarioLines(
@@ -169,6 +177,7 @@ export function renderHpcTable(plan: HpcPlan, summary: HpcSummary, targets: read
       [
         ['submit (one submitWorkers call)', (s) => ms(s.submit.median), (s) => s.submit.median],
         [`check of all live (settled), ${ref.checks}/run`, (s) => ms(s.cycle.median), (s) => s.cycle.median],
+        ['jobs slurmctld held at the start, per run', (s) => s.jobsHeldAtStart.join(', ')],
       ],
       (label) =>
         label.startsWith('submit')

@@ -80,6 +80,8 @@ export interface RunCheck {
 
 export interface CheckedRun extends HpcRun {
   readonly check: RunCheck;
+  /** Jobs slurmctld held (all users and states) when the run started. */
+  readonly jobsHeldAtStart: number;
 }
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);

@@ -43,6 +43,16 @@ async function accountedJobs(testbed: Testbed, harvesterID: string): Promise<Acc
     .map(([jobID = '', , state = '']) => ({ jobID, state: state.split(' ')[0] ?? state }));
 }
 
+/**
+ * How many jobs slurmctld holds, of every user and state (finished ones stay MinJobAge seconds). A bulk squeue
+ * costs more the more it holds: it fetches them all and filters on the client.
+ */
+export async function jobsHeld(testbed: Testbed): Promise<number> {
+  const result = await testbed.runInNamespace(testbed.slurm.namespace, ['squeue', '-h', '--states=all', '-o', '%i']);
+  if (result.status !== 0) throw new RunCheckError(`squeue failed (exit ${result.status ?? result.signal}): ${result.stderr.trim()}`, '-', 'count jobs held');
+  return result.stdout.split('\n').filter((line) => line.trim() !== '').length;
+}
+
 /** Live jobs of these runs in squeue, cancelled; answers how many there were. */
 export async function cancelLeftovers(testbed: Testbed, harvesterIDs: readonly string[]): Promise<number> {
   if (harvesterIDs.length === 0) return 0;

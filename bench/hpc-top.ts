@@ -8,7 +8,7 @@ import type { Cleanups } from './cleanups.js';
 import { BenchEnvironmentError, type Testbed } from './environment.js';
 import type { HpcPlan } from './hpc-report.js';
 import { hpcModes, parseHpcRun, type CheckedRun, type HpcMode, type HpcScenario } from './hpc-results.js';
-import { cancelLeftovers, checkRun } from './hpc-slurm.js';
+import { cancelLeftovers, checkRun, jobsHeld } from './hpc-slurm.js';
 import { WorkRoots } from './workload.js';
 
 /** Ports 18950-18959 are the benchmarks'; the middleware benchmark's bot has 18950. */
@@ -52,10 +52,14 @@ interface Step {
   readonly mode: HpcMode;
 }
 
-/** bot, bare, then bare, bot, ...: a drift of the machine's load over a scenario falls on both modes alike. */
+/**
+ * bot, bare, then bare, bot, ...: a drift of the machine's load over a scenario falls on both modes alike. The
+ * reference runs first: each lifecycle run leaves 1000 finished jobs in slurmctld for MinJobAge, which slow
+ * every bulk squeue after it.
+ */
 function schedule(plan: HpcPlan): Step[] {
   const steps: Step[] = [];
-  for (const scenario of ['lifecycle', 'reference'] as const) {
+  for (const scenario of ['reference', 'lifecycle'] as const) {
     for (let run = 0; run < plan[scenario].runs; run++) {
       const modes = run % 2 === 0 ? [...hpcModes].reverse() : hpcModes;
       for (const mode of modes) steps.push({ scenario, run, mode });
@@ -101,11 +105,12 @@ export async function runTop(opts: TopOptions): Promise<CheckedRun[]> {
       '--bot-name', botName,
       '--bot-port', String(hpcBotPort),
     ];
-    progress(`run ${i + 1}/${steps.length}: ${scenario} #${run + 1}, ${mode}`);
+    const jobsHeldAtStart = await jobsHeld(testbed);
+    progress(`run ${i + 1}/${steps.length}: ${scenario} #${run + 1}, ${mode} (slurmctld holds ${jobsHeldAtStart} jobs)`);
     const measured = parseHpcRun(await runChild(testbed, mode, args, cleanups));
     const check = await checkRun(testbed, measured, root, scenario === 'lifecycle' ? 'COMPLETED' : 'CANCELLED');
     await roots.remove(root);
-    runs.push({ ...measured, check });
+    runs.push({ ...measured, check, jobsHeldAtStart });
     progress(`  submit ${(measured.submitMs / 1000).toFixed(2)} s, ${measured.cycles.length} checks, whole ${(measured.wholeMs / 1000).toFixed(1)} s; sacct ${JSON.stringify(check.sacctStates)}`);
   }
   return runs;
