@@ -35,6 +35,8 @@ export interface ModeSummary {
   readonly sweep: Summary;
   readonly whole: Summary;
   readonly jobsHeldAtStart: readonly number[];
+  readonly loadAverageAtStart: readonly number[];
+  readonly cpuBusyShare: readonly number[];
   /** Bot mode: medians of the parts of its checkWorkers calls (ms), and how many calls had them. */
   readonly checkParts?: Record<string, number>;
 }
@@ -75,6 +77,8 @@ function summarizeMode(runs: readonly CheckedRun[], what: string): ModeSummary {
     sweep: of((r) => r.sweepMs, 'sweep'),
     whole: of((r) => r.wholeMs, 'whole'),
     jobsHeldAtStart: runs.map((r) => r.jobsHeldAtStart),
+    loadAverageAtStart: runs.map((r) => r.loadAverageAtStart),
+    cpuBusyShare: runs.map((r) => r.cpuBusyShare),
     ...(checkParts === undefined ? {} : { checkParts }),
   };
 }
@@ -136,6 +140,12 @@ function scenarioLines(title: string, modes: Partial<Record<HpcMode, ModeSummary
   return lines;
 }
 
+/** What the runs shared the machine with, per run. */
+const contextRows: readonly Row[] = [
+  ['jobs slurmctld held at the start, per run', (s) => s.jobsHeldAtStart.join(', ')],
+  ['load average at the start / CPUs busy, per run', (s) => s.loadAverageAtStart.map((l, i) => `${l.toFixed(1)}/${Math.round(100 * s.cpuBusyShare[i]!)}%`).join(', ')],
+];
+
 function partLines(summary: HpcSummary): string[] {
   const labels = ['herder encode', 'bot decode', 'plugin (in bot)', 'bot encode', 'wire', 'herder apply'];
   const lines: string[] = [];
@@ -168,7 +178,7 @@ export function renderHpcTable(plan: HpcPlan, summary: HpcSummary, targets: read
       ['kill (one killWorkers call)', (s) => ms(s.kill.median), (s) => s.kill.median],
       ['sweep (sweepWorker each, 32 at once)', (s) => ms(s.sweep.median), (s) => s.sweep.median],
       ['whole run', (s) => ms(s.whole.median), (s) => s.whole.median],
-      ['jobs slurmctld held at the start, per run', (s) => s.jobsHeldAtStart.join(', ')],
+      ...contextRows,
     ]),
     '',
     ...scenarioLines(
@@ -177,7 +187,7 @@ export function renderHpcTable(plan: HpcPlan, summary: HpcSummary, targets: read
       [
         ['submit (one submitWorkers call)', (s) => ms(s.submit.median), (s) => s.submit.median],
         [`check of all live (settled), ${ref.checks}/run`, (s) => ms(s.cycle.median), (s) => s.cycle.median],
-        ['jobs slurmctld held at the start, per run', (s) => s.jobsHeldAtStart.join(', ')],
+        ...contextRows,
       ],
       (label) =>
         label.startsWith('submit')

@@ -82,6 +82,10 @@ export interface CheckedRun extends HpcRun {
   readonly check: RunCheck;
   /** Jobs slurmctld held (all users and states) when the run started. */
   readonly jobsHeldAtStart: number;
+  /** The machine's 1-minute load average when the run started. */
+  readonly loadAverageAtStart: number;
+  /** Share of the machine's CPU time busy (not idle or iowait) while the run child ran, 0..1. */
+  readonly cpuBusyShare: number;
 }
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);

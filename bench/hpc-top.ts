@@ -2,6 +2,8 @@
 // child (the bot mode in hv-core, the bare mode in hv-hpc as the testbed user), alternating the modes so both
 // see the same moments of the shared machine, and checks each run against SLURM's accounting.
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { remoteBot } from '../test/support/remote-bot.js';
 import type { Cleanups } from './cleanups.js';
@@ -44,6 +46,14 @@ function runChild(testbed: Testbed, mode: HpcMode, args: readonly string[], clea
       else reject(new BenchEnvironmentError(`the ${mode} run child exited with ${code ?? signal}`, `child ${args.join(' ')}`));
     });
   });
+}
+
+/** CPU time of the whole machine so far: busy and total, in ticks (the first line of /proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, n) => sum + n, 0);
+  // idle and iowait
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
 }
 
 interface Step {
@@ -107,11 +117,15 @@ export async function runTop(opts: TopOptions): Promise<CheckedRun[]> {
     ];
     const jobsHeldAtStart = await jobsHeld(testbed);
     progress(`run ${i + 1}/${steps.length}: ${scenario} #${run + 1}, ${mode} (slurmctld holds ${jobsHeldAtStart} jobs)`);
+    const loadAverageAtStart = loadavg()[0]!;
+    const before = machineTicks();
     const measured = parseHpcRun(await runChild(testbed, mode, args, cleanups));
+    const after = machineTicks();
+    const cpuBusyShare = (after.busy - before.busy) / (after.total - before.total);
     const check = await checkRun(testbed, measured, root, scenario === 'lifecycle' ? 'COMPLETED' : 'CANCELLED');
     await roots.remove(root);
-    runs.push({ ...measured, check, jobsHeldAtStart });
-    progress(`  submit ${(measured.submitMs / 1000).toFixed(2)} s, ${measured.cycles.length} checks, whole ${(measured.wholeMs / 1000).toFixed(1)} s; sacct ${JSON.stringify(check.sacctStates)}`);
+    runs.push({ ...measured, check, jobsHeldAtStart, loadAverageAtStart, cpuBusyShare });
+    progress(`  submit ${(measured.submitMs / 1000).toFixed(2)} s, ${measured.cycles.length} checks, whole ${(measured.wholeMs / 1000).toFixed(1)} s; CPUs ${(100 * cpuBusyShare).toFixed(0)}% busy; sacct ${JSON.stringify(check.sacctStates)}`);
   }
   return runs;
 }
