@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixturePath, outputLines, runCli, shippedExample, TempDirs, type CliResult } from './support.js';
+import { fixturePath, outputLines, packageRoot, runCli, shippedExample, TempDirs, type CliResult } from './support.js';
 
 const dirs = new TempDirs();
 after(() => dirs.cleanup());
@@ -38,6 +38,19 @@ describe('queues check on the shipped example', () => {
     assert.match(warning, /'DummySingletonSubmitter'/);
     assert.match(warning, /'pandaharvester\.harvestersubmitter\.dummy_singleton_submitter'/);
     assert.match(summaryLine(result, shippedExample), /3 queue\(s\) OK \(local, dummy, NERSC_Cori_rpc\)/);
+  });
+});
+
+describe('queues check on the shipped SLURM example (a cori-like site behind a jump host)', () => {
+  test('passes; the only warning is that the template lives on the remote host, where the bot checks it', async () => {
+    const example = join(packageRoot, 'examples', 'panda_queueconfig_slurm.json');
+    const result = await runCli(['queues', 'check', '--queue-config', example], { home: dirs.make('slurm-example') });
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.deepEqual(problemLines(result, example), []);
+    const warnings = outputLines(result.stdout).filter((line) => line.startsWith('warning: '));
+    assert.equal(warnings.length, 1, result.stdout);
+    assert.match(warnings[0]!, /NERSC_Cori_slurm: submitter: cannot read template file .*harvester_slurm_submit\.sh.*the bot checks the template/);
+    assert.match(summaryLine(result, example), /1 queue\(s\) OK \(NERSC_Cori_slurm\)/);
   });
 });
 
