@@ -1,7 +1,7 @@
 // Faults an operator meets, while `harvester run` drives SLURM on hpc through the jump host. After each, the
 // run is taken to the end and everything is counted: the SLURM jobs of the run (sacct) are exactly the batchIDs
 // of the workers in the store (no worker lost, none with two jobs), every job finished, every payload ran once.
-import { after, describe, test } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TempDirs, runCli } from '../cli/support.js';
@@ -35,10 +35,14 @@ function manyWorkers(opts: SlurmSiteOptions): SlurmSiteOptions {
   };
 }
 
-async function newSite(testbed: Testbed, opts: SlurmSiteOptions): Promise<SlurmSite> {
-  const site = await SlurmSite.create(testbed, dirs, manyWorkers(opts));
+/** A site with `jobs` jobs in its embedded queue, each running `then`; undefined when SLURM is not there (skipped). */
+async function siteWithJobs(t: TestContext, botPort: number, jobs: number, then = 'true'): Promise<{ testbed: Testbed; site: SlurmSite } | undefined> {
+  const testbed = requireSlurm(t);
+  if (testbed === undefined) return undefined;
+  const site = await SlurmSite.create(testbed, dirs, manyWorkers({ botPort }));
   sites.push(site);
-  return site;
+  await site.addJobs(jobs, then);
+  return { testbed, site };
 }
 
 function startRun(site: SlurmSite): HarvesterProcess {
@@ -83,11 +87,10 @@ function slurmJobsAtLeast(site: SlurmSite, n: number): Promise<number> {
 
 describe('SLURM behind the jump host: faults during a run', () => {
   test('the bot SIGKILLed in the middle of a 200-worker submission is relaunched; workers it submitted are adopted, the others submitted once', async (t) => {
-    const testbed = requireSlurm(t);
-    if (testbed === undefined) return;
-    const site = await newSite(testbed, { botPort: 18940 });
     const JOBS = 200;
-    await site.addJobs(JOBS);
+    const made = await siteWithJobs(t, 18940, JOBS);
+    if (made === undefined) return;
+    const { site } = made;
     const run = startRun(site);
     const seen = await slurmJobsAtLeast(site, 20);
     await site.bot.kill();
@@ -102,11 +105,10 @@ describe('SLURM behind the jump host: faults during a run', () => {
   });
 
   test('the jump host drops every connection during submission and again during monitoring: nothing lost, nothing twice', async (t) => {
-    const testbed = requireSlurm(t);
-    if (testbed === undefined) return;
-    const site = await newSite(testbed, { botPort: 18941 });
     const JOBS = 100;
-    await site.addJobs(JOBS, 'sleep 4');
+    const made = await siteWithJobs(t, 18941, JOBS, 'sleep 4');
+    if (made === undefined) return;
+    const { testbed, site } = made;
     const run = startRun(site);
     await slurmJobsAtLeast(site, 10);
     await testbed.stopSshd('jump');
@@ -123,11 +125,10 @@ describe('SLURM behind the jump host: faults during a run', () => {
   });
 
   test('slurmctld restarted during a monitor cycle: the monitor checks again later, no worker is failed', async (t) => {
-    const testbed = requireSlurm(t);
-    if (testbed === undefined) return;
-    const site = await newSite(testbed, { botPort: 18942 });
     const JOBS = 40;
-    await site.addJobs(JOBS, 'sleep 8');
+    const made = await siteWithJobs(t, 18942, JOBS, 'sleep 8');
+    if (made === undefined) return;
+    const { testbed, site } = made;
     const run = startRun(site);
     await pollFor('every worker running', async () => (site.workers().length === JOBS && site.workers().every((w) => w.status === 'running') ? true : undefined), 180_000, 500);
     const stoppedAt = Date.now();
@@ -147,11 +148,10 @@ describe('SLURM behind the jump host: faults during a run', () => {
   });
 
   test('harvester run SIGKILLed in the middle of a submission and started again: the workers it left are adopted or submitted once', async (t) => {
-    const testbed = requireSlurm(t);
-    if (testbed === undefined) return;
-    const site = await newSite(testbed, { botPort: 18943 });
     const JOBS = 60;
-    await site.addJobs(JOBS);
+    const made = await siteWithJobs(t, 18943, JOBS);
+    if (made === undefined) return;
+    const { site } = made;
     const first = startRun(site);
     const seen = await slurmJobsAtLeast(site, 10);
     first.child.kill('SIGKILL');
