@@ -96,6 +96,8 @@ describe('createLogger', () => {
     const config = { sshPassword: 'keep-me' };
     createLogger({ destination: out.stream, secrets: new SecretRegistry() }).info(config, 'x');
     assert.equal(config.sshPassword, 'keep-me');
+    assert.equal(out.lines().length, 1, 'the line was written');
+    assert.equal((JSON.parse(out.lines()[0]!) as { sshPassword: string }).sshPassword, '***', 'redacted in the line');
   });
 
   test('by default masks with the process-wide registry', () => {
@@ -103,7 +105,9 @@ describe('createLogger', () => {
     registerSecret(secret);
     const out = collector();
     createLogger({ destination: out.stream }).warn(`value ${secret}`);
+    assert.equal(out.lines().length, 1, 'the line was written');
     assert.ok(!out.lines().join('').includes(secret));
+    assert.match(out.lines()[0]!, /"msg":"value \*\*\*"/);
   });
 
   test('appends masked lines to a file, creating its directory', () => {

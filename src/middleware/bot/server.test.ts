@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ConnectionLostError, OutcomeUnknownError } from '../errors.js';
+import { AuthenticationError, ConnectionLostError, OutcomeUnknownError } from '../errors.js';
 import { ClientSession } from '../protocol/client-session.js';
 import { encodeFrame } from '../protocol/frames.js';
 import type { CallHandler } from '../protocol/server-session.js';
@@ -40,6 +40,15 @@ async function startServer(handler: CallHandler, extra: Partial<ConstructorParam
   });
   await server.start();
   return server;
+}
+
+/** Polls `check` until it holds; fails naming `what` after 10 s (a hang guard, not a timing assertion). */
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`);
+    await sleep(5);
+  }
 }
 
 function tcpConnect(port: number): Promise<Socket> {
@@ -87,7 +96,7 @@ describe('RpcServer', () => {
     await oversizedClosed;
 
     const wrongSecret = ClientSession.connect(await tcpConnect(port), { secret: 'f'.repeat(64), programVersion: '1' });
-    await assert.rejects(wrongSecret);
+    await assert.rejects(wrongSecret, AuthenticationError);
 
     assert.deepEqual(await good.call({ still: 'working' }, { deadlineMs: 2000 }), { payload: { still: 'working' }, replayed: false });
     const refusals = log.at('warn').filter((entry) => /refused during the handshake/.test(entry.message));
@@ -102,8 +111,8 @@ describe('RpcServer', () => {
     const closed = new Promise<Error | undefined>((resolve) => session.on('close', resolve));
     socket.write(encodeFrame('[1,2,3]'));
     assert.ok((await closed) instanceof ConnectionLostError);
-    await sleep(10);
-    assert.ok(log.at('warn').some((entry) => /after a protocol error/.test(entry.message)));
+    // The server logs once it has handled the close; poll for the line, with a hang guard.
+    await until('the protocol error logged', () => log.at('warn').some((entry) => /after a protocol error/.test(entry.message)));
   });
 
   test('tells when its last open connection closes', async () => {
@@ -135,8 +144,16 @@ describe('RpcServer', () => {
     await started.promise;
     const stopping = server!.stop({ graceMs: 5000 });
     const again = server!.stop({ graceMs: 5000 });
-    await sleep(20);
-    await assert.rejects(tcpConnect(port));
+    // The listener closes at once; a connection attempt is then refused (polled: the close is asynchronous).
+    await until('new connections refused', async () => {
+      try {
+        (await tcpConnect(port)).destroy();
+        return false;
+      } catch (error) {
+        assert.equal((error as NodeJS.ErrnoException).code, 'ECONNREFUSED');
+        return true;
+      }
+    });
     release.resolve();
     assert.deepEqual(await inFlight, { payload: 'finished', replayed: false });
     await stopping;
@@ -145,15 +162,17 @@ describe('RpcServer', () => {
 
   test('stop() aborts calls still running after the grace period; their outcome is then unknown', async () => {
     const aborted = deferred<unknown>();
+    const running = deferred();
     const { port } = (
       await startServer(
         (_payload, { signal }) =>
-          new Promise((_resolve, reject) =>
+          new Promise((_resolve, reject) => {
             signal.addEventListener('abort', () => {
               aborted.resolve(signal.reason);
               reject(signal.reason as Error);
-            }),
-          ),
+            });
+            running.resolve();
+          }),
       )
     ).address();
     const session = await client(port);
@@ -161,7 +180,7 @@ describe('RpcServer', () => {
       () => assert.fail('a call aborted by shutdown must not succeed'),
       (error: unknown) => error,
     );
-    await sleep(20);
+    await running.promise;
     await server!.stop({ graceMs: 50 });
     const error = await inFlight;
     assert.ok(error instanceof OutcomeUnknownError);
