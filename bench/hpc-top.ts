@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { remoteBot } from '../test/support/remote-bot.js';
 import type { Cleanups } from './cleanups.js';
 import { BenchEnvironmentError, type Testbed } from './environment.js';
-import type { HpcPlan } from './hpc-report.js';
+import type { HpcPlan } from './hpc-summary.js';
 import { hpcModes, parseHpcRun, type CheckedRun, type HpcMode, type HpcScenario } from './hpc-results.js';
 import { cancelLeftovers, checkRun, jobsHeld } from './hpc-slurm.js';
 import { WorkRoots } from './workload.js';

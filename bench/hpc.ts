@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../src/logging/index.js';
 import { Cleanups, cleanUpOnSignals } from './cleanups.js';
 import { BenchEnvironmentError, ensureTestbed, isRoot, loadTestbed, runTestbedScript, testbedScript } from './environment.js';
-import { evaluateHpcTargets, renderHpcTable, summarizeRuns, writeHpcReport, type HpcPlan } from './hpc-report.js';
+import { renderHpcTable, writeHpcReport } from './hpc-report.js';
+import { evaluateHpcTargets, summarizeRuns, type HpcPlan } from './hpc-summary.js';
 import type { HpcMode, HpcScenario } from './hpc-results.js';
 import { measureRun } from './hpc-run.js';
 import { runTop } from './hpc-top.js';
@@ -17,7 +18,7 @@ import { runTop } from './hpc-top.js';
 const defaultOutput = fileURLToPath(new URL('../../bench-results/hpc.json', import.meta.url));
 
 const fullPlan: HpcPlan = {
-  lifecycle: { workers: 1000, runs: 2, command: 'sleep 1', intervalMs: 1000 },
+  lifecycle: { workers: 1000, runs: 3, command: 'sleep 1', intervalMs: 1000 },
   reference: { workers: 200, runs: 3, checks: 5, command: 'sleep 600' },
 };
 
