@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobSpec, WorkSpec } from '../../../spec/index.js';
 import { SlurmReplay, answerFrom, exampleSlurmTemplate, ok } from '../../../../test/support/slurm-replay.js';
@@ -156,6 +156,22 @@ describe('SlurmSubmitter', () => {
       const [fail] = await new SlurmSubmitter({ templateFile: exampleSlurmTemplate, partition: 'nosuch' }, refused.run).submitWorkers(ctx, [worker(dir, 2)]);
       assert.equal(fail?.kind, 'failed');
       assert.match(fail?.diag ?? '', /sbatch refused worker 2: sbatch: error: invalid partition specified: nosuch/);
+    });
+  });
+
+  test('sacct not answering the lookup: a worker an earlier attempt ran sbatch for waits, a first attempt is submitted', async () => {
+    await withTempDir(async (dir) => {
+      const replay = new SlurmReplay({ squeue: (r) => ok(r), sacct: 'sacct-jobs-slurmdbd-down', sbatch: acceptingSbatch() });
+      const repeat = worker(dir, 1);
+      const first = worker(dir, 2);
+      // What an earlier attempt leaves before its sbatch (whose job may have ended longer ago than squeue remembers).
+      await mkdir(repeat.accessPoint!, { recursive: true });
+      await writeFile(join(repeat.accessPoint!, batchScriptName), '#!/bin/sh\n');
+      const outcomes = await new SlurmSubmitter({ templateFile: exampleSlurmTemplate }, replay.run).submitWorkers(ctx, [repeat, first]);
+      assert.deepEqual(outcomes.map((o) => o.kind), ['retry', 'succeeded']);
+      assert.match(outcomes[0]!.diag, /worker 1: not submitted again while sacct does not answer \(.*Problem talking to the database.*\): an earlier attempt ran sbatch/);
+      assert.equal(repeat.batchID, null);
+      assert.deepEqual(replay.callsOf('sbatch').map((c) => c.argv.find((a) => a.startsWith('--job-name='))), ['--job-name=hv-testid-w2']);
     });
   });
 

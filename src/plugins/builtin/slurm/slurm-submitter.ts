@@ -4,8 +4,9 @@
 // batch script (and payload script) written in the access point under fixed names, and sbatch runs for
 // them in parallel, bounded. Every job carries the worker's identity (job name and comment).
 // Outcomes: SLURM not answering, munge failing, sbatch timing out -> retryLater (safe: the lookup runs
-// first next time); sbatch refusing the job (bad partition, bad #SBATCH line) -> failed with SLURM's words.
-import { mkdir } from 'node:fs/promises';
+// first next time); sbatch refusing the job (bad partition, bad #SBATCH line) -> failed with SLURM's words;
+// sacct not answering the lookup -> a worker submitted before waits (retryLater), a first attempt goes ahead.
+import { access, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { WorkSpec } from '../../../spec/index.js';
@@ -42,6 +43,17 @@ interface Candidate {
   readonly accessPoint: string;
   readonly jobName: string;
   readonly comment: string;
+}
+
+/** Whether an earlier attempt for this access point got as far as sbatch (it writes the batch script first). */
+async function sbatchTriedBefore(accessPoint: string): Promise<boolean> {
+  try {
+    await access(join(accessPoint, batchScriptName));
+    return true;
+  } catch (error) {
+    // Only "no such file" proves it; a script we cannot look at may be there.
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
 }
 
 export class SlurmSubmitter implements Submitter {
@@ -178,10 +190,21 @@ export class SlurmSubmitter implements Submitter {
       outcomes[c.index] = succeeded(undefined, `already submitted: adopted SLURM job ${job.jobID} (${job.state}) found by its name ${c.jobName} in ${job.source}${others}`);
       ctx.log.info({ workerID: c.workerID, batchID: job.jobID, state: job.state, source: job.source, jobName: c.jobName }, 'worker already has a SLURM job: adopted, not submitted again');
     }
-    if (lookup.sacctProblem !== undefined && toSubmit.length > 0) {
-      ctx.log.warn({ workerIDs: toSubmit.map((c) => c.workerID), sacct: lookup.sacctProblem }, 'submitting with squeue alone having found no job for these workers');
+    if (lookup.sacctProblem === undefined) return toSubmit;
+    // squeue forgets an ended job after MinJobAge: a worker an earlier attempt ran sbatch for may have a job
+    // that only sacct still knows. Only first attempts go ahead on squeue's word alone.
+    const firstAttempts: Candidate[] = [];
+    for (const c of toSubmit) {
+      if (await sbatchTriedBefore(c.accessPoint)) {
+        outcomes[c.index] = retryLater(
+          `worker ${c.workerID}: not submitted again while sacct does not answer (${lookup.sacctProblem}): an earlier attempt ran sbatch (${batchScriptName} is in its access point), and a job it made may have ended longer ago than squeue remembers`,
+        );
+      } else firstAttempts.push(c);
     }
-    return toSubmit;
+    if (firstAttempts.length > 0) {
+      ctx.log.warn({ workerIDs: firstAttempts.map((c) => c.workerID), sacct: lookup.sacctProblem }, 'sacct did not answer: submitting first attempts with squeue alone having found no job for them');
+    }
+    return firstAttempts;
   }
 
   private async submitOne(ctx: PluginContext, c: Candidate, template: ParsedTemplate, harvesterID: string): Promise<Outcome> {
