@@ -25,6 +25,30 @@ function acceptingSbatch(): (request: CommandRequest) => CommandResult {
   return (request) => ok(request, `${next++}\n`);
 }
 
+/** A small SLURM: squeue by name knows what sbatch made; sbatch answers only when released. */
+function gatedSlurm(): { replay: SlurmReplay; sbatchSeen: Promise<void>; release: () => void } {
+  const made = new Map<string, string>();
+  let release!: () => void;
+  const sbatchGate = new Promise<void>((resolve) => (release = resolve));
+  let sbatchStarted!: () => void;
+  const sbatchSeen = new Promise<void>((resolve) => (sbatchStarted = resolve));
+  const replay = new SlurmReplay({
+    squeue: (r) => {
+      const names = (r.argv.find((a) => a.startsWith('--name='))?.slice('--name='.length) ?? '').split(',');
+      return ok(r, names.filter((n) => made.has(n)).map((n) => `${made.get(n)}|${n}|PENDING|None\n`).join(''));
+    },
+    sacct: (r) => ok(r),
+    sbatch: async (r) => {
+      sbatchStarted();
+      await sbatchGate;
+      const name = r.argv.find((a) => a.startsWith('--job-name='))!.slice('--job-name='.length);
+      made.set(name, String(100 + made.size));
+      return ok(r, `${made.get(name)}\n`);
+    },
+  });
+  return { replay, sbatchSeen, release };
+}
+
 const nothingKnown = { squeue: (r: CommandRequest) => ok(r), sacct: (r: CommandRequest) => ok(r) };
 
 describe('SlurmSubmitter', () => {
@@ -76,26 +100,7 @@ describe('SlurmSubmitter', () => {
 
   test('a second call for a worker whose submission is still running in this process waits for it and adopts its job: one sbatch', async () => {
     await withTempDir(async (dir) => {
-      // A small SLURM: squeue by name knows what sbatch made; sbatch answers only when released.
-      const made = new Map<string, string>();
-      let release!: () => void;
-      const sbatchGate = new Promise<void>((resolve) => (release = resolve));
-      let sbatchStarted!: () => void;
-      const sbatchSeen = new Promise<void>((resolve) => (sbatchStarted = resolve));
-      const replay = new SlurmReplay({
-        squeue: (r) => {
-          const names = (r.argv.find((a) => a.startsWith('--name='))?.slice('--name='.length) ?? '').split(',');
-          return ok(r, names.filter((n) => made.has(n)).map((n) => `${made.get(n)}|${n}|PENDING|None\n`).join(''));
-        },
-        sacct: (r) => ok(r),
-        sbatch: async (r) => {
-          sbatchStarted();
-          await sbatchGate;
-          const name = r.argv.find((a) => a.startsWith('--job-name='))!.slice('--job-name='.length);
-          made.set(name, String(100 + made.size));
-          return ok(r, `${made.get(name)}\n`);
-        },
-      });
+      const { replay, sbatchSeen, release } = gatedSlurm();
       const submitter = new SlurmSubmitter({ templateFile: exampleSlurmTemplate }, replay.run);
       const first = submitter.submitWorkers(ctx, [worker(dir, 7)]);
       await sbatchSeen;
@@ -107,6 +112,26 @@ describe('SlurmSubmitter', () => {
       assert.equal(replay.callsOf('sbatch').length, 1, 'one job for the worker');
       assert.equal(repeat.batchID, '100');
       assert.match(b[0]!.diag, /adopted SLURM job 100/);
+    });
+  });
+
+  test('a call aborted while it waits for an earlier one answers retryLater; a call after it still waits for the earlier one: one sbatch', async () => {
+    await withTempDir(async (dir) => {
+      const { replay, sbatchSeen, release } = gatedSlurm();
+      const submitter = new SlurmSubmitter({ templateFile: exampleSlurmTemplate }, replay.run);
+      const first = submitter.submitWorkers(ctx, [worker(dir, 7)]);
+      await sbatchSeen;
+      const stop = new AbortController();
+      const aborted = submitter.submitWorkers(testContext(queue, stop.signal), [worker(dir, 7)]);
+      stop.abort(new Error('deadline'));
+      assert.equal((await aborted)[0]?.kind, 'retry', 'answered without waiting for the first call');
+      const third = worker(dir, 7);
+      const later = submitter.submitWorkers(ctx, [third]);
+      release();
+      const [a, c] = await Promise.all([first, later]);
+      assert.deepEqual([a[0]!.kind, c[0]!.kind], ['succeeded', 'succeeded']);
+      assert.equal(replay.callsOf('sbatch').length, 1, 'one job for the worker');
+      assert.equal(third.batchID, '100');
     });
   });
 

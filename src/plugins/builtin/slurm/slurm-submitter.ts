@@ -10,7 +10,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { WorkSpec } from '../../../spec/index.js';
-import { abortedDiag } from '../../abort.js';
+import { abortedDiag, settledUnlessAborted } from '../../abort.js';
 import { BatchCommandError, noCommands, runCommand, type CommandRunner } from '../../batch/command-runner.js';
 import { renderTemplate, usesPlaceholder, type ParsedTemplate } from '../../batch/template.js';
 import { TemplateFile, TemplateFileError } from '../../batch/template-file.js';
@@ -137,13 +137,17 @@ export class SlurmSubmitter implements Submitter {
 
     const earlier = [...new Set(candidates.map((c) => this.inFlight.get(c.jobName)).filter((p) => p !== undefined))];
     let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
+    const own = new Promise<void>((resolve) => (done = resolve));
+    // Settles once this call and the earlier ones it overlaps have: a call waiting for this one waits for them
+    // too, even if this one ends first (aborted while it waited).
+    const mine = Promise.all([own, ...earlier]).then(() => undefined);
     // Registered before the first await, so a call arriving meanwhile waits for this one.
     for (const c of candidates) this.inFlight.set(c.jobName, mine);
     try {
       if (earlier.length > 0) {
         ctx.log.info({ workerIDs: candidates.map((c) => c.workerID) }, 'some of these workers are being submitted by an earlier call still running: waiting for it before looking them up');
-        await Promise.all(earlier);
+        // Aborted meanwhile: nothing was looked up or submitted for these workers yet.
+        if (!(await settledUnlessAborted(ctx, Promise.all(earlier)))) return all(retryLater(abortedDiag(ctx)));
       }
       const toSubmit = await this.adoptExistingJobs(ctx, candidates, outcomes);
       if (toSubmit === undefined) return outcomes as Outcome[];
@@ -151,8 +155,10 @@ export class SlurmSubmitter implements Submitter {
       for (const [n, c] of toSubmit.entries()) outcomes[c.index] = results[n] ?? retryLater(abortedDiag(ctx));
       return outcomes as Outcome[];
     } finally {
-      for (const c of candidates) if (this.inFlight.get(c.jobName) === mine) this.inFlight.delete(c.jobName);
       done();
+      void mine.then(() => {
+        for (const c of candidates) if (this.inFlight.get(c.jobName) === mine) this.inFlight.delete(c.jobName);
+      });
     }
   }
 
