@@ -6,7 +6,6 @@
 // submitted). Plugins take the runner as a constructor argument so unit tests can replay recorded outputs.
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import type { CallEffect } from '../call-effect.js';
 import { PluginError } from '../errors.js';
 import { shellQuote } from '../builtin/local-process-command.js';
 
@@ -43,8 +42,6 @@ export function commandLine(argv: readonly string[]): string {
 /** A command that could not run or did not finish. */
 export class BatchCommandError extends PluginError {
   readonly commandLine: string;
-  /** Said by mayHaveRun, so a plugin that lets this error end its call states what the call may have done. */
-  override readonly callEffect: CallEffect;
   constructor(
     readonly argv: readonly string[],
     readonly host: string,
@@ -53,9 +50,9 @@ export class BatchCommandError extends PluginError {
     detail: string,
     options?: ErrorOptions,
   ) {
-    super(`${commandLine(argv)} on ${host}: ${detail}`, options);
+    // The call effect follows, so a plugin that lets this error end its call states what the call may have done.
+    super(`${commandLine(argv)} on ${host}: ${detail}`, { ...options, callEffect: mayHaveRun ? 'may-have-run' : 'not-run' });
     this.commandLine = commandLine(argv);
-    this.callEffect = mayHaveRun ? 'may-have-run' : 'not-run';
   }
 }
 
