@@ -24,7 +24,7 @@ import { payloadCommandOf, PayloadCommandError, type CommandOptions } from '../l
 import { accessPointOf, errorText } from '../worker-fields.js';
 import { AccountingUse } from './slurm-accounting.js';
 import { readSlurmClientSettings, SlurmClient, SlurmCommandError } from './slurm-client.js';
-import { jobCommentOf, jobNameOf } from './slurm-identity.js';
+import { jobCommentOf, jobNameOf, noHarvesterIDDiag } from './slurm-identity.js';
 import { jobsByName, oldest, pickJob } from './slurm-lookup.js';
 import { logFileURLs, placeholderMap, placeholderNames, readPlaceholderSettings, type PlaceholderSettings } from './slurm-placeholders.js';
 
@@ -111,7 +111,7 @@ export class SlurmSubmitter implements Submitter {
     if (ctx.signal.aborted) return all(retryLater(abortedDiag(ctx)));
     const harvesterID: unknown = ctx.queue.harvesterID;
     if (typeof harvesterID !== 'string' || harvesterID === '') {
-      return all(retryLater('the queue configuration carries no harvesterID (a core older than this plugin?): update harvester on the core'));
+      return all(retryLater(noHarvesterIDDiag));
     }
     let template: ParsedTemplate;
     try {
