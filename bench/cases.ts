@@ -43,7 +43,8 @@ export interface WorkloadTarget {
 /** The parts of a remote call's time, in the order they happen (detail keys of the checkWorkers results). */
 export const callParts = ['herderEncodeMs', 'botDecodeMs', 'botPluginMs', 'botEncodeMs', 'wireMs', 'herderApplyMs'] as const;
 
-function partsOf(timing: RemoteCallTiming): Record<(typeof callParts)[number], number> | undefined {
+/** One call's time split into callParts (undefined when the bot sent no times). */
+export function partsOf(timing: RemoteCallTiming): Record<(typeof callParts)[number], number> | undefined {
   if (timing.bot === undefined) return undefined;
   const { decodeMs, pluginMs, encodeMs } = timing.bot;
   return {

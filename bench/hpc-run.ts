@@ -10,6 +10,7 @@ import { RpcMiddlewareProvider } from '../src/middleware/herder/rpc-provider.js'
 import type { RemoteCallTiming } from '../src/middleware/rpc/call-payload.js';
 import { killWorkersOf, PluginFactory } from '../src/plugins/index.js';
 import { remoteBot } from '../test/support/remote-bot.js';
+import { partsOf } from './cases.js';
 import type { Cleanups } from './cleanups.js';
 import { BenchEnvironmentError, loadTestbed } from './environment.js';
 import { slurmBenchPlugins, slurmBenchQueue, slurmWorkers, type SlurmBenchPlugins } from './hpc-queue.js';
@@ -83,20 +84,8 @@ const recordedMethods = new Set(['submitter.submitWorkers', 'monitor.checkWorker
 
 function remoteCallOf(timing: RemoteCallTiming, phase: RunPhase): RemoteCall {
   const base = { phase, method: timing.method, specs: timing.specs, roundTripMs: timing.roundTripMs };
-  if (timing.bot === undefined) return base;
-  const { decodeMs, pluginMs, encodeMs } = timing.bot;
-  return {
-    ...base,
-    parts: {
-      herderEncodeMs: timing.herderEncodeMs,
-      botDecodeMs: decodeMs,
-      botPluginMs: pluginMs,
-      botEncodeMs: encodeMs,
-      // Everything between the herder and the bot's handler: JSON text, frames, SSH, the journal's lines.
-      wireMs: timing.roundTripMs - decodeMs - pluginMs - encodeMs,
-      herderApplyMs: timing.herderApplyMs,
-    },
-  };
+  const parts = partsOf(timing);
+  return parts === undefined ? base : { ...base, parts };
 }
 
 export async function measureRun(request: RunRequest, log: Logger, cleanups: Cleanups, progress: (line: string) => void): Promise<HpcRun> {

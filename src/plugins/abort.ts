@@ -34,3 +34,17 @@ export async function forEachUntilAborted<T, R>(
 export function throwIfAborted(ctx: PluginContext, step: string): void {
   if (ctx.signal.aborted) throw new PluginAbortedError(ctx.queue.queueName, step, { cause: ctx.signal.reason });
 }
+
+/** Waits for `work` (which must not reject) unless ctx.signal aborts first: true when it settled. */
+export function settledUnlessAborted(ctx: PluginContext, work: Promise<unknown>): Promise<boolean> {
+  const { signal } = ctx;
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    const onAbort = (): void => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void work.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    });
+  });
+}

@@ -13,19 +13,26 @@ export interface PluginRequestContext {
 /** Base class, so callers can catch every plugin-layer failure at once. */
 export class PluginError extends Error {
   /**
-   * Most plugin-layer errors are raised while finding, loading or building a plugin: before any of its
-   * methods ran (see call-effect.ts). The errors a running method raises say otherwise.
+   * What the call this error ended may have done (see call-effect.ts). By default 'may-have-run': an error a
+   * method raises may come half-way through its work. The errors raised while finding, loading or building
+   * a plugin, before any of its methods ran, say 'not-run' (their classes below, or the raise site).
    */
-  readonly callEffect: CallEffect = 'not-run';
+  readonly callEffect: CallEffect;
 
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { readonly callEffect?: CallEffect }) {
     super(message, options);
     this.name = new.target.name;
+    this.callEffect = options?.callEffect ?? 'may-have-run';
   }
 }
 
+/** Raised before any method of the plugin ran. */
+const beforeAnyMethod: CallEffect = 'not-run';
+
 /** A section names a plugin that is neither built in nor a loadable file. */
 export class UnknownPluginError extends PluginError {
+  override readonly callEffect: CallEffect = beforeAnyMethod;
+
   constructor(
     readonly request: PluginRequestContext,
     /** Closest known "module:Class" names, best first. */
@@ -40,6 +47,8 @@ export class UnknownPluginError extends PluginError {
 
 /** A user plugin file could not be imported (missing, syntax error, throws at load). */
 export class PluginLoadError extends PluginError {
+  override readonly callEffect: CallEffect = beforeAnyMethod;
+
   constructor(
     readonly request: PluginRequestContext,
     readonly file: string,
@@ -55,6 +64,8 @@ export class PluginLoadError extends PluginError {
 
 /** A user plugin file loaded, but does not provide a usable class honouring the contract of its kind. */
 export class PluginContractError extends PluginError {
+  override readonly callEffect: CallEffect = beforeAnyMethod;
+
   constructor(
     readonly request: PluginRequestContext,
     readonly file: string,
@@ -68,6 +79,8 @@ export class PluginContractError extends PluginError {
 
 /** The plugin's constructor threw. */
 export class PluginConstructionError extends PluginError {
+  override readonly callEffect: CallEffect = beforeAnyMethod;
+
   constructor(
     readonly request: PluginRequestContext,
     options?: ErrorOptions,
@@ -82,6 +95,8 @@ export class PluginConstructionError extends PluginError {
 
 /** A section routes through a middleware element that no provider serves, or that the queue does not define. */
 export class MiddlewareUnavailableError extends PluginError {
+  override readonly callEffect: CallEffect = beforeAnyMethod;
+
   constructor(
     readonly queueName: string,
     readonly kind: PluginKind,
@@ -94,9 +109,6 @@ export class MiddlewareUnavailableError extends PluginError {
 
 /** A plugin call stopped because ctx.signal was aborted, where the contract has no Outcome to say "retry". */
 export class PluginAbortedError extends PluginError {
-  /** Raised by a method part-way through its work. */
-  override readonly callEffect: CallEffect = 'may-have-run';
-
   constructor(
     readonly queueName: string,
     readonly step: string,
@@ -108,9 +120,6 @@ export class PluginAbortedError extends PluginError {
 
 /** A built-in plugin was given an option of the wrong type or value. */
 export class PluginOptionError extends PluginError {
-  /** Usually raised by a constructor (then wrapped in PluginConstructionError), but a method may read options late. */
-  override readonly callEffect: CallEffect = 'may-have-run';
-
   constructor(
     readonly plugin: string,
     readonly option: string,

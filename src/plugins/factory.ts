@@ -210,6 +210,7 @@ export class PluginFactory {
         throw new PluginError(
           `queue '${request.queueName}', section '${request.kind}': '${request.section.name}' (${request.section.module}) ` +
             'is a middleware element; name it in a top-level element and refer to it with "middleware"',
+          { callEffect: 'not-run' },
         );
     }
   }

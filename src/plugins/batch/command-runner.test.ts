@@ -10,6 +10,7 @@ import {
   commandLine,
   runCommand,
 } from './command-runner.js';
+import { callEffectOf } from '../call-effect.js';
 
 describe('runCommand', () => {
   test('answers with the exit code and both outputs, whatever the code, and runs no shell around the argv', async () => {
@@ -28,6 +29,7 @@ describe('runCommand', () => {
     await assert.rejects(runCommand({ argv: ['/nonexistent/sbatch', '--parsable'], timeoutMs: 30_000 }), (error: unknown) => {
       assert.ok(error instanceof CommandNotFoundError);
       assert.equal(error.mayHaveRun, false);
+      assert.equal(callEffectOf(error), 'not-run', 'the call effect agents read says the same');
       assert.equal(error.host, hostname());
       assert.match(error.message, /\/nonexistent\/sbatch --parsable on .*ENOENT/);
       return true;
@@ -38,6 +40,7 @@ describe('runCommand', () => {
     await assert.rejects(runCommand({ argv: ['sleep', '30'], timeoutMs: 50 }), (error: unknown) => {
       assert.ok(error instanceof CommandTimedOutError);
       assert.equal(error.mayHaveRun, true);
+      assert.equal(callEffectOf(error), 'may-have-run', 'the call effect agents read says the same');
       return true;
     });
   });

@@ -50,7 +50,8 @@ export class BatchCommandError extends PluginError {
     detail: string,
     options?: ErrorOptions,
   ) {
-    super(`${commandLine(argv)} on ${host}: ${detail}`, options);
+    // The call effect follows, so a plugin that lets this error end its call states what the call may have done.
+    super(`${commandLine(argv)} on ${host}: ${detail}`, { ...options, callEffect: mayHaveRun ? 'may-have-run' : 'not-run' });
     this.commandLine = commandLine(argv);
   }
 }

@@ -26,6 +26,11 @@ export interface PayloadScriptRequest {
   readonly shell: string;
 }
 
+/** Text for a comment line: a line break in it would start a command. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ');
+}
+
 export function payloadScriptText(request: PayloadScriptRequest): string {
   const ap = shellQuote(request.accessPoint);
   const exitFile = localProcessFileNames.exitCode;
@@ -37,9 +42,10 @@ export function payloadScriptText(request: PayloadScriptRequest): string {
   ];
   return [
     '#!/bin/sh',
-    `# The payload of harvester worker ${request.workerID} (queue ${request.queueName}), written by harvester-ts.`,
+    `# The payload of harvester worker ${request.workerID} (queue ${oneLine(request.queueName)}), written by harvester-ts.`,
     `# Its exit status goes to ${exitFile}, which harvester's monitor reads.`,
-    `cd ${ap} || { echo "harvester_payload.sh: cannot enter ${request.accessPoint.replaceAll('"', '')}" >&2; exit 1; }`,
+    // The path as one quoted word: inside "..." a $(...) or `...` in it would run.
+    `cd ${ap} || { printf 'harvester_payload.sh: cannot enter %s\\n' ${ap} >&2; exit 1; }`,
     ...env.map((assignment) => `${assignment}; export ${assignment.split('=')[0]}`),
     // A handler (not '') so the command gets the default handling back; the shell waits for it to end.
     "trap 'signalled=1' TERM INT HUP",

@@ -135,7 +135,8 @@ export class SlurmClient {
   /** The jobs squeue knows (running, pending, and ended ones for MinJobAge), of every state. */
   async squeue(filter: SqueueFilter, signal: AbortSignal): Promise<SqueueJob[]> {
     const format = 'jobs' in filter ? squeueFormats.withElapsed : squeueFormats.plain;
-    const args = ['-h', '--states=all', '-o', format];
+    // --all: without it squeue hides jobs in hidden partitions, and a job it hides looks gone (or never made).
+    const args = ['-h', '--all', '--states=all', '-o', format];
     if ('jobs' in filter) args.push(`--jobs=${filter.jobs.join(',')}`);
     else if ('names' in filter) args.push(`--name=${filter.names.join(',')}`);
     else args.push(`--user=${filter.user}`);

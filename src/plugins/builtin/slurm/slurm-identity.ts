@@ -19,6 +19,9 @@ export function harvesterTag(harvesterID: string): string {
   return `${clean}.${createHash('sha256').update(harvesterID).digest('hex').slice(0, 8)}`;
 }
 
+/** Why a worker's job cannot be named: its queue came without the harvester id (from a core older than the bot). */
+export const noHarvesterIDDiag = 'the queue configuration carries no harvesterID (a core older than this plugin?): update harvester on the core';
+
 export function jobNameOf(harvesterID: string, workerID: number): string {
   return `hv-${harvesterTag(harvesterID)}-w${workerID}`;
 }

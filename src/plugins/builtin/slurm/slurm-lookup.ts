@@ -28,8 +28,11 @@ export function oldest(times: readonly (Date | null)[]): Date {
   return new Date(earliest);
 }
 
-/** Of several jobs with one name (e.g. a job submitted by hand with it), the live one, else the newest. */
-export function pickJob(jobs: readonly FoundJob[]): FoundJob | undefined {
+/**
+ * Of several jobs with one name (e.g. a job submitted by hand with it), the live one, else the newest: the
+ * submitter adopts it and the monitor follows it, so a live job is never left untracked for an ended one.
+ */
+export function pickJob<J extends { readonly jobID: string; readonly state: string }>(jobs: readonly J[]): J | undefined {
   const live = jobs.filter((j) => slurmStateMeaning(j.state)?.ended !== true);
   const pool = live.length > 0 ? live : jobs;
   return [...pool].sort((a, b) => Number.parseInt(b.jobID, 10) - Number.parseInt(a.jobID, 10))[0];

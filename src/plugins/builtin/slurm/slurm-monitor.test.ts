@@ -154,6 +154,16 @@ describe('SlurmBulkMonitor', () => {
     });
   });
 
+  test('a worker without batchID whose name two jobs carry follows the live one, as the submitter adopts it, not a newer ended one', async () => {
+    await withTempDir(async (dir) => {
+      const replay = new SlurmReplay({ squeue: (r) => ok(r, '20|hv-testid-w9|RUNNING|None\n21|hv-testid-w9|COMPLETED|None\n'), sacct: (r) => ok(r) });
+      const [w] = workers(dir, [[null, 9]]);
+      const [check] = checks(await new SlurmBulkMonitor({}, replay.run).checkWorkers(ctx, [w!]));
+      assert.equal(w!.batchID, '20');
+      assert.equal(check?.status, 'running');
+    });
+  });
+
   test('a state the table does not know keeps the worker as it is, saying so', async () => {
     await withTempDir(async (dir) => {
       const replay = new SlurmReplay({

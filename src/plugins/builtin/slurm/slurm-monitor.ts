@@ -19,7 +19,7 @@ import { payloadTraceOf } from './payload-traces.js';
 import { AccountingUse } from './slurm-accounting.js';
 import { fitsOneArgument, readSlurmClientSettings, SlurmClient, SlurmCommandError } from './slurm-client.js';
 import { currentUser, jobIDOf, jobNameOf } from './slurm-identity.js';
-import { oldest } from './slurm-lookup.js';
+import { oldest, pickJob } from './slurm-lookup.js';
 import type { SacctJob, SqueueJob } from './slurm-parse.js';
 import { slurmStateMeaning } from './slurm-states.js';
 import { goneVerdict, jobVerdict, type AccountingState, type JobView, type Verdict } from './slurm-verdict.js';
@@ -161,16 +161,13 @@ export class SlurmBulkMonitor implements Monitor {
   }
 }
 
-/** Gives each entry its job: by id when it has one, else by job name (the newest job of that name). */
-function matchJobs<J extends { readonly jobID: string; readonly name: string }>(entries: readonly Entry[], jobs: readonly J[], set: (entry: Entry, job: J) => void): void {
+/** Gives each entry its job: by id when it has one, else by job name (as the submitter's lookup picks: pickJob). */
+function matchJobs<J extends { readonly jobID: string; readonly name: string; readonly state: string }>(entries: readonly Entry[], jobs: readonly J[], set: (entry: Entry, job: J) => void): void {
   const byID = new Map(jobs.map((j) => [j.jobID, j]));
-  const byName = new Map<string, J>();
-  for (const job of jobs) {
-    const known = byName.get(job.name);
-    if (known === undefined || Number.parseInt(job.jobID, 10) > Number.parseInt(known.jobID, 10)) byName.set(job.name, job);
-  }
+  const byName = new Map<string, J[]>();
+  for (const job of jobs) byName.set(job.name, [...(byName.get(job.name) ?? []), job]);
   for (const entry of entries) {
-    const job = entry.batchID !== undefined ? byID.get(entry.batchID) : entry.jobName !== undefined ? byName.get(entry.jobName) : undefined;
+    const job = entry.batchID !== undefined ? byID.get(entry.batchID) : entry.jobName !== undefined ? pickJob(byName.get(entry.jobName) ?? []) : undefined;
     if (job !== undefined) set(entry, job);
   }
 }

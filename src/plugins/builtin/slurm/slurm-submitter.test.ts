@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobSpec, WorkSpec } from '../../../spec/index.js';
 import { SlurmReplay, answerFrom, exampleSlurmTemplate, ok } from '../../../../test/support/slurm-replay.js';
@@ -23,6 +23,30 @@ function worker(dir: string, workerID: number, command = 'echo hi'): WorkSpec {
 function acceptingSbatch(): (request: CommandRequest) => CommandResult {
   let next = 100;
   return (request) => ok(request, `${next++}\n`);
+}
+
+/** A small SLURM: squeue by name knows what sbatch made; sbatch answers only when released. */
+function gatedSlurm(): { replay: SlurmReplay; sbatchSeen: Promise<void>; release: () => void } {
+  const made = new Map<string, string>();
+  let release!: () => void;
+  const sbatchGate = new Promise<void>((resolve) => (release = resolve));
+  let sbatchStarted!: () => void;
+  const sbatchSeen = new Promise<void>((resolve) => (sbatchStarted = resolve));
+  const replay = new SlurmReplay({
+    squeue: (r) => {
+      const names = (r.argv.find((a) => a.startsWith('--name='))?.slice('--name='.length) ?? '').split(',');
+      return ok(r, names.filter((n) => made.has(n)).map((n) => `${made.get(n)}|${n}|PENDING|None\n`).join(''));
+    },
+    sacct: (r) => ok(r),
+    sbatch: async (r) => {
+      sbatchStarted();
+      await sbatchGate;
+      const name = r.argv.find((a) => a.startsWith('--job-name='))!.slice('--job-name='.length);
+      made.set(name, String(100 + made.size));
+      return ok(r, `${made.get(name)}\n`);
+    },
+  });
+  return { replay, sbatchSeen, release };
 }
 
 const nothingKnown = { squeue: (r: CommandRequest) => ok(r), sacct: (r: CommandRequest) => ok(r) };
@@ -76,26 +100,7 @@ describe('SlurmSubmitter', () => {
 
   test('a second call for a worker whose submission is still running in this process waits for it and adopts its job: one sbatch', async () => {
     await withTempDir(async (dir) => {
-      // A small SLURM: squeue by name knows what sbatch made; sbatch answers only when released.
-      const made = new Map<string, string>();
-      let release!: () => void;
-      const sbatchGate = new Promise<void>((resolve) => (release = resolve));
-      let sbatchStarted!: () => void;
-      const sbatchSeen = new Promise<void>((resolve) => (sbatchStarted = resolve));
-      const replay = new SlurmReplay({
-        squeue: (r) => {
-          const names = (r.argv.find((a) => a.startsWith('--name='))?.slice('--name='.length) ?? '').split(',');
-          return ok(r, names.filter((n) => made.has(n)).map((n) => `${made.get(n)}|${n}|PENDING|None\n`).join(''));
-        },
-        sacct: (r) => ok(r),
-        sbatch: async (r) => {
-          sbatchStarted();
-          await sbatchGate;
-          const name = r.argv.find((a) => a.startsWith('--job-name='))!.slice('--job-name='.length);
-          made.set(name, String(100 + made.size));
-          return ok(r, `${made.get(name)}\n`);
-        },
-      });
+      const { replay, sbatchSeen, release } = gatedSlurm();
       const submitter = new SlurmSubmitter({ templateFile: exampleSlurmTemplate }, replay.run);
       const first = submitter.submitWorkers(ctx, [worker(dir, 7)]);
       await sbatchSeen;
@@ -107,6 +112,26 @@ describe('SlurmSubmitter', () => {
       assert.equal(replay.callsOf('sbatch').length, 1, 'one job for the worker');
       assert.equal(repeat.batchID, '100');
       assert.match(b[0]!.diag, /adopted SLURM job 100/);
+    });
+  });
+
+  test('a call aborted while it waits for an earlier one answers retryLater; a call after it still waits for the earlier one: one sbatch', async () => {
+    await withTempDir(async (dir) => {
+      const { replay, sbatchSeen, release } = gatedSlurm();
+      const submitter = new SlurmSubmitter({ templateFile: exampleSlurmTemplate }, replay.run);
+      const first = submitter.submitWorkers(ctx, [worker(dir, 7)]);
+      await sbatchSeen;
+      const stop = new AbortController();
+      const aborted = submitter.submitWorkers(testContext(queue, stop.signal), [worker(dir, 7)]);
+      stop.abort(new Error('deadline'));
+      assert.equal((await aborted)[0]?.kind, 'retry', 'answered without waiting for the first call');
+      const third = worker(dir, 7);
+      const later = submitter.submitWorkers(ctx, [third]);
+      release();
+      const [a, c] = await Promise.all([first, later]);
+      assert.deepEqual([a[0]!.kind, c[0]!.kind], ['succeeded', 'succeeded']);
+      assert.equal(replay.callsOf('sbatch').length, 1, 'one job for the worker');
+      assert.equal(third.batchID, '100');
     });
   });
 
@@ -156,6 +181,22 @@ describe('SlurmSubmitter', () => {
       const [fail] = await new SlurmSubmitter({ templateFile: exampleSlurmTemplate, partition: 'nosuch' }, refused.run).submitWorkers(ctx, [worker(dir, 2)]);
       assert.equal(fail?.kind, 'failed');
       assert.match(fail?.diag ?? '', /sbatch refused worker 2: sbatch: error: invalid partition specified: nosuch/);
+    });
+  });
+
+  test('sacct not answering the lookup: a worker an earlier attempt ran sbatch for waits, a first attempt is submitted', async () => {
+    await withTempDir(async (dir) => {
+      const replay = new SlurmReplay({ squeue: (r) => ok(r), sacct: 'sacct-jobs-slurmdbd-down', sbatch: acceptingSbatch() });
+      const repeat = worker(dir, 1);
+      const first = worker(dir, 2);
+      // What an earlier attempt leaves before its sbatch (whose job may have ended longer ago than squeue remembers).
+      await mkdir(repeat.accessPoint!, { recursive: true });
+      await writeFile(join(repeat.accessPoint!, batchScriptName), '#!/bin/sh\n');
+      const outcomes = await new SlurmSubmitter({ templateFile: exampleSlurmTemplate }, replay.run).submitWorkers(ctx, [repeat, first]);
+      assert.deepEqual(outcomes.map((o) => o.kind), ['retry', 'succeeded']);
+      assert.match(outcomes[0]!.diag, /worker 1: not submitted again while sacct does not answer \(.*Problem talking to the database.*\): an earlier attempt ran sbatch/);
+      assert.equal(repeat.batchID, null);
+      assert.deepEqual(replay.callsOf('sbatch').map((c) => c.argv.find((a) => a.startsWith('--job-name='))), ['--job-name=hv-testid-w2']);
     });
   });
 

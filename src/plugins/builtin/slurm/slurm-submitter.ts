@@ -4,12 +4,13 @@
 // batch script (and payload script) written in the access point under fixed names, and sbatch runs for
 // them in parallel, bounded. Every job carries the worker's identity (job name and comment).
 // Outcomes: SLURM not answering, munge failing, sbatch timing out -> retryLater (safe: the lookup runs
-// first next time); sbatch refusing the job (bad partition, bad #SBATCH line) -> failed with SLURM's words.
-import { mkdir } from 'node:fs/promises';
+// first next time); sbatch refusing the job (bad partition, bad #SBATCH line) -> failed with SLURM's words;
+// sacct not answering the lookup -> a worker submitted before waits (retryLater), a first attempt goes ahead.
+import { access, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { WorkSpec } from '../../../spec/index.js';
-import { abortedDiag } from '../../abort.js';
+import { abortedDiag, settledUnlessAborted } from '../../abort.js';
 import { BatchCommandError, noCommands, runCommand, type CommandRunner } from '../../batch/command-runner.js';
 import { renderTemplate, usesPlaceholder, type ParsedTemplate } from '../../batch/template.js';
 import { TemplateFile, TemplateFileError } from '../../batch/template-file.js';
@@ -23,7 +24,7 @@ import { payloadCommandOf, PayloadCommandError, type CommandOptions } from '../l
 import { accessPointOf, errorText } from '../worker-fields.js';
 import { AccountingUse } from './slurm-accounting.js';
 import { readSlurmClientSettings, SlurmClient, SlurmCommandError } from './slurm-client.js';
-import { jobCommentOf, jobNameOf } from './slurm-identity.js';
+import { jobCommentOf, jobNameOf, noHarvesterIDDiag } from './slurm-identity.js';
 import { jobsByName, oldest, pickJob } from './slurm-lookup.js';
 import { logFileURLs, placeholderMap, placeholderNames, readPlaceholderSettings, type PlaceholderSettings } from './slurm-placeholders.js';
 
@@ -42,6 +43,17 @@ interface Candidate {
   readonly accessPoint: string;
   readonly jobName: string;
   readonly comment: string;
+}
+
+/** Whether an earlier attempt for this access point got as far as sbatch (it writes the batch script first). */
+async function sbatchTriedBefore(accessPoint: string): Promise<boolean> {
+  try {
+    await access(join(accessPoint, batchScriptName));
+    return true;
+  } catch (error) {
+    // Only "no such file" proves it; a script we cannot look at may be there.
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
 }
 
 export class SlurmSubmitter implements Submitter {
@@ -99,7 +111,7 @@ export class SlurmSubmitter implements Submitter {
     if (ctx.signal.aborted) return all(retryLater(abortedDiag(ctx)));
     const harvesterID: unknown = ctx.queue.harvesterID;
     if (typeof harvesterID !== 'string' || harvesterID === '') {
-      return all(retryLater('the queue configuration carries no harvesterID (a core older than this plugin?): update harvester on the core'));
+      return all(retryLater(noHarvesterIDDiag));
     }
     let template: ParsedTemplate;
     try {
@@ -125,13 +137,17 @@ export class SlurmSubmitter implements Submitter {
 
     const earlier = [...new Set(candidates.map((c) => this.inFlight.get(c.jobName)).filter((p) => p !== undefined))];
     let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
+    const own = new Promise<void>((resolve) => (done = resolve));
+    // Settles once this call and the earlier ones it overlaps have: a call waiting for this one waits for them
+    // too, even if this one ends first (aborted while it waited).
+    const mine = Promise.all([own, ...earlier]).then(() => undefined);
     // Registered before the first await, so a call arriving meanwhile waits for this one.
     for (const c of candidates) this.inFlight.set(c.jobName, mine);
     try {
       if (earlier.length > 0) {
         ctx.log.info({ workerIDs: candidates.map((c) => c.workerID) }, 'some of these workers are being submitted by an earlier call still running: waiting for it before looking them up');
-        await Promise.all(earlier);
+        // Aborted meanwhile: nothing was looked up or submitted for these workers yet.
+        if (!(await settledUnlessAborted(ctx, Promise.all(earlier)))) return all(retryLater(abortedDiag(ctx)));
       }
       const toSubmit = await this.adoptExistingJobs(ctx, candidates, outcomes);
       if (toSubmit === undefined) return outcomes as Outcome[];
@@ -139,8 +155,10 @@ export class SlurmSubmitter implements Submitter {
       for (const [n, c] of toSubmit.entries()) outcomes[c.index] = results[n] ?? retryLater(abortedDiag(ctx));
       return outcomes as Outcome[];
     } finally {
-      for (const c of candidates) if (this.inFlight.get(c.jobName) === mine) this.inFlight.delete(c.jobName);
       done();
+      void mine.then(() => {
+        for (const c of candidates) if (this.inFlight.get(c.jobName) === mine) this.inFlight.delete(c.jobName);
+      });
     }
   }
 
@@ -178,10 +196,21 @@ export class SlurmSubmitter implements Submitter {
       outcomes[c.index] = succeeded(undefined, `already submitted: adopted SLURM job ${job.jobID} (${job.state}) found by its name ${c.jobName} in ${job.source}${others}`);
       ctx.log.info({ workerID: c.workerID, batchID: job.jobID, state: job.state, source: job.source, jobName: c.jobName }, 'worker already has a SLURM job: adopted, not submitted again');
     }
-    if (lookup.sacctProblem !== undefined && toSubmit.length > 0) {
-      ctx.log.warn({ workerIDs: toSubmit.map((c) => c.workerID), sacct: lookup.sacctProblem }, 'submitting with squeue alone having found no job for these workers');
+    if (lookup.sacctProblem === undefined) return toSubmit;
+    // squeue forgets an ended job after MinJobAge: a worker an earlier attempt ran sbatch for may have a job
+    // that only sacct still knows. Only first attempts go ahead on squeue's word alone.
+    const firstAttempts: Candidate[] = [];
+    for (const c of toSubmit) {
+      if (await sbatchTriedBefore(c.accessPoint)) {
+        outcomes[c.index] = retryLater(
+          `worker ${c.workerID}: not submitted again while sacct does not answer (${lookup.sacctProblem}): an earlier attempt ran sbatch (${batchScriptName} is in its access point), and a job it made may have ended longer ago than squeue remembers`,
+        );
+      } else firstAttempts.push(c);
     }
-    return toSubmit;
+    if (firstAttempts.length > 0) {
+      ctx.log.warn({ workerIDs: firstAttempts.map((c) => c.workerID), sacct: lookup.sacctProblem }, 'sacct did not answer: submitting first attempts with squeue alone having found no job for them');
+    }
+    return firstAttempts;
   }
 
   private async submitOne(ctx: PluginContext, c: Candidate, template: ParsedTemplate, harvesterID: string): Promise<Outcome> {

@@ -40,6 +40,14 @@ describe('SlurmSweeper', () => {
     assert.match(outcomes[1]!.diag, /no live SLURM job named hv-testid-w2: nothing to kill/);
   });
 
+  test('a worker without batchID whose queue carries no harvesterID (an older core) is not taken for killed: its job cannot be looked for', async () => {
+    const replay = new SlurmReplay({});
+    const [outcome] = await new SlurmSweeper({}, replay.run).killWorkers(testContext(testQueue({ harvesterID: undefined })), [new WorkSpec({ workerID: 6 })]);
+    assert.equal(outcome?.kind, 'retry');
+    assert.match(outcome?.diag ?? '', /worker 6 has no batchID, and the queue configuration carries no harvesterID/);
+    assert.equal(replay.calls.length, 0);
+  });
+
   test('sweeping removes the access point, and refuses paths that must not be removed', async () => {
     await withTempDir(async (dir) => {
       const accessPoint = join(dir, 'w1');

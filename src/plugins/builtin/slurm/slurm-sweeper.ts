@@ -11,7 +11,7 @@ import { constructionCheck, OptionReader, type OptionsCheck, type PluginOptions 
 import { failed, retryLater, succeeded, type Outcome } from '../../outcome.js';
 import { removeAccessPoint } from '../access-point-removal.js';
 import { fitsOneArgument, readSlurmClientSettings, SlurmClient, SlurmCommandError, type CancelVerdict } from './slurm-client.js';
-import { currentUser, jobIDOf, jobNameOf } from './slurm-identity.js';
+import { currentUser, jobIDOf, jobNameOf, noHarvesterIDDiag } from './slurm-identity.js';
 import { slurmStateMeaning } from './slurm-states.js';
 
 const plugin = 'SlurmSweeper';
@@ -59,8 +59,10 @@ export class SlurmSweeper implements Sweeper {
     for (const [index, workSpec] of workSpecs.entries()) {
       const batchID = jobIDOf(workSpec);
       if (batchID !== undefined) jobsOf.set(index, [batchID]);
-      else if (workSpec.workerID !== null && typeof harvesterID === 'string') byName.set(jobNameOf(harvesterID, workSpec.workerID), index);
-      else outcomes[index] = succeeded(undefined, 'no batchID and no job name to look for: nothing to kill');
+      else if (workSpec.workerID === null) outcomes[index] = succeeded(undefined, 'no batchID and no workerID to look for a job by: nothing to kill');
+      // Its job, if it has one, cannot be looked for: "nothing to kill" would leave it running.
+      else if (typeof harvesterID !== 'string' || harvesterID === '') outcomes[index] = retryLater(`worker ${workSpec.workerID} has no batchID, and ${noHarvesterIDDiag}`);
+      else byName.set(jobNameOf(harvesterID, workSpec.workerID), index);
     }
 
     if (byName.size > 0) {
