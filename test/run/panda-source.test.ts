@@ -3,8 +3,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { FakePandaServer } from '../../src/communicator/testing/fake-panda-server.js';
-import { pandaJobDict } from '../../src/communicator/testing/panda-job.js';
+import { FakePandaServer } from '../support/panda/fake-panda-server.js';
+import { pandaJobDict } from '../support/panda/panda-job.js';
 import { runCli, TempDirs, writeJson } from '../cli/support.js';
 import { localProcessQueue, makeRunHome, type ListedJob } from './support.js';
 
