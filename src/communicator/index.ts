@@ -2,6 +2,8 @@
 // pandacon configuration. The embedded queue lives with the store and implements the same JobSource.
 export {
   JobSourceError,
+  hasHarvesterReports,
+  type HarvesterReports,
   type EventRange,
   type EventRangeRequest,
   type EventRangesResult,

@@ -110,6 +110,22 @@ export interface JobSource {
   close(): Promise<void>;
 }
 
+/**
+ * What harvester reports about itself beyond jobs and workers (PanDA's harvester API). A source that has no
+ * use for them (the embedded queue) does not implement it.
+ */
+export interface HarvesterReports {
+  /** Active worker counts of a queue: {jobType: {resourceType: {status: n}}} (harvester's update_worker_stats). */
+  reportWorkerStats(siteName: string, stats: Readonly<Record<string, unknown>>): Promise<void>;
+  /** [creationTime, host, JSON metrics] triplets (harvester's update_service_metrics). */
+  updateServiceMetrics(metrics: readonly unknown[]): Promise<void>;
+}
+
+export function hasHarvesterReports(source: JobSource): source is JobSource & HarvesterReports {
+  const candidate = source as Partial<HarvesterReports>;
+  return typeof candidate.reportWorkerStats === 'function' && typeof candidate.updateServiceMetrics === 'function';
+}
+
 /** The base of every error a job source throws, so agents can catch "the source failed" in one place. */
 export class JobSourceError extends Error {
   constructor(

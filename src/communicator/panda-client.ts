@@ -22,6 +22,7 @@ import {
   type EventRangesUpdateResult,
   type EventRangeUpdate,
   type GetJobsRequest,
+  type HarvesterReports,
   type JobSource,
   type JobUpdateResult,
   type SourceStatus,
@@ -52,7 +53,7 @@ function heartbeatValue(value: unknown): unknown {
   return `datetime/${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
 }
 
-export class PandaClient implements JobSource {
+export class PandaClient implements JobSource, HarvesterReports {
   readonly description: string;
   readonly #config: PandaConfig;
   readonly #dialect: PandaDialect;

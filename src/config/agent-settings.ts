@@ -67,6 +67,8 @@ export const agentSectionSchemas = {
     updateInterval: seconds,
     maxJobs: count,
     maxWorkers: count,
+    /** Worker statistics of each queue and the service metrics go to the source this often (harvester: 300 s). */
+    statsInterval: seconds,
   }),
   stager: z.strictObject({
     ...common,
@@ -103,7 +105,7 @@ export const defaultAgentSettings: AgentSettings = {
   preparator: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToPrepare: 100 },
   submitter: { ...commonDefaults, sleepTime: 10, checkInterval: 5, queueLockInterval: 300, maxNewWorkers: 1000, maxSubmissionAttempts: 3 },
   monitor: { ...commonDefaults, sleepTime: 10, checkInterval: 5, maxWorkers: 1000, checkTimeout: 3600, workerQueueTimeLimit: 172800 },
-  propagator: { ...commonDefaults, sleepTime: 10, updateInterval: 60, maxJobs: 500, maxWorkers: 500 },
+  propagator: { ...commonDefaults, sleepTime: 10, updateInterval: 60, maxJobs: 500, maxWorkers: 500, statsInterval: 300 },
   stager: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToCheck: 100 },
   sweeper: { ...commonDefaults, sleepTime: 60, checkInterval: 60, maxWorkers: 500, keepFinished: 24, keepFailed: 72, keepCancelled: 72, keepMissed: 24 },
 };
