@@ -122,6 +122,13 @@ export const apiLegacy: PandaDialect = {
         return typeof message === 'string' ? message : JSON.stringify(message ?? null);
       },
     },
+    checkJobs: {
+      fn: form('checkJobStatus'),
+      idempotent: true,
+      json: true,
+      encode: (a) => ({ ids: a.pandaIDs.join(',') }),
+      decode: (body) => listOf(isRecord(body) ? body['data'] : undefined, '"data"'),
+    },
     acquireEventRanges: {
       fn: form('getEventRanges'),
       idempotent: false,

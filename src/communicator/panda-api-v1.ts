@@ -124,6 +124,13 @@ export const apiV1: PandaDialect = {
         return answer.message === '' ? 'succeeded' : answer.message;
       },
     },
+    checkJobs: {
+      fn: get('job/get_status'),
+      idempotent: true,
+      json: true,
+      encode: (a) => ({ job_ids: a.pandaIDs }),
+      decode: (body) => listOf(dataOf(body), 'data'),
+    },
     acquireEventRanges: {
       fn: post('event/acquire_event_ranges'),
       idempotent: false,

@@ -42,6 +42,8 @@ export interface PandaCalls {
   updateJobs: { args: { harvesterId: string; jobs: readonly Record<string, unknown>[] }; result: JobAnswer[] };
   updateWorkers: { args: { harvesterId: string; workers: readonly Record<string, unknown>[] }; result: readonly unknown[] };
   heartbeat: { args: { harvesterId: string; data: Readonly<Record<string, unknown>> }; result: string };
+  /** Each job's status in PanDA and the command for it, in the order asked (harvester's check_jobs). */
+  checkJobs: { args: { pandaIDs: readonly number[] }; result: readonly unknown[] };
   acquireEventRanges: {
     args: { pandaID: number; jobsetID: number | null; taskID: number | null; nRanges: number; scattered: boolean };
     result: readonly unknown[];

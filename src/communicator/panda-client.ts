@@ -190,6 +190,24 @@ export class PandaClient implements JobSource, HarvesterReports {
     return { alive: answer.alive, httpStatus: 200, text: answer.text };
   }
 
+  /**
+   * Each job's status in PanDA and the command for it (harvester's check_jobs), in chunks of 100; a job the
+   * answer does not cover has status null.
+   */
+  async checkJobs(pandaIDs: readonly number[]): Promise<{ PandaID: number; status: string | null; command: string | null }[]> {
+    const results: { PandaID: number; status: string | null; command: string | null }[] = [];
+    for (let start = 0; start < pandaIDs.length; start += JOBS_PER_BULK_UPDATE) {
+      const chunk = pandaIDs.slice(start, start + JOBS_PER_BULK_UPDATE);
+      const answers = await this.#call('checkJobs', { pandaIDs: chunk });
+      chunk.forEach((PandaID, i) => {
+        const entry = answers[i];
+        const text = (key: string): string | null => (isRecord(entry) && typeof entry[key] === 'string' ? entry[key] : null);
+        results.push({ PandaID, status: text('status'), command: text('command') });
+      });
+    }
+    return results;
+  }
+
   /** Commands for this harvester instance (harvester's get_commands). Not retried: the server hands them out once. */
   async getCommands(nCommands: number): Promise<Record<string, unknown>[]> {
     const commands = await this.#call('acquireCommands', { harvesterId: this.#config.harvesterId, nCommands });

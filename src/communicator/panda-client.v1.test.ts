@@ -137,6 +137,18 @@ describe('PandaClient with API v1, against a PanDA server 1.0', () => {
     assert.deepEqual(server.requestsTo('event/update_event_ranges').at(-1)?.params['version'], 1);
   });
 
+  test('checkJobs GETs job/get_status with job_ids in the query', async () => {
+    server.addJobs(SITE, pandaJobDict({ PandaID: 5301 }));
+    await client.getJobs(request(1));
+    assert.deepEqual(await client.checkJobs([5301, 5302]), [
+      { PandaID: 5301, status: 'sent', command: null },
+      { PandaID: 5302, status: 'unknown', command: null },
+    ]);
+    const sent = server.requestsTo('job/get_status').at(-1);
+    assert.equal(sent?.httpMethod, 'GET');
+    assert.deepEqual(sent?.params['job_ids'], ['5301', '5302'], 'one job_ids per job, as requests encodes a list');
+  });
+
   test('checkPanda GETs system/is_alive', async () => {
     assert.deepEqual(await client.checkPanda(), { alive: true, httpStatus: 200, text: '{"success":true,"message":"","data":null}' });
     assert.equal(server.requestsTo('system/is_alive').at(-1)?.httpMethod, 'GET');

@@ -40,6 +40,8 @@ export const legacyHandlers: Readonly<Record<string, Handler>> = {
     state.heartbeats.push({ harvesterID: form['harvesterID'] ?? '', data: JSON.parse(form['data'] ?? '{}') as Record<string, unknown> });
     return json([true, 'succeeded']);
   },
+  checkJobStatus: (form, state) =>
+    json({ StatusCode: 0, data: (form['ids'] ?? '').split(',').map((id) => ({ status: state.jobStatus(Number(id)) ?? 'unknown', command: null })) }),
   getEventRanges: (form, state) => json({ StatusCode: 0, eventRanges: state.takeEventRanges(Number(form['pandaID']), Number(form['nRanges'] ?? '10')) }),
   updateEventRanges: (form, state) => {
     const returns = state.updateEvents(JSON.parse(form['eventRanges'] ?? '[]') as { eventRanges: Record<string, unknown>[] }[]);

@@ -58,6 +58,14 @@ export class FakePandaState {
     return command;
   }
 
+  /** A job's status as PanDA sees it: the last one reported, "sent" once dispatched, null when unknown. */
+  jobStatus(pandaID: number): string | null {
+    const last = this.jobUpdates.get(pandaID)?.at(-1);
+    const reported = last?.['job_status'] ?? last?.['state'];
+    if (typeof reported === 'string') return reported;
+    return this.#dispatched.has(pandaID) ? 'sent' : null;
+  }
+
   updateWorkers(workers: readonly Record<string, unknown>[]): boolean[] {
     for (const worker of workers) this.workers.set(Number(worker['workerID']), worker);
     return workers.map(() => true);

@@ -63,6 +63,8 @@ export const v1Handlers: Readonly<Record<string, Handler>> = {
     state.acknowledgeCommands(p['command_ids'] as number[]);
     return respond(true);
   },
+  'job/get_status': (p, state) =>
+    respond(true, '', (p['job_ids'] as unknown[]).map((id) => ({ job_id: Number(id), status: state.jobStatus(Number(id)) ?? 'unknown', command: null }))),
   'event/acquire_event_ranges': (p, state) => respond(true, '', state.takeEventRanges(Number(p['job_id']), Number(p['n_ranges'] ?? 10))),
   'event/update_event_ranges': (p, state) => {
     const returns = state.updateEvents(jsonOf(p['event_ranges']) as { eventRanges: Record<string, unknown>[] }[]);

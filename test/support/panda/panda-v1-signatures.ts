@@ -62,6 +62,7 @@ export const v1Signatures: readonly Signature[] = [
   },
   { name: 'pilot/update_jobs_bulk', method: 'POST', secure: true, params: [req('job_list', 'list'), opt('harvester_id', 'str')] },
   updateJobSignature,
+  { name: 'job/get_status', method: 'GET', secure: true, params: [req('job_ids', 'list'), opt('timeout', 'int')] },
   { name: 'pilot/get_job_status', method: 'GET', secure: true, params: [req('job_ids', 'list'), opt('timeout', 'int')] },
   {
     name: 'event/acquire_event_ranges',
@@ -84,7 +85,7 @@ export const v1Signatures: readonly Signature[] = [
 /** The methods of the legacy entry point our legacy dialect calls: server 1.0 answers each "403 ... is forbidden". */
 export const legacyMethods: readonly string[] = [
   'isAlive', 'getJob', 'updateJobsInBulk', 'updateWorkers', 'harvesterIsAlive', 'getEventRanges', 'updateEventRanges',
-  'getCommands', 'ackCommands', 'reportWorkerStats_jobtype', 'updateServiceMetrics', 'addHarvesterDialogs',
+  'getCommands', 'ackCommands', 'reportWorkerStats_jobtype', 'updateServiceMetrics', 'addHarvesterDialogs', 'checkJobStatus',
 ];
 
 /** request_validation's messages (pandaserver/api/v1/common.py). */
