@@ -2,7 +2,9 @@
 // pandacon configuration. The embedded queue lives with the store and implements the same JobSource.
 export {
   JobSourceError,
+  hasHarvesterCommands,
   hasHarvesterReports,
+  type HarvesterCommands,
   type HarvesterReports,
   type EventRange,
   type EventRangeRequest,

@@ -126,6 +126,17 @@ export function hasHarvesterReports(source: JobSource): source is JobSource & Ha
   return typeof candidate.reportWorkerStats === 'function' && typeof candidate.updateServiceMetrics === 'function';
 }
 
+/** Commands for this harvester instance, handed out once and acknowledged (PanDA's harvester commands). */
+export interface HarvesterCommands {
+  getCommands(nCommands: number): Promise<Record<string, unknown>[]>;
+  ackCommands(commandIds: readonly number[]): Promise<void>;
+}
+
+export function hasHarvesterCommands(source: JobSource): source is JobSource & HarvesterCommands {
+  const candidate = source as Partial<HarvesterCommands>;
+  return typeof candidate.getCommands === 'function' && typeof candidate.ackCommands === 'function';
+}
+
 /** The base of every error a job source throws, so agents can catch "the source failed" in one place. */
 export class JobSourceError extends Error {
   constructor(

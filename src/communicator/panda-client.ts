@@ -22,6 +22,7 @@ import {
   type EventRangesUpdateResult,
   type EventRangeUpdate,
   type GetJobsRequest,
+  type HarvesterCommands,
   type HarvesterReports,
   type JobSource,
   type JobUpdateResult,
@@ -53,7 +54,7 @@ function heartbeatValue(value: unknown): unknown {
   return `datetime/${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
 }
 
-export class PandaClient implements JobSource, HarvesterReports {
+export class PandaClient implements JobSource, HarvesterReports, HarvesterCommands {
   readonly description: string;
   readonly #config: PandaConfig;
   readonly #dialect: PandaDialect;

@@ -75,14 +75,17 @@ async function runSite(home: string, site: string, firstID: number): Promise<voi
 }
 
 describe('harvester run with the PanDA communicator (API v1, server 1.0)', { skip }, () => {
-  test('with a token: fetches the jobs, runs them, reports their states, the workers, worker statistics and service metrics over HTTPS', async () => {
+  test('with a token: fetches the jobs, runs them, reports their states, the workers, worker statistics and service metrics over HTTPS; heartbeat and commands', async () => {
     const tokenFile = join(dirs.make('panda-token'), 'token');
     writeFileSync(tokenFile, `${TOKEN}\n`);
     const before = server.requests.length;
+    const command = server.addCommand('SET_N_WORKERS_JOBTYPE', { queue: 'PANDA_TOKEN_SITE' });
     await runSite(pandaHome('PANDA_TOKEN_SITE', { auth_type: 'oidc', auth_token: `file:${tokenFile}`, auth_origin: VO }), 'PANDA_TOKEN_SITE', 7001);
     const sent = server.requests.slice(before);
     assert.ok(sent.every((r) => r.headers.authorization === `Bearer ${TOKEN}` && r.headers.origin === VO), 'every call carries the token and the VO');
     assert.ok(sent.every((r) => r.path.startsWith('/api/v1/')), 'every call goes to API v1');
+    assert.ok(server.heartbeats.length > 0, 'the heartbeat was sent');
+    assert.equal(server.commands[command - 1]?.status, 'acknowledged', 'the command was fetched and acknowledged');
   });
 
   test('with an X.509 certificate: the same, each call authenticated by the client certificate', async () => {
