@@ -37,8 +37,10 @@ export class PandaHttpError extends PandaCommunicatorError {
     readonly status: number,
     /** The start of the response body (masked). */
     readonly bodyExcerpt: string,
+    /** What to change when the status says what is wrong (the API the server speaks). */
+    readonly advice?: string,
   ) {
-    super(method, url, attempts, `HTTP ${status}${bodyExcerpt === '' ? '' : `: ${bodyExcerpt}`}`);
+    super(method, url, attempts, `HTTP ${status}${bodyExcerpt === '' ? '' : `: ${bodyExcerpt}`}${advice === undefined ? '' : ` (${advice})`}`);
     this.name = 'PandaHttpError';
   }
 }

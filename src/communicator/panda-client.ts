@@ -7,7 +7,7 @@ import type { JobSpec, WorkSpec } from '../spec/index.js';
 import { createLogger, processSecrets, type Logger, type SecretRegistry } from '../logging/index.js';
 import type { PandaConfig } from './config.js';
 import { BearerToken, TlsCredentials } from './credentials.js';
-import { displayUrl, PandaResponseError, PandaServerError } from './errors.js';
+import { displayUrl, PandaHttpError, PandaResponseError, PandaServerError } from './errors.js';
 import { excerpt, PandaTransport, type PostAnswer } from './http-transport.js';
 import { JobConversionError, jobSpecFromPanda } from './job-conversion.js';
 import { eventUpdateData, jobUpdateData } from './job-report.js';
@@ -243,7 +243,11 @@ export class PandaClient implements JobSource, HarvesterReports, HarvesterComman
   /** One call through the dialect: encoded, sent, and its answer read; every failure a typed error. */
   async #call<C extends PandaCall>(call: C, args: PandaCalls[C]['args']): Promise<PandaCalls[C]['result']> {
     const endpoint = this.#dialect.endpoints[call] as unknown as Endpoint<PandaCalls[C]['args'], PandaCalls[C]['result']>;
-    const answer = await this.#transport.send({ ...endpoint.fn, params: endpoint.encode(args) }, { idempotent: endpoint.idempotent });
+    const answer = await this.#transport
+      .send({ ...endpoint.fn, params: endpoint.encode(args) }, { idempotent: endpoint.idempotent })
+      .catch((error: unknown) => {
+        throw this.#withApiAdvice(error);
+      });
     let body: unknown;
     if (endpoint.json) {
       try {
@@ -259,6 +263,19 @@ export class PandaClient implements JobSource, HarvesterReports, HarvesterComman
       if (error.kind === 'malformed') throw this.#malformedAnswer(endpoint.fn.name, answer, error.detail);
       throw new PandaServerError(endpoint.fn.name, answer.url, answer.attempts, error.statusCode, excerpt(error.detail, this.#secrets));
     }
+  }
+
+  /** A refusal that means the server speaks the other API gets the option to change. */
+  #withApiAdvice(error: unknown): unknown {
+    if (!(error instanceof PandaHttpError)) return error;
+    let advice: string | undefined;
+    if (this.#dialect.name === 'legacy' && error.status === 403 && /is forbidden/.test(error.bodyExcerpt)) {
+      advice = 'the server no longer takes the legacy API (PanDA server 1.0 or later): remove pandacon.api or set it to "v1"';
+    } else if (this.#dialect.name === 'v1' && error.status === 404) {
+      advice = 'no API v1 at this URL: check pandacon.server_api_url_ssl (default scheme://host/api/v1 of pandaURLSSL); a server before 0.6 needs pandacon.api "legacy"';
+    }
+    if (advice === undefined) return error;
+    return new PandaHttpError(error.method, error.url, error.attempts, error.status, error.bodyExcerpt, advice);
   }
 
   /** Sends the job's events first, as harvester's update_jobs does; final events taken by PanDA become done. */

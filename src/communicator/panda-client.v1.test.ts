@@ -167,7 +167,17 @@ describe('the strict server refuses what server 1.0 refuses', () => {
 
   test('the legacy API is answered "403 ERROR : getJob is forbidden": configure api "v1"', async () => {
     const legacy = new PandaClient(configFor(server, { api: 'legacy' }), quiet);
-    await assert.rejects(legacy.getJobs(request(1)), (e: unknown) => e instanceof PandaHttpError && e.status === 403 && /ERROR : getJob is forbidden/.test(e.message));
+    await assert.rejects(legacy.getJobs(request(1)), (e: unknown) => e instanceof PandaHttpError && e.status === 403 && /ERROR : getJob is forbidden \(the server no longer takes the legacy API \(PanDA server 1\.0 or later\): remove pandacon\.api or set it to "v1"\)/.test(e.message));
+  });
+
+  test('a server before 0.6 has no API v1: the 404 says to check the URL or configure api "legacy"', async () => {
+    const old = await FakePandaServer.start({ api: 'legacy', requireToken: TOKEN, vo: VO });
+    try {
+      const client = new PandaClient(configFor(old), quiet);
+      await assert.rejects(client.getJobs(request(1)), (e: unknown) => e instanceof PandaHttpError && e.status === 404 && /a server before 0\.6 needs pandacon\.api "legacy"/.test(e.message));
+    } finally {
+      await old.close();
+    }
   });
 
   test('a token without Origin is refused as PandaRequest refuses it', async () => {
