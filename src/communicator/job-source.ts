@@ -140,7 +140,7 @@ export function hasHarvesterCommands(source: JobSource): source is JobSource & H
 /** The base of every error a job source throws, so agents can catch "the source failed" in one place. */
 export class JobSourceError extends Error {
   constructor(
-    /** The call that failed, harvester's name: "getJob", "updateJobsInBulk"... */
+    /** The call that failed, as the server names it: "pilot/acquire_jobs" (API v1), "getJob" (legacy)... */
     readonly method: string,
     message: string,
     options?: { cause?: unknown },

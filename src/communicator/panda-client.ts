@@ -122,8 +122,13 @@ export class PandaClient implements JobSource, HarvesterReports, HarvesterComman
       additionalCriteria: request.additionalCriteria,
     });
     if ('none' in answer) {
-      // As harvester: no jobs this cycle, with the server's reason; asked again next cycle.
-      this.#logger.debug({ siteName: request.siteName, nJobs: request.nJobs, reason: excerpt(answer.none, this.#secrets) }, 'no jobs from PanDA');
+      // As harvester: no jobs this cycle, with the server's reason; asked again next cycle. An empty queue is
+      // routine; any other reason (a missing role, a timeout) is something an operator must see.
+      const empty = /^no jobs/i.test(answer.none);
+      this.#logger[empty ? 'debug' : 'warn'](
+        { method: this.#dialect.endpoints.getJobs.fn.name, siteName: request.siteName, nJobs: request.nJobs, reason: excerpt(answer.none, this.#secrets) },
+        empty ? 'no jobs from PanDA' : 'PanDA gave no jobs',
+      );
       return [];
     }
     const context = {

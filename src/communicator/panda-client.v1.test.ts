@@ -4,6 +4,7 @@
 // here means the server took the call.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { EventSpec, JobSpec, WorkSpec } from '../spec/index.js';
 import { createLogger, SecretRegistry } from '../logging/index.js';
 import { pandaConfigFrom, type PandaConfig } from './config.js';
@@ -57,10 +58,23 @@ describe('PandaClient with API v1, against a PanDA server 1.0', () => {
     assert.equal(sent?.headers.origin, VO);
   });
 
-  test('an answer other than success is no jobs, not an error (the reason is logged)', async () => {
-    assert.deepEqual(await client.getJobs(request(3, 'EMPTY-QUEUE')), []);
+  test('an answer other than success is no jobs, not an error; a reason other than an empty queue is a warning', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer | string, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logged = new PandaClient(configFor(server), { logger: createLogger({ level: 'debug', destination }) });
+    assert.deepEqual(await logged.getJobs(request(3, 'EMPTY-QUEUE')), []);
     server.failNext('pilot/acquire_jobs', { kind: 'answer', value: { success: false, message: 'no production/pilot role in VOMS FQANs or non pilot owner', data: null } });
-    assert.deepEqual(await client.getJobs(request(1)), []);
+    assert.deepEqual(await logged.getJobs(request(1)), []);
+    const entries = lines.map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string });
+    assert.deepEqual(entries.filter((e) => e.reason !== undefined).map((e) => [e.level, e.reason]), [
+      [20, 'No jobs in PanDA'],
+      [40, 'no production/pilot role in VOMS FQANs or non pilot owner'],
+    ]);
   });
 
   test('updateJobs sends job_list in update_job\'s names and reads each job\'s own answer', async () => {
