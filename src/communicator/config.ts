@@ -28,7 +28,7 @@ export const pandaconSchema = z.looseObject({
    * derived from it unless server_api_url_ssl says otherwise (an http:// URL is allowed, for tests).
    */
   pandaURLSSL: httpUrl,
-  /** Which API the server speaks: "v1" (PanDA server 0.6 and later, the only one from 1.0 on) or "legacy" (before 1.0). */
+  /** Which API the server speaks: "v1" (/api/v1, the only one from server 1.0 on) or "legacy" (older servers without API v1). */
   api: z.enum(['v1', 'legacy']).default('v1'),
   /** The base URL of API v1, as harvester's option; defaults to scheme://host/api/v1 of pandaURLSSL. */
   server_api_url_ssl: httpUrl.optional(),

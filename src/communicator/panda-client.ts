@@ -277,7 +277,7 @@ export class PandaClient implements JobSource, HarvesterReports, HarvesterComman
     if (this.#dialect.name === 'legacy' && error.status === 403 && /is forbidden/.test(error.bodyExcerpt)) {
       advice = 'the server no longer takes the legacy API (PanDA server 1.0 or later): remove pandacon.api or set it to "v1"';
     } else if (this.#dialect.name === 'v1' && error.status === 404) {
-      advice = 'no API v1 at this URL: check pandacon.server_api_url_ssl (default scheme://host/api/v1 of pandaURLSSL); a server before 0.6 needs pandacon.api "legacy"';
+      advice = 'no API v1 at this URL: check pandacon.server_api_url_ssl (default scheme://host/api/v1 of pandaURLSSL); a server without API v1 needs pandacon.api "legacy"';
     }
     if (advice === undefined) return error;
     return new PandaHttpError(error.method, error.url, error.attempts, error.status, error.bodyExcerpt, advice);

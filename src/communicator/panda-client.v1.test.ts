@@ -184,11 +184,11 @@ describe('the strict server refuses what server 1.0 refuses', () => {
     await assert.rejects(legacy.getJobs(request(1)), (e: unknown) => e instanceof PandaHttpError && e.status === 403 && /ERROR : getJob is forbidden \(the server no longer takes the legacy API \(PanDA server 1\.0 or later\): remove pandacon\.api or set it to "v1"\)/.test(e.message));
   });
 
-  test('a server before 0.6 has no API v1: the 404 says to check the URL or configure api "legacy"', async () => {
+  test('a server without API v1: the 404 says to check the URL or configure api "legacy"', async () => {
     const old = await FakePandaServer.start({ api: 'legacy', requireToken: TOKEN, vo: VO });
     try {
       const client = new PandaClient(configFor(old), quiet);
-      await assert.rejects(client.getJobs(request(1)), (e: unknown) => e instanceof PandaHttpError && e.status === 404 && /a server before 0\.6 needs pandacon\.api "legacy"/.test(e.message));
+      await assert.rejects(client.getJobs(request(1)), (e: unknown) => e instanceof PandaHttpError && e.status === 404 && /a server without API v1 needs pandacon\.api "legacy"/.test(e.message));
     } finally {
       await old.close();
     }

@@ -1,4 +1,4 @@
-// The fake server's API v1 functions: each takes the parameters request_validation bound (fake-panda-v1-
+// The fake server's API v1 functions: each takes the parameters request_validation bound (panda-v1-
 // signatures.ts) and answers in the server's {success, message, data} envelope with the data shapes of
 // pandaserver/api/v1/*_api.py.
 import type { FakePandaState } from './fake-panda-state.js';
