@@ -2,6 +2,7 @@
 // cycle each, in the order a job travels (`harvester run --once`).
 import { agentNames, type AgentName } from '../config/index.js';
 import { AgentLoop, type Agent, type CycleReport } from './agent-loop.js';
+import { CommandManager } from './command-manager.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { JobFetcher } from './job-fetcher.js';
 import { Monitor } from './monitor.js';
@@ -19,6 +20,7 @@ const agentClasses: { readonly [K in AgentName]: new (env: AgentEnvironment) => 
   stager: Stager,
   propagator: Propagator,
   sweeper: Sweeper,
+  commandmanager: CommandManager,
 };
 
 export interface PassReport {

@@ -1,10 +1,10 @@
 // The propagator over a real SqliteStore and a recording job source.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JobSourceError } from '../communicator/index.js';
+import { JobSourceError, type HarvesterReports } from '../communicator/index.js';
 import { JobSpec, WorkSpec, type WorkerStatus } from '../spec/index.js';
 import { ERR_PANDA_KILL, Propagator } from './propagator.js';
-import { jobSideEnv, jobTaken, type JobSideEnv } from './testing/job-side-fixtures.js';
+import { jobSideEnv, jobTaken, RecordingJobSource, type JobSideEnv } from './testing/job-side-fixtures.js';
 
 async function withEnv(body: (t: JobSideEnv) => Promise<void>): Promise<void> {
   const t = await jobSideEnv({ settings: { propagator: { updateInterval: 60 } } });
@@ -122,6 +122,41 @@ describe('Propagator', () => {
       assert.deepEqual([cancelled.status, cancelled.subStatus], ['cancelled', 'killed']);
       assert.equal(cancelled.getOneAttribute('pilotErrorCode'), ERR_PANDA_KILL);
       assert.ok(cancelled.propagatorTime !== null && cancelled.propagatorTime < t.clock.now(), 'the cancellation is reported next');
+    });
+  });
+
+  test('a source taking harvester reports gets each queue\'s active worker counts and the service metrics every statsInterval', async () => {
+    await withEnv(async (t) => {
+      class ReportingSource extends RecordingJobSource implements HarvesterReports {
+        readonly stats: [string, unknown][] = [];
+        readonly metrics: unknown[][] = [];
+        fail = false;
+        async reportWorkerStats(siteName: string, stats: Readonly<Record<string, unknown>>): Promise<void> {
+          if (this.fail) throw new JobSourceError('harvester/report_worker_statistics', 'PanDA unreachable');
+          this.stats.push([siteName, stats]);
+        }
+        async updateServiceMetrics(metrics: readonly unknown[]): Promise<void> {
+          this.metrics.push([...metrics]);
+        }
+      }
+      const source = new ReportingSource();
+      const worker = (status: WorkerStatus, resourceType: string): WorkSpec =>
+        new WorkSpec({ computingSite: 'TEST_QUEUE', queueName: 'TEST_QUEUE', status, jobType: 'managed', resourceType });
+      await t.store.insertWorkers([worker('running', 'SCORE'), worker('running', 'SCORE'), worker('submitted', 'MCORE'), worker('finished', 'SCORE')]);
+      const propagator = new Propagator({ ...t.env, jobSource: source });
+      assert.equal((await propagator.runCycle(t.signal)).statsReported, 1, 'at the first cycle');
+      const queue = t.env.queues[0]!;
+      assert.deepEqual(source.stats, [[queue.siteName, { managed: { SCORE: { submitted: 0, running: 2, idle: 0 }, MCORE: { submitted: 1, running: 0, idle: 0 } } }]]);
+      const [[entry]] = source.metrics as [[[string, string, string]]];
+      assert.match(entry[0], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
+      assert.deepEqual(Object.keys(JSON.parse(entry[2]) as object), ['rss_mib', 'memory_pc', 'cpu_pc']);
+      await propagator.runCycle(t.signal);
+      assert.equal(source.stats.length, 1, 'not again before statsInterval');
+      t.clock.advance(300);
+      source.fail = true;
+      assert.equal((await propagator.runCycle(t.signal)).errors, 1, 'a failed report is counted');
+      source.fail = false;
+      assert.equal((await propagator.runCycle(t.signal)).statsReported, 1, 'and tried again at the next cycle');
     });
   });
 });

@@ -8,13 +8,15 @@
 //   them); a job without an active worker is cancelled here.
 // A report the source refused, or a call that failed (JobSourceError), leaves the rows to come back after
 // updateInterval. Rows are claimed across all queues: reporting is the source's business, and the jobs of a
-// queue taken offline must still reach a final state in PanDA.
+// queue taken offline must still reach a final state in PanDA. Every statsInterval, a source that takes them
+// (PanDA) also gets each queue's worker statistics and the service metrics, as harvester's propagator sends.
 import type { Logger } from '../logging/index.js';
-import { JobSourceError, type JobUpdateResult, type WorkerUpdateResult } from '../communicator/index.js';
+import { hasHarvesterReports, JobSourceError, type HarvesterReports, type JobUpdateResult, type WorkerUpdateResult } from '../communicator/index.js';
 import type { JobSpec, WorkSpec } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { Tally, writeBackJobs, writeBackWorkers } from './claimed-rows.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
+import { serviceMetricsOf, workerStatsOf } from './harvester-reports.js';
 import { jobsSubject, workersSubject } from './plugin-call.js';
 
 /** harvester's PilotErrors.PANDAKILL: the job was killed on PanDA's request. */
@@ -34,6 +36,7 @@ const counted = [
   'errors',
   'lockLost',
   'refused',
+  'statsReported',
 ] as const;
 type Counted = (typeof counted)[number];
 
@@ -42,6 +45,10 @@ export class Propagator implements Agent {
   readonly #env: AgentEnvironment;
   readonly #log: Logger;
   readonly #owner: string;
+  /** When the statistics and metrics last went out; null: at the first cycle. */
+  #statsReportedAt: Date | null = null;
+  readonly #cpuAtStart = process.cpuUsage();
+  readonly #startedAt = Date.now();
 
   constructor(env: AgentEnvironment) {
     this.#env = env;
@@ -53,7 +60,28 @@ export class Propagator implements Agent {
     const tally = new Tally(counted);
     if (!signal.aborted) await this.#propagateJobs(tally);
     if (!signal.aborted) await this.#propagateWorkers(tally);
+    const source = this.#env.jobSource;
+    if (!signal.aborted && hasHarvesterReports(source)) await this.#reportStats(source, tally);
     return tally.report();
+  }
+
+  /** Worker statistics of every queue and the service metrics, every statsInterval; a failure is tried next cycle. */
+  async #reportStats(source: HarvesterReports, tally: Tally<Counted>): Promise<void> {
+    const now = this.#env.now();
+    const due = this.#statsReportedAt === null || now.getTime() - this.#statsReportedAt.getTime() >= this.#env.settings.propagator.statsInterval * 1000;
+    if (!due) return;
+    let failed = false;
+    for (const queue of this.#env.queues) {
+      const stats = await workerStatsOf(this.#env.store, queue.queueName);
+      if ((await this.#report('reportWorkerStats', `queue ${queue.queueName}`, 1, async () => [await source.reportWorkerStats(queue.siteName, stats)])) === undefined) failed = true;
+    }
+    const metrics = serviceMetricsOf(now, process.cpuUsage(this.#cpuAtStart), (Date.now() - this.#startedAt) / 1000);
+    if ((await this.#report('updateServiceMetrics', 'service metrics', 1, async () => [await source.updateServiceMetrics([metrics])])) === undefined) failed = true;
+    if (failed) tally.add('errors');
+    else {
+      this.#statsReportedAt = now;
+      tally.add('statsReported');
+    }
   }
 
   async #propagateJobs(tally: Tally<Counted>): Promise<void> {

@@ -44,7 +44,7 @@ describe('pandaConfigFrom', () => {
   test('an env token is resolved at load and registered for masking', () => {
     const secrets = new SecretRegistry();
     const config = pandaConfigFrom(
-      { pandacon: { pandaURLSSL: url, auth_type: 'oidc', auth_token: 'env:PANDA_TOKEN' } },
+      { pandacon: { pandaURLSSL: url, auth_type: 'oidc', auth_token: 'env:PANDA_TOKEN', auth_origin: 'atlas' } },
       { env: { PANDA_TOKEN: 'eyJ-token-from-env\n' }, secrets },
     );
     assert.deepEqual(config?.authToken, { source: 'env', variable: 'PANDA_TOKEN', value: 'eyJ-token-from-env' });
@@ -69,6 +69,23 @@ describe('pandaConfigFrom', () => {
     assert.throws(
       () => pandaConfigFrom({ pandacon: { pandaURLSSL: url, auth_type: 'oidc' } }),
       (error: unknown) => error instanceof ConfigInvalidError && /auth_token: is required with auth_type "oidc"/.test(error.message),
+    );
+  });
+
+  test('API v1 by default, at scheme://host/api/v1 of pandaURLSSL unless server_api_url_ssl says otherwise', () => {
+    const derived = pandaConfigFrom({ pandacon: { pandaURLSSL: 'https://pandaserver.cern.ch:25443/server/panda', pandaCacheURL_W: 'https://pandacache.cern.ch:25443/server/panda' } });
+    assert.equal(derived?.api, 'v1');
+    assert.equal(derived?.serverApiUrl, 'https://pandaserver.cern.ch:25443/api/v1');
+    assert.equal(derived?.cacheApiUrl, 'https://pandacache.cern.ch:25443/api/v1');
+    const explicit = pandaConfigFrom({ pandacon: { pandaURLSSL: url, server_api_url_ssl: 'https://panda.example.org/api/v1', api: 'legacy' } });
+    assert.equal(explicit?.serverApiUrl, 'https://panda.example.org/api/v1');
+    assert.equal(explicit?.api, 'legacy');
+  });
+
+  test('a token without auth_origin is a problem naming what to set: PanDA takes the VO from the Origin header', () => {
+    assert.throws(
+      () => pandaConfigFrom({ pandacon: { pandaURLSSL: url, auth_type: 'oidc', auth_token: 'file:/run/panda/token' } }),
+      (error: unknown) => error instanceof ConfigInvalidError && /pandacon\.auth_origin: is required with auth_type "oidc": PanDA takes the VO from it/.test(error.message),
     );
   });
 

@@ -23,8 +23,17 @@ const path = z.string().min(1);
 
 /** harvester's [pandacon] options, plus retry and test-only TLS settings of our own. */
 export const pandaconSchema = z.looseObject({
-  /** Every call goes here, as harvester's post_ssl does (an http:// URL is allowed, for tests). */
+  /**
+   * The server's legacy entry point (https://host:25443/server/panda). API v1 calls go to scheme://host/api/v1
+   * derived from it unless server_api_url_ssl says otherwise (an http:// URL is allowed, for tests).
+   */
   pandaURLSSL: httpUrl,
+  /** Which API the server speaks: "v1" (/api/v1, the only one from server 1.0 on) or "legacy" (older servers without API v1). */
+  api: z.enum(['v1', 'legacy']).default('v1'),
+  /** The base URL of API v1, as harvester's option; defaults to scheme://host/api/v1 of pandaURLSSL. */
+  server_api_url_ssl: httpUrl.optional(),
+  /** The base URL of the cache's API v1; defaults to scheme://host/api/v1 of pandaCacheURL_W. */
+  cache_api_url_ssl: httpUrl.optional(),
   /** Accepted for compatibility; defaults to pandaURLSSL. */
   pandaURL: httpUrl.optional(),
   pandaCacheURL_W: httpUrl.optional(),
@@ -66,6 +75,11 @@ export type TokenSource =
 /** The resolved section. Field names are camelCase versions of harvester's. */
 export interface PandaConfig {
   readonly pandaURLSSL: string;
+  readonly api: 'v1' | 'legacy';
+  /** Where API v1 functions live: server_api_url_ssl, else scheme://host/api/v1 of pandaURLSSL (as harvester). */
+  readonly serverApiUrl: string;
+  /** The cache's API v1 base: cache_api_url_ssl, else derived from pandaCacheURL_W; unset without either. */
+  readonly cacheApiUrl?: string;
   readonly pandaURL: string;
   readonly pandaCacheURLW?: string;
   readonly pandaCacheURLR?: string;
@@ -133,6 +147,12 @@ function register(value: string, report: QueueReporter, opts: PandaConfigOptions
   }
 }
 
+/** harvester's derivation of the API v1 base from a legacy URL: scheme://host[:port]/api/v1. */
+export function apiV1Of(legacyUrl: string): string {
+  const url = new URL(legacyUrl);
+  return `${url.protocol}//${url.host}/api/v1`;
+}
+
 /**
  * The PanDA client's configuration from the master configuration's extra keys (MasterConfig.extra), or
  * undefined when there is no pandacon section. Throws ConfigInvalidError listing every problem.
@@ -155,6 +175,10 @@ export function pandaConfigFrom(masterExtra: Readonly<Record<string, unknown>>, 
   if (values.auth_type === 'oidc' && values.auth_token === undefined) {
     report.problem([PANDACON_SECTION, 'auth_token'], 'is required with auth_type "oidc"');
   }
+  if (values.auth_type === 'oidc' && values.auth_origin === undefined) {
+    // PanDA reads the VO from the Origin header; without it every token is refused ("Unknown vo : None").
+    report.problem([PANDACON_SECTION, 'auth_origin'], 'is required with auth_type "oidc": PanDA takes the VO from it (e.g. "atlas" or "atlas.production")');
+  }
   if (values.key_file !== undefined && values.cert_file === undefined) {
     report.problem([PANDACON_SECTION, 'key_file'], 'is set but cert_file is not');
   }
@@ -162,8 +186,12 @@ export function pandaConfigFrom(masterExtra: Readonly<Record<string, unknown>>, 
 
   const certFile = values.cert_file === undefined ? undefined : under(values.cert_file);
   const keyFile = values.key_file === undefined ? certFile : under(values.key_file);
+  const cacheApiUrl = values.cache_api_url_ssl ?? (values.pandaCacheURL_W === undefined ? undefined : apiV1Of(values.pandaCacheURL_W));
   return Object.freeze({
     pandaURLSSL: values.pandaURLSSL,
+    api: values.api,
+    serverApiUrl: values.server_api_url_ssl ?? apiV1Of(values.pandaURLSSL),
+    ...(cacheApiUrl === undefined ? {} : { cacheApiUrl }),
     pandaURL: values.pandaURL ?? values.pandaURLSSL,
     ...(values.pandaCacheURL_W === undefined ? {} : { pandaCacheURLW: values.pandaCacheURL_W }),
     ...(values.pandaCacheURL_R === undefined ? {} : { pandaCacheURLR: values.pandaCacheURL_R }),

@@ -37,8 +37,10 @@ export class PandaHttpError extends PandaCommunicatorError {
     readonly status: number,
     /** The start of the response body (masked). */
     readonly bodyExcerpt: string,
+    /** What to change when the status says what is wrong (the API the server speaks). */
+    readonly advice?: string,
   ) {
-    super(method, url, attempts, `HTTP ${status}${bodyExcerpt === '' ? '' : `: ${bodyExcerpt}`}`);
+    super(method, url, attempts, `HTTP ${status}${bodyExcerpt === '' ? '' : `: ${bodyExcerpt}`}${advice === undefined ? '' : ` (${advice})`}`);
     this.name = 'PandaHttpError';
   }
 }
@@ -72,6 +74,22 @@ export class PandaNetworkError extends PandaCommunicatorError {
   }
 }
 
+/** OpenSSL's codes for a server certificate that does not verify against the CAs we trust. */
+const SERVER_CA_CODES: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
+]);
+
+/** What to set for a TLS failure: the CA problem named, with the option that fixes it. */
+function tlsAdvice(code: string): string {
+  if (SERVER_CA_CODES.has(code)) {
+    return "the server's certificate is not signed by a CA we trust: set pandacon.ca_cert to the CA file or directory that signed it (e.g. /etc/grid-security/certificates)";
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return "the server's certificate is outside its validity period: check the clocks, or the server's certificate";
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the server's certificate does not name this host: use the host name of the certificate in pandaURLSSL/server_api_url_ssl";
+  return 'check pandacon.ca_cert, cert_file and key_file';
+}
+
 /** TLS refused: the server's certificate did not verify, or ours was not accepted. Not retried. */
 export class PandaTlsError extends PandaCommunicatorError {
   constructor(
@@ -82,7 +100,7 @@ export class PandaTlsError extends PandaCommunicatorError {
     detail: string,
     options?: { cause?: unknown },
   ) {
-    super(method, url, attempts, `TLS failure ${code}: ${detail} (check pandacon.ca_cert, cert_file, key_file)`, options);
+    super(method, url, attempts, `TLS failure ${code}: ${detail} (${tlsAdvice(code)})`, options);
     this.name = 'PandaTlsError';
   }
 }

@@ -1,5 +1,6 @@
-// One POST to the PanDA server, the way harvester's post_ssl sends it: a form-encoded body, "Accept:
-// application/json", TLS with the client certificate or a bearer token. Adds what requests gave harvester
+// One request to the PanDA server, the way harvester's request_ssl sends it: a JSON body for POST (a form body
+// for the legacy API), query parameters for GET, "Accept: application/json", TLS with the client certificate
+// or a bearer token. Adds what requests gave harvester
 // implicitly or not at all: a deadline for the whole exchange, retries with backoff for idempotent calls,
 // typed errors, and a cap on the size of an answer.
 import http from 'node:http';
@@ -22,8 +23,20 @@ import {
 /** A form value: sent as Python's str() would render it (True/False, numbers); null and undefined are left out. */
 export type FormValue = string | number | boolean | null | undefined;
 
+/** How the parameters travel: a JSON body (API v1 POST), the query string (GET), a form body (legacy API). */
+export type ParameterEncoding = 'json' | 'query' | 'form';
+
+/** One request: the server function's name (for messages), its path under the base URL, and its parameters. */
+export interface WireRequest {
+  readonly name: string;
+  readonly httpMethod: 'GET' | 'POST';
+  readonly path: string;
+  readonly encoding: ParameterEncoding;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
 export interface TransportOptions {
-  /** pandaURLSSL: the method name is appended after a slash. */
+  /** The dialect's base URL: a function's path is appended after a slash. */
   readonly baseUrl: string;
   readonly timeoutMs: number;
   readonly maxRetries: number;
@@ -76,6 +89,29 @@ export function encodeForm(form: Readonly<Record<string, FormValue>>): string {
   return params.toString();
 }
 
+/** A query value as requests renders it: str() of the value, lists as repeated keys. */
+function queryValues(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  if (Array.isArray(value)) return value.flatMap(queryValues);
+  if (typeof value === 'boolean') return [value ? 'True' : 'False'];
+  return [typeof value === 'object' ? JSON.stringify(value) : String(value as string | number)];
+}
+
+/** The body and content type of a request; GET parameters go into `url`'s query string. */
+function encodeRequest(request: WireRequest, url: URL): { body: Buffer | null; contentType: string | null } {
+  switch (request.encoding) {
+    case 'query':
+      for (const [key, value] of Object.entries(request.params)) for (const v of queryValues(value)) url.searchParams.append(key, v);
+      return { body: null, contentType: null };
+    case 'json': {
+      const defined = Object.fromEntries(Object.entries(request.params).filter(([, v]) => v !== undefined));
+      return { body: Buffer.from(JSON.stringify(defined), 'utf8'), contentType: 'application/json' };
+    }
+    case 'form':
+      return { body: Buffer.from(encodeForm(request.params as Record<string, FormValue>), 'utf8'), contentType: 'application/x-www-form-urlencoded' };
+  }
+}
+
 /** The start of a body for a message: masked, on one line, short. */
 export function excerpt(text: string, secrets: SecretRegistry): string {
   const line = secrets.mask(text).replace(/\s+/g, ' ').trim();
@@ -115,21 +151,22 @@ export class PandaTransport {
     this.#sleep = options.sleep ?? ((ms) => new Promise((done) => setTimeout(done, ms)));
   }
 
-  /** The URL of a PanDA method. */
-  urlOf(method: string): URL {
-    return new URL(`${this.#options.baseUrl.replace(/\/+$/, '')}/${method}`);
+  /** The URL of a server function. */
+  urlOf(path: string): URL {
+    return new URL(`${this.#options.baseUrl.replace(/\/+$/, '')}/${path}`);
   }
 
-  /** Posts `form` to the method; resolves with the body of an HTTP 200 answer, or rejects with a typed error. */
-  async post(method: string, form: Readonly<Record<string, FormValue>>, opts: PostOptions): Promise<PostAnswer> {
-    const url = this.urlOf(method);
+  /** Sends the request; resolves with the body of an HTTP 200 answer, or rejects with a typed error. */
+  async send(request: WireRequest, opts: PostOptions): Promise<PostAnswer> {
+    const method = request.name;
+    const url = this.urlOf(request.path);
     const shownUrl = displayUrl(url);
-    const body = Buffer.from(encodeForm(form), 'utf8');
+    const { body, contentType } = encodeRequest(request, url);
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
       let failure: Failure;
       try {
-        const answer = await this.#once(url, body);
+        const answer = await this.#once(url, request.httpMethod, body, contentType);
         if (this.#options.verbose) {
           this.#options.logger.info({ method, url: shownUrl, status: answer.status, ms: Date.now() - started, attempt }, 'PanDA call');
         }
@@ -175,19 +212,19 @@ export class PandaTransport {
     };
   }
 
-  #once(url: URL, body: Buffer): Promise<RawAnswer> {
+  #once(url: URL, httpMethod: 'GET' | 'POST', body: Buffer | null, contentType: string | null): Promise<RawAnswer> {
     const o = this.#options;
     const headers: Record<string, string> = {
       ...o.headers(),
       Accept: 'application/json',
       'Accept-Encoding': 'gzip, deflate',
-      'Content-Type': 'application/x-www-form-urlencoded',
-      'Content-Length': String(body.length),
+      ...(contentType === null ? {} : { 'Content-Type': contentType }),
+      ...(body === null ? {} : { 'Content-Length': String(body.length) }),
       Connection: 'close',
     };
     const secure = url.protocol === 'https:';
-    // A fresh connection each time (as harvester's requests.post): renewed proxies and CAs take effect at once.
-    const requestOptions: https.RequestOptions = { method: 'POST', headers, agent: false };
+    // A fresh connection each time (as harvester's requests): renewed proxies and CAs take effect at once.
+    const requestOptions: https.RequestOptions = { method: httpMethod, headers, agent: false };
     if (secure) Object.assign(requestOptions, o.tls(), { rejectUnauthorized: o.rejectUnauthorized });
     return new Promise<RawAnswer>((resolve, reject) => {
       let settled = false;
@@ -231,7 +268,7 @@ export class PandaTransport {
         request.destroy();
       }, o.timeoutMs);
       request.on('error', (error) => finish(error));
-      request.end(body);
+      request.end(body ?? undefined);
     });
   }
 }

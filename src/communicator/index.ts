@@ -2,6 +2,10 @@
 // pandacon configuration. The embedded queue lives with the store and implements the same JobSource.
 export {
   JobSourceError,
+  hasHarvesterCommands,
+  hasHarvesterReports,
+  type HarvesterCommands,
+  type HarvesterReports,
   type EventRange,
   type EventRangeRequest,
   type EventRangesResult,

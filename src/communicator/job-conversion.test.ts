@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobConversionError, jobSpecFromPanda, outputFileAttributes } from './job-conversion.js';
-import { pandaJobDict } from './testing/panda-job.js';
+import { pandaJobDict } from '../../test/support/panda/panda-job.js';
 
 const now = new Date('2025-03-01T12:00:00Z');
 const context = { queueName: 'CERN-TEST', harvesterId: 'h1', ddmEndpointIn: 'CERN-PROD_DATADISK', now };

@@ -100,3 +100,32 @@ export function eventUpdateData(job: JobSpec, maxEvents = 10_000): { updates: Ev
   }
   return { updates, events };
 }
+
+/**
+ * The names API v1's update_job takes for the keys of a job report (harvester's get_job_attributes_for_panda
+ * and update_jobs). Keys without a v1 name (token, timestamp, workdir...) are left out: update_job would refuse
+ * the whole job for an unexpected argument.
+ */
+const v1Names: Readonly<Record<string, string>> = {
+  jobId: 'job_id', state: 'job_status', jobSubStatus: 'job_sub_status', siteName: 'site_name', attemptNr: 'attempt_nr',
+  metaData: 'meta_data', xml: 'job_output_report', transExitCode: 'trans_exit_code', pilotErrorCode: 'pilot_error_code',
+  pilotErrorDiag: 'pilot_error_diag', node: 'node', cpuConsumptionTime: 'cpu_consumption_time',
+  cpuConsumptionUnit: 'cpu_consumption_unit', schedulerID: 'scheduler_id', pilotID: 'pilot_id', pilotLog: 'pilot_log',
+  cpuConversionFactor: 'cpu_conversion_factor', exeErrorCode: 'exe_error_code', exeErrorDiag: 'exe_error_diag',
+  pilotTiming: 'pilot_timing', startTime: 'start_time', endTime: 'end_time', nEvents: 'n_events', nInputFiles: 'n_input_files',
+  batchID: 'batch_id', jobMetrics: 'job_metrics', stdout: 'stdout', coreCount: 'core_count', maxRSS: 'max_rss',
+  maxVMEM: 'max_vmem', maxSWAP: 'max_swap', maxPSS: 'max_pss', avgRSS: 'avg_rss', avgVMEM: 'avg_vmem', avgSWAP: 'avg_swap',
+  avgPSS: 'avg_pss', totRCHAR: 'tot_rchar', totWCHAR: 'tot_wchar', totRBYTES: 'tot_rbytes', totWBYTES: 'tot_wbytes',
+  rateRCHAR: 'rate_rchar', rateWCHAR: 'rate_wchar', rateRBYTES: 'rate_rbytes', rateWBYTES: 'rate_wbytes',
+  corruptedFiles: 'corrupted_files', meanCoreCount: 'mean_core_count', cpu_architecture_level: 'cpu_architecture_level',
+};
+
+/** A job report (jobUpdateData) in API v1's names, as harvester's update_jobs sends it to pilot/update_jobs_bulk. */
+export function v1JobReport(report: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(report)) {
+    const name = v1Names[key];
+    if (name !== undefined && value !== undefined) out[name] = value;
+  }
+  return out;
+}

@@ -110,10 +110,37 @@ export interface JobSource {
   close(): Promise<void>;
 }
 
+/**
+ * What harvester reports about itself beyond jobs and workers (PanDA's harvester API). A source that has no
+ * use for them (the embedded queue) does not implement it.
+ */
+export interface HarvesterReports {
+  /** Active worker counts of a queue: {jobType: {resourceType: {status: n}}} (harvester's update_worker_stats). */
+  reportWorkerStats(siteName: string, stats: Readonly<Record<string, unknown>>): Promise<void>;
+  /** [creationTime, host, JSON metrics] triplets (harvester's update_service_metrics). */
+  updateServiceMetrics(metrics: readonly unknown[]): Promise<void>;
+}
+
+export function hasHarvesterReports(source: JobSource): source is JobSource & HarvesterReports {
+  const candidate = source as Partial<HarvesterReports>;
+  return typeof candidate.reportWorkerStats === 'function' && typeof candidate.updateServiceMetrics === 'function';
+}
+
+/** Commands for this harvester instance, handed out once and acknowledged (PanDA's harvester commands). */
+export interface HarvesterCommands {
+  getCommands(nCommands: number): Promise<Record<string, unknown>[]>;
+  ackCommands(commandIds: readonly number[]): Promise<void>;
+}
+
+export function hasHarvesterCommands(source: JobSource): source is JobSource & HarvesterCommands {
+  const candidate = source as Partial<HarvesterCommands>;
+  return typeof candidate.getCommands === 'function' && typeof candidate.ackCommands === 'function';
+}
+
 /** The base of every error a job source throws, so agents can catch "the source failed" in one place. */
 export class JobSourceError extends Error {
   constructor(
-    /** The call that failed, harvester's name: "getJob", "updateJobsInBulk"... */
+    /** The call that failed, as the server names it: "pilot/acquire_jobs" (API v1), "getJob" (legacy)... */
     readonly method: string,
     message: string,
     options?: { cause?: unknown },

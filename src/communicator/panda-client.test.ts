@@ -16,8 +16,8 @@ import {
   PandaTimeoutError,
 } from './errors.js';
 import { PandaClient } from './panda-client.js';
-import { FakePandaServer } from './testing/fake-panda-server.js';
-import { pandaJobDict } from './testing/panda-job.js';
+import { FakePandaServer } from '../../test/support/panda/fake-panda-server.js';
+import { pandaJobDict } from '../../test/support/panda/panda-job.js';
 
 const SITE = 'CERN-TEST';
 
@@ -33,7 +33,7 @@ function logCollector(secrets: SecretRegistry): { logger: Logger; text: () => st
 }
 
 function configFor(server: FakePandaServer, extra: Record<string, unknown> = {}, secrets = new SecretRegistry()): PandaConfig {
-  const config = pandaConfigFrom({ pandacon: { pandaURLSSL: server.url, timeout: 5, retryBackoff: 0.001, harvester_id: 'test-harvester', ...extra } }, { secrets });
+  const config = pandaConfigFrom({ pandacon: { pandaURLSSL: server.url, api: 'legacy', timeout: 5, retryBackoff: 0.001, harvester_id: 'test-harvester', ...extra } }, { secrets });
   assert.ok(config !== undefined);
   return config;
 }
@@ -46,14 +46,14 @@ async function fetchedJob(server: FakePandaServer, client: PandaClient, pandaID:
   return job;
 }
 
-describe('PandaClient against the fake PanDA server', () => {
+describe('PandaClient with the legacy API, against a PanDA server before 1.0', () => {
   let server: FakePandaServer;
   let secrets: SecretRegistry;
   let logs: ReturnType<typeof logCollector>;
   let client: PandaClient;
 
   before(async () => {
-    server = await FakePandaServer.start();
+    server = await FakePandaServer.start({ api: 'legacy' });
   });
   after(async () => {
     await server.close();
@@ -260,18 +260,18 @@ describe('PandaClient against the fake PanDA server', () => {
     await assert.rejects(client.getJobs({ siteName: SITE, nodeName: 'n', prodSourceLabel: 'managed', computingElement: 'ce', nJobs: 1 }), PandaResponseError);
   });
 
-  test('a well-formed answer of the wrong shape is a PandaResponseError too', async () => {
-    server.failNext('updateWorkers', { kind: 'malformed', body: '[true, [true, true]]' });
-    await assert.rejects(client.updateWorkers([new WorkSpec({ workerID: 1 })]), (e: unknown) => e instanceof PandaResponseError && /2 results for 1 workers/.test(e.message));
+  test('a well-formed answer of the wrong shape is a PandaResponseError too; a refusal a PandaServerError', async () => {
+    server.failNext('updateWorkers', { kind: 'malformed', body: '[true, {"not": "a list"}]' });
+    await assert.rejects(client.updateWorkers([new WorkSpec({ workerID: 1 })]), (e: unknown) => e instanceof PandaResponseError && /not a list/.test(e.message));
     server.failNext('updateWorkers', { kind: 'malformed', body: '[false, "database error"]' });
     await assert.rejects(client.updateWorkers([new WorkSpec({ workerID: 1 })]), (e: unknown) => e instanceof PandaServerError && /database error/.test(e.message));
   });
 
   test('a refused connection is retried even for getJob (the request never left), then a PandaNetworkError', async () => {
-    const dead = await FakePandaServer.start();
+    const dead = await FakePandaServer.start({ api: 'legacy' });
     const url = dead.url;
     await dead.close();
-    const config = pandaConfigFrom({ pandacon: { pandaURLSSL: url, maxRetries: 2, retryBackoff: 0.001 } }, { secrets });
+    const config = pandaConfigFrom({ pandacon: { pandaURLSSL: url, api: 'legacy', maxRetries: 2, retryBackoff: 0.001 } }, { secrets });
     assert.ok(config !== undefined);
     const refused = new PandaClient(config, { logger: logs.logger, secrets });
     await assert.rejects(refused.getJobs({ siteName: SITE, nodeName: 'n', prodSourceLabel: 'managed', computingElement: 'ce', nJobs: 1 }), (error: unknown) => {
@@ -283,13 +283,13 @@ describe('PandaClient against the fake PanDA server', () => {
   });
 });
 
-describe('PandaClient token authentication', () => {
+describe('PandaClient token authentication (legacy API)', () => {
   const token = 'eyJhbGciOiJSUzI1NiJ9.test-token-body.signature';
   let server: FakePandaServer;
   let dir: string;
 
   before(async () => {
-    server = await FakePandaServer.start({ requireToken: token });
+    server = await FakePandaServer.start({ api: 'legacy', requireToken: token });
     dir = mkdtempSync(join(tmpdir(), 'panda-token-'));
   });
   after(async () => {
@@ -322,7 +322,7 @@ describe('PandaClient token authentication', () => {
     const secrets = new SecretRegistry();
     const tokenFile = join(dir, 'renewed');
     writeFileSync(tokenFile, 'an-old-expired-token');
-    const client = new PandaClient(configFor(server, { auth_type: 'oidc', auth_token: `file:${tokenFile}` }, secrets), { logger: logCollector(secrets).logger, secrets });
+    const client = new PandaClient(configFor(server, { auth_type: 'oidc', auth_token: `file:${tokenFile}`, auth_origin: 'atlas.pilot' }, secrets), { logger: logCollector(secrets).logger, secrets });
     await assert.rejects(client.checkPanda(), (e: unknown) => e instanceof PandaHttpError && e.status === 403);
     writeFileSync(tokenFile, `${token}\n`);
     assert.equal((await client.checkPanda()).alive, true);

@@ -8,8 +8,8 @@ import { createLogger, SecretRegistry } from '../logging/index.js';
 import { pandaConfigFrom } from './config.js';
 import { PandaNetworkError, PandaTlsError, type PandaCommunicatorError } from './errors.js';
 import { PandaClient } from './panda-client.js';
-import { FakePandaServer } from './testing/fake-panda-server.js';
-import { makeTestPki, opensslAvailable, type TestPki } from './testing/test-pki.js';
+import { FakePandaServer } from '../../test/support/panda/fake-panda-server.js';
+import { makeTestPki, opensslAvailable, type TestPki } from '../../test/support/panda/test-pki.js';
 
 // Without openssl the certificates cannot be made: skip and say why (under CI that is a broken machine).
 const skip = opensslAvailable() ? false : 'the openssl command is not installed (apt-get install openssl)';
@@ -48,7 +48,7 @@ describe('PandaClient over TLS with X.509 client certificates', { skip }, () => 
   test('a client certificate signed by the CA the server trusts is accepted, the server verified by ca_cert', async () => {
     const client = quietClient({ pandaURLSSL: server.url, cert_file: pki.clientCert, key_file: pki.clientKey, ca_cert: pki.caCert });
     assert.equal((await client.checkPanda()).alive, true);
-    assert.equal(server.requestsTo('isAlive').at(-1)?.clientCertSubject, 'harvester-ts test client');
+    assert.equal(server.requestsTo('system/is_alive').at(-1)?.clientCertSubject, 'harvester-ts test client');
   });
 
   test('ca_cert may be a directory of CA certificates, as /etc/grid-security/certificates', async () => {
@@ -65,7 +65,8 @@ describe('PandaClient over TLS with X.509 client certificates', { skip }, () => 
     await assert.rejects(client.checkPanda(), (error: unknown) => {
       assert.ok(error instanceof PandaTlsError, String(error));
       assert.equal(error.attempts, 1);
-      assert.match(error.message, /isAlive at https:\/\/127\.0\.0\.1:\d+\/server\/panda\/isAlive failed: TLS failure/);
+      assert.match(error.message, /system\/is_alive at https:\/\/127\.0\.0\.1:\d+\/api\/v1\/system\/is_alive failed: TLS failure/);
+      assert.match(error.message, /not signed by a CA we trust: set pandacon\.ca_cert to the CA file or directory/);
       return true;
     });
     assert.equal(server.requests.length, before);
@@ -80,7 +81,7 @@ describe('PandaClient over TLS with X.509 client certificates', { skip }, () => 
       await assert.rejects(quietClient(pandacon).checkPanda(), (error: unknown) => {
         // Under TLS 1.3 the refusal arrives after the handshake: an alert, or a reset connection.
         assert.ok(error instanceof PandaTlsError || error instanceof PandaNetworkError, String(error));
-        assert.equal((error as PandaCommunicatorError).method, 'isAlive');
+        assert.equal((error as PandaCommunicatorError).method, 'system/is_alive');
         return true;
       });
       assert.equal(server.requests.length, before, 'no request reached the server');

@@ -1,15 +1,19 @@
 // The PanDA server as a job source: harvester's PandaCommunicator (get_jobs, update_jobs, update_workers,
-// get/update_event_ranges, is_alive, check_panda, get/ack_commands) over HTTP(S), with the request and answer
-// formats of PanDA's JobDispatcher and harvester API. Every failure of a call is a typed error; per-item
-// outcomes (one job refused, one worker not updated) are results.
+// get/update_event_ranges, is_alive, check_panda, get/ack_commands, update_worker_stats, update_service_metrics,
+// send_dialog_messages) over HTTP(S). The logic is written once; the dialect (API v1 by default, the legacy API
+// when pandacon.api says so) says which server function each call reaches and how its answer reads. Every
+// failure of a call is a typed error; per-item outcomes (one job refused, one worker not updated) are results.
 import type { JobSpec, WorkSpec } from '../spec/index.js';
 import { createLogger, processSecrets, type Logger, type SecretRegistry } from '../logging/index.js';
 import type { PandaConfig } from './config.js';
 import { BearerToken, TlsCredentials } from './credentials.js';
-import { displayUrl, PandaResponseError, PandaServerError, type PandaCommunicatorError } from './errors.js';
-import { excerpt, PandaTransport, type FormValue, type PostAnswer } from './http-transport.js';
+import { displayUrl, PandaHttpError, PandaResponseError, PandaServerError } from './errors.js';
+import { excerpt, PandaTransport, type PostAnswer } from './http-transport.js';
 import { JobConversionError, jobSpecFromPanda } from './job-conversion.js';
 import { eventUpdateData, jobUpdateData } from './job-report.js';
+import { AnswerProblem, isRecord, type Endpoint, type JobAnswer, type PandaCall, type PandaCalls, type PandaDialect } from './panda-api.js';
+import { apiLegacy } from './panda-api-legacy.js';
+import { apiV1 } from './panda-api-v1.js';
 import {
   JobSourceError,
   type EventRange,
@@ -18,17 +22,17 @@ import {
   type EventRangesUpdateResult,
   type EventRangeUpdate,
   type GetJobsRequest,
+  type HarvesterCommands,
+  type HarvesterReports,
   type JobSource,
   type JobUpdateResult,
   type SourceStatus,
   type WorkerUpdateResult,
 } from './job-source.js';
 
-/** PanDA's StatusCode for "no jobs": an empty answer, not a failure. */
-const SC_NO_JOBS = 20;
-/** harvester's StatusCode for an answer it could not read. */
+/** harvester's StatusCode for a job whose answer is missing or unreadable. */
 const SC_UNREADABLE = 999;
-/** Jobs per updateJobsInBulk request, as in harvester. */
+/** Jobs per bulk update request, as in harvester. */
 const JOBS_PER_BULK_UPDATE = 100;
 
 export interface PandaClientOptions {
@@ -42,11 +46,6 @@ export interface PandaClientOptions {
   readonly maxResponseBytes?: number;
 }
 
-type Json = unknown;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** harvester's 'datetime/%Y-%m-%d %H:%M:%S.%f' for Date values of a heartbeat. */
 function heartbeatValue(value: unknown): unknown {
@@ -55,9 +54,10 @@ function heartbeatValue(value: unknown): unknown {
   return `datetime/${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
 }
 
-export class PandaClient implements JobSource {
+export class PandaClient implements JobSource, HarvesterReports, HarvesterCommands {
   readonly description: string;
   readonly #config: PandaConfig;
+  readonly #dialect: PandaDialect;
   readonly #transport: PandaTransport;
   readonly #logger: Logger;
   readonly #secrets: SecretRegistry;
@@ -65,10 +65,12 @@ export class PandaClient implements JobSource {
 
   constructor(config: PandaConfig, options: PandaClientOptions = {}) {
     this.#config = config;
+    this.#dialect = config.api === 'legacy' ? apiLegacy : apiV1;
     this.#secrets = options.secrets ?? processSecrets;
     this.#logger = (options.logger ?? createLogger({ name: 'harvester' })).child({ component: 'panda-communicator' });
     this.#now = options.now ?? (() => new Date());
-    this.description = `panda ${displayUrl(config.pandaURLSSL)}`;
+    const baseUrl = config.api === 'legacy' ? config.pandaURLSSL : config.serverApiUrl;
+    this.description = `panda ${displayUrl(baseUrl)}`;
     const token = config.authType === 'oidc' && config.authToken !== undefined ? new BearerToken(config.authToken, this.#secrets) : undefined;
     // harvester sends the client certificate only with x509 authentication (cert=None with a token).
     const tls = new TlsCredentials({
@@ -77,7 +79,7 @@ export class PandaClient implements JobSource {
       ...(config.caCert === undefined ? {} : { caCert: config.caCert }),
     });
     this.#transport = new PandaTransport({
-      baseUrl: config.pandaURLSSL,
+      baseUrl,
       timeoutMs: Math.round(config.timeoutSeconds * 1000),
       maxRetries: config.maxRetries,
       retryBackoffMs: Math.round(config.retryBackoffSeconds * 1000),
@@ -93,7 +95,7 @@ export class PandaClient implements JobSource {
       ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
       ...(options.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes }),
     });
-    const url = new URL(config.pandaURLSSL);
+    const url = new URL(baseUrl);
     if (config.insecure && url.protocol === 'https:') {
       this.#logger.warn({ url: displayUrl(url) }, 'INSECURE: the PanDA server certificate is NOT verified (pandacon insecure/ca_cert=false); use this only in tests');
     }
@@ -102,29 +104,33 @@ export class PandaClient implements JobSource {
     }
   }
 
+  /** Which API this client speaks ("v1", "legacy"). */
+  get api(): PandaDialect['name'] {
+    return this.#dialect.name;
+  }
+
   async getJobs(request: GetJobsRequest): Promise<JobSpec[]> {
-    const form: Record<string, FormValue> = {
+    const answer = await this.#call('getJobs', {
       siteName: request.siteName,
-      node: request.nodeName,
+      nodeName: request.nodeName,
       prodSourceLabel: request.prodSourceLabel,
       computingElement: request.computingElement,
       nJobs: request.nJobs,
-      schedulerID: `harvester-${this.#config.harvesterId}`,
+      schedulerId: `harvester-${this.#config.harvesterId}`,
       resourceType: request.resourceType,
       jobType: request.jobType,
-      ...request.additionalCriteria,
-    };
-    const method = 'getJob';
-    // Not idempotent: a lost answer means jobs the server has dispatched; sending again would take more.
-    const answer = await this.#transport.post(method, form, { idempotent: false });
-    const body = this.#object(method, answer);
-    const status = this.#statusCode(method, answer, body);
-    if (status === SC_NO_JOBS) return [];
-    if (status !== 0) throw this.#refused(method, answer, status, body);
-    let jobs: Json = body['jobs'];
-    // Without acceptJson the server sends the list as a JSON string.
-    if (typeof jobs === 'string') jobs = this.#parse(method, { ...answer, text: jobs });
-    if (!Array.isArray(jobs)) throw this.#malformed(method, answer, '"jobs" is not a list');
+      additionalCriteria: request.additionalCriteria,
+    });
+    if ('none' in answer) {
+      // As harvester: no jobs this cycle, with the server's reason; asked again next cycle. An empty queue is
+      // routine; any other reason (a missing role, a timeout) is something an operator must see.
+      const empty = /^no jobs/i.test(answer.none);
+      this.#logger[empty ? 'debug' : 'warn'](
+        { method: this.#dialect.endpoints.getJobs.fn.name, siteName: request.siteName, nJobs: request.nJobs, reason: excerpt(answer.none, this.#secrets) },
+        empty ? 'no jobs from PanDA' : 'PanDA gave no jobs',
+      );
+      return [];
+    }
     const context = {
       queueName: request.queueName ?? request.siteName,
       harvesterId: this.#config.harvesterId,
@@ -132,43 +138,40 @@ export class PandaClient implements JobSource {
       now: this.#now(),
     };
     const specs: JobSpec[] = [];
-    for (const job of jobs) {
+    for (const job of answer.jobs) {
       try {
         specs.push(jobSpecFromPanda(job, context));
       } catch (error) {
         if (!(error instanceof JobConversionError)) throw error;
         // The other jobs are already dispatched to us: keep them, and say loudly which one cannot be run.
-        this.#logger.error({ method, siteName: request.siteName, PandaID: error.pandaID, field: error.field, err: error.message }, 'PanDA sent a job that cannot be converted; it is not taken');
+        this.#logger.error(
+          { method: this.#dialect.endpoints.getJobs.fn.name, siteName: request.siteName, PandaID: error.pandaID, field: error.field, err: error.message },
+          'PanDA sent a job that cannot be converted; it is not taken',
+        );
       }
     }
-    this.#logger.debug({ siteName: request.siteName, nJobs: request.nJobs, got: specs.length }, 'getJob done');
+    this.#logger.debug({ siteName: request.siteName, nJobs: request.nJobs, got: specs.length }, 'getJobs done');
     return specs;
   }
 
   async updateJobs(jobSpecs: readonly JobSpec[]): Promise<JobUpdateResult[]> {
     for (const job of jobSpecs) await this.#updateEventsOf(job);
     const results: JobUpdateResult[] = [];
-    const method = 'updateJobsInBulk';
     for (let start = 0; start < jobSpecs.length; start += JOBS_PER_BULK_UPDATE) {
       const chunk = jobSpecs.slice(start, start + JOBS_PER_BULK_UPDATE);
-      const dataList = chunk.map(jobUpdateData);
-      const answer = await this.#transport.post(method, { jobList: JSON.stringify(dataList), harvester_id: this.#config.harvesterId }, { idempotent: true });
-      const list = this.#okPair(method, answer);
-      if (!Array.isArray(list)) throw this.#malformed(method, answer, 'the second element is not a list');
-      if (list.length !== chunk.length) throw this.#malformed(method, answer, `${list.length} results for ${chunk.length} jobs`);
-      chunk.forEach((job, i) => results.push(this.#jobResult(job, list[i])));
+      const answers = await this.#call('updateJobs', { harvesterId: this.#config.harvesterId, jobs: chunk.map(jobUpdateData) });
+      // A job without an answer failed alone: the others' results stand.
+      chunk.forEach((job, i) => results.push(this.#jobResult(job, answers[i])));
     }
     return results;
   }
 
   async updateWorkers(workSpecs: readonly WorkSpec[]): Promise<WorkerUpdateResult[]> {
     if (workSpecs.length === 0) return [];
-    const method = 'updateWorkers';
-    const workers = workSpecs.map((w) => w.convertToPropagate());
-    const answer = await this.#transport.post(method, { harvesterID: this.#config.harvesterId, workers: JSON.stringify(workers) }, { idempotent: true });
-    const list = this.#okPair(method, answer);
-    if (!Array.isArray(list)) throw this.#malformed(method, answer, 'the second element is not a list');
-    if (list.length !== workSpecs.length) throw this.#malformed(method, answer, `${list.length} results for ${workSpecs.length} workers`);
+    const list = await this.#call('updateWorkers', { harvesterId: this.#config.harvesterId, workers: workSpecs.map((w) => w.convertToPropagate()) });
+    if (list.length !== workSpecs.length) {
+      this.#logger.error({ method: this.#dialect.endpoints.updateWorkers.fn.name, sent: workSpecs.length, results: list.length }, 'PanDA answered for a different number of workers; those without an answer are reported again');
+    }
     return workSpecs.map((w, i) => ({ workerID: w.workerID, ok: list[i] === true }));
   }
 
@@ -179,52 +182,105 @@ export class PandaClient implements JobSource {
   }
 
   async updateEventRanges(updates: readonly EventRangeUpdate[]): Promise<EventRangesUpdateResult> {
-    const method = 'updateEventRanges';
-    const answer = await this.#transport.post(method, { eventRanges: JSON.stringify(updates), version: 1 }, { idempotent: true });
-    const body = this.#object(method, answer);
-    const status = this.#statusCode(method, answer, body);
-    if (status !== 0) throw this.#refused(method, answer, status, body);
-    const returns = body['Returns'];
-    if (!Array.isArray(returns)) throw this.#malformed(method, answer, '"Returns" is not a list');
-    return { returns: returns.map((r) => (typeof r === 'boolean' ? r : null)), command: body['Command'] ?? null };
+    const answer = await this.#call('updateEventRanges', { updates });
+    return { returns: answer.returns.map((r) => (typeof r === 'boolean' ? r : null)), command: answer.command };
   }
 
   async isAlive(keyValues: Readonly<Record<string, unknown>>): Promise<string> {
-    const method = 'harvesterIsAlive';
     const data = Object.fromEntries(Object.entries(keyValues).map(([k, v]) => [k, heartbeatValue(v)]));
-    const answer = await this.#transport.post(method, { harvesterID: this.#config.harvesterId, data: JSON.stringify(data) }, { idempotent: true });
-    const message = this.#okPair(method, answer);
-    return typeof message === 'string' ? message : JSON.stringify(message ?? null);
+    return this.#call('heartbeat', { harvesterId: this.#config.harvesterId, data });
   }
 
   async checkPanda(): Promise<SourceStatus> {
-    const answer = await this.#transport.post('isAlive', {}, { idempotent: true });
-    return { alive: /alive=yes/.test(answer.text), httpStatus: 200, text: answer.text.trim() };
+    const answer = await this.#call('isAlive', {});
+    return { alive: answer.alive, httpStatus: 200, text: answer.text };
+  }
+
+  /**
+   * Each job's status in PanDA and the command for it (harvester's check_jobs), in chunks of 100; a job the
+   * answer does not cover has status null.
+   */
+  async checkJobs(pandaIDs: readonly number[]): Promise<{ PandaID: number; status: string | null; command: string | null }[]> {
+    const results: { PandaID: number; status: string | null; command: string | null }[] = [];
+    for (let start = 0; start < pandaIDs.length; start += JOBS_PER_BULK_UPDATE) {
+      const chunk = pandaIDs.slice(start, start + JOBS_PER_BULK_UPDATE);
+      const answers = await this.#call('checkJobs', { pandaIDs: chunk });
+      chunk.forEach((PandaID, i) => {
+        const entry = answers[i];
+        const text = (key: string): string | null => (isRecord(entry) && typeof entry[key] === 'string' ? entry[key] : null);
+        results.push({ PandaID, status: text('status'), command: text('command') });
+      });
+    }
+    return results;
   }
 
   /** Commands for this harvester instance (harvester's get_commands). Not retried: the server hands them out once. */
   async getCommands(nCommands: number): Promise<Record<string, unknown>[]> {
-    const method = 'getCommands';
-    const answer = await this.#transport.post(method, { harvester_id: this.#config.harvesterId, n_commands: nCommands }, { idempotent: false });
-    const body = this.#object(method, answer);
-    const status = this.#statusCode(method, answer, body);
-    if (status !== 0) throw this.#refused(method, answer, status, body);
-    const commands = body['Commands'] ?? [];
-    if (!Array.isArray(commands) || !commands.every(isRecord)) throw this.#malformed(method, answer, '"Commands" is not a list of objects');
-    return commands;
+    const commands = await this.#call('acquireCommands', { harvesterId: this.#config.harvesterId, nCommands });
+    if (!commands.every(isRecord)) throw this.#malformed('acquireCommands', 'the commands are not a list of objects');
+    return [...commands];
   }
 
   /** Acknowledges commands by id (harvester's ack_commands). */
   async ackCommands(commandIds: readonly number[]): Promise<void> {
-    const method = 'ackCommands';
-    const answer = await this.#transport.post(method, { command_ids: JSON.stringify(commandIds) }, { idempotent: true });
-    const body = this.#object(method, answer);
-    const status = this.#statusCode(method, answer, body);
-    if (status !== 0) throw this.#refused(method, answer, status, body);
+    await this.#call('acknowledgeCommands', { commandIds });
+  }
+
+  /** Worker counts of one queue by prodSourceLabel, resource type and status (harvester's update_worker_stats). */
+  async reportWorkerStats(siteName: string, stats: Readonly<Record<string, unknown>>): Promise<void> {
+    await this.#call('reportWorkerStats', { harvesterId: this.#config.harvesterId, siteName, stats });
+  }
+
+  /** [creationTime, host, JSON metrics] triplets (harvester's update_service_metrics). */
+  async updateServiceMetrics(metrics: readonly unknown[]): Promise<void> {
+    await this.#call('updateServiceMetrics', { harvesterId: this.#config.harvesterId, metrics });
+  }
+
+  /** Dialog messages (harvester's send_dialog_messages: DiagSpec.convert_to_propagate dicts). */
+  async addDialogs(dialogs: readonly Readonly<Record<string, unknown>>[]): Promise<void> {
+    await this.#call('addDialogs', { harvesterId: this.#config.harvesterId, dialogs });
   }
 
   async close(): Promise<void> {
     // Every request uses its own connection (closed with the answer): nothing is held between calls.
+  }
+
+  /** One call through the dialect: encoded, sent, and its answer read; every failure a typed error. */
+  async #call<C extends PandaCall>(call: C, args: PandaCalls[C]['args']): Promise<PandaCalls[C]['result']> {
+    const endpoint = this.#dialect.endpoints[call] as unknown as Endpoint<PandaCalls[C]['args'], PandaCalls[C]['result']>;
+    const answer = await this.#transport
+      .send({ ...endpoint.fn, params: endpoint.encode(args) }, { idempotent: endpoint.idempotent })
+      .catch((error: unknown) => {
+        throw this.#withApiAdvice(error);
+      });
+    let body: unknown;
+    if (endpoint.json) {
+      try {
+        body = JSON.parse(answer.text) as unknown;
+      } catch {
+        throw this.#malformedAnswer(endpoint.fn.name, answer, `not JSON (content-type ${answer.contentType || 'none'})`);
+      }
+    }
+    try {
+      return endpoint.decode(body, answer.text);
+    } catch (error) {
+      if (!(error instanceof AnswerProblem)) throw error;
+      if (error.kind === 'malformed') throw this.#malformedAnswer(endpoint.fn.name, answer, error.detail);
+      throw new PandaServerError(endpoint.fn.name, answer.url, answer.attempts, error.statusCode, excerpt(error.detail, this.#secrets));
+    }
+  }
+
+  /** A refusal that means the server speaks the other API gets the option to change. */
+  #withApiAdvice(error: unknown): unknown {
+    if (!(error instanceof PandaHttpError)) return error;
+    let advice: string | undefined;
+    if (this.#dialect.name === 'legacy' && error.status === 403 && /is forbidden/.test(error.bodyExcerpt)) {
+      advice = 'the server no longer takes the legacy API (PanDA server 1.0 or later): remove pandacon.api or set it to "v1"';
+    } else if (this.#dialect.name === 'v1' && error.status === 404) {
+      advice = 'no API v1 at this URL: check pandacon.server_api_url_ssl (default scheme://host/api/v1 of pandaURLSSL); a server without API v1 needs pandacon.api "legacy"';
+    }
+    if (advice === undefined) return error;
+    return new PandaHttpError(error.method, error.url, error.attempts, error.status, error.bodyExcerpt, advice);
   }
 
   /** Sends the job's events first, as harvester's update_jobs does; final events taken by PanDA become done. */
@@ -239,28 +295,16 @@ export class PandaClient implements JobSource {
   }
 
   async #eventRangesOf(request: EventRangeRequest, scattered: boolean): Promise<EventRangesResult> {
-    const method = 'getEventRanges';
+    const method = this.#dialect.endpoints.acquireEventRanges.fn.name;
     const ranges: EventRange[] = [];
     let remaining = request.nRanges;
     try {
       while (remaining > 0) {
         // Small chunks keep each request under the server's timeout.
         const chunk = Math.min(this.#config.getEventsChunkSize, remaining);
-        const form: Record<string, FormValue> = {
-          pandaID: request.pandaID,
-          jobsetID: request.jobsetID,
-          taskID: request.taskID,
-          nRanges: chunk,
-          ...(scattered ? { scattered: true } : {}),
-        };
-        const answer = await this.#transport.post(method, form, { idempotent: false });
-        const body = this.#object(method, answer);
-        const status = this.#statusCode(method, answer, body);
-        if (status !== 0) throw this.#refused(method, answer, status, body);
-        let got: Json = body['eventRanges'];
-        if (typeof got === 'string') got = this.#parse(method, { ...answer, text: got });
-        if (!Array.isArray(got) || !got.every((r) => isRecord(r) && typeof r['eventRangeID'] === 'string')) {
-          throw this.#malformed(method, answer, '"eventRanges" is not a list of ranges with an eventRangeID');
+        const got = await this.#call('acquireEventRanges', { pandaID: request.pandaID, jobsetID: request.jobsetID, taskID: request.taskID, nRanges: chunk, scattered });
+        if (!got.every((r) => isRecord(r) && typeof r['eventRangeID'] === 'string')) {
+          throw this.#malformed('acquireEventRanges', 'the event ranges are not a list of ranges with an eventRangeID');
         }
         ranges.push(...(got as EventRange[]));
         if (got.length === 0) break;
@@ -268,69 +312,27 @@ export class PandaClient implements JobSource {
       }
     } catch (error) {
       if (!(error instanceof JobSourceError)) throw error;
-      this.#logger.error({ method, PandaID: request.pandaID, kept: ranges.length, err: error.message }, 'getEventRanges failed');
+      this.#logger.error({ method, PandaID: request.pandaID, kept: ranges.length, err: error.message }, 'getting event ranges failed');
       return { pandaID: request.pandaID, eventRanges: ranges, error };
     }
     return { pandaID: request.pandaID, eventRanges: ranges, error: null };
   }
 
-  /** One job's entry of updateJobsInBulk: {"type": "json", "content": "<json>"} (or the content itself). */
-  #jobResult(job: JobSpec, entry: unknown): JobUpdateResult {
-    let response: unknown = isRecord(entry) && 'content' in entry ? entry['content'] : entry;
-    if (typeof response === 'string') {
-      try {
-        response = JSON.parse(response);
-      } catch {
-        response = undefined;
-      }
+  #jobResult(job: JobSpec, answer: JobAnswer | undefined): JobUpdateResult {
+    if (answer === undefined || 'problem' in answer) {
+      const problem = answer === undefined ? 'no result for this job in the answer' : answer.problem;
+      this.#logger.error({ PandaID: job.PandaID, method: this.#dialect.endpoints.updateJobs.fn.name, problem: excerpt(problem, this.#secrets) }, 'PanDA did not take the job report');
+      return { PandaID: job.PandaID, StatusCode: SC_UNREADABLE, ok: false, command: null, errorDiag: problem, response: {} };
     }
-    if (!isRecord(response) || typeof response['StatusCode'] !== 'number') {
-      this.#logger.error({ PandaID: job.PandaID, answer: excerpt(JSON.stringify(entry) ?? '', this.#secrets) }, 'updateJobsInBulk: unreadable result for a job');
-      return { PandaID: job.PandaID, StatusCode: SC_UNREADABLE, ok: false, command: null, errorDiag: 'failed to load json', response: {} };
-    }
-    const statusCode = response['StatusCode'];
-    const command = typeof response['command'] === 'string' && response['command'] !== 'NULL' ? response['command'] : null;
-    const diag = response['ErrorDiag'] ?? response['errorDialog'];
-    return { PandaID: job.PandaID, StatusCode: statusCode, ok: statusCode === 0, command, errorDiag: typeof diag === 'string' ? diag : null, response };
+    return { PandaID: job.PandaID, StatusCode: answer.statusCode, ok: answer.statusCode === 0, command: answer.command, errorDiag: answer.errorDiag, response: answer.response };
   }
 
-  #parse(method: string, answer: PostAnswer): Json {
-    try {
-      return JSON.parse(answer.text) as Json;
-    } catch {
-      throw this.#malformed(method, answer, `not JSON (content-type ${answer.contentType || 'none'})`);
-    }
+  #malformed(call: PandaCall, problem: string): PandaResponseError {
+    const fn = this.#dialect.endpoints[call].fn;
+    return new PandaResponseError(fn.name, displayUrl(this.#transport.urlOf(fn.path)), 1, problem, '');
   }
 
-  #object(method: string, answer: PostAnswer): Record<string, unknown> {
-    const body = this.#parse(method, answer);
-    if (!isRecord(body)) throw this.#malformed(method, answer, 'not a JSON object');
-    return body;
-  }
-
-  #statusCode(method: string, answer: PostAnswer, body: Record<string, unknown>): number {
-    const status = body['StatusCode'];
-    const number = typeof status === 'string' && /^\d+$/.test(status) ? Number(status) : status;
-    if (typeof number !== 'number') throw this.#malformed(method, answer, 'no StatusCode');
-    return number;
-  }
-
-  /** The harvester API's (ok, payload) pair: the payload when ok, a PandaServerError when not. */
-  #okPair(method: string, answer: PostAnswer): Json {
-    const body = this.#parse(method, answer);
-    if (!Array.isArray(body) || body.length !== 2 || typeof body[0] !== 'boolean') {
-      throw this.#malformed(method, answer, 'not a [status, payload] pair');
-    }
-    if (!body[0]) throw new PandaServerError(method, answer.url, answer.attempts, null, excerpt(String(body[1]), this.#secrets));
-    return body[1] as Json;
-  }
-
-  #refused(method: string, answer: PostAnswer, status: number, body: Record<string, unknown>): PandaCommunicatorError {
-    const dialog = body['errorDialog'] ?? body['ErrorDiag'];
-    return new PandaServerError(method, answer.url, answer.attempts, status, typeof dialog === 'string' ? excerpt(dialog, this.#secrets) : '');
-  }
-
-  #malformed(method: string, answer: PostAnswer, problem: string): PandaResponseError {
+  #malformedAnswer(method: string, answer: PostAnswer, problem: string): PandaResponseError {
     return new PandaResponseError(method, answer.url, answer.attempts, problem, excerpt(answer.text, this.#secrets));
   }
 }

@@ -67,11 +67,19 @@ export const agentSectionSchemas = {
     updateInterval: seconds,
     maxJobs: count,
     maxWorkers: count,
+    /** Worker statistics of each queue and the service metrics go to the source this often (harvester: 300 s). */
+    statsInterval: seconds,
   }),
   stager: z.strictObject({
     ...common,
     checkInterval: seconds,
     maxJobsToCheck: count,
+  }),
+  /** harvester's [commandmanager]: the heartbeat to the source, and its commands fetched, acted on, acknowledged. */
+  commandmanager: z.strictObject({
+    ...common,
+    /** Commands taken per request. */
+    maxCommands: count,
   }),
   sweeper: z.strictObject({
     ...common,
@@ -88,7 +96,7 @@ export const agentSectionSchemas = {
 
 export type AgentName = keyof typeof agentSectionSchemas;
 /** The order `harvester run --once` runs one cycle of each agent in: a job travels the whole way in one pass. */
-export const agentNames: readonly AgentName[] = ['jobfetcher', 'preparator', 'submitter', 'monitor', 'stager', 'propagator', 'sweeper'];
+export const agentNames: readonly AgentName[] = ['jobfetcher', 'preparator', 'submitter', 'monitor', 'stager', 'propagator', 'sweeper', 'commandmanager'];
 
 export type AgentSettings = { readonly [K in AgentName]: Readonly<z.output<(typeof agentSectionSchemas)[K]>> };
 
@@ -103,8 +111,9 @@ export const defaultAgentSettings: AgentSettings = {
   preparator: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToPrepare: 100 },
   submitter: { ...commonDefaults, sleepTime: 10, checkInterval: 5, queueLockInterval: 300, maxNewWorkers: 1000, maxSubmissionAttempts: 3 },
   monitor: { ...commonDefaults, sleepTime: 10, checkInterval: 5, maxWorkers: 1000, checkTimeout: 3600, workerQueueTimeLimit: 172800 },
-  propagator: { ...commonDefaults, sleepTime: 10, updateInterval: 60, maxJobs: 500, maxWorkers: 500 },
+  propagator: { ...commonDefaults, sleepTime: 10, updateInterval: 60, maxJobs: 500, maxWorkers: 500, statsInterval: 300 },
   stager: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToCheck: 100 },
+  commandmanager: { ...commonDefaults, sleepTime: 60, maxCommands: 100 },
   sweeper: { ...commonDefaults, sleepTime: 60, checkInterval: 60, maxWorkers: 500, keepFinished: 24, keepFailed: 72, keepCancelled: 72, keepMissed: 24 },
 };
 
