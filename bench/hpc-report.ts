@@ -81,6 +81,22 @@ function referenceLines(plan: HpcPlan, summary: HpcSummary): string[] {
   return lines;
 }
 
+function pairedLines(plan: HpcPlan, summary: HpcSummary): string[] {
+  const paired = summary.pairedCycles;
+  if (paired === undefined) return [];
+  const x = (value: number): string => `${value.toFixed(2)}x`;
+  const row = (label: string, value: string): string => `${pad(`  ${label}`, 46)} ${padLeft(value, columnWidth)}`;
+  return [
+    '',
+    `${paired.workers} workers, '${plan.lifecycle.command}', ${paired.runs} run(s) through the bot, each cycle also checked by the bare monitor (same live workers, back to back, order alternating)`,
+    row('cycles', String(paired.ratio.samples.length)),
+    row('bare check, median / p90', `${ms(paired.bareMs.median)} / ${ms(paired.bareMs.p90)}`),
+    row('bot check, median / p90', `${ms(paired.botMs.median)} / ${ms(paired.botMs.p90)}`),
+    row('bot/bare per cycle, median / p90', `${x(paired.ratio.median)} / ${x(paired.ratio.p90)}`),
+    row('  when the bot went first / second', `${x(paired.ratioBotFirst)} / ${x(paired.ratioBareFirst)}`),
+  ];
+}
+
 function breakdownLine(label: string, parts: CallBreakdown, bare: string): string[] {
   return [
     `${pad(`  ${label}`, 26)}${callParts.map((p) => padLeft(String(parts[p]), 13)).join('')}${padLeft(String(parts.roundTripMs), 12)}${padLeft(bare, 11)}${padLeft(String(parts.calls), 7)}`,
@@ -96,6 +112,8 @@ function breakdownLines(summary: HpcSummary): string[] {
     if (bot?.checkCalls !== undefined) rows.push(...breakdownLine(`${scenario} checks`, bot.checkCalls, bare === undefined ? '-' : bare.median.cycleMedianMs.toFixed(1)));
     if (bot?.submitCalls !== undefined) rows.push(...breakdownLine(`${scenario} submit`, bot.submitCalls, bare === undefined ? '-' : bare.median.submitMs.toFixed(1)));
   }
+  const paired = summary.pairedCycles;
+  if (paired?.checkCalls !== undefined) rows.push(...breakdownLine('paired checks', paired.checkCalls, paired.bareMs.median.toFixed(1)));
   if (rows.length === 0) return [];
   const labels = ['herder enc', 'bot decode', 'plugin', 'bot encode', 'wire', 'herder apply'];
   return [
@@ -113,6 +131,7 @@ export function renderHpcTable(plan: HpcPlan, summary: HpcSummary, targets: read
     ...lifecycleLines(plan, summary),
     '',
     ...referenceLines(plan, summary),
+    ...pairedLines(plan, summary),
     ...breakdownLines(summary),
     '',
     ...targetLines(targets),

@@ -15,8 +15,10 @@ export const hpcModeLabels: Record<HpcMode, string> = {
 /**
  * lifecycle: N workers with a short payload submitted, monitored until all are final, killed and swept.
  * reference: N workers with a long payload submitted and checked while all are live (harvester's measurement).
+ * paired: a lifecycle through the bot whose every cycle also has the bare monitor (a shadow process in hv-hpc)
+ * check the same live workers, the two checks back to back, which one first alternating.
  */
-export type HpcScenario = 'lifecycle' | 'reference';
+export type HpcScenario = 'lifecycle' | 'reference' | 'paired';
 
 /** One checkWorkers call of a monitor cycle. */
 export interface Cycle {
@@ -25,6 +27,9 @@ export interface Cycle {
   readonly live: number;
   /** False when the monitor answered retryLater (no verdict this cycle). */
   readonly verdict: boolean;
+  /** paired: the bare monitor's check of the same workers, and whether it ran before the bot's. */
+  readonly shadowMs?: number;
+  readonly shadowFirst?: boolean;
 }
 
 /** The parts of one remote call's time (the keys of cases.ts' callParts), from BotClient.onTiming. */
@@ -100,7 +105,7 @@ export function parseHpcRun(text: string): HpcRun {
   }
   const run = parsed as Partial<HpcRun> | null;
   const problems: string[] = [];
-  if (run?.scenario !== 'lifecycle' && run?.scenario !== 'reference') problems.push('scenario');
+  if (run?.scenario !== 'lifecycle' && run?.scenario !== 'reference' && run?.scenario !== 'paired') problems.push('scenario');
   if (run?.mode !== 'bare' && run?.mode !== 'bot') problems.push('mode');
   for (const key of ['workers', 'submitMs', 'monitorMs', 'killMs', 'sweepMs', 'wholeMs'] as const) if (!isNumber(run?.[key])) problems.push(key);
   if (!Array.isArray(run?.cycles) || !run.cycles.every((c) => isNumber(c.ms) && isNumber(c.live))) problems.push('cycles');

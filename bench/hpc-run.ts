@@ -16,6 +16,7 @@ import { BenchEnvironmentError, loadTestbed } from './environment.js';
 import { slurmBenchPlugins, slurmBenchQueue, slurmWorkers, type SlurmBenchPlugins } from './hpc-queue.js';
 import type { HpcMode, HpcRun, HpcScenario, RemoteCall, RunPhase } from './hpc-results.js';
 import { lifecycle, reference, type LifecyclePlan } from './hpc-scenarios.js';
+import { serveShadowMonitor, ShadowMonitor } from './hpc-shadow.js';
 import { reconnectNote, TunnelsNotUpError } from './transports.js';
 import { cheapCall } from './workload.js';
 
@@ -34,7 +35,12 @@ export interface RunRequest {
   /** bot mode: the bot the top process started on hpc. */
   readonly botName: string;
   readonly botPort: number;
+  /** paired: the unix socket of the bare shadow monitor. */
+  readonly shadowSocket?: string;
 }
+
+/** What a bare shadow monitor needs: the same queue as the run it shadows. */
+export type ShadowRequest = Pick<RunRequest, 'harvesterID' | 'partition' | 'command'> & { readonly socket: string };
 
 /** Tunnels in the bot mode's pool (as the middleware benchmark). */
 const tunnels = 3;
@@ -60,12 +66,16 @@ async function warmUp(opened: Opened): Promise<void> {
   }
 }
 
+const queueOptionsOf = (request: Pick<RunRequest, 'harvesterID' | 'partition' | 'command'>) => ({ harvesterID: request.harvesterID, partition: request.partition, command: request.command });
+
+async function openBare(request: Pick<RunRequest, 'harvesterID' | 'partition' | 'command'>, log: Logger): Promise<Opened> {
+  return { plugins: await slurmBenchPlugins(new PluginFactory({ log }), slurmBenchQueue('bench_hpc_bare', queueOptionsOf(request)), log) };
+}
+
 async function open(request: RunRequest, log: Logger, cleanups: Cleanups): Promise<Opened> {
-  const queueOptions = { harvesterID: request.harvesterID, partition: request.partition, command: request.command };
+  if (request.mode === 'bare') return openBare(request, log);
+  const queueOptions = queueOptionsOf(request);
   const factory = new PluginFactory({ log });
-  if (request.mode === 'bare') {
-    return { plugins: await slurmBenchPlugins(factory, slurmBenchQueue('bench_hpc_bare', queueOptions), log) };
-  }
   const testbed = loadTestbed();
   if (testbed === undefined) throw new BenchEnvironmentError('the testbed has no env.json', 'load testbed in hv-core');
   const scratch = await mkdtemp(join(tmpdir(), 'hv-bench-hpc-'));
@@ -89,8 +99,17 @@ function remoteCallOf(timing: RemoteCallTiming, phase: RunPhase): RemoteCall {
 }
 
 export async function measureRun(request: RunRequest, log: Logger, cleanups: Cleanups, progress: (line: string) => void): Promise<HpcRun> {
+  if ((request.scenario === 'paired') !== (request.shadowSocket !== undefined && request.mode === 'bot')) {
+    throw new BenchEnvironmentError('a paired run is a bot run with a shadow socket, and only it has one', 'run arguments');
+  }
   const opened = await open(request, log, cleanups);
   await warmUp(opened);
+  let shadow: ShadowMonitor | undefined;
+  if (request.shadowSocket !== undefined) {
+    const connected = await ShadowMonitor.connect(request.shadowSocket);
+    shadow = connected;
+    cleanups.add('close the shadow monitor connection', async () => connected.close());
+  }
   const { plugins, client } = opened;
   const remoteCalls: RemoteCall[] = [];
   let phase: RunPhase = 'submit';
@@ -101,10 +120,25 @@ export async function measureRun(request: RunRequest, log: Logger, cleanups: Cle
   const workers = slurmWorkers(request.root, request.workers, plugins.queue.queueName);
   progress(`${request.mode}: ${request.scenario} of ${request.workers} workers (harvesterID ${request.harvesterID})`);
   const measures =
-    request.scenario === 'lifecycle'
-      ? await lifecycle(plugins, workers, request.lifecycle, hooks)
-      : await reference(plugins, workers, request.checks, request.lifecycle, hooks);
+    request.scenario === 'reference'
+      ? await reference(plugins, workers, request.checks, request.lifecycle, hooks)
+      : await lifecycle(plugins, workers, request.lifecycle, hooks, shadow);
   stopTimings?.();
   const notes = client === undefined ? [] : reconnectNote({ transport: 'ssh-jump', plugins, client, close: async () => undefined });
   return { scenario: request.scenario, mode: request.mode, harvesterID: request.harvesterID, ...measures, remoteCalls, notes };
+}
+
+/**
+ * The bare shadow of a paired run: serves checks on the socket until stdin closes (the top process ends it).
+ * Prints "ready" on stdout once it listens.
+ */
+export async function serveShadow(request: ShadowRequest, log: Logger): Promise<void> {
+  const opened = await openBare(request, log);
+  await warmUp(opened);
+  const server = await serveShadowMonitor(request.socket, opened.plugins);
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => {
+    process.stdin.on('end', resolve).on('close', resolve).resume();
+  });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

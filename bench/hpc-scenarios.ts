@@ -6,6 +6,7 @@ import { killWorkersOf, mapBounded } from '../src/plugins/index.js';
 import type { WorkSpec } from '../src/spec/index.js';
 import type { Cycle, HpcRun, RunPhase } from './hpc-results.js';
 import type { SlurmBenchPlugins } from './hpc-queue.js';
+import { ShadowMonitor } from './hpc-shadow.js';
 import { submitAll, WorkloadCheckError } from './workload.js';
 
 export type ScenarioMeasures = Omit<HpcRun, 'scenario' | 'mode' | 'harvesterID' | 'remoteCalls' | 'notes'>;
@@ -82,8 +83,12 @@ async function sweep(plugins: SlurmBenchPlugins, workers: WorkSpec[], concurrenc
   return ms;
 }
 
-/** Checks the live workers every intervalMs (start to start) until all are final; the cycles it took. */
-async function monitorUntilFinal(plugins: SlurmBenchPlugins, workers: WorkSpec[], plan: LifecyclePlan): Promise<Cycle[]> {
+/**
+ * Checks the live workers every intervalMs (start to start) until all are final; the cycles it took. With a
+ * shadow, each cycle also has the bare monitor check the same workers (taken before either check), right before
+ * or right after the bot's check, alternately.
+ */
+async function monitorUntilFinal(plugins: SlurmBenchPlugins, workers: WorkSpec[], plan: LifecyclePlan, shadow?: ShadowMonitor): Promise<Cycle[]> {
   const started = performance.now();
   const cycles: Cycle[] = [];
   let live = workers.filter((w) => !w.isFinalStatus());
@@ -92,7 +97,15 @@ async function monitorUntilFinal(plugins: SlurmBenchPlugins, workers: WorkSpec[]
       throw new WorkloadCheckError(`${live.length} workers still not final after ${plan.hangGuardMs / 1000} s: ${JSON.stringify(tally(live))}`, plugins.queue.queueName, 'monitor');
     }
     const cycleStarted = performance.now();
-    cycles.push(await check(plugins, live));
+    if (shadow === undefined) cycles.push(await check(plugins, live));
+    else {
+      const request = ShadowMonitor.request(live);
+      const shadowFirst = cycles.length % 2 === 1;
+      const before = shadowFirst ? await shadow.check(request) : undefined;
+      const cycle = await check(plugins, live);
+      const shadowMs = before ?? (await shadow.check(request));
+      cycles.push({ ...cycle, shadowMs, shadowFirst });
+    }
     live = live.filter((w) => !w.isFinalStatus());
     if (live.length > 0) await sleep(Math.max(0, cycleStarted + plan.intervalMs - performance.now()));
   }
@@ -137,7 +150,7 @@ function expectAll(plugins: SlurmBenchPlugins, workers: readonly WorkSpec[], sta
 const batchIDsOf = (workers: readonly WorkSpec[]): string[] => workers.map((w) => w.batchID ?? '');
 
 /** Submit, monitor every intervalMs until all are final (all must have finished), kill and sweep. */
-export async function lifecycle(plugins: SlurmBenchPlugins, workers: WorkSpec[], plan: LifecyclePlan, hooks: ScenarioHooks): Promise<ScenarioMeasures> {
+export async function lifecycle(plugins: SlurmBenchPlugins, workers: WorkSpec[], plan: LifecyclePlan, hooks: ScenarioHooks, shadow?: ShadowMonitor): Promise<ScenarioMeasures> {
   const queue = plugins.queue.queueName;
   const started = performance.now();
   hooks.phase('submit');
@@ -145,7 +158,7 @@ export async function lifecycle(plugins: SlurmBenchPlugins, workers: WorkSpec[],
   hooks.progress(`${queue}: ${workers.length} workers submitted in ${(submitMs / 1000).toFixed(2)} s; monitoring`);
   hooks.phase('cycles');
   const monitorStarted = performance.now();
-  const cycles = await monitorUntilFinal(plugins, workers, plan);
+  const cycles = await monitorUntilFinal(plugins, workers, plan, shadow);
   const monitorMs = performance.now() - monitorStarted;
   expectAll(plugins, workers, 'finished');
   hooks.progress(`${queue}: all final after ${cycles.length} cycles (${(monitorMs / 1000).toFixed(1)} s); killing and sweeping`);

@@ -3,6 +3,7 @@
 // see the same moments of the shared machine, and checks each run against SLURM's accounting.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { remoteBot } from '../test/support/remote-bot.js';
@@ -27,25 +28,54 @@ export interface TopOptions {
   readonly progress: (line: string) => void;
 }
 
-/** Runs one child to its end; resolves with its stdout (its stderr is ours). */
-function runChild(testbed: Testbed, mode: HpcMode, args: readonly string[], cleanups: Cleanups): Promise<string> {
-  const node = [process.execPath, '--enable-source-maps', hpcScript, '--role', 'run', '--mode', mode, ...args];
-  const child: ChildProcess =
+interface Child {
+  readonly process: ChildProcess;
+  /** Its stdout once it exited with 0; rejects on any other end. */
+  readonly exit: Promise<string>;
+}
+
+/**
+ * Starts this script as a child (its stderr is ours): bare ones in hv-hpc as the testbed user, bot ones in
+ * hv-core, where the jump host is reachable. A signal to the benchmark stops it (cleanups).
+ */
+function startChild(testbed: Testbed, mode: HpcMode, args: readonly string[], cleanups: Cleanups): Child {
+  const node = [process.execPath, '--enable-source-maps', hpcScript, ...args];
+  const stdio: ['pipe', 'pipe', 'inherit'] = ['pipe', 'pipe', 'inherit'];
+  const child =
     mode === 'bare'
-      ? testbed.inNamespace('hv-hpc', ['runuser', '-u', testbed.user.name, '--', ...node], { stdio: ['ignore', 'pipe', 'inherit'] })
-      : testbed.inNamespace('hv-core', node, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const forget = cleanups.add(`stop the ${mode} run child`, async () => void child.kill('SIGTERM'));
+      ? testbed.inNamespace('hv-hpc', ['runuser', '-u', testbed.user.name, '--', ...node], { stdio })
+      : testbed.inNamespace('hv-core', node, { stdio });
+  const forget = cleanups.add(`stop the ${mode} child (${args.join(' ')})`, async () => void child.kill('SIGTERM'));
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  return new Promise((resolve, reject) => {
-    child.once('error', (error) => reject(new BenchEnvironmentError(`cannot start the ${mode} run child: ${error.message}`, `child ${args.join(' ')}`)));
+  const exit = new Promise<string>((resolve, reject) => {
+    child.once('error', (error) => reject(new BenchEnvironmentError(`cannot start the ${mode} child: ${error.message}`, `child ${args.join(' ')}`)));
     child.once('close', (code, signal) => {
       // It has ended: unregister its stop step (killing an exited child is a no-op).
       void forget();
       if (code === 0) resolve(out);
-      else reject(new BenchEnvironmentError(`the ${mode} run child exited with ${code ?? signal}`, `child ${args.join(' ')}`));
+      else reject(new BenchEnvironmentError(`the ${mode} child exited with ${code ?? signal}`, `child ${args.join(' ')}`));
     });
   });
+  return { process: child, exit };
+}
+
+/** Starts the bare shadow monitor of a paired run; resolves once it listens on `socket`, with its stop. */
+async function startShadow(testbed: Testbed, args: readonly string[], cleanups: Cleanups): Promise<() => Promise<void>> {
+  const shadow = startChild(testbed, 'bare', ['--role', 'shadow', ...args], cleanups);
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    shadow.process.stdout?.on('data', (chunk: string) => {
+      seen += chunk;
+      if (seen.includes('ready\n')) resolve();
+    });
+    shadow.exit.then(() => reject(new BenchEnvironmentError('the shadow monitor exited before it listened', 'start shadow')), reject);
+  });
+  // It serves until its stdin closes.
+  return async () => {
+    shadow.process.stdin?.end();
+    await shadow.exit;
+  };
 }
 
 /** CPU time of the whole machine so far: busy and total, in ticks (the first line of /proc/stat). */
@@ -75,6 +105,8 @@ function schedule(plan: HpcPlan): Step[] {
       for (const mode of modes) steps.push({ scenario, run, mode });
     }
   }
+  // The paired runs compare the modes inside each cycle: the bot drives, the bare shadow checks alongside.
+  for (let run = 0; run < plan.paired.runs; run++) steps.push({ scenario: 'paired', run, mode: 'bot' });
   return steps;
 }
 
@@ -98,31 +130,40 @@ export async function runTop(opts: TopOptions): Promise<CheckedRun[]> {
   const steps = schedule(plan);
   for (const [i, step] of steps.entries()) {
     const { scenario, run, mode } = step;
-    // Short ([A-Za-z0-9]) so the job names carry it as it is: bh<time><l|r><run><a|o>.
+    // Short ([A-Za-z0-9]) so the job names carry it as it is: bh<time><l|r|p><run><a|o>.
     const harvesterID = `bh${stamp}${scenario[0]}${run}${mode[1]}`;
     harvesterIDs.push(harvesterID);
     const root = await roots.make(`${scenario}-${mode}-${run}`);
-    const p = plan[scenario];
+    const p = scenario === 'reference' ? plan.reference : plan.lifecycle;
+    const queueArgs = ['--harvester-id', harvesterID, '--partition', testbed.slurm.partition, '--command', p.command];
+    const shadowSocket = scenario === 'paired' ? join(await roots.make('shadow'), 'monitor.sock') : undefined;
     const args = [
+      '--role', 'run',
+      '--mode', mode,
       '--scenario', scenario,
       '--workers', String(p.workers),
-      '--harvester-id', harvesterID,
+      ...queueArgs,
       '--root', root,
-      '--partition', testbed.slurm.partition,
-      '--command', p.command,
       '--interval-ms', String(plan.lifecycle.intervalMs),
       '--checks', String(plan.reference.checks),
       '--bot-name', botName,
       '--bot-port', String(hpcBotPort),
+      ...(shadowSocket === undefined ? [] : ['--shadow', shadowSocket]),
     ];
     const jobsHeldAtStart = await jobsHeld(testbed);
     progress(`run ${i + 1}/${steps.length}: ${scenario} #${run + 1}, ${mode} (slurmctld holds ${jobsHeldAtStart} jobs)`);
     const loadAverageAtStart = loadavg()[0]!;
     const before = machineTicks();
-    const measured = parseHpcRun(await runChild(testbed, mode, args, cleanups));
+    const stopShadow = shadowSocket === undefined ? undefined : await startShadow(testbed, [...queueArgs, '--socket', shadowSocket], cleanups);
+    let measured;
+    try {
+      measured = parseHpcRun(await startChild(testbed, mode, args, cleanups).exit);
+    } finally {
+      await stopShadow?.();
+    }
     const after = machineTicks();
     const cpuBusyShare = (after.busy - before.busy) / (after.total - before.total);
-    const check = await checkRun(testbed, measured, root, scenario === 'lifecycle' ? 'COMPLETED' : 'CANCELLED');
+    const check = await checkRun(testbed, measured, root, scenario === 'reference' ? 'CANCELLED' : 'COMPLETED');
     await roots.remove(root);
     runs.push({ ...measured, check, jobsHeldAtStart, loadAverageAtStart, cpuBusyShare });
     progress(`  submit ${(measured.submitMs / 1000).toFixed(2)} s, ${measured.cycles.length} checks, whole ${(measured.wholeMs / 1000).toFixed(1)} s; CPUs ${(100 * cpuBusyShare).toFixed(0)}% busy; sacct ${JSON.stringify(check.sacctStates)}`);

@@ -12,7 +12,7 @@ import { BenchEnvironmentError, ensureTestbed, isRoot, loadTestbed, runTestbedSc
 import { renderHpcTable, writeHpcReport } from './hpc-report.js';
 import { evaluateHpcTargets, summarizeRuns, type HpcPlan } from './hpc-summary.js';
 import type { HpcMode, HpcScenario } from './hpc-results.js';
-import { measureRun } from './hpc-run.js';
+import { measureRun, serveShadow } from './hpc-run.js';
 import { runTop } from './hpc-top.js';
 
 const defaultOutput = fileURLToPath(new URL('../../bench-results/hpc.json', import.meta.url));
@@ -20,12 +20,14 @@ const defaultOutput = fileURLToPath(new URL('../../bench-results/hpc.json', impo
 const fullPlan: HpcPlan = {
   lifecycle: { workers: 1000, runs: 3, command: 'sleep 1', intervalMs: 1000 },
   reference: { workers: 200, runs: 3, checks: 5, command: 'sleep 600' },
+  paired: { runs: 1 },
 };
 
 /** A small version, to check that everything works; the numbers are not worth keeping. */
 const quickPlan: HpcPlan = {
   lifecycle: { ...fullPlan.lifecycle, workers: 100, runs: 1 },
   reference: { ...fullPlan.reference, runs: 1, checks: 3 },
+  paired: fullPlan.paired,
 };
 
 const progress = (line: string): void => {
@@ -55,13 +57,16 @@ const options = {
   checks: { type: 'string' },
   'bot-name': { type: 'string' },
   'bot-port': { type: 'string' },
+  shadow: { type: 'string' },
+  // What the top tells a shadow child.
+  socket: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
 
 function required(values: Values, name: keyof Values): string {
   const value = values[name];
-  if (typeof value !== 'string' || value === '') throw new BenchArgumentError(`--${name} is required with --role run`);
+  if (typeof value !== 'string' || value === '') throw new BenchArgumentError(`--${name} is required with --role ${values.role}`);
   return value;
 }
 
@@ -75,7 +80,7 @@ async function runRole(values: Values): Promise<void> {
   const mode = required(values, 'mode');
   const scenario = required(values, 'scenario');
   if (mode !== 'bare' && mode !== 'bot') throw new BenchArgumentError(`unknown --mode ${mode}`);
-  if (scenario !== 'lifecycle' && scenario !== 'reference') throw new BenchArgumentError(`unknown --scenario ${scenario}`);
+  if (scenario !== 'lifecycle' && scenario !== 'reference' && scenario !== 'paired') throw new BenchArgumentError(`unknown --scenario ${scenario}`);
   const cleanups = new Cleanups();
   cleanUpOnSignals(cleanups, progress);
   const log = createLogger({ level: 'warn', name: `bench-hpc-${mode}` });
@@ -93,6 +98,7 @@ async function runRole(values: Values): Promise<void> {
         checks: wholeNumber(required(values, 'checks'), 'checks'),
         botName: required(values, 'bot-name'),
         botPort: wholeNumber(required(values, 'bot-port'), 'bot-port'),
+        ...(values.shadow === undefined ? {} : { shadowSocket: values.shadow }),
       },
       log,
       cleanups,
@@ -102,6 +108,11 @@ async function runRole(values: Values): Promise<void> {
   } finally {
     await cleanups.runAll();
   }
+}
+
+async function shadowRole(values: Values): Promise<void> {
+  const log = createLogger({ level: 'warn', name: 'bench-hpc-shadow' });
+  await serveShadow({ harvesterID: required(values, 'harvester-id'), partition: required(values, 'partition'), command: required(values, 'command'), socket: required(values, 'socket') }, log);
 }
 
 function planOf(values: Values): HpcPlan {
@@ -150,6 +161,7 @@ async function top(values: Values): Promise<void> {
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options });
   if (values.role === 'run') return runRole(values);
+  if (values.role === 'shadow') return shadowRole(values);
   if (values.role !== 'top') throw new BenchArgumentError(`unknown --role ${values.role}`);
   return top(values);
 }
