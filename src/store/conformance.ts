@@ -15,7 +15,7 @@ import {
   StoreRecordNotFoundError,
   StoreValueError,
 } from './errors.js';
-import type { NewQueuedJob, Store } from './store.js';
+import type { NewDialogMessage, NewQueuedJob, Store } from './store.js';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const at = (seconds: number): Date => new Date(T0.getTime() + seconds * 1000);
@@ -641,6 +641,51 @@ export function defineStoreConformance(name: string, open: () => Promise<Store>)
           }),
           { numRuns: 60 },
         );
+      });
+    });
+
+    describe('dialog messages', () => {
+      const message = (n: number, fields: Partial<NewDialogMessage> = {}): NewDialogMessage => ({
+        moduleName: 'monitor',
+        identifier: `workerID=${n}`,
+        messageLevel: 'WARNING',
+        diagMessage: `warning ${n}`,
+        creationTime: at(n),
+        ...fields,
+      });
+      const claim = (store: Store, owner: string, now: Date, limit = 10) => store.claimDialogMessages({ owner, lockIntervalSec: 60, limit, now });
+
+      withStore('claimDialogMessages hands out stored messages oldest first, each to one owner until its lock expires', async (store) => {
+        await store.addDialogMessages([message(1), message(2, { identifier: null, messageLevel: 'ERROR' })], { keep: 100 });
+        await store.addDialogMessages([message(3)], { keep: 100 });
+        const first = await claim(store, 'A', T0, 2);
+        assert.deepEqual(
+          first.map(({ diagID: _id, ...rest }) => rest),
+          [message(1), message(2, { identifier: null, messageLevel: 'ERROR' })],
+        );
+        assert.ok(first[0]!.diagID < first[1]!.diagID);
+        assert.deepEqual((await claim(store, 'B', at(1))).map((m) => m.diagMessage), ['warning 3'], 'A\'s messages are not handed out again');
+        assert.deepEqual((await claim(store, 'B', at(61))).map((m) => m.diagMessage), ['warning 1', 'warning 2'], 'A\'s lock expired: its send failed');
+      });
+
+      withStore('deleteDialogMessages removes sent messages only', async (store) => {
+        await store.addDialogMessages([message(1), message(2)], { keep: 100 });
+        const [sent] = await claim(store, 'A', T0, 1);
+        assert.equal(await store.deleteDialogMessages([sent!.diagID, 999_999]), 1);
+        assert.deepEqual((await claim(store, 'B', at(120))).map((m) => m.diagMessage), ['warning 2']);
+        assert.equal(await store.deleteDialogMessages([]), 0);
+      });
+
+      withStore('addDialogMessages keeps only the newest `keep` messages and cuts long texts to their column sizes', async (store) => {
+        await store.addDialogMessages([1, 2, 3].map((n) => message(n)), { keep: 4 });
+        await store.addDialogMessages([4, 5, 6].map((n) => message(n)), { keep: 4 });
+        await store.addDialogMessages([message(7, { identifier: 'i'.repeat(150), diagMessage: 'm'.repeat(600) })], { keep: 4 });
+        const kept = await claim(store, 'A', T0);
+        assert.deepEqual(kept.map((m) => m.creationTime), [4, 5, 6, 7].map(at));
+        assert.equal(kept[3]!.identifier, 'i'.repeat(100));
+        assert.equal(kept[3]!.diagMessage, 'm'.repeat(500));
+        await assert.rejects(store.addDialogMessages([message(8)], { keep: 0 }), StoreArgumentError);
+        await assert.rejects(store.claimDialogMessages({ owner: '', lockIntervalSec: 60, limit: 1 }), StoreArgumentError);
       });
     });
 

@@ -77,8 +77,27 @@ describe('SqliteStore on a database file', () => {
       await store.close();
     }
     const raw = new Database(file, { readonly: true });
-    assert.deepEqual((raw.prepare('SELECT version FROM schema_version ORDER BY version').all() as { version: number }[]).map((r) => r.version), [1, 2]);
+    assert.deepEqual((raw.prepare('SELECT version FROM schema_version ORDER BY version').all() as { version: number }[]).map((r) => r.version), [1, 2, 3]);
     raw.close();
+  });
+
+  test('a version-2 file is upgraded in place: it gets the dialog message table, and its jobs stay', async () => {
+    const file = newFile();
+    const v2 = new Database(file);
+    v2.transaction(() => migrate(v2, 0, 2)).immediate();
+    v2.prepare('INSERT INTO job_table ("PandaID", "computingSite", "status") VALUES (?, ?, ?)').run(42, 'Q1', 'running');
+    assert.equal(v2.prepare("SELECT name FROM sqlite_master WHERE name = 'diag_table'").get(), undefined, 'a real version-2 file: no dialogs yet');
+    v2.close();
+
+    const store = await SqliteStore.open(file);
+    try {
+      assert.equal((await store.getJob(42)).status, 'running');
+      const message = { moduleName: 'monitor', identifier: null, messageLevel: 'ERROR', diagMessage: 'lost', creationTime: new Date(0) };
+      await store.addDialogMessages([message], { keep: 10 });
+      assert.deepEqual((await store.claimDialogMessages({ owner: 'A', lockIntervalSec: 60, limit: 5 })).map((m) => m.diagMessage), ['lost']);
+    } finally {
+      await store.close();
+    }
   });
 
   test('a database with a newer schema version is refused with an error naming the file and both versions, and left untouched', async () => {

@@ -19,16 +19,20 @@ import {
 } from './errors.js';
 import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, workerLockColumns, workerLockNames, workerLockTimes, type LockColumns } from './lock-columns.js';
 import { claimRows, type Condition } from './sqlite/claims.js';
+import { claimDialogRows, deleteDialogRows, insertDialogRows } from './sqlite/dialogs.js';
 import { allocatePandaIDs, insertQueuedJobs, listQueuedRows, notePandaIDs, removeQueuedJobs, takeQueuedRows } from './sqlite/job-queue.js';
 import { translateSqliteError } from './sqlite/engine-errors.js';
 import { FILE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, WORK_TABLE, SCHEMA_VERSION, migrate, quote, readSchemaVersion } from './sqlite/schema.js';
 import { inList, SpecTable, StatementCache, type OperationContext } from './sqlite/spec-table.js';
 import type { SqlValue } from './sqlite/values.js';
 import type {
+  DialogClaim,
+  DialogMessage,
   FileFilter,
   JobClaim,
   JobFilter,
   JobUpdate,
+  NewDialogMessage,
   NewQueuedJob,
   QueueClaim,
   QueuedJob,
@@ -324,6 +328,20 @@ export class SqliteStore implements Store {
 
   async listQueuedJobs(filter: QueuedJobFilter = {}): Promise<QueuedJob[]> {
     return this.#read('listQueuedJobs', (ctx) => listQueuedRows(this.#statements, filter.queueName, this.#limit(ctx, filter.limit)));
+  }
+
+  // ---- dialog messages ----
+
+  async addDialogMessages(messages: readonly NewDialogMessage[], options: { readonly keep: number }): Promise<void> {
+    this.#write('addDialogMessages', (ctx) => insertDialogRows(ctx, this.#statements, messages, options.keep));
+  }
+
+  async claimDialogMessages(claim: DialogClaim): Promise<DialogMessage[]> {
+    return this.#write('claimDialogMessages', (ctx) => claimDialogRows(this.#statements, this.#timing(ctx, claim)));
+  }
+
+  async deleteDialogMessages(diagIDs: readonly number[]): Promise<number> {
+    return this.#write('deleteDialogMessages', () => deleteDialogRows(this.#statements, diagIDs));
   }
 
   // ---- queues and locks ----

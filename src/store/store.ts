@@ -168,6 +168,34 @@ export interface QueuedJobFilter {
   readonly limit?: number;
 }
 
+/**
+ * A message of harvester's agents for PanDA's operators (harvester's DiagSpec): an agent's warning or error,
+ * kept until the propagator has sent it.
+ */
+export interface NewDialogMessage {
+  /** The agent or module that logged it ("monitor", "panda"...). */
+  readonly moduleName: string;
+  /** What it is about ("queue=Q1 workerID=7"), null when the line named nothing; at most 100 characters kept. */
+  readonly identifier: string | null;
+  /** harvester's level names: "WARNING" or "ERROR". */
+  readonly messageLevel: string;
+  /** At most 500 characters kept. */
+  readonly diagMessage: string;
+  readonly creationTime: Date;
+}
+
+export interface DialogMessage extends NewDialogMessage {
+  readonly diagID: number;
+}
+
+export interface DialogClaim {
+  readonly owner: string;
+  /** A message claimed longer ago than this (its sender died, or the send failed) is claimable again. */
+  readonly lockIntervalSec: number;
+  readonly limit: number;
+  readonly now?: Date;
+}
+
 /** How many rows of each kind an owner's lock operation touched. */
 export interface OwnerLockCounts {
   readonly jobs: number;
@@ -262,6 +290,16 @@ export interface Store {
   takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]>;
   /** Entries not yet in the jobs table (waiting to be fetched, or taken by a fetcher), by PandaID. */
   listQueuedJobs(filter?: QueuedJobFilter): Promise<QueuedJob[]>;
+
+  /**
+   * Stores dialog messages (texts cut to their column sizes), then drops the oldest beyond `keep` messages,
+   * so a flood of warnings cannot fill the disk. Ids ascend in the order stored.
+   */
+  addDialogMessages(messages: readonly NewDialogMessage[], options: { readonly keep: number }): Promise<void>;
+  /** Claims up to `limit` messages to send, oldest first (harvester's get_dialog_messages_to_send). */
+  claimDialogMessages(claim: DialogClaim): Promise<DialogMessage[]>;
+  /** Deletes messages by id (sent); returns how many were deleted. */
+  deleteDialogMessages(diagIDs: readonly number[]): Promise<number>;
 
   /** Clears every lock the owner holds on jobs, workers and queues (graceful stop). */
   releaseLocks(owner: string): Promise<ReleasedLocks>;

@@ -20,9 +20,11 @@ export const JOB_QUEUE_TABLE = 'job_queue_table';
 /** Named id sequences that survive deletion of their rows (PandaIDs of embedded jobs). */
 export const SEQUENCE_TABLE = 'sequence_table';
 export const PANDAID_SEQUENCE = 'PandaID';
+/** Dialog messages waiting for the propagator (harvester's diag_table). */
+export const DIAG_TABLE = 'diag_table';
 
 /** The schema version this code writes and understands. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Identifiers are harvester's mixed-case names: always quoted. */
 export function quote(identifier: string): string {
@@ -113,9 +115,23 @@ function createVersion2(db: Database.Database): void {
   db.prepare(`INSERT INTO ${quote(SEQUENCE_TABLE)} ("name", "next") SELECT ?, COALESCE(MAX("PandaID"), 0) + 1 FROM ${quote(JOB_TABLE)}`).run(PANDAID_SEQUENCE);
 }
 
+/** Version 3: harvester's diag_table, the agents' dialog messages for PanDA. */
+function createVersion3(db: Database.Database): void {
+  db.exec(`CREATE TABLE ${quote(DIAG_TABLE)} (
+    "diagID" INTEGER PRIMARY KEY AUTOINCREMENT,
+    "moduleName" TEXT NOT NULL,
+    "identifier" TEXT,
+    "creationTime" INTEGER NOT NULL,
+    "lockTime" INTEGER,
+    "messageLevel" TEXT NOT NULL,
+    "lockedBy" TEXT,
+    "diagMessage" TEXT NOT NULL)`);
+}
+
 const migrations: ReadonlyArray<{ readonly version: number; readonly apply: (db: Database.Database) => void }> = [
   { version: 1, apply: createVersion1 },
   { version: 2, apply: createVersion2 },
+  { version: 3, apply: createVersion3 },
 ];
 
 /** The version recorded in the file, 0 for a database without harvester tables. Read-only. */
