@@ -1,4 +1,15 @@
-export { createLogger, LogLevelError, logLevels, secretKeyNames, type Logger, type LoggerOptions, type LogLevel } from './logger.js';
+export {
+  createLogger,
+  LogLevelError,
+  logLevels,
+  LogTapError,
+  secretKeyNames,
+  tapLogLines,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogLineListener,
+} from './logger.js';
 export {
   MIN_MASKED_SECRET_LENGTH,
   SECRET_MASK,

@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, LogLevelError } from './logger.js';
+import pino from 'pino';
+import { createLogger, LogLevelError, LogTapError, tapLogLines } from './logger.js';
 import { SecretRegistry, registerSecret } from './secrets.js';
 
 /** A destination that keeps every line written to it. */
@@ -168,5 +169,33 @@ describe('a log destination that cannot be written', () => {
     assert.equal(written.length, 2);
     assert.match(JSON.parse(written[0]!).msg as string, /^2 log line\(s\) were lost/);
     assert.equal(JSON.parse(written[1]!).msg, 'third');
+  });
+});
+
+describe('tapLogLines', () => {
+  test('a tap gets every line of the logger and its children, masked as in the log, until it is stopped', () => {
+    const secrets = new SecretRegistry();
+    secrets.register('tap-secret-value');
+    const out = collector();
+    const log = createLogger({ destination: out.stream, secrets });
+    const tapped: string[] = [];
+    const stop = tapLogLines(log, (line) => tapped.push(line));
+    log.child({ agent: 'monitor' }).warn({ password: 'pw-field' }, 'lost tap-secret-value');
+    stop();
+    log.warn('after the tap');
+    assert.equal(tapped.length, 1);
+    assert.equal(tapped[0], `${out.lines()[0]}\n`, 'the tap sees what the log file got');
+    assert.ok(!tapped[0]!.includes('tap-secret-value') && !tapped[0]!.includes('pw-field'));
+  });
+
+  test('a failing tap costs the log no line; a logger createLogger did not make cannot be tapped', () => {
+    const out = collector();
+    const log = createLogger({ destination: out.stream, secrets: new SecretRegistry() });
+    tapLogLines(log, () => {
+      throw new Error('tap broke');
+    });
+    log.error('still written');
+    assert.equal(out.lines().length, 1);
+    assert.throws(() => tapLogLines(pino({ level: 'silent' }), () => undefined), LogTapError);
   });
 });

@@ -67,6 +67,7 @@ interface Sink {
  */
 class MaskingDestination {
   #dropped = 0;
+  readonly listeners = new Set<LogLineListener>();
 
   constructor(
     private readonly sink: Sink,
@@ -84,9 +85,22 @@ class MaskingDestination {
         this.sink.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: `${this.#dropped} log line(s) were lost: ${this.describe} could not be written` })}\n`);
         this.#dropped = 0;
       }
-      this.sink.write(this.secrets.mask(line));
+      const masked = this.secrets.mask(line);
+      this.sink.write(masked);
+      this.#tell(masked);
     } catch (error) {
       this.#failed(error as Error);
+    }
+  }
+
+  #tell(line: string): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(line);
+      } catch (error) {
+        // A listener's fault must not cost the log its line, nor reach the caller that logged.
+        process.stderr.write(`harvester: a log line listener failed (${(error as Error).message})\n`);
+      }
     }
   }
 
@@ -119,6 +133,28 @@ function openSink(opts: LoggerOptions): Sink {
   if (opts.file !== undefined) return pino.destination({ dest: opts.file, append: true, mkdir: true, sync: true });
   if (opts.destination !== undefined) return opts.destination as Sink;
   return process.stderr;
+}
+
+/** Gets every line a logger writes, after secrets were masked: the JSON text, with its newline. */
+export type LogLineListener = (line: string) => void;
+
+/** Thrown when lines are asked for from a logger createLogger did not make. */
+export class LogTapError extends Error {
+  constructor() {
+    super('only a logger made by createLogger (or its child) can be tapped');
+    this.name = 'LogTapError';
+  }
+}
+
+/**
+ * Calls `listener` with every line the logger (and every child of it, as they share its destination) writes
+ * from now on, masked as in the log; returns the function that stops it.
+ */
+export function tapLogLines(logger: Logger, listener: LogLineListener): () => void {
+  const destination = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  if (!(destination instanceof MaskingDestination)) throw new LogTapError();
+  destination.listeners.add(listener);
+  return () => destination.listeners.delete(listener);
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
