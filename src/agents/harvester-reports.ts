@@ -1,9 +1,10 @@
 // What the propagator reports about this harvester instance besides jobs and workers, as harvester's propagator
 // does every STATS_PERIOD: the active worker counts of each queue (update_worker_stats) and the service metrics
-// of the process (harvester's service monitor: memory and CPU use, update_service_metrics).
+// of the process (harvester's service monitor: memory and CPU use, update_service_metrics); and, every cycle,
+// the agents' dialog messages (send_dialog_messages).
 import { hostname } from 'node:os';
 import os from 'node:os';
-import type { Store } from '../store/index.js';
+import type { DialogMessage, Store } from '../store/index.js';
 
 /** The statuses harvester's get_worker_stats_bulk counts. */
 const ACTIVE_STATUSES: readonly string[] = ['submitted', 'running', 'idle'];
@@ -37,4 +38,16 @@ export function serviceMetricsOf(now: Date, cpuSinceStart: NodeJS.CpuUsage, upti
     cpu_pc: round(uptimeSeconds > 0 ? (100 * cpuSeconds) / uptimeSeconds : 0),
   };
   return [microseconds(now), hostname(), JSON.stringify(metrics)];
+}
+
+/** A dialog message as harvester's DiagSpec.convert_to_propagate gives it to PanDA. */
+export function dialogOf(message: DialogMessage): Record<string, unknown> {
+  return {
+    diagID: message.diagID,
+    moduleName: message.moduleName,
+    identifier: message.identifier,
+    creationTime: microseconds(message.creationTime),
+    messageLevel: message.messageLevel,
+    diagMessage: message.diagMessage,
+  };
 }

@@ -9,14 +9,24 @@
 // A report the source refused, or a call that failed (JobSourceError), leaves the rows to come back after
 // updateInterval. Rows are claimed across all queues: reporting is the source's business, and the jobs of a
 // queue taken offline must still reach a final state in PanDA. Every statsInterval, a source that takes them
-// (PanDA) also gets each queue's worker statistics and the service metrics, as harvester's propagator sends.
+// (PanDA) also gets each queue's worker statistics and the service metrics, as harvester's propagator sends;
+// and, every cycle, up to maxDialogs of the agents' dialog messages (DialogRecorder), deleted once the source
+// took them, claimed again after lockInterval when the call failed.
 import type { Logger } from '../logging/index.js';
-import { hasHarvesterReports, JobSourceError, type HarvesterReports, type JobUpdateResult, type WorkerUpdateResult } from '../communicator/index.js';
+import {
+  hasHarvesterDialogs,
+  hasHarvesterReports,
+  JobSourceError,
+  type HarvesterDialogs,
+  type HarvesterReports,
+  type JobUpdateResult,
+  type WorkerUpdateResult,
+} from '../communicator/index.js';
 import type { JobSpec, WorkSpec } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { Tally, writeBackJobs, writeBackWorkers } from './claimed-rows.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
-import { serviceMetricsOf, workerStatsOf } from './harvester-reports.js';
+import { dialogOf, serviceMetricsOf, workerStatsOf } from './harvester-reports.js';
 import { jobsSubject, workersSubject } from './plugin-call.js';
 
 /** harvester's PilotErrors.PANDAKILL: the job was killed on PanDA's request. */
@@ -37,6 +47,7 @@ const counted = [
   'lockLost',
   'refused',
   'statsReported',
+  'dialogsSent',
 ] as const;
 type Counted = (typeof counted)[number];
 
@@ -62,7 +73,23 @@ export class Propagator implements Agent {
     if (!signal.aborted) await this.#propagateWorkers(tally);
     const source = this.#env.jobSource;
     if (!signal.aborted && hasHarvesterReports(source)) await this.#reportStats(source, tally);
+    if (!signal.aborted && hasHarvesterDialogs(source)) await this.#sendDialogs(source, tally);
     return tally.report();
+  }
+
+  /** Up to maxDialogs dialog messages, oldest first; deleted once the source took them (harvester's propagator). */
+  async #sendDialogs(source: HarvesterDialogs, tally: Tally<Counted>): Promise<void> {
+    const settings = this.#env.settings.propagator;
+    const messages = await this.#env.store.claimDialogMessages({ owner: this.#owner, lockIntervalSec: settings.lockInterval, limit: settings.maxDialogs, now: this.#env.now() });
+    if (messages.length === 0) return;
+    const sent = await this.#report('addDialogs', `${messages.length} dialog message(s)`, 1, async () => [await source.addDialogs(messages.map(dialogOf))]);
+    if (sent === undefined) {
+      // Kept: claimed again once the claim's lock expires (lockInterval), as harvester does.
+      tally.add('errors');
+      return;
+    }
+    await this.#env.store.deleteDialogMessages(messages.map((m) => m.diagID));
+    tally.add('dialogsSent', messages.length);
   }
 
   /** Worker statistics of every queue and the service metrics, every statsInterval; a failure is tried next cycle. */

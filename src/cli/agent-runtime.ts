@@ -1,10 +1,12 @@
 // Everything `harvester run` builds before its agents can start, and takes down after they stop: the home,
-// the store, the job source, the online queues and their plugins.
+// the store, the job source, the online queues and their plugins, and, for a source that takes them (PanDA),
+// the recorder that keeps the agents' warnings and errors as dialog messages for the propagator to send.
 import { mkdirSync } from 'node:fs';
 import type { AgentEnvironment } from '../agents/environment.js';
 import { instanceName } from '../agents/environment.js';
+import { DialogRecorder } from '../agents/dialog-recorder.js';
 import { EmbeddedJobSource } from '../agents/embedded-job-source.js';
-import { PandaClient, pandaConfigFrom, type JobSource } from '../communicator/index.js';
+import { hasHarvesterDialogs, PandaClient, pandaConfigFrom, type JobSource } from '../communicator/index.js';
 import type { QueueConfig } from '../config/index.js';
 import { SqliteStore } from '../store/index.js';
 import type { CliContext } from './context.js';
@@ -57,6 +59,8 @@ export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
     throw error;
   }
   const factory = await ctx.factory();
+  // A source without dialogs (the embedded queue) would leave them piling up to the cap: none are recorded.
+  const dialogs = hasHarvesterDialogs(jobSource) ? new DialogRecorder({ store, log }) : undefined;
   const env: AgentEnvironment = {
     store,
     jobSource,
@@ -84,6 +88,7 @@ export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
     env,
     skipped,
     async close() {
+      await dialogs?.close();
       await jobSource.close();
       await store.close();
       await ctx.close();

@@ -3,8 +3,10 @@
 export {
   JobSourceError,
   hasHarvesterCommands,
+  hasHarvesterDialogs,
   hasHarvesterReports,
   type HarvesterCommands,
+  type HarvesterDialogs,
   type HarvesterReports,
   type EventRange,
   type EventRangeRequest,

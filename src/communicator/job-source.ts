@@ -126,6 +126,16 @@ export function hasHarvesterReports(source: JobSource): source is JobSource & Ha
   return typeof candidate.reportWorkerStats === 'function' && typeof candidate.updateServiceMetrics === 'function';
 }
 
+/** Messages of harvester's agents for PanDA's operators (harvester's send_dialog_messages). */
+export interface HarvesterDialogs {
+  /** DiagSpec.convert_to_propagate dicts: diagID, moduleName, identifier, creationTime, messageLevel, diagMessage. */
+  addDialogs(dialogs: readonly Readonly<Record<string, unknown>>[]): Promise<void>;
+}
+
+export function hasHarvesterDialogs(source: JobSource): source is JobSource & HarvesterDialogs {
+  return typeof (source as Partial<HarvesterDialogs>).addDialogs === 'function';
+}
+
 /** Commands for this harvester instance, handed out once and acknowledged (PanDA's harvester commands). */
 export interface HarvesterCommands {
   getCommands(nCommands: number): Promise<Record<string, unknown>[]>;

@@ -69,6 +69,8 @@ export const agentSectionSchemas = {
     maxWorkers: count,
     /** Worker statistics of each queue and the service metrics go to the source this often (harvester: 300 s). */
     statsInterval: seconds,
+    /** Dialog messages (the agents' warnings and errors) sent to the source per cycle, at most (harvester's maxDialogs). */
+    maxDialogs: count,
   }),
   stager: z.strictObject({
     ...common,
@@ -111,7 +113,7 @@ export const defaultAgentSettings: AgentSettings = {
   preparator: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToPrepare: 100 },
   submitter: { ...commonDefaults, sleepTime: 10, checkInterval: 5, queueLockInterval: 300, maxNewWorkers: 1000, maxSubmissionAttempts: 3 },
   monitor: { ...commonDefaults, sleepTime: 10, checkInterval: 5, maxWorkers: 1000, checkTimeout: 3600, workerQueueTimeLimit: 172800 },
-  propagator: { ...commonDefaults, sleepTime: 10, updateInterval: 60, maxJobs: 500, maxWorkers: 500, statsInterval: 300 },
+  propagator: { ...commonDefaults, sleepTime: 10, updateInterval: 60, maxJobs: 500, maxWorkers: 500, statsInterval: 300, maxDialogs: 50 },
   stager: { ...commonDefaults, sleepTime: 10, checkInterval: 10, maxJobsToCheck: 100 },
   commandmanager: { ...commonDefaults, sleepTime: 60, maxCommands: 100 },
   sweeper: { ...commonDefaults, sleepTime: 60, checkInterval: 60, maxWorkers: 500, keepFinished: 24, keepFailed: 72, keepCancelled: 72, keepMissed: 24 },
