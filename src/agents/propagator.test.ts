@@ -1,8 +1,9 @@
 // The propagator over a real SqliteStore and a recording job source.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JobSourceError, type HarvesterReports } from '../communicator/index.js';
+import { JobSourceError, type HarvesterDialogs, type HarvesterReports } from '../communicator/index.js';
 import { JobSpec, WorkSpec, type WorkerStatus } from '../spec/index.js';
+import type { NewDialogMessage } from '../store/index.js';
 import { ERR_PANDA_KILL, Propagator } from './propagator.js';
 import { jobSideEnv, jobTaken, RecordingJobSource, type JobSideEnv } from './testing/job-side-fixtures.js';
 
@@ -157,6 +158,70 @@ describe('Propagator', () => {
       assert.equal((await propagator.runCycle(t.signal)).errors, 1, 'a failed report is counted');
       source.fail = false;
       assert.equal((await propagator.runCycle(t.signal)).statsReported, 1, 'and tried again at the next cycle');
+    });
+  });
+
+  describe('dialog messages', () => {
+    class DialogSource extends RecordingJobSource implements HarvesterDialogs {
+      readonly sent: Record<string, unknown>[][] = [];
+      fail = false;
+      async addDialogs(dialogs: readonly Readonly<Record<string, unknown>>[]): Promise<void> {
+        if (this.fail) throw new JobSourceError('harvester/add_dialogs', 'PanDA unreachable');
+        this.sent.push(dialogs.map((d) => ({ ...d })));
+      }
+    }
+    const message = (t: JobSideEnv, n: number): NewDialogMessage => ({
+      moduleName: 'monitor',
+      identifier: `queue=TEST_QUEUE workerID=${n}`,
+      messageLevel: 'WARNING',
+      diagMessage: `worker ${n} lost`,
+      creationTime: t.clock.now(),
+    });
+
+    test('sends up to maxDialogs per cycle, oldest first, as harvester\'s DiagSpec dicts, and deletes what the source took', async () => {
+      const t = await jobSideEnv({ settings: { propagator: { maxDialogs: 2 } } });
+      try {
+        await t.store.addDialogMessages([1, 2, 3].map((n) => message(t, n)), { keep: 100 });
+        const source = new DialogSource();
+        const propagator = new Propagator({ ...t.env, jobSource: source });
+        assert.equal((await propagator.runCycle(t.signal)).dialogsSent, 2);
+        assert.equal((await propagator.runCycle(t.signal)).dialogsSent, 1);
+        assert.deepEqual(source.sent.map((call) => call.map((d) => d['diagMessage'])), [['worker 1 lost', 'worker 2 lost'], ['worker 3 lost']]);
+        const [first] = source.sent[0]!;
+        assert.deepEqual(Object.keys(first!), ['diagID', 'moduleName', 'identifier', 'creationTime', 'messageLevel', 'diagMessage']);
+        assert.match(String(first!['creationTime']), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
+        assert.equal((await propagator.runCycle(t.signal)).dialogsSent, 0, 'nothing left: deleted once sent');
+        assert.equal(source.sent.length, 2);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    test('a failed send keeps the messages: they are sent after lockInterval', async () => {
+      const t = await jobSideEnv({ settings: { propagator: { lockInterval: 600 } } });
+      try {
+        await t.store.addDialogMessages([message(t, 1)], { keep: 100 });
+        const source = new DialogSource();
+        source.fail = true;
+        const propagator = new Propagator({ ...t.env, jobSource: source });
+        assert.equal((await propagator.runCycle(t.signal)).errors, 1);
+        assert.ok(t.log.problems('reporting to the source failed').some((l) => l.method === 'addDialogs'));
+        source.fail = false;
+        assert.equal((await propagator.runCycle(t.signal)).dialogsSent, 0, 'still claimed by the failed send');
+        t.clock.advance(601);
+        assert.equal((await propagator.runCycle(t.signal)).dialogsSent, 1);
+        assert.deepEqual(source.sent.map((call) => call.map((d) => d['diagMessage'])), [['worker 1 lost']]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    test('a source without dialogs (the embedded queue) is not asked, and the messages stay', async () => {
+      await withEnv(async (t) => {
+        await t.store.addDialogMessages([message(t, 1)], { keep: 100 });
+        assert.equal((await new Propagator(t.env).runCycle(t.signal)).dialogsSent, 0);
+        assert.equal((await t.store.claimDialogMessages({ owner: 'check', lockIntervalSec: 60, limit: 5 })).length, 1);
+      });
     });
   });
 });
