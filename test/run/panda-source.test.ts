@@ -1,7 +1,8 @@
 // `harvester run` with jobs from a PanDA server: "communicator": {"className": "PandaCommunicator"} and a
 // "pandacon" section in harvester.json, against the strict fake PanDA server 1.0 of the test suite (real HTTPS
 // on loopback, API v1 checked against the server's function signatures): once with a token, once with an
-// X.509 client certificate. The server must refuse none of the calls.
+// X.509 client certificate. The server must refuse none of the calls (beyond the one fault it is told to
+// answer, whose warning must reach it as a dialog message).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -58,6 +59,9 @@ async function runSite(home: string, site: string, firstID: number): Promise<voi
     pandaJobDict({ PandaID: firstID, transformation: 'echo', jobPars: `hello from ${firstID}` }),
     pandaJobDict({ PandaID: firstID + 1, transformation: '/bin/sh', jobPars: '-c "exit 4"' }),
   );
+  // One refused statistics report: a warning of the propagator, which it sends to PanDA as a dialog message.
+  server.failNext('harvester/report_worker_statistics', { kind: 'status', status: 503 });
+  const dialogsBefore = server.state.dialogs.length;
   const run = await runCli(['run', '--until-done', '--timeout', '60'], { home, timeoutMs: 90_000 });
   assert.equal(run.status, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
   assert.equal(server.queuedJobs(site), 0, 'every job was fetched');
@@ -71,11 +75,18 @@ async function runSite(home: string, site: string, firstID: number): Promise<voi
   assert.deepEqual(workers.map((w) => w['status']).sort(), ['failed', 'finished'], 'both workers were reported');
   assert.ok(server.state.workerStats.has(site), `worker statistics of ${site} were reported`);
   assert.ok(server.state.serviceMetrics.length > 0, 'service metrics were reported');
+  // The propagator's warning about the refused statistics (below) reached PanDA as a dialog message.
+  const dialogs = (server.state.dialogs as Record<string, unknown>[]).slice(dialogsBefore);
+  const warning = dialogs.find((d) => d['moduleName'] === 'propagator' && String(d['diagMessage']).startsWith('reporting to the source failed'));
+  assert.ok(warning !== undefined, `the propagator's warning was sent as a dialog message: ${JSON.stringify(dialogs)}`);
+  assert.equal(warning['messageLevel'], 'WARNING');
+  assert.match(String(warning['creationTime']), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
+  assert.ok(!String(warning['diagMessage']).includes(TOKEN), 'no secret in a dialog');
   assert.deepEqual(server.refusals().map((r) => [r.method, r.status, r.answer]), [], 'the server refused none of the calls');
 }
 
 describe('harvester run with the PanDA communicator (API v1, server 1.0)', { skip }, () => {
-  test('with a token: fetches the jobs, runs them, reports their states, the workers, worker statistics and service metrics over HTTPS; heartbeat and commands', async () => {
+  test('with a token: fetches the jobs, runs them, reports their states, the workers, worker statistics, service metrics and dialog messages over HTTPS; heartbeat and commands', async () => {
     const tokenFile = join(dirs.make('panda-token'), 'token');
     writeFileSync(tokenFile, `${TOKEN}\n`);
     const before = server.requests.length;
