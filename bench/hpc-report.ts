@@ -88,7 +88,7 @@ function pairedLines(plan: HpcPlan, summary: HpcSummary): string[] {
   const row = (label: string, value: string): string => `${pad(`  ${label}`, 46)} ${padLeft(value, columnWidth)}`;
   return [
     '',
-    `${paired.workers} workers, '${plan.lifecycle.command}', ${paired.runs} run(s) through the bot, each cycle also checked by the bare monitor (same live workers, back to back, order alternating)`,
+    `${paired.workers} live workers, '${plan.paired.command}', ${paired.runs} run(s) through the bot, ${plan.paired.checks} checks each (settled), every check joined by the bare monitor's of the same workers (back to back, order alternating)`,
     row('cycles', String(paired.ratio.samples.length)),
     row('bare check, median / p90', `${ms(paired.bareMs.median)} / ${ms(paired.bareMs.p90)}`),
     row('bot check, median / p90', `${ms(paired.botMs.median)} / ${ms(paired.botMs.p90)}`),

@@ -15,8 +15,8 @@ export const hpcModeLabels: Record<HpcMode, string> = {
 /**
  * lifecycle: N workers with a short payload submitted, monitored until all are final, killed and swept.
  * reference: N workers with a long payload submitted and checked while all are live (harvester's measurement).
- * paired: a lifecycle through the bot whose every cycle also has the bare monitor (a shadow process in hv-hpc)
- * check the same live workers, the two checks back to back, which one first alternating.
+ * paired: N workers with a long payload through the bot, checked while all are live, each check joined by the
+ * bare monitor's (a shadow process in hv-hpc) of the same workers, back to back, which one first alternating.
  */
 export type HpcScenario = 'lifecycle' | 'reference' | 'paired';
 
@@ -54,7 +54,7 @@ export interface HpcRun {
   readonly harvesterID: string;
   readonly workers: number;
   readonly submitMs: number;
-  /** lifecycle: every monitor cycle until all were final; reference: the checks of all live workers. */
+  /** lifecycle: every monitor cycle until all were final; reference, paired: the checks of all live workers. */
   readonly cycles: readonly Cycle[];
   /** From the end of the submission until every worker was final (lifecycle only; 0 for reference). */
   readonly monitorMs: number;

@@ -15,7 +15,7 @@ import type { Cleanups } from './cleanups.js';
 import { BenchEnvironmentError, loadTestbed } from './environment.js';
 import { slurmBenchPlugins, slurmBenchQueue, slurmWorkers, type SlurmBenchPlugins } from './hpc-queue.js';
 import type { HpcMode, HpcRun, HpcScenario, RemoteCall, RunPhase } from './hpc-results.js';
-import { lifecycle, reference, type LifecyclePlan } from './hpc-scenarios.js';
+import { lifecycle, steadyChecks, type LifecyclePlan } from './hpc-scenarios.js';
 import { serveShadowMonitor, ShadowMonitor } from './hpc-shadow.js';
 import { reconnectNote, TunnelsNotUpError } from './transports.js';
 import { cheapCall } from './workload.js';
@@ -30,7 +30,7 @@ export interface RunRequest {
   readonly partition: string;
   readonly command: string;
   readonly lifecycle: LifecyclePlan;
-  /** reference: how many checks of all live workers. */
+  /** reference, paired: how many checks of all live workers. */
   readonly checks: number;
   /** bot mode: the bot the top process started on hpc. */
   readonly botName: string;
@@ -120,9 +120,9 @@ export async function measureRun(request: RunRequest, log: Logger, cleanups: Cle
   const workers = slurmWorkers(request.root, request.workers, plugins.queue.queueName);
   progress(`${request.mode}: ${request.scenario} of ${request.workers} workers (harvesterID ${request.harvesterID})`);
   const measures =
-    request.scenario === 'reference'
-      ? await reference(plugins, workers, request.checks, request.lifecycle, hooks)
-      : await lifecycle(plugins, workers, request.lifecycle, hooks, shadow);
+    request.scenario === 'lifecycle'
+      ? await lifecycle(plugins, workers, request.lifecycle, hooks)
+      : await steadyChecks(plugins, workers, request.checks, request.lifecycle, hooks, shadow);
   stopTimings?.();
   const notes = client === undefined ? [] : reconnectNote({ transport: 'ssh-jump', plugins, client, close: async () => undefined });
   return { scenario: request.scenario, mode: request.mode, harvesterID: request.harvesterID, ...measures, remoteCalls, notes };

@@ -84,11 +84,20 @@ async function sweep(plugins: SlurmBenchPlugins, workers: WorkSpec[], concurrenc
 }
 
 /**
- * Checks the live workers every intervalMs (start to start) until all are final; the cycles it took. With a
- * shadow, each cycle also has the bare monitor check the same workers (taken before either check), right before
- * or right after the bot's check, alternately.
+ * One cycle's check of `live`. With a shadow, the bare monitor also checks the same workers (the request is taken
+ * before either check changes a status), right before the bot's check in odd cycles and right after in even ones.
  */
-async function monitorUntilFinal(plugins: SlurmBenchPlugins, workers: WorkSpec[], plan: LifecyclePlan, shadow?: ShadowMonitor): Promise<Cycle[]> {
+async function cycle(plugins: SlurmBenchPlugins, live: WorkSpec[], index: number, shadow: ShadowMonitor | undefined): Promise<Cycle> {
+  if (shadow === undefined) return check(plugins, live);
+  const request = ShadowMonitor.request(live);
+  const shadowFirst = index % 2 === 1;
+  const before = shadowFirst ? await shadow.check(request) : undefined;
+  const own = await check(plugins, live);
+  return { ...own, shadowMs: before ?? (await shadow.check(request)), shadowFirst };
+}
+
+/** Checks the live workers every intervalMs (start to start) until all are final; the cycles it took. */
+async function monitorUntilFinal(plugins: SlurmBenchPlugins, workers: WorkSpec[], plan: LifecyclePlan): Promise<Cycle[]> {
   const started = performance.now();
   const cycles: Cycle[] = [];
   let live = workers.filter((w) => !w.isFinalStatus());
@@ -97,28 +106,20 @@ async function monitorUntilFinal(plugins: SlurmBenchPlugins, workers: WorkSpec[]
       throw new WorkloadCheckError(`${live.length} workers still not final after ${plan.hangGuardMs / 1000} s: ${JSON.stringify(tally(live))}`, plugins.queue.queueName, 'monitor');
     }
     const cycleStarted = performance.now();
-    if (shadow === undefined) cycles.push(await check(plugins, live));
-    else {
-      const request = ShadowMonitor.request(live);
-      const shadowFirst = cycles.length % 2 === 1;
-      const before = shadowFirst ? await shadow.check(request) : undefined;
-      const cycle = await check(plugins, live);
-      const shadowMs = before ?? (await shadow.check(request));
-      cycles.push({ ...cycle, shadowMs, shadowFirst });
-    }
+    cycles.push(await check(plugins, live));
     live = live.filter((w) => !w.isFinalStatus());
     if (live.length > 0) await sleep(Math.max(0, cycleStarted + plan.intervalMs - performance.now()));
   }
   return cycles;
 }
 
-/** A check of workers that must all stay live (the reference's long payloads); throws when one ended or no verdict came. */
-async function checkLive(plugins: SlurmBenchPlugins, workers: WorkSpec[]): Promise<Cycle> {
-  const cycle = await check(plugins, workers);
-  if (!cycle.verdict || workers.some((w) => w.isFinalStatus())) {
-    throw new WorkloadCheckError(`a check of ${workers.length} live workers answered ${cycle.verdict ? JSON.stringify(tally(workers)) : 'retryLater'}`, plugins.queue.queueName, 'checkWorkers');
+/** A cycle over workers that must all stay live (long payloads); throws when one ended or no verdict came. */
+async function checkLive(plugins: SlurmBenchPlugins, workers: WorkSpec[], index = 0, shadow?: ShadowMonitor): Promise<Cycle> {
+  const checked = await cycle(plugins, workers, index, shadow);
+  if (!checked.verdict || workers.some((w) => w.isFinalStatus())) {
+    throw new WorkloadCheckError(`a check of ${workers.length} live workers answered ${checked.verdict ? JSON.stringify(tally(workers)) : 'retryLater'}`, plugins.queue.queueName, 'checkWorkers');
   }
-  return cycle;
+  return checked;
 }
 
 /**
@@ -150,7 +151,7 @@ function expectAll(plugins: SlurmBenchPlugins, workers: readonly WorkSpec[], sta
 const batchIDsOf = (workers: readonly WorkSpec[]): string[] => workers.map((w) => w.batchID ?? '');
 
 /** Submit, monitor every intervalMs until all are final (all must have finished), kill and sweep. */
-export async function lifecycle(plugins: SlurmBenchPlugins, workers: WorkSpec[], plan: LifecyclePlan, hooks: ScenarioHooks, shadow?: ShadowMonitor): Promise<ScenarioMeasures> {
+export async function lifecycle(plugins: SlurmBenchPlugins, workers: WorkSpec[], plan: LifecyclePlan, hooks: ScenarioHooks): Promise<ScenarioMeasures> {
   const queue = plugins.queue.queueName;
   const started = performance.now();
   hooks.phase('submit');
@@ -158,7 +159,7 @@ export async function lifecycle(plugins: SlurmBenchPlugins, workers: WorkSpec[],
   hooks.progress(`${queue}: ${workers.length} workers submitted in ${(submitMs / 1000).toFixed(2)} s; monitoring`);
   hooks.phase('cycles');
   const monitorStarted = performance.now();
-  const cycles = await monitorUntilFinal(plugins, workers, plan, shadow);
+  const cycles = await monitorUntilFinal(plugins, workers, plan);
   const monitorMs = performance.now() - monitorStarted;
   expectAll(plugins, workers, 'finished');
   hooks.progress(`${queue}: all final after ${cycles.length} cycles (${(monitorMs / 1000).toFixed(1)} s); killing and sweeping`);
@@ -172,9 +173,10 @@ export async function lifecycle(plugins: SlurmBenchPlugins, workers: WorkSpec[],
 
 /**
  * Submit; once the jobs that can start have started, check all workers `checks` times, intervalMs apart, while
- * they are all live (these checks are the cycles reported); kill, monitor until all are cancelled, sweep.
+ * they are all live (these checks are the cycles reported; with a shadow, the bare monitor checks them too);
+ * kill, monitor until all are cancelled, sweep.
  */
-export async function reference(plugins: SlurmBenchPlugins, workers: WorkSpec[], checks: number, plan: LifecyclePlan, hooks: ScenarioHooks): Promise<ScenarioMeasures> {
+export async function steadyChecks(plugins: SlurmBenchPlugins, workers: WorkSpec[], checks: number, plan: LifecyclePlan, hooks: ScenarioHooks, shadow?: ShadowMonitor): Promise<ScenarioMeasures> {
   const started = performance.now();
   hooks.phase('submit');
   const submitMs = await submit(plugins, workers);
@@ -184,7 +186,7 @@ export async function reference(plugins: SlurmBenchPlugins, workers: WorkSpec[],
   const cycles: Cycle[] = [];
   for (let i = 0; i < checks; i++) {
     const cycleStarted = performance.now();
-    cycles.push(await checkLive(plugins, workers));
+    cycles.push(await checkLive(plugins, workers, i, shadow));
     if (i < checks - 1) await sleep(Math.max(0, cycleStarted + plan.intervalMs - performance.now()));
   }
   const statuses = tally(workers);

@@ -19,8 +19,8 @@ export const harvesterReference = {
 export interface HpcPlan {
   readonly lifecycle: { readonly workers: number; readonly runs: number; readonly command: string; readonly intervalMs: number };
   readonly reference: { readonly workers: number; readonly runs: number; readonly checks: number; readonly command: string };
-  /** Runs of the lifecycle through the bot with the bare shadow monitor (workers and payload as the lifecycle's). */
-  readonly paired: { readonly runs: number };
+  /** Runs through the bot with the bare shadow monitor checking alongside. */
+  readonly paired: { readonly workers: number; readonly runs: number; readonly checks: number; readonly command: string };
 }
 
 /** One run's figures (ms unless named otherwise). */

@@ -134,7 +134,7 @@ export async function runTop(opts: TopOptions): Promise<CheckedRun[]> {
     const harvesterID = `bh${stamp}${scenario[0]}${run}${mode[1]}`;
     harvesterIDs.push(harvesterID);
     const root = await roots.make(`${scenario}-${mode}-${run}`);
-    const p = scenario === 'reference' ? plan.reference : plan.lifecycle;
+    const p = plan[scenario];
     const queueArgs = ['--harvester-id', harvesterID, '--partition', testbed.slurm.partition, '--command', p.command];
     const shadowSocket = scenario === 'paired' ? join(await roots.make('shadow'), 'monitor.sock') : undefined;
     const args = [
@@ -145,7 +145,7 @@ export async function runTop(opts: TopOptions): Promise<CheckedRun[]> {
       ...queueArgs,
       '--root', root,
       '--interval-ms', String(plan.lifecycle.intervalMs),
-      '--checks', String(plan.reference.checks),
+      '--checks', String(scenario === 'paired' ? plan.paired.checks : plan.reference.checks),
       '--bot-name', botName,
       '--bot-port', String(hpcBotPort),
       ...(shadowSocket === undefined ? [] : ['--shadow', shadowSocket]),
@@ -163,7 +163,7 @@ export async function runTop(opts: TopOptions): Promise<CheckedRun[]> {
     }
     const after = machineTicks();
     const cpuBusyShare = (after.busy - before.busy) / (after.total - before.total);
-    const check = await checkRun(testbed, measured, root, scenario === 'reference' ? 'CANCELLED' : 'COMPLETED');
+    const check = await checkRun(testbed, measured, root, scenario === 'lifecycle' ? 'COMPLETED' : 'CANCELLED');
     await roots.remove(root);
     runs.push({ ...measured, check, jobsHeldAtStart, loadAverageAtStart, cpuBusyShare });
     progress(`  submit ${(measured.submitMs / 1000).toFixed(2)} s, ${measured.cycles.length} checks, whole ${(measured.wholeMs / 1000).toFixed(1)} s; CPUs ${(100 * cpuBusyShare).toFixed(0)}% busy; sacct ${JSON.stringify(check.sacctStates)}`);

@@ -20,14 +20,14 @@ const defaultOutput = fileURLToPath(new URL('../../bench-results/hpc.json', impo
 const fullPlan: HpcPlan = {
   lifecycle: { workers: 1000, runs: 3, command: 'sleep 1', intervalMs: 1000 },
   reference: { workers: 200, runs: 3, checks: 5, command: 'sleep 600' },
-  paired: { runs: 1 },
+  paired: { workers: 1000, runs: 1, checks: 15, command: 'sleep 600' },
 };
 
 /** A small version, to check that everything works; the numbers are not worth keeping. */
 const quickPlan: HpcPlan = {
   lifecycle: { ...fullPlan.lifecycle, workers: 100, runs: 1 },
   reference: { ...fullPlan.reference, runs: 1, checks: 3 },
-  paired: fullPlan.paired,
+  paired: { ...fullPlan.paired, workers: 200, checks: 5 },
 };
 
 const progress = (line: string): void => {
