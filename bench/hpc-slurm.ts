@@ -53,6 +53,32 @@ export async function jobsHeld(testbed: Testbed): Promise<number> {
   return result.stdout.split('\n').filter((line) => line.trim() !== '').length;
 }
 
+/** slurmctld's MaxJobCount: it accepts no job beyond it (sbatch waits) until finished ones pass MinJobAge. */
+async function maxJobCount(testbed: Testbed): Promise<{ max: number; minJobAge: string }> {
+  const result = await testbed.runInNamespace(testbed.slurm.namespace, ['scontrol', 'show', 'config']);
+  const max = /^MaxJobCount\s*=\s*(\d+)/m.exec(result.stdout)?.[1];
+  if (result.status !== 0 || max === undefined) throw new RunCheckError(`scontrol show config gave no MaxJobCount (exit ${result.status ?? result.signal}): ${result.stderr.trim()}`, '-', 'read MaxJobCount');
+  return { max: Number(max), minJobAge: /^MinJobAge\s*=\s*(.+)$/m.exec(result.stdout)?.[1]?.trim() ?? '?' };
+}
+
+/**
+ * Waits until slurmctld has room for `jobs` more (and `margin` for the testbed's other users): a full benchmark
+ * submits ~8,000 jobs, and slurmctld keeps each for MinJobAge after it ends. Answers the jobs held then.
+ */
+export async function waitForRoom(testbed: Testbed, jobs: number, progress: (line: string) => void, margin = 500, timeoutMs = 20 * 60_000): Promise<number> {
+  const { max, minJobAge } = await maxJobCount(testbed);
+  const deadline = Date.now() + timeoutMs;
+  let said = false;
+  for (;;) {
+    const held = await jobsHeld(testbed);
+    if (held + jobs + margin <= max) return held;
+    if (Date.now() > deadline) throw new RunCheckError(`slurmctld still holds ${held} jobs of its MaxJobCount ${max} after ${timeoutMs / 60_000} min`, '-', 'wait for room');
+    if (!said) progress(`slurmctld holds ${held} jobs of its MaxJobCount ${max}: waiting until it forgets finished ones (MinJobAge ${minJobAge}) to make room for ${jobs}`);
+    said = true;
+    await sleep(10_000);
+  }
+}
+
 /** Live jobs of these runs in squeue, cancelled; answers how many there were. */
 export async function cancelLeftovers(testbed: Testbed, harvesterIDs: readonly string[]): Promise<number> {
   if (harvesterIDs.length === 0) return 0;

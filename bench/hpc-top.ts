@@ -11,7 +11,7 @@ import type { Cleanups } from './cleanups.js';
 import { BenchEnvironmentError, type Testbed } from './environment.js';
 import type { HpcPlan } from './hpc-summary.js';
 import { hpcModes, parseHpcRun, type CheckedRun, type HpcMode, type HpcScenario } from './hpc-results.js';
-import { cancelLeftovers, checkRun, jobsHeld } from './hpc-slurm.js';
+import { cancelLeftovers, checkRun, waitForRoom } from './hpc-slurm.js';
 import { WorkRoots } from './workload.js';
 
 /** Ports 18950-18959 are the benchmarks'; the middleware benchmark's bot has 18950. */
@@ -150,7 +150,7 @@ export async function runTop(opts: TopOptions): Promise<CheckedRun[]> {
       '--bot-port', String(hpcBotPort),
       ...(shadowSocket === undefined ? [] : ['--shadow', shadowSocket]),
     ];
-    const jobsHeldAtStart = await jobsHeld(testbed);
+    const jobsHeldAtStart = await waitForRoom(testbed, p.workers, progress);
     progress(`run ${i + 1}/${steps.length}: ${scenario} #${run + 1}, ${mode} (slurmctld holds ${jobsHeldAtStart} jobs)`);
     const loadAverageAtStart = loadavg()[0]!;
     const before = machineTicks();
