@@ -21,6 +21,8 @@ export interface SlurmQueueOptions {
   readonly command: string;
   /** The "rpc" element; without it the plugins are built bare. */
   readonly rpc?: Record<string, unknown>;
+  /** The batch script template where the plugins run (the installed copy on hpc for the bot); default the repository's. */
+  readonly templateFile?: string;
 }
 
 const sections = {
@@ -31,7 +33,7 @@ const sections = {
 };
 
 export function slurmBenchQueue(queueName: string, opts: SlurmQueueOptions): QueueConfig {
-  const submitter = { ...sections.submitter, templateFile: shippedTemplate, partition: opts.partition, command: opts.command };
+  const submitter = { ...sections.submitter, templateFile: opts.templateFile ?? shippedTemplate, partition: opts.partition, command: opts.command };
   const all = { ...sections, submitter };
   const body = {
     queueStatus: 'online',

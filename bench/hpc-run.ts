@@ -13,6 +13,7 @@ import { remoteBot } from '../test/support/remote-bot.js';
 import { partsOf } from './cases.js';
 import type { Cleanups } from './cleanups.js';
 import { BenchEnvironmentError, loadTestbed } from './environment.js';
+import { installedExample } from '../test/support/bot-install.js';
 import { slurmBenchPlugins, slurmBenchQueue, slurmWorkers, type SlurmBenchPlugins } from './hpc-queue.js';
 import type { HpcMode, HpcRun, HpcScenario, RemoteCall, RunPhase } from './hpc-results.js';
 import { lifecycle, steadyChecks, type LifecyclePlan } from './hpc-scenarios.js';
@@ -84,8 +85,9 @@ async function open(request: RunRequest, log: Logger, cleanups: Cleanups): Promi
   cleanups.add('close the tunnels through the jump host', () => provider.close());
   factory.registerMiddleware(provider);
   // Submitting 1000 workers is one call: give it room beyond the default 60 s of the test rpc element.
-  const rpc = remoteBot(testbed, request.botName, request.botPort).rpc({ numTunnels: tunnels, callTimeout: 600 });
-  const queue = slurmBenchQueue('bench_hpc_bot', { ...queueOptions, rpc });
+  const rpc = (await remoteBot(testbed, request.botName, request.botPort)).rpc({ numTunnels: tunnels, callTimeout: 600 });
+  // The bot cannot read the repository on hpc: it uses the template remote-install put there.
+  const queue = slurmBenchQueue('bench_hpc_bot', { ...queueOptions, rpc, templateFile: installedExample(testbed, 'slurm/harvester_slurm_submit.sh') });
   const plugins = await slurmBenchPlugins(factory, queue, log);
   return { plugins, client: provider.clientFor(queue.middlewares['rpc']!) };
 }

@@ -114,7 +114,7 @@ export async function runTop(opts: TopOptions): Promise<CheckedRun[]> {
   const { testbed, plan, cleanups, progress } = opts;
   const roots = new WorkRoots(testbed.user.uid);
   cleanups.add('remove the access-point roots', () => roots.cleanup());
-  const bot = remoteBot(testbed, botName, hpcBotPort);
+  const bot = await remoteBot(testbed, botName, hpcBotPort);
   await bot.cleanup();
   progress(`starting the bot on hpc as ${testbed.user.name} (port ${hpcBotPort})`);
   await bot.start();

@@ -28,7 +28,7 @@ export interface HpcServices {
 }
 
 export async function startHpcServices(testbed: Testbed): Promise<HpcServices> {
-  const bot = remoteBot(testbed, 'bench', benchBotPort);
+  const bot = await remoteBot(testbed, 'bench', benchBotPort);
   await bot.cleanup();
   await bot.start();
   let echo: EchoServer;

@@ -9,6 +9,9 @@
 # DbdHost and NodeName all say hpc on any machine.
 
 readonly SLURM_DIR="$TESTBED_DIR/slurm"
+# Jobs run as the test user from slurmd's spool directory, so it lives outside the repository, which that user
+# cannot read (scripts/testbed, fence_repository).
+readonly SLURM_SPOOL=/var/spool/harvester-testbed-slurmd
 readonly SLURM_ETC="/etc/netns/$NS_HPC/slurm"   # seen as /etc/slurm inside hv-hpc
 readonly SLURM_CONF_SEEN=/etc/slurm/slurm.conf
 readonly SLURM_NOACCT_CONF_SEEN=/etc/slurm/noacct/slurm.conf
@@ -160,7 +163,7 @@ CredType=cred/munge
 SlurmctldPort=$SLURMCTLD_PORT
 SlurmdPort=$SLURMD_PORT
 StateSaveLocation=$SLURM_DIR/state
-SlurmdSpoolDir=$SLURM_DIR/spool
+SlurmdSpoolDir=$SLURM_SPOOL
 SlurmctldPidFile=$(slurm_pidfile slurmctld)
 SlurmdPidFile=$(slurm_pidfile slurmd)
 SlurmctldLogFile=$(slurm_log slurmctld)
@@ -229,10 +232,9 @@ slurm_write_configs() {
 }
 
 slurm_make_dirs() {
-  # Jobs run as the test user from the spool directory: every directory above it must be searchable.
   install -d -m 711 "$SLURM_DIR"
   install -d -m 700 "$SLURM_DIR/state" "$SLURM_DIR/mariadb"
-  install -d -m 755 "$SLURM_DIR/spool" "$SLURM_DIR/log" "$SLURM_DIR/run"
+  install -d -m 755 "$SLURM_SPOOL" "$SLURM_DIR/log" "$SLURM_DIR/run"
 }
 
 # ---------------------------------------------------------------------------------------------- SLURM daemons
@@ -304,6 +306,7 @@ slurm_down() {
   stop_by_pidfile "$(slurm_pidfile slurmdbd)" slurmdbd
   mariadb_down
   munge_down
+  rm -rf "$SLURM_SPOOL"
 }
 
 # Stops only the controller: slurmd and the jobs it runs keep going; the state is saved on SIGTERM.

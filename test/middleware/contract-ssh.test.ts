@@ -24,7 +24,7 @@ defineContractSuite(
   async (t) => {
     testbed = requireTestbed(t as never);
     if (testbed === undefined) return undefined;
-    bot = remoteBot(testbed, 'contract', 18871);
+    bot = await remoteBot(testbed, 'contract', 18871);
     await bot.cleanup();
     await bot.start();
     const log = createLogger({ level: 'warn', name: 'contract-ssh' });

@@ -52,7 +52,7 @@ describe('harvester run with a SLURM queue behind the jump host', () => {
   test('jobs run as SLURM jobs through the bot, are monitored to finished or failed (exit code in the diag), and a second remote host runs in the same core', async (t) => {
     const testbed = requireSlurm(t);
     if (testbed === undefined) return;
-    jumpBot = remoteBot(testbed, 'e2e-jump', 18921);
+    jumpBot = await remoteBot(testbed, 'e2e-jump', 18921);
     const bot = jumpBot;
     site = await SlurmSite.create(testbed, dirs, { botPort: 18920, moreQueues: ({ root }) => ({ [JUMP_QUEUE]: jumpQueue(bot, root) }) });
 

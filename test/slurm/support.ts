@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TempDirs, packageRoot, runCli, writeJson } from '../cli/support.js';
 import { countByFirstWord, fastAgentSettings, makeRunHome, queryDatabase, type RunHome } from '../run/support.js';
+import { installedExample } from '../support/bot-install.js';
 import { remoteBot, type RemoteBot } from '../support/remote-bot.js';
 import { pollFor, slurmOk } from '../support/slurm.js';
 import type { Testbed } from '../support/testbed.js';
 
-export const exampleTemplate = join(packageRoot, 'examples', 'slurm', 'harvester_slurm_submit.sh');
 
 export interface SlurmSiteOptions {
   /** Bot port on hpc; distinct per test file so bots of different files never meet. */
@@ -59,11 +59,12 @@ export class SlurmSite {
     readonly testbed: Testbed,
     dirs: TempDirs,
     root: string,
+    bot: RemoteBot,
     opts: SlurmSiteOptions,
   ) {
     this.root = root;
     this.outputs = join(root, 'payload-runs.log');
-    this.bot = remoteBot(testbed, `slurm-${opts.botPort}`, opts.botPort);
+    this.bot = bot;
     const shared = dirs.make('slurm-site');
     this.queueConfigFile = writeJson(join(shared, 'queues.json'), {
       [this.queueName]: this.queueSection(opts),
@@ -76,9 +77,9 @@ export class SlurmSite {
   }
 
   static async create(testbed: Testbed, dirs: TempDirs, opts: SlurmSiteOptions): Promise<SlurmSite> {
-    const probe = remoteBot(testbed, `slurm-${opts.botPort}`, opts.botPort);
-    const root = await probe.makeRoot('slurm-e2e');
-    return new SlurmSite(testbed, dirs, root, opts);
+    const bot = await remoteBot(testbed, `slurm-${opts.botPort}`, opts.botPort);
+    const root = await bot.makeRoot('slurm-e2e');
+    return new SlurmSite(testbed, dirs, root, bot, opts);
   }
 
   private queueSection(opts: SlurmSiteOptions): Record<string, unknown> {
@@ -95,7 +96,8 @@ export class SlurmSite {
       submitter: {
         name: 'SlurmSubmitter',
         module: 'pandaharvester.harvestersubmitter.slurm_submitter',
-        templateFile: exampleTemplate,
+        // The copy remote-install put on hpc: the bot there cannot read the repository.
+        templateFile: installedExample(this.testbed, 'slurm/harvester_slurm_submit.sh'),
         localQueueName: this.testbed.slurm.partition,
         nCorePerNode: 1,
         commandTimeout: 30,

@@ -2,6 +2,7 @@
 // and the "rpc" element that reaches it from hv-core through the jump host.
 import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureBotInstalled } from './bot-install.js';
 import type { Testbed } from './testbed.js';
 
 export interface RemoteBot {
@@ -10,7 +11,7 @@ export interface RemoteBot {
   readonly absoluteHome: string;
   readonly port: number;
   readonly pidFile: string;
-  /** The command an on-demand launch runs on hpc (remoteCommand). */
+  /** The command an on-demand launch runs on hpc (remoteCommand): the bot remote-install put there. */
   readonly remoteCommand: string;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -27,14 +28,14 @@ export interface RemoteBot {
   cleanup(): Promise<void>;
 }
 
-export function remoteBot(testbed: Testbed, name: string, port: number): RemoteBot {
+/** A bot on hpc, installed there first with `harvester remote-install` (see bot-install.ts). */
+export async function remoteBot(testbed: Testbed, name: string, port: number): Promise<RemoteBot> {
   const botHome = `.harvester-${name}`;
   const absoluteHome = join(testbed.user.home, botHome);
   const pidFile = join(absoluteHome, 'bot.pid');
-  const cli = join(testbed.repoDir, 'dist', 'src', 'cli', 'main.js');
-  const remoteCommand = `/usr/bin/node ${cli}`;
+  const remoteCommand = await ensureBotInstalled(testbed);
   const asUser = async (command: string): Promise<{ code: number | null; stdout: string; stderr: string }> => {
-    const result = await testbed.runInNamespace('hv-hpc', ['runuser', '-u', testbed.user.name, '--', '/bin/sh', '-c', `umask 022 && cd && ${command}`]);
+    const result = await testbed.runOnHost('hpc', ['runuser', '-u', testbed.user.name, '--', '/bin/sh', '-c', `umask 022 && cd && ${command}`]);
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
   };
   const pid = async (): Promise<number | undefined> => {

@@ -80,6 +80,7 @@ const envSchema = z.object({
     publicKeyFile: z.string().min(1),
   }),
   slurm: slurmSchema,
+  commands: z.object({ onHost: z.object({ jump: z.array(z.string().min(1)).min(1), hpc: z.array(z.string().min(1)).min(1) }) }),
 });
 
 export type TestbedHost = z.infer<typeof hostSchema>;
@@ -212,6 +213,7 @@ export class Testbed {
   readonly passphrasePath: string;
   readonly privateKeyPath: string;
   readonly publicKeyPath: string;
+  readonly onHostPrefix: { readonly jump: readonly string[]; readonly hpc: readonly string[] };
 
   constructor(readonly envFile: string, env: z.infer<typeof envSchema>) {
     const base = dirname(envFile);
@@ -221,6 +223,7 @@ export class Testbed {
     this.script = path(env.script);
     this.namespaces = env.namespaces;
     this.core = env.core;
+    this.onHostPrefix = env.commands.onHost;
     const host = (h: TestbedHost): TestbedHost => ({
       ...h,
       sshdConfigFile: path(h.sshdConfigFile),
@@ -271,6 +274,20 @@ export class Testbed {
   /** Runs argv inside a namespace to completion and collects its output. */
   runInNamespace(namespace: TestbedNamespace, argv: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
     return runCommand(['ip', 'netns', 'exec', namespace, ...argv], options);
+  }
+
+  /**
+   * Runs argv to completion as root with a host's view: its network namespace and, for hpc, its mount namespace,
+   * where /usr/bin/node is hidden (what the test user's sessions there see).
+   */
+  runOnHost(host: TestbedHostName, argv: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+    return runCommand([...this.onHostPrefix[host], ...argv], options);
+  }
+
+  /** Runs argv as the test user on a host (see runOnHost), with `env` added to its environment, from its home. */
+  runAsUserOnHost(host: TestbedHostName, argv: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CommandResult> {
+    const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+    return this.runOnHost(host, ['runuser', '-u', this.user.name, '--', 'env', `--chdir=${this.user.home}`, ...assignments, ...argv]);
   }
 
   /**

@@ -117,15 +117,26 @@ describe('testbed sshd logins', () => {
     assert.ok(!(parsed instanceof Error), 'the key opens with the recorded passphrase');
   });
 
-  test('hvuser on hpc can run node and read the repository', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  test('hpc is like a login node without Node.js: no node on PATH, the repository unreadable, a private home, no route but the jump host', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const testbed = requireTestbed(t);
     if (!testbed) return;
     const { jump, hpc } = await loginToHpcThroughJump(testbed);
     try {
-      const probe = `/usr/bin/node -e 'process.stdout.write(require("fs").readFileSync(process.argv[1], "utf8"))' ${JSON.stringify(`${testbed.repoDir}/package.json`)}`;
-      const result = await run(hpc, probe);
-      assert.equal(result.code, 0, result.stderr);
-      assert.equal(JSON.parse(result.stdout).name, 'harvester-ts');
+      const node = await run(hpc, 'command -v node || echo none');
+      assert.equal(node.stdout.trim(), 'none', `node found on hpc: ${node.stdout}`);
+      const byPath = await run(hpc, '/usr/bin/node -e 1');
+      assert.notEqual(byPath.code, 0, 'running /usr/bin/node by its path works on hpc');
+      const repo = await run(hpc, `cat ${JSON.stringify(`${testbed.repoDir}/package.json`)}`);
+      assert.notEqual(repo.code, 0, 'the test user can read the repository');
+      assert.match(repo.stderr, /Permission denied/);
+      const home = await run(hpc, 'stat -c %a "$HOME"');
+      assert.equal(home.stdout.trim(), '700');
+      const routes = await run(hpc, 'ip route');
+      assert.doesNotMatch(routes.stdout, /default/, `hpc has a default route: ${routes.stdout}`);
+      // The jump host is the other kind of host: a system Node the user can run.
+      const jumpNode = await run(jump, 'node -e "process.stdout.write(process.versions.node)"');
+      assert.equal(jumpNode.code, 0, jumpNode.stderr);
+      assert.match(jumpNode.stdout, /^\d+\.\d+\.\d+$/);
     } finally {
       hpc.end();
       jump.end();

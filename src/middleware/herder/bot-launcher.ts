@@ -5,6 +5,7 @@
 import { posix } from 'node:path';
 import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
+import { shellWord } from '../../plugins/shell-quote.js';
 import { BotUnavailableError } from '../errors.js';
 import type { BotLink } from './bot-link.js';
 
@@ -21,13 +22,13 @@ export class BotLauncher {
     const start = [
       this.mw.remoteCommand,
       '--home',
-      shellQuote(this.mw.botHome),
+      shellWord(this.mw.botHome),
       'bot',
       'start',
       '--port',
       String(this.mw.remoteBindPort),
       '--pid',
-      shellQuote(posix.join(this.mw.botHome, 'bot.pid')),
+      shellWord(posix.join(this.mw.botHome, 'bot.pid')),
       '--if-not-running',
     ].join(' ');
     return this.mw.remoteSetup ? `${this.mw.remoteSetup} && ${start}` : start;
@@ -55,8 +56,4 @@ export class BotLauncher {
 
 function lastLine(text: string | Buffer): string {
   return String(text).trim().split('\n').pop() ?? '';
-}
-
-function shellQuote(value: string): string {
-  return /^[\w./~-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }

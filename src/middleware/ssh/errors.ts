@@ -233,6 +233,15 @@ export class SftpError extends SshStepError {
   }
 }
 
+export class SftpUploadError extends SshStepError {
+  override readonly name: string = 'SftpUploadError';
+  readonly path: string;
+  constructor(at: SshEndpoint, path: string, detail: string, options?: SshStepErrorOptions) {
+    super('sftp', at, `cannot write ${path}: ${detail}`, 'check that the directory exists, is writable by that user and has free space', false, options);
+    this.path = path;
+  }
+}
+
 export class ExecError extends SshStepError {
   override readonly name: string = 'ExecError';
   readonly command: string;

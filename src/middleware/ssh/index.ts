@@ -14,7 +14,7 @@ export {
   type SshTimings,
 } from './route.js';
 export { connectRoute, loadPrivateKey, type ConnectOptions, type ConnectStep, type StepReport } from './connect.js';
-export { SshLink, type ExecOptions, type ExecResult, type LinkCloseReason, type SpawnOptions } from './link.js';
+export { SshLink, type ExecOptions, type ExecResult, type LinkCloseReason, type SpawnOptions, type UploadOptions } from './link.js';
 export { runOtpCommand, type AuthMethodName, type OtpRunner } from './auth.js';
 export { checkAndRecordHostKey, hostKeyFingerprint, parseKnownHosts, type KnownHostsDecision } from './known-hosts.js';
 export { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.js';

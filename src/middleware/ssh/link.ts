@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
-import { ExecError, ForwardError, LinkClosedError, SftpError } from './errors.js';
+import { ExecError, ForwardError, LinkClosedError, SftpError, SftpUploadError } from './errors.js';
 import { ChannelOpenTimeout, channelFailureDetail, type HopConnection } from './hop.js';
 import type { SshLog } from './log.js';
 import { describeRoute, type SshRoute } from './route.js';
@@ -31,6 +31,8 @@ export interface ExecOptions {
   readonly signal?: AbortSignal;
   /** Cap per stream, so a runaway command cannot exhaust memory. Default 16 MiB. */
   readonly maxOutputBytes?: number;
+  /** Written to the command's stdin, which is then closed (e.g. a script for `/bin/sh -s`). */
+  readonly input?: string;
 }
 
 export interface ExecResult {
@@ -39,6 +41,14 @@ export interface ExecResult {
   readonly signal?: string;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+export interface UploadOptions {
+  /** Called as chunks are acknowledged: bytes written so far and the file's size. */
+  readonly onProgress?: (sent: number, total: number) => void;
+  readonly signal?: AbortSignal;
+  /** Mode of the remote file (default 0o600). */
+  readonly mode?: number;
 }
 
 export interface SpawnOptions {
@@ -119,14 +129,8 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
 
   /** Reads a whole file on the remote host over SFTP (used for the bot's secret; never log the content). */
   async readFile(path: string): Promise<Buffer> {
-    this.#assertOpen();
+    const sftp = await this.#sftp((detail, cause) => new SftpError(this.#remote.hop, path, detail, { cause }));
     const hop = this.#remote.hop;
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
-      this.#remote.client.sftp((error, session) => {
-        if (error !== undefined) reject(new SftpError(hop, path, `cannot start the sftp subsystem: ${error.message}`, { cause: error }));
-        else resolve(session);
-      });
-    });
     try {
       return await new Promise<Buffer>((resolve, reject) => {
         sftp.readFile(path, (error: Error | null | undefined, data: Buffer) => {
@@ -137,6 +141,50 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
     } finally {
       sftp.end();
     }
+  }
+
+  /**
+   * Writes a local file to the remote host over SFTP, with many requests in flight (ssh2's fastPut), so that a
+   * jump host's round trip does not set the rate. A failed or aborted upload leaves a partial file behind: the
+   * caller writes to a temporary name and renames once verified.
+   */
+  async upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<void> {
+    const hop = this.#remote.hop;
+    const sftp = await this.#sftp((detail, cause) => new SftpUploadError(hop, remotePath, detail, { cause }));
+    const onAbort = (): void => sftp.end();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sftp.fastPut(
+          localPath,
+          remotePath,
+          {
+            concurrency: 64,
+            chunkSize: 32 * 1024,
+            mode: options.mode ?? 0o600,
+            ...(options.onProgress ? { step: (sent: number, _chunk: number, total: number) => options.onProgress?.(sent, total) } : {}),
+          },
+          (error) => {
+            if (options.signal?.aborted === true) reject(new SftpUploadError(hop, remotePath, 'aborted by the caller', { cause: options.signal.reason }));
+            else if (error !== null && error !== undefined) reject(new SftpUploadError(hop, remotePath, this.isOpen ? error.message : `the link closed: ${error.message}`, { cause: error }));
+            else resolve();
+          },
+        );
+      });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      sftp.end();
+    }
+  }
+
+  #sftp(failure: (detail: string, cause: Error) => Error): Promise<SFTPWrapper> {
+    this.#assertOpen();
+    return new Promise<SFTPWrapper>((resolve, reject) => {
+      this.#remote.client.sftp((error, session) => {
+        if (error !== undefined) reject(failure(`cannot start the sftp subsystem: ${error.message}`, error));
+        else resolve(session);
+      });
+    });
   }
 
   /** Runs a command to completion and collects its output. */
@@ -161,6 +209,7 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
       };
       channel.on('data', collect(stdout, 0));
       channel.stderr.on('data', collect(stderr, 1));
+      if (options.input !== undefined) channel.end(options.input);
       const timer = options.timeoutMs !== undefined ? setTimeout(() => fail(new ExecError(hop, command, `still running after ${options.timeoutMs} ms`)), options.timeoutMs) : undefined;
       const onAbort = (): void => fail(new ExecError(hop, command, 'aborted by the caller', { cause: options.signal?.reason }));
       options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { PluginError } from '../errors.js';
-import { shellQuote } from '../builtin/local-process-command.js';
+import { shellQuote } from '../shell-quote.js';
 
 export interface CommandRequest {
   readonly argv: readonly string[];

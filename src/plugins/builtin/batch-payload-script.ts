@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { shellQuote } from './local-process-command.js';
+import { shellQuote } from '../shell-quote.js';
 import { localProcessFileNames } from './local-process-files.js';
 
 export const payloadScriptName = 'harvester_payload.sh';

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { JobSpec, WorkSpec } from '../../spec/index.js';
-import { payloadCommandOf, PayloadCommandError, shellQuote } from './local-process-command.js';
+import { payloadCommandOf, PayloadCommandError } from './local-process-command.js';
+import { shellQuote } from '../shell-quote.js';
 
 function withJob(jobParams: Record<string, unknown> | null): WorkSpec {
   const w = new WorkSpec({ workerID: 5 });

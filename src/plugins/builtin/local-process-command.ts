@@ -4,6 +4,7 @@
 // or whose job names no command, runs the section's "command" (e.g. a pilot reading pandaJobData.out);
 // with useJobCommand false, every worker runs the section's command.
 import type { WorkSpec } from '../../spec/index.js';
+import { shellQuote } from '../shell-quote.js';
 import { PluginError } from '../errors.js';
 
 export interface PayloadCommand {
@@ -27,11 +28,6 @@ export class PayloadCommandError extends PluginError {
   ) {
     super(`worker ${String(workerID)}${pandaID === null ? '' : ` (job ${pandaID})`}: ${detail}`);
   }
-}
-
-/** Single-quotes a word for /bin/sh. */
-export function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 function optionalText(value: unknown, workerID: number | null, pandaID: number | null, field: string): string | undefined {

@@ -49,7 +49,7 @@ describe('the bot is SIGKILLed in the middle of a 1000-worker submitWorkers', { 
   const diagnostics: string[] = [];
 
   before(async () => {
-    bot = remoteBot(testbed!, 'fault-crash', 18900);
+    bot = await remoteBot(testbed!, 'fault-crash', 18900);
     await bot.stop().catch(() => undefined);
     await bot.cleanup();
     await bot.start();

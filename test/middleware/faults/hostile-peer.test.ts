@@ -98,7 +98,7 @@ describe('hostile local connections to the bot port', { skip }, () => {
   let queue: QueueConfig;
 
   before(async () => {
-    bot = remoteBot(testbed!, 'fault-hostile', PORT);
+    bot = await remoteBot(testbed!, 'fault-hostile', PORT);
     await bot.stop().catch(() => undefined);
     await bot.cleanup();
     await bot.start();

@@ -42,7 +42,7 @@ describe('SSH connections of the tunnel pool are killed while calls are in fligh
   const errorTexts = new Map<string, string>();
 
   before(async () => {
-    bot = remoteBot(testbed!, 'fault-link', 18901);
+    bot = await remoteBot(testbed!, 'fault-link', 18901);
     await bot.stop().catch(() => undefined);
     await bot.cleanup();
     await bot.start();

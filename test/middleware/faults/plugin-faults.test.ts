@@ -75,7 +75,7 @@ describe('user plugins on the bot that hang or throw', { skip }, () => {
     await chmod(PLUGIN_DIR, 0o755);
     await writeFile(join(PLUGIN_DIR, 'hanging_monitor.mjs'), hangingMonitor, { mode: 0o644 });
     await writeFile(join(PLUGIN_DIR, 'throwing_monitor.mjs'), throwingMonitor, { mode: 0o644 });
-    bot = remoteBot(testbed!, 'fault-plugin', 18902);
+    bot = await remoteBot(testbed!, 'fault-plugin', 18902);
     await bot.stop().catch(() => undefined);
     await bot.cleanup();
     await prepareBotHome(testbed!, bot, { pluginDirs: [PLUGIN_DIR] });

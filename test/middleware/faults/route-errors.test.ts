@@ -60,7 +60,7 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
   const seen = new Map<string, { error: Error; root: Error; ms: number; case: Case }>();
 
   before(async () => {
-    bot = remoteBot(testbed!, 'fault-route', 18903);
+    bot = await remoteBot(testbed!, 'fault-route', 18903);
     await bot.stop().catch(() => undefined);
     await bot.cleanup();
     await bot.start();

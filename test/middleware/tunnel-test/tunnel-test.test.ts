@@ -58,7 +58,7 @@ test('harvester tunnel-test and plugins try through the jump host to a bot on hp
   const testbed = requireTestbed(t);
   if (testbed === undefined) return;
   const user = testbed.user.name;
-  const bot = remoteBot(testbed, 'tunnel-test', BOT_PORT);
+  const bot = await remoteBot(testbed, 'tunnel-test', BOT_PORT);
   // A bot left running by an interrupted earlier run would keep the port: stop it (no-op when none runs).
   await bot.stop();
   await bot.cleanup();
