@@ -15,7 +15,8 @@ const allowedImports = {
   store: ['spec', 'logging', 'config', 'plugins', 'middleware'],
   communicator: ['spec', 'logging', 'config', 'store'],
   agents: ['spec', 'logging', 'config', 'plugins', 'middleware', 'store', 'communicator'],
-  cli: ['spec', 'logging', 'config', 'plugins', 'middleware', 'store', 'communicator', 'agents'],
+  install: ['spec', 'logging', 'config', 'plugins', 'middleware'],
+  cli: ['spec', 'logging', 'config', 'plugins', 'middleware', 'store', 'communicator', 'agents', 'install'],
 };
 const layers = Object.keys(allowedImports);
 const forbidden = Object.fromEntries(

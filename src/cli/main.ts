@@ -12,6 +12,7 @@ import { registerTunnelTestCommand } from './commands/tunnel-test.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerWorkersCommands } from './commands/workers.js';
 import { registerJobsCommands } from './commands/jobs.js';
+import { registerBundleCommand } from './commands/bundle.js';
 import { programVersion } from '../version.js';
 
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerWorkersCommands(program);
   registerJobsCommands(program);
+  registerBundleCommand(program);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }
