@@ -18,6 +18,7 @@ export {
   parsePlatform,
   platformName,
   runtimePackageFor,
+  runtimeTarballName,
   supportedPlatformNames,
   type NodePlatform,
   type RuntimePackage,

@@ -26,7 +26,7 @@ dir=$(CDPATH= cd -- "$(parent "$self")/.." && pwd -P) || exit 1
 if [ -f "$dir/runtime/bin/node" ]; then
   node=$dir/runtime/bin/node
   if ! version=$("$node" --version 2>&1); then
-    echo "harvester: the bundled Node.js does not run on this host ($node: $version); install the bundle built for this platform, or with --node system" >&2
+    echo "harvester: the bundled Node.js does not run on this host (\${version:-$node --version failed}); install the bundle built for this platform, or with --node system" >&2
     exit 127
   fi
 else
