@@ -1,6 +1,7 @@
 // Lint config. Besides typescript-eslint's recommended rules it enforces the import direction of the layers
 // (README, "Design"): spec, logging <- config <- plugins <- middleware <- store <- agents <- cli, with the
-// communicator (job sources: the embedded queue, PanDA) beside the store, used by the agents.
+// communicator (job sources: the embedded queue, PanDA) beside the store, used by the agents, and install (the
+// offline bundle) beside the store, used by the cli.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -15,7 +16,8 @@ const allowedImports = {
   store: ['spec', 'logging', 'config', 'plugins', 'middleware'],
   communicator: ['spec', 'logging', 'config', 'store'],
   agents: ['spec', 'logging', 'config', 'plugins', 'middleware', 'store', 'communicator'],
-  cli: ['spec', 'logging', 'config', 'plugins', 'middleware', 'store', 'communicator', 'agents'],
+  install: ['spec', 'logging', 'config', 'plugins', 'middleware'],
+  cli: ['spec', 'logging', 'config', 'plugins', 'middleware', 'store', 'communicator', 'agents', 'install'],
 };
 const layers = Object.keys(allowedImports);
 const forbidden = Object.fromEntries(

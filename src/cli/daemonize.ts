@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { entryScript } from '../package-location.js';
 import type { CliContext } from './context.js';
 
 /** Set in the daemon's environment: the fd to report readiness on. */
@@ -36,11 +36,11 @@ export async function daemonize(opts: DaemonizeOptions): Promise<DaemonAnswer> {
   mkdirSync(dirname(stderrFile), { recursive: true });
   const out = openSync(stdoutFile, 'a');
   const err = openSync(stderrFile, 'a');
-  const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const globals = opts.command.optsWithGlobals<{ config?: string; logLevel?: string }>();
   const args = [
     ...(opts.nodeOptions ?? []),
-    main,
+    // The same script this process runs: dist/src/cli/main.js, or in the offline bundle the bundle itself.
+    entryScript,
     '--home', opts.ctx.master.home,
     ...(globals.config ? ['--config', globals.config] : []),
     ...(globals.logLevel ? ['--log-level', globals.logLevel] : []),

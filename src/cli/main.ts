@@ -13,6 +13,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerWorkersCommands } from './commands/workers.js';
 import { registerJobsCommands } from './commands/jobs.js';
 import { registerRemoteInstallCommand } from './commands/remote-install.js';
+import { registerBundleCommand } from './commands/bundle.js';
 import { programVersion } from '../version.js';
 
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerWorkersCommands(program);
   registerJobsCommands(program);
   registerRemoteInstallCommand(program);
+  registerBundleCommand(program);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

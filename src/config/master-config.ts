@@ -4,9 +4,9 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { logLevels, type LogLevel } from '../logging/index.js';
+import { examplesDir } from '../package-location.js';
 import { agentSectionsSchema, agentSettingsFrom, dbSectionSchema, defaultDatabaseFileName, type AgentSettings, type DbSettings } from './agent-settings.js';
 import { deepFreeze } from './deep-freeze.js';
 import { harvesterIDFrom } from './harvester-id.js';
@@ -19,8 +19,8 @@ import { parseReported } from './schema-issues.js';
 export const MASTER_CONFIG_NAME = 'harvester.json';
 export const QUEUE_CONFIG_NAME = 'panda_queueconfig.json';
 
-/** The example queue configuration in the package: this module is dist/src/config/, the root 3 levels up. */
-export const shippedExampleQueueConfig: string = fileURLToPath(new URL('../../../examples/panda_queueconfig.json', import.meta.url));
+/** The example queue configuration shipped with the package (or the offline bundle). */
+export const shippedExampleQueueConfig: string = join(examplesDir, QUEUE_CONFIG_NAME);
 
 export type QueueConfigOrigin = 'master-config' | 'home' | 'shipped-example';
 

@@ -14,7 +14,8 @@ import { connectRoute, routeFromMiddleware, type SshLink, type StepReport } from
 import { shellQuote } from '../plugins/shell-quote.js';
 import { RemoteInstallError, type InstallTarget } from './install-errors.js';
 import { probeRemote, type RemoteFacts } from './remote-probe.js';
-import { chooseRuntime, type NodeChoice, type RuntimeChoice } from './runtime-choice.js';
+import type { RuntimeChoice } from './bundle.js';
+import { chooseRuntime, type NodeChoice } from './runtime-choice.js';
 import type { UploadProgress } from './upload-progress.js';
 
 export interface InstallableBundle {

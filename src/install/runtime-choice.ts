@@ -1,17 +1,12 @@
 // Which Node runs the bot on the remote host: the system's when one on PATH (after remoteSetup) is recent
 // enough, else the runtime shipped in the bundle for the host's platform — official Node builds for Linux
 // need glibc 2.28 or newer, and npm has none for musl.
+import type { RuntimeChoice } from './bundle.js';
 import { RemoteInstallError, type InstallTarget } from './install-errors.js';
 import type { RemoteFacts } from './remote-probe.js';
+import { MIN_NODE_VERSION, platformName, runtimePackageFor, type NodePlatform } from './runtime-packages.js';
 
 export type NodeChoice = 'auto' | 'bundled' | 'system';
-
-export interface NodePlatform {
-  readonly os: 'linux' | 'darwin';
-  readonly arch: 'x64' | 'arm64' | 'ppc64le' | 's390x';
-}
-
-export type RuntimeChoice = { readonly kind: 'bundled'; readonly platform: NodePlatform } | { readonly kind: 'system' };
 
 export interface RuntimeDecision {
   readonly runtime: RuntimeChoice;
@@ -20,7 +15,7 @@ export interface RuntimeDecision {
 }
 
 /** The oldest Node the bot runs on (package.json engines). */
-export const MINIMUM_NODE = '20.9.0';
+const MINIMUM_NODE = MIN_NODE_VERSION;
 /** Official Node 20 Linux builds need this glibc. */
 const MINIMUM_GLIBC = '2.28';
 
@@ -40,10 +35,6 @@ export function platformOf(facts: Pick<RemoteFacts, 'os' | 'machine'>): NodePlat
   return os !== undefined && arch !== undefined ? { os, arch } : undefined;
 }
 
-export function platformName(p: NodePlatform): string {
-  return `${p.os}-${p.arch}`;
-}
-
 export function chooseRuntime(facts: RemoteFacts, wanted: NodeChoice, target: InstallTarget): RuntimeDecision {
   const system = facts.systemNode;
   const systemFits = system !== undefined && compareVersions(system.version, MINIMUM_NODE) >= 0;
@@ -57,6 +48,11 @@ export function chooseRuntime(facts: RemoteFacts, wanted: NodeChoice, target: In
   const platform = platformOf(facts);
   if (platform === undefined) {
     throw new RemoteInstallError(target, 'runtime', `no Node runtime is shipped for ${facts.os} ${facts.machine} and ${systemWords}: put Node >= ${MINIMUM_NODE} on PATH there (remoteSetup) and use --node system`);
+  }
+  try {
+    runtimePackageFor(platform);
+  } catch (error) {
+    throw new RemoteInstallError(target, 'runtime', `${(error as Error).message}; and ${systemWords}`, { cause: error });
   }
   if (platform.os === 'linux') {
     if (facts.libc.kind === 'musl') {

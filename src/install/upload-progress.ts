@@ -38,7 +38,7 @@ export function uploadProgress(stream: NodeJS.WriteStream, label: string, total:
     stop(ok) {
       bar.stop();
       const seconds = (Date.now() - started) / 1000;
-      stream.write(ok ? `${label}: ${(total / MB).toFixed(1)} MB in ${seconds.toFixed(1)} s (${(total / MB / Math.max(seconds, 0.001)).toFixed(1)} MB/s)\n` : `${label}: stopped after ${(sent / MB).toFixed(1)} of ${(total / MB).toFixed(1)} MB\n`);
+      stream.write(ok ? `${label} done: ${(total / MB).toFixed(1)} MB in ${seconds.toFixed(1)} s (${(total / MB / Math.max(seconds, 0.001)).toFixed(1)} MB/s)\n` : `${label} stopped after ${(sent / MB).toFixed(1)} of ${(total / MB).toFixed(1)} MB\n`);
     },
   };
 }

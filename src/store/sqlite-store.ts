@@ -4,7 +4,7 @@
 // better-sqlite3 is synchronous; the async methods keep the interface fit for a networked database.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { FileSpec, JobSpec, WorkSpec, type ColumnDef, type Spec } from '../spec/index.js';
 import {
   StoreArgumentError,
@@ -21,6 +21,7 @@ import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, work
 import { claimRows, type Condition } from './sqlite/claims.js';
 import { claimDialogRows, deleteDialogRows, insertDialogRows } from './sqlite/dialogs.js';
 import { allocatePandaIDs, insertQueuedJobs, listQueuedRows, notePandaIDs, removeQueuedJobs, takeQueuedRows } from './sqlite/job-queue.js';
+import { loadSqliteDriver } from './sqlite/driver.js';
 import { translateSqliteError } from './sqlite/engine-errors.js';
 import { FILE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, WORK_TABLE, SCHEMA_VERSION, migrate, quote, readSchemaVersion } from './sqlite/schema.js';
 import { inList, SpecTable, StatementCache, type OperationContext } from './sqlite/spec-table.js';
@@ -90,9 +91,10 @@ export class SqliteStore implements Store {
       throw new StoreOpenError(database, `its directory ${directory} does not exist`);
     }
     if (existsSync(database) && !statSync(database).isFile()) throw new StoreOpenError(database, 'it is not a regular file');
+    const Driver = await loadSqliteDriver(database);
     let db: Database.Database | undefined;
     try {
-      db = new Database(database, { timeout: busyTimeoutMs });
+      db = new Driver(database, { timeout: busyTimeoutMs });
       // Reading the version first: a newer file is refused before anything is written to it.
       const found = readSchemaVersion(db);
       if (found > SCHEMA_VERSION) throw new StoreSchemaTooNewError(database, found, SCHEMA_VERSION);

@@ -46,6 +46,19 @@ function pointer(dir: string, name: 'current' | 'previous'): string | undefined 
   }
 }
 
+/** Runs a program with exactly the environment given. */
+function runCommand(file: string, args: readonly string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 function stateLine(r: CliResult): string {
   return /^ {2}state +(.*)$/m.exec(r.stdout)?.[1] ?? '';
 }
@@ -80,6 +93,13 @@ describe('harvester remote-install', { timeout: TEST_TIMEOUT_MS }, () => {
       const tt = await runCli(['tunnel-test', '--queue', 'hv_install', '--queue-config', queueFile], { home, timeoutMs: 60_000 });
       assertOk(tt, 'tunnel-test');
       assert.match(tt.stdout, /all steps passed/);
+      // The bundle is the whole CLI: run as a core (from the installed copy, with its own runtime and no node on
+      // PATH), its bundled ssh2 takes the same route through the jump host.
+      const bundled = await runCommand(`${dir.absolute}/current/bin/harvester`, ['--home', home, 'tunnel-test', '--queue', 'hv_install', '--queue-config', queueFile], { PATH: '/nonexistent', HOME: home });
+      assert.equal(bundled.status, 0, `${bundled.stdout}\n${bundled.stderr}`);
+      for (const step of ['jump-auth', 'remote-auth', 'port-forward', 'bot-hello-auth', 'no-op call', 'submitter']) {
+        assert.match(bundled.stdout, new RegExp(`^ok +${step}`, 'm'), `${step}:\n${bundled.stdout}`);
+      }
     } finally {
       const stop = await testbed.runAsUserOnHost('hpc', [remoteCommand, '--home', botHome, 'bot', 'stop', '--pid', `${botHome}/bot.pid`]);
       assert.equal(stop.status, 0, stop.stderr);
@@ -115,7 +135,7 @@ describe('harvester remote-install', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(testbed.repoDir, 'package.json'), 'utf8')).version);
     // The same install cannot run on hpc, which has no Node: the launcher says so in one line.
     const onHpc = await testbed.runAsUserOnHost('hpc', [`${dir.absolute}/current/bin/harvester`, '--version']);
-    assert.equal(onHpc.status, 127);
+    assert.equal(onHpc.status, 127, onHpc.stderr);
     assert.match(onHpc.stderr, /no Node\.js >= 20\.9 on PATH/);
   });
 
@@ -185,19 +205,23 @@ describe('harvester remote-install', { timeout: TEST_TIMEOUT_MS }, () => {
   test('a remote disk too small for the new version: a clear error naming the space, nothing changed there', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const testbed = requireTestbed(t);
     if (!testbed) return;
-    // A 40 MB file system on jump (the machine's mount namespace), owned by the test user.
+    // A 40 MB file system, owned by the test user, mounted in jump's own mount namespace.
     const mountPoint = await mkdtemp(join(tmpdir(), 'hv-small-disk-'));
     const mounted = await testbed.runOnHost('jump', ['mount', '-t', 'tmpfs', '-o', `size=40m,mode=0755,uid=${testbed.user.uid}`, 'hv-small-disk', mountPoint]);
     assert.equal(mounted.status, 0, mounted.stderr);
     try {
       const dir = join(mountPoint, 'harvester-ts');
+      // The file system exists in jump's mount namespace only: look at it from there.
+      const onJump = async (command: string): Promise<string> => (await testbed.runAsUserOnHost('jump', ['sh', '-c', command])).stdout.trim();
+      const current = (): Promise<string> => onJump(`readlink ${dir}/current`);
       assertOk(await install(testbed, dir, { host: 'jump' }), 'the system variant fits');
-      const old = pointer(dir, 'current');
+      const old = (await current()).replace(/^versions\//, '');
+      assert.match(old, /-system$/);
       const r = await install(testbed, dir, { host: 'jump', args: ['--node', 'bundled'] });
       assert.equal(r.status, 1, r.stdout);
       assert.match(r.stderr, new RegExp(`harvester: remote-install hvuser@jump:${dir}: disk-space: [\\d.]+ MB free there; this install needs [\\d.]+ MB .*Nothing was changed; current is still ${old}`));
-      assert.equal(pointer(dir, 'current'), old);
-      assert.equal(existsSync(join(dir, '.incoming')), false, 'nothing was uploaded');
+      assert.equal(await current(), `versions/${old}`);
+      assert.equal(await onJump(`ls -A ${dir}`), '.install.lock\ncurrent\nversions', 'nothing was uploaded');
     } finally {
       await testbed.runOnHost('jump', ['umount', mountPoint]);
       await rm(mountPoint, { recursive: true, force: true });

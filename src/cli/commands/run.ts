@@ -13,6 +13,7 @@ import type { Store } from '../../store/store.js';
 import { CliContext } from '../context.js';
 import { daemonize, ReadinessReporter } from '../daemonize.js';
 import { ExitCode } from '../exit-codes.js';
+import { requireStoreSupport } from '../open-store.js';
 import { positiveInt } from '../options.js';
 import { formatTable } from '../table.js';
 
@@ -45,6 +46,7 @@ export function registerRunCommand(program: Command): void {
     .option('--stdout <file>', "daemon's stdout (default: <home>/logs/harvester.stdout)")
     .option('--stderr <file>', "daemon's stderr (default: <home>/logs/harvester.stderr)")
     .action(async (opts: RunOptions, command: Command) => {
+      requireStoreSupport();
       const ctx = CliContext.fromCommand(command, 'harvester.log');
       const pidFile = resolve(opts.pid ?? join(ctx.master.home, 'harvester.pid'));
       if (opts.once || opts.untilDone) {

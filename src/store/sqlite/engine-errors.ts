@@ -1,5 +1,5 @@
 // Turns better-sqlite3's errors (SqliteError with an extended result code) into the store's typed errors.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   StoreBusyError,
   StoreCorruptError,
@@ -9,12 +9,14 @@ import {
   StoreQueryError,
   StoreReadOnlyError,
 } from '../errors.js';
+import { loadedSqliteDriver } from './driver.js';
 
 /** better-sqlite3's error: an Error with SQLite's extended result code ("SQLITE_FULL"...). */
 type SqliteError = InstanceType<typeof Database.SqliteError>;
 
 export function isSqliteError(error: unknown): error is SqliteError {
-  return error instanceof Database.SqliteError;
+  const driver = loadedSqliteDriver();
+  return driver !== undefined && error instanceof driver.SqliteError;
 }
 
 /** The store error for an engine failure; StoreErrors and non-engine errors pass through unchanged. */
