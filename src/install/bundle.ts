@@ -20,7 +20,7 @@ import { BundleError } from './errors.js';
 import { sha256File } from './file-digest.js';
 import { bundleCli } from './js-bundle.js';
 import { launcherScript } from './launcher.js';
-import { BUNDLE_FORMAT, bundleId, MANIFEST_FILE, manifestText, type BundleManifest, type BundleRuntime } from './manifest.js';
+import { BUNDLE_FORMAT, bundleId, MANIFEST_FILE, manifestText, parseBundleManifest, type BundleManifest, type BundleRuntime } from './manifest.js';
 import { cachedRuntimeTarball, extractRuntime, obtainRuntimeTarball, type RuntimeFetchOptions } from './node-runtime.js';
 import { platformName, runtimePackageFor, type NodePlatform, type RuntimePackage } from './runtime-packages.js';
 
@@ -79,11 +79,10 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BuiltBundle
     if (pkg !== undefined && opts.runtimeFile === undefined && !existsSync(cachedRuntimeTarball(cacheDir, pkg))) {
       opts.progress?.(`fetching ${pkg.name}@${pkg.version} (about 45 MB, once: cached in ${join(cacheDir, 'runtimes')})`);
     }
-    const [js, tarball] = await Promise.all([
-      bundleCli(root, version),
-      pkg === undefined ? undefined : obtainRuntimeTarball(pkg, { cacheDir, runtimeFile: opts.runtimeFile, log: opts.log, ...opts.fetch }),
-    ]);
-
+    // The id depends on the CLI, the examples, the launcher and the runtime's pinned identity, not on the
+    // runtime's bytes: it is known before the runtime is fetched or extracted, so a bundle built before is
+    // reused without touching the ~100 MB runtime (a reinstall stays quick).
+    const js = await bundleCli(root, version);
     const stageName = 'bundle';
     const stage = join(work, stageName);
     await mkdir(join(stage, 'bin'), { recursive: true });
@@ -92,27 +91,25 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BuiltBundle
     await writeFile(join(stage, 'lib', 'harvester.mjs'), js.code);
     await writeFile(join(stage, 'lib', 'THIRD-PARTY-NOTICES.txt'), js.notices);
     await copyExamples(root, join(stage, 'examples'));
-    if (tarball !== undefined) await extractRuntime(tarball, join(stage, 'runtime'));
-
-    const files: Record<string, string> = {};
-    let unpackedBytes = 0;
-    for (const entry of await listStagedEntries(work, stageName)) {
-      if (entry.type !== 'file') continue;
-      const absolute = join(work, entry.path);
-      files[entry.path.slice(stageName.length + 1)] = await sha256File(absolute);
-      unpackedBytes += (await stat(absolute)).size;
-    }
+    const contentFiles = await digestStage(work, stageName);
     const runtime = runtimeSection(pkg);
-    const contentFiles = Object.fromEntries(Object.entries(files).filter(([path]) => !path.startsWith('runtime/')));
-    const id = bundleId(version, contentFiles, runtime);
-    const manifest: BundleManifest = { format: BUNDLE_FORMAT, name, version, id, runtime, files, unpackedBytes };
+    const id = bundleId(version, contentFiles.files, runtime);
     const path = join(cacheDir, 'bundles', `${name}-${id}.tar.gz`);
 
     const cached = await reusableArchive(path);
     if (cached !== undefined) {
       opts.log?.info({ id, path }, 'bundle already built: reused');
-      return { path, id, sha256: cached.sha256, bytes: cached.bytes, unpackedBytes, manifest, reused: true };
+      return { path, id, sha256: cached.sha256, bytes: cached.bytes, unpackedBytes: cached.manifest.unpackedBytes, manifest: cached.manifest, reused: true };
     }
+
+    if (pkg !== undefined) {
+      const tarball = await obtainRuntimeTarball(pkg, { cacheDir, runtimeFile: opts.runtimeFile, log: opts.log, ...opts.fetch });
+      await extractRuntime(tarball, join(stage, 'runtime'));
+    }
+    const all = await digestStage(work, stageName);
+    const files = all.files;
+    const unpackedBytes = all.bytes;
+    const manifest: BundleManifest = { format: BUNDLE_FORMAT, name, version, id, runtime, files, unpackedBytes };
 
     opts.progress?.(`writing ${path}`);
     await writeFile(join(stage, MANIFEST_FILE), manifestText(manifest));
@@ -124,7 +121,10 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BuiltBundle
     const sha256 = await sha256File(temporary);
     const bytes = (await stat(temporary)).size;
     await rename(temporary, path);
-    // The digest beside the archive, in sha256sum's format: the cache's proof that the archive is whole.
+    // The manifest and the digest beside the archive (the digest in sha256sum's format, written last: the
+    // cache's proof that the archive is whole).
+    await writeFile(`${path}.manifest.json.tmp`, manifestText(manifest));
+    await rename(`${path}.manifest.json.tmp`, `${path}.manifest.json`);
     await writeFile(`${path}.sha256.tmp`, `${sha256}  ${name}-${id}.tar.gz\n`);
     await rename(`${path}.sha256.tmp`, `${path}.sha256`);
     opts.log?.info({ id, path, bytes, unpackedBytes, sha256 }, 'bundle built');
@@ -159,11 +159,34 @@ function runtimeSection(pkg: RuntimePackage | undefined): BundleRuntime {
   return { kind: 'bundled', nodeVersion: pkg.version, platform: platformName(pkg.platform), integrity: pkg.integrity };
 }
 
-/** The archive at `path` when it is there with its digest file and still matches it; undefined otherwise. */
-async function reusableArchive(path: string): Promise<{ sha256: string; bytes: number } | undefined> {
-  if (!existsSync(path) || !existsSync(`${path}.sha256`)) return undefined;
+/** The sha256 of every file staged under work/stageName (relative to it), and their total size. */
+async function digestStage(work: string, stageName: string): Promise<{ files: Record<string, string>; bytes: number }> {
+  const files: Record<string, string> = {};
+  let bytes = 0;
+  for (const entry of await listStagedEntries(work, stageName)) {
+    if (entry.type !== 'file') continue;
+    const absolute = join(work, entry.path);
+    files[entry.path.slice(stageName.length + 1)] = await sha256File(absolute);
+    bytes += (await stat(absolute)).size;
+  }
+  return { files, bytes };
+}
+
+/**
+ * The archive at `path` when it is there with its manifest and digest files and still matches the digest;
+ * undefined otherwise (then it is built again).
+ */
+async function reusableArchive(path: string): Promise<{ sha256: string; bytes: number; manifest: BundleManifest } | undefined> {
+  if (!existsSync(path) || !existsSync(`${path}.sha256`) || !existsSync(`${path}.manifest.json`)) return undefined;
   const recorded = (await readFile(`${path}.sha256`, 'utf8')).split(/\s+/)[0];
   const actual = await sha256File(path);
   if (recorded !== actual) return undefined;
-  return { sha256: actual, bytes: (await stat(path)).size };
+  let manifest: BundleManifest;
+  try {
+    manifest = parseBundleManifest(await readFile(`${path}.manifest.json`, 'utf8'), `${path}.manifest.json`);
+  } catch {
+    // A damaged manifest beside a whole archive: build again rather than trust it.
+    return undefined;
+  }
+  return { sha256: actual, bytes: (await stat(path)).size, manifest };
 }
