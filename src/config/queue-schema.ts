@@ -95,6 +95,10 @@ export const middlewareSchema = z.object({
   // Relative to the remote user's home, like the local default ~/.harvester.
   botHome: text.default('.harvester'),
   remoteCommand: text.default('harvester'),
+  // How the herder reaches the bot: its unix socket by stream-local forwarding, falling back to the TCP port
+  // when the site refuses that (auto); only the TCP port (tcp); only the socket (unix); or through
+  // `harvester bot connect` in an SSH session, for sites where every forwarding is off (stdio).
+  transport: z.enum(['auto', 'unix', 'tcp', 'stdio']).default('auto'),
   callTimeout: z.number().positive().default(600),
   connectTimeout: z.number().positive().default(30),
 });

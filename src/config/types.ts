@@ -59,6 +59,8 @@ export interface MiddlewareConfig {
   readonly botHome: string;
   /** How to run harvester on the remote host, e.g. "harvester" or "node /opt/harvester-ts/dist/src/cli/main.js". */
   readonly remoteCommand: string;
+  /** How the herder reaches the bot (see queue-schema.ts). */
+  readonly transport: 'auto' | 'unix' | 'tcp' | 'stdio';
   /** Deadline for one remote call, in seconds. */
   readonly callTimeout: number;
   /** How long a call waits for a working tunnel before failing with BotUnavailableError, in seconds. */

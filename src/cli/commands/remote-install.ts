@@ -39,6 +39,7 @@ export function registerRemoteInstallCommand(program: Command): void {
         const key = queue[kind]?.middleware;
         if (key !== undefined) elements.set(key, queue.middlewares[key]!);
       }
+      if (/^\s*(~|\$HOME)?\/*\s*$/.test(opts.remoteDir)) throw new UsageError(`--remote-dir ${JSON.stringify(opts.remoteDir)}: give a directory below the home (e.g. .harvester-ts) or an absolute path`);
       if (elements.size === 0) throw new UsageError(`queue '${queue.queueName}': no plugin section has "middleware": nothing runs remotely, so there is nothing to install`);
       if (opts.rollback && opts.dryRun !== true && opts.node !== 'auto') throw new UsageError('--rollback switches to the version already there: it takes no --node');
       // Loaded here: the bundler (esbuild) and the SSH transport are only needed by this command.

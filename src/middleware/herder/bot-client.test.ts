@@ -32,6 +32,7 @@ const mw: MiddlewareConfig = {
   strictHostKeyChecking: false,
   botHome: '.harvester',
   remoteCommand: 'harvester',
+  transport: 'tcp',
   callTimeout: 30,
   // A call waits this long (0.3 s) for a tunnel before it fails.
   connectTimeout: 0.3,

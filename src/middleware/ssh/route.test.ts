@@ -27,6 +27,7 @@ function middleware(overrides: Partial<MiddlewareConfig> = {}): MiddlewareConfig
     strictHostKeyChecking: false,
     botHome: '.harvester-bot',
     remoteCommand: 'harvester',
+    transport: 'tcp',
     callTimeout: 60,
     connectTimeout: 30,
     extra: {},
