@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TempDirs, packageRoot, runCli, writeJson } from '../cli/support.js';
+import { TempDirs, runCli, writeJson } from '../cli/support.js';
 import { countByFirstWord, fastAgentSettings, makeRunHome, queryDatabase, type RunHome } from '../run/support.js';
 import { installedExample } from '../support/bot-install.js';
 import { remoteBot, type RemoteBot } from '../support/remote-bot.js';

@@ -224,6 +224,30 @@ export class ForwardError extends SshStepError {
   }
 }
 
+/**
+ * A channel to a unix socket on the remote host could not be opened. `prohibited`: sshd refuses stream-local
+ * forwarding for this user (AllowStreamLocalForwarding no, or a restricted account): asking again cannot help.
+ */
+export class UnixForwardError extends SshStepError {
+  override readonly name: string = 'UnixForwardError';
+  readonly socketPath: string;
+  readonly prohibited: boolean;
+  constructor(at: SshEndpoint, socketPath: string, detail: string, prohibited: boolean, options?: SshStepErrorOptions) {
+    super(
+      'forward',
+      at,
+      `cannot open a channel to the unix socket ${socketPath} on that host: ${detail}`,
+      prohibited
+        ? 'sshd there refuses stream-local forwarding (AllowStreamLocalForwarding): use "transport": "tcp", or "stdio" when TCP forwarding is off too'
+        : 'check that the bot is running with that home (its socket is <botHome>/bot.sock)',
+      prohibited,
+      options,
+    );
+    this.socketPath = socketPath;
+    this.prohibited = prohibited;
+  }
+}
+
 export class SftpError extends SshStepError {
   override readonly name: string = 'SftpError';
   readonly path: string;

@@ -236,6 +236,27 @@ export class HopConnection extends EventEmitter<{ close: [error: Error | undefin
     });
   }
 
+  /** A direct-streamlocal channel (OpenSSH's extension) to a unix socket on this host. */
+  openStreamLocalChannel(socketPath: string, timeoutMs: number): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new ChannelOpenTimeout(timeoutMs));
+      }, timeoutMs);
+      this.client.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
+        clearTimeout(timer);
+        if (settled) {
+          if (error === undefined) channel.close();
+          return;
+        }
+        settled = true;
+        if (error !== undefined) reject(error);
+        else resolve(channel);
+      });
+    });
+  }
+
   close(): void {
     this.client.end();
     // end() is polite; if the peer does not answer, make sure the socket goes away anyway.

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
-import { ExecError, ForwardError, LinkClosedError, SftpError, SftpUploadError } from './errors.js';
+import { ExecError, ForwardError, LinkClosedError, SftpError, SftpUploadError, UnixForwardError } from './errors.js';
 import { ChannelOpenTimeout, channelFailureDetail, type HopConnection } from './hop.js';
 import type { SshLog } from './log.js';
 import { describeRoute, type SshRoute } from './route.js';
@@ -66,6 +66,7 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
   readonly #log: SshLog;
   #closeReason: LinkCloseReason | undefined;
   readonly #guards: ClientChannel[] = [];
+  #home: Promise<string> | undefined;
   /** The authentication method that worked on each hop (for diagnostics; never a value). */
   readonly authMethods: { readonly remote: string; readonly jump?: string };
 
@@ -124,6 +125,46 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
       const err = error as Error;
       const detail = error instanceof ChannelOpenTimeout ? err.message : channelFailureDetail(err);
       throw new ForwardError(this.#remote.hop, host, port, detail, { cause: err });
+    }
+  }
+
+  /**
+   * A channel to a unix socket on the remote host (stream-local forwarding). The path must be absolute: sshd
+   * does not resolve it against the user's home. Refused by sites with AllowStreamLocalForwarding no: the
+   * ForwardError then says so (isForwardingRefused tells).
+   */
+  async forwardUnix(socketPath: string): Promise<Duplex> {
+    this.#assertOpen();
+    try {
+      return await this.#remote.openStreamLocalChannel(socketPath, this.route.timings.connectTimeoutMs);
+    } catch (error) {
+      const err = error as Error & { reason?: number };
+      const detail = error instanceof ChannelOpenTimeout ? err.message : channelFailureDetail(err);
+      // SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (1): sshd's policy, not a missing socket.
+      throw new UnixForwardError(this.#remote.hop, socketPath, detail, err.reason === 1 || /prohibited/i.test(detail), { cause: err });
+    }
+  }
+
+  /** The login user's home directory on the remote host (SFTP realpath of "."), asked once per link. */
+  async homeDirectory(): Promise<string> {
+    this.#home ??= (async () => {
+      const sftp = await this.#sftp((detail, cause) => new SftpError(this.#remote.hop, '.', detail, { cause }));
+      try {
+        return await new Promise<string>((resolve, reject) => {
+          sftp.realpath('.', (error: Error | undefined, path: string) => {
+            if (error) reject(new SftpError(this.#remote.hop, '.', error.message, { cause: error }));
+            else resolve(path);
+          });
+        });
+      } finally {
+        sftp.end();
+      }
+    })();
+    try {
+      return await this.#home;
+    } catch (error) {
+      this.#home = undefined;
+      throw error;
     }
   }
 
