@@ -97,7 +97,7 @@ describe('harvester remote-install', { timeout: TEST_TIMEOUT_MS }, () => {
       // PATH), its bundled ssh2 takes the same route through the jump host.
       const bundled = await runCommand(`${dir.absolute}/current/bin/harvester`, ['--home', home, 'tunnel-test', '--queue', 'hv_install', '--queue-config', queueFile], { PATH: '/nonexistent', HOME: home });
       assert.equal(bundled.status, 0, `${bundled.stdout}\n${bundled.stderr}`);
-      for (const step of ['jump-auth', 'remote-auth', 'port-forward', 'bot-hello-auth', 'no-op call', 'submitter']) {
+      for (const step of ['jump-auth', 'remote-auth', 'bot-stream', 'bot-hello-auth', 'no-op call', 'submitter']) {
         assert.match(bundled.stdout, new RegExp(`^ok +${step}`, 'm'), `${step}:\n${bundled.stdout}`);
       }
     } finally {

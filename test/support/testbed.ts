@@ -8,7 +8,8 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-export type TestbedHostName = 'jump' | 'hpc';
+/** hpcstrict: hpc's second sshd (port 2222) with every forwarding off, for the stdio transport. */
+export type TestbedHostName = 'jump' | 'hpc' | 'hpcstrict';
 export type TestbedNamespace = 'hv-core' | 'hv-jump' | 'hv-hpc';
 
 /** A problem with the testbed itself (bad env.json, a testbed command that failed). */
@@ -33,7 +34,7 @@ export class TestbedNotUpError extends Error {
 }
 
 const hostSchema = z.object({
-  name: z.enum(['jump', 'hpc']),
+  name: z.enum(['jump', 'hpc', 'hpcstrict']),
   namespace: z.enum(['hv-jump', 'hv-hpc']),
   ip: z.string().min(1),
   port: z.number().int().positive(),
@@ -69,7 +70,7 @@ const envSchema = z.object({
   script: z.string().min(1),
   namespaces: z.object({ core: z.literal('hv-core'), jump: z.literal('hv-jump'), hpc: z.literal('hv-hpc') }),
   core: z.object({ name: z.literal('core'), namespace: z.literal('hv-core'), ip: z.string().min(1) }),
-  hosts: z.object({ jump: hostSchema, hpc: hostSchema }),
+  hosts: z.object({ jump: hostSchema, hpc: hostSchema, hpcstrict: hostSchema }),
   user: z.object({
     name: z.string().min(1),
     uid: z.number().int().positive(),
@@ -80,7 +81,7 @@ const envSchema = z.object({
     publicKeyFile: z.string().min(1),
   }),
   slurm: slurmSchema,
-  commands: z.object({ onHost: z.object({ jump: z.array(z.string().min(1)).min(1), hpc: z.array(z.string().min(1)).min(1) }) }),
+  commands: z.object({ onHost: z.object({ jump: z.array(z.string().min(1)).min(1), hpc: z.array(z.string().min(1)).min(1), hpcstrict: z.array(z.string().min(1)).min(1) }) }),
 });
 
 export type TestbedHost = z.infer<typeof hostSchema>;
@@ -206,14 +207,14 @@ export class Testbed {
   readonly script: string;
   readonly namespaces: { core: 'hv-core'; jump: 'hv-jump'; hpc: 'hv-hpc' };
   readonly core: { name: 'core'; namespace: 'hv-core'; ip: string };
-  readonly hosts: { jump: TestbedHost; hpc: TestbedHost };
+  readonly hosts: { jump: TestbedHost; hpc: TestbedHost; hpcstrict: TestbedHost };
   readonly user: TestbedUser;
   readonly slurm: TestbedSlurm;
   readonly passwordPath: string;
   readonly passphrasePath: string;
   readonly privateKeyPath: string;
   readonly publicKeyPath: string;
-  readonly onHostPrefix: { readonly jump: readonly string[]; readonly hpc: readonly string[] };
+  readonly onHostPrefix: Readonly<Record<TestbedHostName, readonly string[]>>;
 
   constructor(readonly envFile: string, env: z.infer<typeof envSchema>) {
     const base = dirname(envFile);
@@ -230,7 +231,7 @@ export class Testbed {
       sshdPidFile: path(h.sshdPidFile),
       sshdLogFile: path(h.sshdLogFile),
     });
-    this.hosts = { jump: host(env.hosts.jump), hpc: host(env.hosts.hpc) };
+    this.hosts = { jump: host(env.hosts.jump), hpc: host(env.hosts.hpc), hpcstrict: host(env.hosts.hpcstrict) };
     this.user = { name: env.user.name, uid: env.user.uid, home: env.user.home };
     const logFiles = env.slurm.logFiles;
     this.slurm = {

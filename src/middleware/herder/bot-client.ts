@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import type { MiddlewareConfig } from '../../config/index.js';
-import type { Logger } from '../../logging/index.js';
+import { registerSecret, type Logger } from '../../logging/index.js';
 import type { PluginKind } from '../../plugins/contracts.js';
 import type { PluginSection } from '../../config/index.js';
 import { programVersion } from '../../version.js';
@@ -23,6 +23,7 @@ import { TunnelPool, routeFromMiddleware, type LinkConnector, type SshRoute } fr
 import type { BotLink } from './bot-link.js';
 import { describeRoute } from './route.js';
 import { BotLauncher } from './bot-launcher.js';
+import { BotStreamOpener, type TransportUsed } from './bot-stream.js';
 
 export interface BotClientOptions {
   readonly knownHostsFile: string;
@@ -43,7 +44,9 @@ export class BotClient {
   readonly route: SshRoute;
   readonly description: string;
   private readonly pool: TunnelPool<ClientSession, BotLink>;
-  private readonly launcher: BotLauncher | undefined;
+  private readonly streams: BotStreamOpener;
+  /** How the last session reached the bot (tunnel-test and status show it). */
+  transportUsed: TransportUsed | undefined;
   private latestOffer: BotOffer | undefined;
   private offerWaiters: (() => void)[] = [];
   private started = false;
@@ -55,7 +58,7 @@ export class BotClient {
   ) {
     this.route = routeFromMiddleware(mw, { knownHostsFile: opts.knownHostsFile });
     this.description = describeRoute(mw);
-    this.launcher = mw.launchBot ? new BotLauncher(mw, opts.log) : undefined;
+    this.streams = new BotStreamOpener(mw, opts.log, mw.launchBot ? new BotLauncher(mw, opts.log) : undefined);
     this.pool = new TunnelPool<ClientSession, BotLink>({
       route: this.route,
       size: mw.numTunnels,
@@ -188,24 +191,35 @@ export class BotClient {
   }
 
   private async attach(link: BotLink): Promise<ClientSession> {
-    const stream = await this.forward(link);
+    const { stream, used } = await this.streams.open(link);
+    if (this.transportUsed?.kind !== used.kind) this.opts.log.info({ host: this.mw.remoteHost, transport: used.kind, why: used.why }, 'reaching the bot');
+    this.transportUsed = used;
     const secretFile = posix.join(this.mw.botHome, 'bot.secret');
-    let secret: string;
+    // Read when the bot has said hello: a bot the stdio relay is starting writes the file as it starts.
+    const readSecret = async (): Promise<string> => {
+      try {
+        const secret = (await link.readFile(secretFile)).toString('utf8').trim();
+        registerSecret(secret);
+        return secret;
+      } catch (error) {
+        throw new BotUnavailableError(
+          `cannot read the bot secret ${secretFile} on ${this.mw.remoteHost} as ${this.mw.sshUserName} (is the bot started with --home ${this.mw.botHome}?): ${errorMessage(error)}`,
+          { host: this.mw.remoteHost, user: this.mw.sshUserName, step: 'bot-auth' },
+          { cause: error },
+        );
+      }
+    };
+    let session: ClientSession;
     try {
-      secret = (await link.readFile(secretFile)).toString('utf8').trim();
+      session = await ClientSession.connect(stream, {
+        secret: readSecret,
+        programVersion: programVersion(),
+        context: { host: this.mw.remoteHost, user: this.mw.sshUserName },
+      });
     } catch (error) {
       stream.destroy();
-      throw new BotUnavailableError(
-        `cannot read the bot secret ${secretFile} on ${this.mw.remoteHost} as ${this.mw.sshUserName} (is the bot started with --home ${this.mw.botHome}?): ${errorMessage(error)}`,
-        { host: this.mw.remoteHost, user: this.mw.sshUserName, step: 'bot-auth' },
-        { cause: error },
-      );
+      throw error;
     }
-    const session = await ClientSession.connect(stream, {
-      secret,
-      programVersion: programVersion(),
-      context: { host: this.mw.remoteHost, user: this.mw.sshUserName },
-    });
     const offer = botOfferSchema.safeParse(session.welcome.offer);
     if (offer.success) {
       this.latestOffer = offer.data;
@@ -215,23 +229,6 @@ export class BotClient {
     }
     session.on('close', (error?: Error) => this.pool.markBroken(session, error ?? new ConnectionLostError('RPC session closed', {})));
     return session;
-  }
-
-  /** The direct-tcpip channel to the bot's port; with launchBot, starts the bot when nothing listens there. */
-  private async forward(link: BotLink) {
-    try {
-      return await link.forward(this.mw.remoteBindPort);
-    } catch (error) {
-      if (this.launcher === undefined) {
-        throw new BotUnavailableError(
-          `nothing answers on 127.0.0.1:${this.mw.remoteBindPort} of ${this.mw.remoteHost}: start the bot there (harvester bot start --port ${this.mw.remoteBindPort}) or set "launchBot": true`,
-          { host: this.mw.remoteHost, user: this.mw.sshUserName, step: 'port-forward' },
-          { cause: error },
-        );
-      }
-      await this.launcher.launch(link);
-      return link.forward(this.mw.remoteBindPort);
-    }
   }
 }
 

@@ -5,8 +5,8 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import type { Duplex } from 'node:stream';
-import { execFile } from 'node:child_process';
+import { Duplex } from 'node:stream';
+import { execFile, spawn } from 'node:child_process';
 import { createChannelPair, ServerSession, type ServerSessionOptions } from '../protocol/index.js';
 import type { PoolLink } from '../ssh/index.js';
 import { BotUnavailableError } from '../errors.js';
@@ -14,6 +14,12 @@ import { BotUnavailableError } from '../errors.js';
 export interface BotLink extends PoolLink {
   /** A byte stream to 127.0.0.1:port on the bot's host. */
   forward(port: number): Promise<Duplex>;
+  /** A byte stream to a unix socket (absolute path) on the bot's host. */
+  forwardUnix(path: string): Promise<Duplex>;
+  /** A byte stream over a command's stdin/stdout on the bot's host (the stdio transport). */
+  openStdio(command: string): Promise<Duplex>;
+  /** The login user's home on the bot's host. */
+  homeDirectory(): Promise<string>;
   /** A file on the bot's host; relative paths are relative to the login user's home. */
   readFile(path: string): Promise<Buffer>;
   exec(command: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
@@ -39,6 +45,12 @@ abstract class LocalLink extends EventEmitter<{ close: [reason: CloseReason] }> 
   }
 
   abstract forward(port: number): Promise<Duplex>;
+  abstract forwardUnix(path: string): Promise<Duplex>;
+  abstract openStdio(command: string): Promise<Duplex>;
+
+  homeDirectory(): Promise<string> {
+    return Promise.resolve(this.home);
+  }
 
   readFile(path: string): Promise<Buffer> {
     return readFile(isAbsolute(path) ? path : join(this.home, path));
@@ -63,8 +75,28 @@ export class LoopbackLink extends LocalLink {
         socket.off('error', reject);
         resolve(socket);
       });
-      socket.once('error', (error) => reject(new BotUnavailableError(`nothing answers on 127.0.0.1:${port}: ${error.message}`, { step: 'port-forward' }, { cause: error })));
+      socket.once('error', (error) => reject(new BotUnavailableError(`nothing answers on 127.0.0.1:${port}: ${error.message}`, { step: 'bot-stream' }, { cause: error })));
     });
+  }
+
+  forwardUnix(path: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ path });
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(socket);
+      });
+      socket.once('error', (error) => reject(new BotUnavailableError(`nothing answers on the socket ${path}: ${error.message}`, { step: 'bot-stream' }, { cause: error })));
+    });
+  }
+
+  /** The command run by /bin/sh in the home; its stderr goes to ours (tests see it). */
+  async openStdio(command: string): Promise<Duplex> {
+    const child = spawn('/bin/sh', ['-c', command], { cwd: this.home, stdio: ['pipe', 'pipe', 'inherit'] });
+    const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
+    stream.once('close', () => child.kill());
+    this.once('close', () => stream.destroy());
+    return stream;
   }
 }
 
@@ -75,6 +107,14 @@ export class InMemoryLink extends LocalLink {
     private readonly serverOptions: () => ServerSessionOptions,
   ) {
     super(home);
+  }
+
+  forwardUnix(_path: string): Promise<Duplex> {
+    return this.forward(0);
+  }
+
+  openStdio(_command: string): Promise<Duplex> {
+    return this.forward(0);
   }
 
   async forward(_port: number): Promise<Duplex> {

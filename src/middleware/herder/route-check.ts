@@ -3,13 +3,14 @@
 // Each step is reported with its time; the first failure names the step, host and user and a likely fix.
 import { posix } from 'node:path';
 import type { MiddlewareConfig, QueueConfig } from '../../config/index.js';
-import type { Logger } from '../../logging/index.js';
+import { registerSecret, type Logger } from '../../logging/index.js';
 import { pluginKinds, type ContractsByKind, type PluginContext, type PluginKind } from '../../plugins/contracts.js';
 import type { PluginFactory } from '../../plugins/index.js';
 import { JobSpec } from '../../spec/index.js';
 import { programVersion } from '../../version.js';
 import { ClientSession } from '../protocol/index.js';
-import { connectRoute, routeFromMiddleware, SshStepError, type SshLink } from '../ssh/index.js';
+import { connectRoute, routeFromMiddleware, SshStepError, UnixForwardError, type SshLink } from '../ssh/index.js';
+import { BotStreamOpener, type TransportUsed } from './bot-stream.js';
 import { pingPayloadSchema, type PongPayload } from '../rpc/call-payload.js';
 import { describeRoute } from './route.js';
 
@@ -88,29 +89,42 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
     }
     return false;
   }
-  const target = `${mw.sshUserName}@${mw.remoteHost} 127.0.0.1:${mw.remoteBindPort}`;
+  let target = `${mw.sshUserName}@${mw.remoteHost}`;
   try {
     let step = timer();
     let stream;
     try {
-      stream = await link.forward(mw.remoteBindPort);
-      opts.onStep({ ...step('port-forward', target), ok: true, detail: 'direct-tcpip channel open' });
+      const opened = await new BotStreamOpener(mw, opts.log).open(link);
+      stream = opened.stream;
+      target = `${mw.sshUserName}@${mw.remoteHost} ${describeUsed(opened.used)}`;
+      opts.onStep({ ...step('bot-stream', target), ok: true, detail: `${opened.used.kind}: ${opened.used.why}` });
     } catch (error) {
       opts.onStep({
-        ...step('port-forward', target),
+        ...step('bot-stream', `${target} (transport ${mw.transport})`),
         ok: false,
         detail: message(error),
-        hint: mw.launchBot
-          ? 'launchBot is set: the herder will start the bot on the first call; run `harvester plugins try` to trigger it, or start it by hand'
-          : `start the bot on ${mw.remoteHost}: ${mw.remoteCommand} --home ${mw.botHome} bot start --port ${mw.remoteBindPort} (or set "launchBot": true)`,
+        hint:
+          error instanceof UnixForwardError && error.prohibited
+            ? error.hint
+            : mw.launchBot
+              ? 'launchBot is set: the herder will start the bot on the first call; run `harvester plugins try` to trigger it, or start it by hand'
+              : `start the bot on ${mw.remoteHost}: ${mw.remoteCommand} --home ${mw.botHome} bot start --port ${mw.remoteBindPort} (or set "launchBot": true)`,
       });
       return false;
     }
     step = timer();
     let session: ClientSession;
     try {
-      const secret = (await link.readFile(posix.join(mw.botHome, 'bot.secret'))).toString('utf8').trim();
-      session = await ClientSession.connect(stream, { secret, programVersion: programVersion(), context: { host: mw.remoteHost, user: mw.sshUserName } });
+      const secretFile = posix.join(mw.botHome, 'bot.secret');
+      session = await ClientSession.connect(stream, {
+        secret: async () => {
+          const secret = (await link.readFile(secretFile)).toString('utf8').trim();
+          registerSecret(secret);
+          return secret;
+        },
+        programVersion: programVersion(),
+        context: { host: mw.remoteHost, user: mw.sshUserName },
+      });
       opts.onStep({ ...step('bot-hello-auth', target), ok: true, detail: `bot ${session.welcome.program.name} ${session.welcome.program.version}, protocol ${session.welcome.protocol}, started ${session.welcome.startedAt}` });
     } catch (error) {
       stream.destroy();
@@ -169,4 +183,15 @@ function message(error: unknown): string {
 function summarize(value: unknown): string {
   const text = JSON.stringify(value) ?? 'undefined';
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function describeUsed(used: TransportUsed): string {
+  switch (used.kind) {
+    case 'unix':
+      return `unix:${used.path}`;
+    case 'tcp':
+      return `127.0.0.1:${used.port}`;
+    case 'stdio':
+      return `stdio: ${used.command}`;
+  }
 }

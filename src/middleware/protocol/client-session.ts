@@ -26,8 +26,11 @@ import { PROGRAM_NAME, PROTOCOL_VERSION, type Message, type MessageOf } from './
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface ClientSessionOptions {
-  /** The bot secret. Never logged, never part of an error. */
-  readonly secret: string;
+  /**
+   * The bot secret, or how to get it once the bot has said hello (a bot being started by the stdio relay
+   * writes its secret file as it starts). Never logged, never part of an error.
+   */
+  readonly secret: string | (() => Promise<string>);
   readonly programVersion: string;
   readonly programName?: string;
   readonly handshakeTimeoutMs?: number;
@@ -80,6 +83,8 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
   private readonly pending = new Map<string, PendingCall>();
   private readonly clientNonce = newNonce();
   private state: State = 'await-hello';
+  /** The secret once known (at hello). */
+  private secret: string | undefined;
   private serverNonce = '';
   private serverProgram = { name: '', version: '' };
   private welcomeValue: Welcome | undefined;
@@ -245,11 +250,23 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
     this.serverNonce = hello.nonce;
     this.state = 'await-welcome';
     this.serverProgram = hello.program;
-    this.connection.send({ t: 'auth', proof: proofFor('client', this.options.secret, this.serverNonce, this.clientNonce) });
+    const given = this.options.secret;
+    if (typeof given === 'string') {
+      this.secret = given;
+      this.connection.send({ t: 'auth', proof: proofFor('client', given, this.serverNonce, this.clientNonce) });
+      return;
+    }
+    given().then(
+      (secret) => {
+        this.secret = secret;
+        if (this.state === 'await-welcome') this.connection.send({ t: 'auth', proof: proofFor('client', secret, this.serverNonce, this.clientNonce) });
+      },
+      (error: unknown) => this.connection.close(error instanceof Error ? error : new AuthenticationError(String(error), { ...this.context, step: 'auth' })),
+    );
   }
 
   private onWelcome(welcome: MessageOf<'welcome'>): void {
-    const expected = proofFor('server', this.options.secret, this.serverNonce, this.clientNonce);
+    const expected = proofFor('server', this.secret ?? '', this.serverNonce, this.clientNonce);
     if (!proofMatches(expected, welcome.proof)) {
       this.connection.close(
         new AuthenticationError('the bot could not prove it knows the bot secret (wrong secret, or not our bot)', {

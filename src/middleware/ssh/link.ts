@@ -278,6 +278,22 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
     return execChannel(this.#remote, command, options.pty === true);
   }
 
+  /**
+   * A byte stream carried by a command's stdin and stdout (the bot's stdio relay): an exec channel without a
+   * pty. What the command writes on stderr is logged (one line at a time), not mixed into the stream.
+   */
+  async openStdio(command: string): Promise<Duplex> {
+    const channel = await this.spawn(command);
+    let pending = '';
+    channel.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') this.#log.warn({ route: this.description, command, stderr: line }, 'the relay command wrote on stderr');
+    });
+    return channel;
+  }
+
   /** Closes both hops. Idempotent; 'close' is emitted once. */
   close(message = 'closed by its owner'): void {
     this.#shutdown({ requested: true, message });

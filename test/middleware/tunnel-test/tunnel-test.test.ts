@@ -111,7 +111,7 @@ test('harvester tunnel-test and plugins try through the jump host to a bot on hp
         'jump-auth',
         'remote-tcp',
         'remote-auth',
-        'port-forward',
+        'bot-stream',
         'bot-hello-auth',
         'no-op call',
         'submitter submitWorkers([])',
@@ -128,17 +128,17 @@ test('harvester tunnel-test and plugins try through the jump host to a bot on hp
     const target = (name: string): string => steps.find((s) => s.step === name)!.rest;
     assert.ok(target('jump-auth').startsWith(`${user}@jump:22 `));
     assert.ok(target('remote-auth').startsWith(`${user}@hpc:22 `));
-    assert.ok(target('port-forward').startsWith(`${user}@hpc 127.0.0.1:${BOT_PORT} `));
+    assert.ok(target('bot-stream').startsWith(`${user}@hpc 127.0.0.1:${BOT_PORT} `));
     const botPid = await bot.pid();
     assert.match(target('no-op call'), new RegExp(`pong from pid ${botPid}\\b`), 'the no-op call reached the bot on hpc');
     assert.match(result.stdout, /tunnel-test: queue TT: all steps passed/);
     assert.equal(result.stdout.includes(testbed.password()), false, 'the password is never printed');
   });
 
-  await t.test('with no bot on the port, fails at port-forward and says how to start the bot', async () => {
-    const result = await tunnelTest(queueFile({ remoteBindPort: IDLE_PORT }));
-    const failed = assertFailedAt(result, 'port-forward', `${user}@hpc 127.0.0.1:${IDLE_PORT}`, /start the bot on hpc: .* bot start --port 18961/);
-    assert.match(failed.rest, /Connection refused/i);
+  await t.test('with no bot (neither its socket nor its port answers), fails at bot-stream and says how to start the bot', async () => {
+    const result = await tunnelTest(queueFile({ remoteBindPort: IDLE_PORT, botHome: '.harvester-tunnel-test-nobot' }));
+    const failed = assertFailedAt(result, 'bot-stream', `${user}@hpc (transport auto)`, /start the bot on hpc: .* bot start --port 18961/);
+    assert.match(failed.rest, /not on its socket .*bot\.sock.*not on 127\.0\.0\.1:18961 .*Connection refused/i);
   });
 
   await t.test('with a wrong password, fails at jump-auth and never prints the password', async () => {
