@@ -36,7 +36,7 @@ export class RpcMiddlewareProvider implements MiddlewareProvider {
    * share a client (it would read the wrong secret, or start the wrong bot).
    */
   clientFor(mw: MiddlewareConfig): BotClient {
-    const bot = [mw.botHome, mw.remoteCommand, mw.remoteSetup ?? '', String(mw.launchBot), String(mw.connectTimeout)].join('\u0000');
+    const bot = [mw.botHome, mw.remoteCommand, mw.remoteSetup ?? '', String(mw.launchBot), String(mw.connectTimeout), mw.transport].join('\u0000');
     const key = `${routeKey(routeFromMiddleware(mw, { knownHostsFile: this.opts.knownHostsFile }))}\u0000${bot}`;
     let client = this.clients.get(key);
     if (client === undefined) {
