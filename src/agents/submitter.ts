@@ -12,13 +12,12 @@ import { hostname } from 'node:os';
 import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import {
-  accessPointTemplateOf,
   AccessPointError,
   chunkJobsForWorkers,
   createLocalAccessPoints,
-  expandAccessPoint,
   isOutcome,
   jobsNeededFor,
+  workerAccessPoint,
   type ContractsByKind,
   type MapTypeSizes,
   type Outcome,
@@ -132,7 +131,7 @@ export class Submitter implements Agent {
       for (const worker of leftovers) {
         // Not new: a messenger must keep what is in the access point (a payload may already have claimed it).
         worker.isNew = false;
-        worker.accessPoint ??= expandAccessPoint(accessPointTemplateOf(queue), worker, this.#env.home);
+        worker.accessPoint ??= workerAccessPoint(queue, worker, this.#env.home);
       }
       tally.add('resubmitted', leftovers.length);
       await this.#launch(queue, plugins, leftovers, signal, tally, log);
@@ -245,8 +244,8 @@ export class Submitter implements Agent {
     if (workers.length === 0) return [];
     // Recorded before anything reaches the resource; the jobs become 'queued' in the same transaction.
     await store.insertWorkers(workers, { jobs: { lock: jobLock, now } });
-    const template = accessPointTemplateOf(queue);
-    for (const worker of workers) worker.accessPoint = expandAccessPoint(template, worker, this.#env.home);
+    // Relative to the core's home, or left relative for the bot's home when the queue's access point owner is remote.
+    for (const worker of workers) worker.accessPoint = workerAccessPoint(queue, worker, this.#env.home);
     return (await writeBackWorkers(store, workers, { lock: { purpose: 'submitter', owner: this.#owner }, now }, log)).written.slice();
   }
 

@@ -5,7 +5,7 @@ import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import { killWorkersOf, type PluginContext, type PluginKind, type WorkerMaker } from '../plugins/contracts.js';
 import type { Outcome } from '../plugins/outcome.js';
-import { accessPointTemplateOf, createLocalAccessPoints, expandAccessPoint, type PluginFactory } from '../plugins/index.js';
+import { createLocalAccessPoints, workerAccessPoint, type PluginFactory } from '../plugins/index.js';
 import { JobSpec, WorkSpec } from '../spec/index.js';
 import type { Row } from './table.js';
 import { UsageError } from './exit-codes.js';
@@ -66,7 +66,6 @@ export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
   // earlier rounds are never reused, even for two tries within the same second.
   const firstID = randomInt(1, 2 ** 30) * 100_000;
   const workSpecs: WorkSpec[] = [];
-  const accessPointTemplate = accessPointTemplateOf(queue);
   const rows = new Map<WorkSpec, Record<string, string | number>>();
   try {
     await timed(
@@ -87,7 +86,7 @@ export async function runPluginRound(opts: RoundOptions): Promise<RoundReport> {
           workSpec.computingSite = queue.siteName;
           workSpec.mapType = queue.mapType;
           workSpec.status = WorkSpec.ST_ready;
-          workSpec.accessPoint = expandAccessPoint(accessPointTemplate, workSpec, opts.home);
+          workSpec.accessPoint = workerAccessPoint(queue, workSpec, opts.home);
           workSpecs.push(workSpec);
           rows.set(workSpec, { workerID: workSpec.workerID });
         }

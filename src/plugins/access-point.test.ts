@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkSpec } from '../spec/index.js';
-import { AccessPointError, accessPointTemplateOf, createLocalAccessPoints, defaultAccessPointTemplate, expandAccessPoint } from './access-point.js';
+import {
+  AccessPointError,
+  accessPointOwnerOf,
+  accessPointTemplateOf,
+  createLocalAccessPoints,
+  defaultAccessPointTemplate,
+  expandAccessPoint,
+  resolveAccessPointsUnder,
+  workerAccessPoint,
+} from './access-point.js';
 import { section, testQueue, withTempDir } from './test-helpers.js';
 
 test('${workerID} and $workerID expand to the worker ID, every occurrence', () => {
@@ -47,4 +56,42 @@ test('access points are created here only without a messenger and for a local su
     assert.ok((await stat(w.accessPoint!)).isDirectory());
     await assert.rejects(createLocalAccessPoints(testQueue(), [new WorkSpec({ workerID: 4 })]), AccessPointError);
   });
+});
+
+const coreHome = '/home/core/.harvester';
+const botHome = '/home/atlas/.harvester';
+const remote = (name: string, module: string, options: Record<string, unknown> = {}) => section(name, module, options, 'rpc');
+
+test("the access point's owner is the messenger when there is one, else the submitter", () => {
+  const messenger = section('SharedFileMessenger', 'shared_file_messenger');
+  const submitter = remote('DummySubmitter', 'dummy_submitter');
+  assert.equal(accessPointOwnerOf(testQueue({ messenger, submitter }))?.kind, 'messenger');
+  assert.equal(accessPointOwnerOf(testQueue({ submitter }))?.kind, 'submitter');
+  assert.equal(accessPointOwnerOf(testQueue()), undefined);
+});
+
+test("a remote owner's relative access point stays relative on the core and resolves under the bot's home, not the core's", () => {
+  for (const queue of [
+    testQueue({ submitter: remote('DummySubmitter', 'dummy_submitter') }),
+    testQueue({ submitter: remote('DummySubmitter', 'dummy_submitter'), messenger: remote('SharedFileMessenger', 'shared_file_messenger', { accessPoint: 'aps/${workerID}' }) }),
+  ]) {
+    const w = new WorkSpec({ workerID: 9 });
+    w.accessPoint = workerAccessPoint(queue, w, coreHome);
+    assert.ok(!w.accessPoint.startsWith(coreHome), w.accessPoint);
+    resolveAccessPointsUnder(botHome, [w]);
+    assert.equal(w.accessPoint, join(botHome, expandAccessPoint(accessPointTemplateOf(queue), w)));
+  }
+});
+
+test("a local owner's relative access point is under the core's home, as before; an absolute one is used as given on both sides", () => {
+  const local = testQueue({ submitter: section('DummySubmitter', 'dummy_submitter') });
+  const w = new WorkSpec({ workerID: 9 });
+  assert.equal(workerAccessPoint(local, w, coreHome), join(coreHome, 'workdir', '9'));
+  // A local messenger owns it even when the submitter is remote (queues check warns about that queue).
+  assert.equal(workerAccessPoint(testQueue({ messenger: section('SharedFileMessenger', 'shared_file_messenger'), submitter: remote('DummySubmitter', 'dummy_submitter') }), w, coreHome), join(coreHome, 'workdir', '9'));
+  const absolute = testQueue({ submitter: remote('DummySubmitter', 'dummy_submitter', { accessPoint: '/scratch/${workerID}' }) });
+  w.accessPoint = workerAccessPoint(absolute, w, coreHome);
+  assert.equal(w.accessPoint, '/scratch/9');
+  resolveAccessPointsUnder(botHome, [w, 'not a spec', new WorkSpec({ workerID: 10 })]);
+  assert.equal(w.accessPoint, '/scratch/9');
 });

@@ -18,7 +18,22 @@ export type {
   Resolution,
 } from './factory.js';
 export { builtinPlugins, type BuiltinPluginInfo, type PluginClass } from './registry.js';
-export { accessPointTemplateOf, createLocalAccessPoints, defaultAccessPointTemplate, expandAccessPoint, AccessPointError } from './access-point.js';
+export {
+  accessPointHomeOf,
+  accessPointOwnerOf,
+  accessPointSourceOf,
+  accessPointTemplateOf,
+  accessPointWarnings,
+  createLocalAccessPoints,
+  defaultAccessPointTemplate,
+  expandAccessPoint,
+  resolveAccessPointsUnder,
+  workerAccessPoint,
+  AccessPointError,
+  type AccessPointOwner,
+  type AccessPointSource,
+  type AccessPointWarning,
+} from './access-point.js';
 export {
   chunkJobsForWorkers,
   jobsNeededFor,

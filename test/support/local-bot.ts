@@ -34,7 +34,7 @@ export async function startLocalBot(transport: 'in-memory' | 'loopback', opts: {
   const secret = ensureBotSecret(join(botHome, 'bot.secret'));
   const journal = CallJournal.open(join(botHome, 'bot-journal.jsonl'), { log });
   const botFactory = new PluginFactory({ pluginDirs: opts.pluginDirs ?? [], log });
-  const dispatcher = new BotDispatcher(botFactory, opts.pluginDirs ?? [], log);
+  const dispatcher = new BotDispatcher(botFactory, opts.pluginDirs ?? [], log, botHome);
   let server: RpcServer | undefined;
   let connect: () => Promise<BotLink>;
   if (transport === 'loopback') {

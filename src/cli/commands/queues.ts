@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { formatProblem, maskedQueueConfig, type ConfigProblem, type QueueConfig, type QueueConfigLoad } from '../../config/index.js';
 import { pluginKinds } from '../../plugins/contracts.js';
-import type { PluginFactory } from '../../plugins/index.js';
+import { accessPointWarnings, type PluginFactory } from '../../plugins/index.js';
 import { describeRoute } from '../../middleware/herder/route.js';
 import { maskSecrets } from '../../logging/index.js';
 import { CliContext } from '../context.js';
@@ -23,7 +23,7 @@ export function registerQueuesCommands(program: Command): void {
     .action(async (opts: { queueConfig?: string }, command: Command) => {
       const ctx = CliContext.fromCommand(command);
       const load = ctx.loadQueues(opts.queueConfig);
-      const { problems, warnings } = checkQueues(load, await ctx.factory());
+      const { problems, warnings } = checkQueues(load, await ctx.factory(), { home: ctx.master.home });
       for (const warning of warnings) process.stdout.write(`warning: ${maskSecrets(formatProblem(warning))}\n`);
       for (const problem of problems) process.stdout.write(`${maskSecrets(formatProblem(problem))}\n`);
       const bad = new Set(problems.map((p) => p.queue ?? '-'));
@@ -156,11 +156,20 @@ function renderQueue(queue: QueueConfig, placements: readonly PluginPlacement[])
   return lines.join('\n');
 }
 
-/** The loader's problems plus the factory's verdict on every plugin section and middleware element. */
-export function checkQueues(load: QueueConfigLoad, factory: PluginFactory): { problems: ConfigProblem[]; warnings: ConfigProblem[] } {
+export interface CheckQueuesOptions {
+  /** The core's harvester home: where a relative access point of a local owner is (named in warnings). */
+  readonly home: string;
+}
+
+/**
+ * The loader's problems plus the factory's verdict on every plugin section and middleware element, and
+ * warnings about access points that local and remote sections of a queue would not share.
+ */
+export function checkQueues(load: QueueConfigLoad, factory: PluginFactory, opts: CheckQueuesOptions): { problems: ConfigProblem[]; warnings: ConfigProblem[] } {
   const problems = [...load.problems];
   const warnings = [...load.warnings];
   for (const queue of load.queues.values()) {
+    for (const { path, message } of accessPointWarnings(queue, opts.home)) warnings.push({ file: load.file, queue: queue.queueName, path, message });
     for (const kind of pluginKinds) {
       const section = queue[kind];
       if (section === undefined) continue;

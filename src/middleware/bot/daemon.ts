@@ -57,7 +57,7 @@ export class Bot {
       const paths = botPaths(opts.home);
       const secret = ensureBotSecret(paths.secret);
       this.journal = CallJournal.open(paths.journal, { log: opts.log });
-      const dispatcher = new BotDispatcher(opts.factory, opts.pluginDirs, opts.log);
+      const dispatcher = new BotDispatcher(opts.factory, opts.pluginDirs, opts.log, opts.home);
       const journal = this.journal;
       const collector =
         opts.collectGarbage === undefined ? undefined : new IdleCollector({ collect: opts.collectGarbage, busy: () => journal.runningCount > 0, log: opts.log });

@@ -3,7 +3,7 @@
 // with the fields the plugin changed on each argument spec.
 import { isAbsolute, resolve, sep } from 'node:path';
 import type { Logger } from '../../logging/index.js';
-import { builtinPlugins, type PluginFactory } from '../../plugins/index.js';
+import { builtinPlugins, resolveAccessPointsUnder, type PluginFactory } from '../../plugins/index.js';
 import { camelCase, contractMethods, type AnyPlugin, type PluginContext } from '../../plugins/contracts.js';
 import { collectSpecs, decodeValues, encodeValue, SpecDecodeError, type JsonValue } from '../../spec/index.js';
 import { MethodNotFoundError, RemoteMethodError } from '../errors.js';
@@ -45,6 +45,8 @@ export class BotDispatcher {
     private readonly factory: PluginFactory,
     private readonly pluginDirs: readonly string[],
     private readonly log: Logger,
+    /** The bot's home: a relative access point a call carries is under it (plugins/access-point.ts). */
+    private readonly home: string,
   ) {}
 
   /** What the bot tells the herder in its welcome, so optional methods (killWorkers) fall back correctly. */
@@ -86,6 +88,8 @@ export class BotDispatcher {
     const args = wireInput(() => decodeValues(payload.args), call.id);
     // Collected before the call: the plugin may replace nested arrays, but these are the objects the caller holds.
     const specs = collectSpecs(args);
+    // Before tracking changes: the core keeps the relative value, this side's meaning of it is not sent back.
+    resolveAccessPointsUnder(this.home, specs);
     for (const spec of specs) spec.resetChanges();
     const ctx: PluginContext = {
       queue: this.queueFor(payload, call.id),
