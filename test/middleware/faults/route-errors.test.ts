@@ -135,10 +135,17 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
     }
   });
 
-  test('no bot on the port (launchBot off): nothing answers on the bot port of hpc, reported by connectTimeout', async () => {
+  test('no bot (launchBot off): neither its socket nor its port on hpc answers, reported by connectTimeout', async () => {
     await failingCall(
-      { name: 'nobot', cause: ForwardError, host: 'hpc', specific: new RegExp(`nothing answers on 127\\.0\\.0\\.1:${IDLE_PORT} of hpc`), connectTimeout: 3, persistent: false },
-      { remoteBindPort: IDLE_PORT, launchBot: false },
+      {
+        name: 'nobot',
+        cause: ForwardError,
+        host: 'hpc',
+        specific: new RegExp(`no bot answers on hpc: not on its socket \\(.*bot\\.sock.*\\), not on 127\\.0\\.0\\.1:${IDLE_PORT} \\(.*Connection refused`),
+        connectTimeout: 3,
+        persistent: false,
+      },
+      { remoteBindPort: IDLE_PORT, launchBot: false, botHome: '.harvester-fault-route-nobot' },
     );
   });
 
