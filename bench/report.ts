@@ -40,7 +40,7 @@ export function target(target: string, measured: number, sense: '<=' | '>=', lim
 
 export function evaluateTargets(cases: readonly CaseResult[], bot: BotMemory | undefined): TargetResult[] {
   const targets: TargetResult[] = [];
-  const middleware: Transport[] = ['ssh-jump', 'ssh-loopback', 'tcp-loopback'];
+  const middleware: Transport[] = ['ssh-jump', 'ssh-jump-tcp', 'ssh-jump-stdio', 'ssh-loopback', 'tcp-loopback'];
   for (const what of ['submitWorkers N=1000', 'checkWorkers N=1000']) {
     for (const transport of middleware) {
       const via = find(cases, what, transport);
@@ -60,8 +60,10 @@ export function evaluateTargets(cases: readonly CaseResult[], bot: BotMemory | u
     targets.push(target(`no-op call - channel echo, ${transport}`, ping.median - echo.median, '<=', 1, 'ms', `medians ${ping.median.toFixed(3)} ms - ${echo.median.toFixed(3)} ms`));
   }
   for (const what of ['no-op calls/s, 3 tunnels', 'getNumJobsPerWorker calls/s, 3 tunnels']) {
-    const rate = find(cases, what, 'ssh-jump');
-    if (rate !== undefined) targets.push(target(`${what}, ssh-jump`, rate.median, '>=', 5000, 'calls/s', `median of ${rate.runs} runs of ${rate.detail?.['seconds'] ?? '?'} s`));
+    for (const transport of ['ssh-jump', 'ssh-jump-tcp', 'ssh-jump-stdio'] as const) {
+      const rate = find(cases, what, transport);
+      if (rate !== undefined) targets.push(target(`${what}, ${transport}`, rate.median, '>=', 5000, 'calls/s', `median of ${rate.runs} runs of ${rate.detail?.['seconds'] ?? '?'} s`));
+    }
   }
   if (bot !== undefined) targets.push(target('bot VmRSS after the runs', bot.rssAfterRunsMB, '<=', 80, 'MB', `pid ${bot.pid}, ${bot.rssAtStartMB.toFixed(1)} MB at start`));
   return targets;

@@ -3,13 +3,16 @@
 import type { Summary } from './stats.js';
 
 /** How the plugin was reached. */
-export type Transport = 'bare' | 'tcp-loopback' | 'ssh-loopback' | 'ssh-jump';
+/** ssh-jump is the default transport (auto: the bot's unix socket); the -tcp and -stdio ones are the others. */
+export type Transport = 'bare' | 'tcp-loopback' | 'ssh-loopback' | 'ssh-jump' | 'ssh-jump-tcp' | 'ssh-jump-stdio';
 
 export const transportLabels: Record<Transport, string> = {
   bare: 'bare (local plugin)',
   'tcp-loopback': 'middleware, loopback TCP (no SSH)',
   'ssh-loopback': 'middleware, loopback SSH',
-  'ssh-jump': 'middleware, via jump host',
+  'ssh-jump': 'middleware, via jump host (unix socket)',
+  'ssh-jump-tcp': 'middleware, via jump host (TCP port)',
+  'ssh-jump-stdio': 'middleware, via jump host (stdio relay, no forwarding)',
 };
 
 export type Unit = 'ms' | 'calls/s' | 'MB';

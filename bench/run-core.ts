@@ -42,6 +42,8 @@ interface SshSide {
   readonly botPid: number;
   readonly rssAtStartMB: number;
   readonly jump: OpenTransport;
+  /** The same bot through the jump host by its TCP port, and by the stdio relay (hpc's sshd without forwarding). */
+  readonly others: readonly OpenTransport[];
 }
 
 async function openSshSide(testbed: Testbed, opts: CoreRunOptions): Promise<SshSide> {
@@ -54,7 +56,11 @@ async function openSshSide(testbed: Testbed, opts: CoreRunOptions): Promise<SshS
   const atStart = await services.botRssMB();
   const jump = await openSsh('ssh-jump', services.bot.rpc({ numTunnels: tunnels }), scratch, log);
   cleanups.add('close the tunnels through the jump host', () => jump.close());
-  return { testbed, scratch, services, botPid: atStart.pid, rssAtStartMB: atStart.rssMB, jump };
+  const jumpTcp = await openSsh('ssh-jump-tcp', services.bot.rpc({ numTunnels: tunnels, transport: 'tcp' }), scratch, log);
+  cleanups.add('close the TCP-port tunnels through the jump host', () => jumpTcp.close());
+  const jumpStdio = await openSsh('ssh-jump-stdio', services.bot.rpc({ numTunnels: tunnels, transport: 'stdio', remotePort: testbed.hosts.hpcstrict.port }), scratch, log);
+  cleanups.add('close the stdio tunnels through the jump host', () => jumpStdio.close());
+  return { testbed, scratch, services, botPid: atStart.pid, rssAtStartMB: atStart.rssMB, jump, others: [jumpTcp, jumpStdio] };
 }
 
 /** The processes a call through the jump host keeps busy. */
@@ -80,7 +86,7 @@ export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
   const closeTcp = cleanups.add('stop the in-process bot', () => tcp.close());
   const ssh = testbed === undefined ? undefined : await openSshSide(testbed, opts);
 
-  cases.push(...(await workloadCases([bare, tcp, ...(ssh === undefined ? [] : [ssh.jump])], roots, plan, true, progress)));
+  cases.push(...(await workloadCases([bare, tcp, ...(ssh === undefined ? [] : [ssh.jump, ...ssh.others])], roots, plan, true, progress)));
   cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', 'tcp-loopback', () => cheapCall(tcp.plugins), tunnels, plan, progress, { 'herder+bot (one process)': 'self' }));
   notes.push(...reconnectNote(tcp));
   await closeTcp();
@@ -88,9 +94,11 @@ export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
   let bot: BotMemory | undefined;
   if (ssh !== undefined) {
     const groups = sshCpuGroups(ssh);
-    cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', 'ssh-jump', () => cheapCall(ssh.jump.plugins), tunnels, plan, progress, groups));
-    notes.push(...reconnectNote(ssh.jump));
-    await ssh.jump.close();
+    for (const open of [ssh.jump, ...ssh.others]) {
+      cases.push(await throughputCase('getNumJobsPerWorker calls/s, 3 tunnels', open.transport, () => cheapCall(open.plugins), tunnels, plan, progress, groups));
+      notes.push(...reconnectNote(open));
+      await open.close();
+    }
 
     const mw = ssh.jump.plugins.queue.middlewares['rpc']!;
     const probes: SshProbe[] = [];
@@ -115,7 +123,7 @@ export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {
   return { cases: orderForTable(cases), bot, notes };
 }
 
-const transportOrder = ['bare', 'tcp-loopback', 'ssh-loopback', 'ssh-jump'];
+const transportOrder = ['bare', 'tcp-loopback', 'ssh-loopback', 'ssh-jump', 'ssh-jump-tcp', 'ssh-jump-stdio'];
 
 /** Grouped by what was measured (in the order first seen), transports in a fixed order within a group. */
 function orderForTable(cases: CaseResult[]): CaseResult[] {

@@ -60,12 +60,12 @@ export async function openTcpLoopback(log: Logger, numTunnels: number): Promise<
 }
 
 /** Through the production SSH transport; `rpc` is the queue's "rpc" element. */
-export async function openSsh(transport: 'ssh-loopback' | 'ssh-jump', rpc: Record<string, unknown>, scratch: string, log: Logger): Promise<OpenTransport> {
+export async function openSsh(transport: 'ssh-loopback' | 'ssh-jump' | 'ssh-jump-tcp' | 'ssh-jump-stdio', rpc: Record<string, unknown>, scratch: string, log: Logger): Promise<OpenTransport> {
   const provider = new RpcMiddlewareProvider({ knownHostsFile: join(scratch, `known_hosts-${transport}`), log });
   try {
     const factory = new PluginFactory({ log });
     factory.registerMiddleware(provider);
-    const queue = benchQueue(`bench_${transport.replace('-', '_')}`, rpc);
+    const queue = benchQueue(`bench_${transport.replaceAll('-', '_')}`, rpc);
     const plugins = await benchPlugins(factory, queue, log);
     const client = provider.clientFor(queue.middlewares['rpc']!);
     await warmUp(plugins, client);
