@@ -23,6 +23,7 @@ import { TunnelPool, routeFromMiddleware, type LinkConnector, type SshRoute } fr
 import type { BotLink } from './bot-link.js';
 import { describeRoute } from './route.js';
 import { BotLauncher } from './bot-launcher.js';
+import { readBotSecret } from './bot-secret.js';
 
 export interface BotClientOptions {
   readonly knownHostsFile: string;
@@ -192,7 +193,7 @@ export class BotClient {
     const secretFile = posix.join(this.mw.botHome, 'bot.secret');
     let secret: string;
     try {
-      secret = (await link.readFile(secretFile)).toString('utf8').trim();
+      secret = await readBotSecret(link, secretFile);
     } catch (error) {
       stream.destroy();
       throw new BotUnavailableError(

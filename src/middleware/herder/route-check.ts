@@ -9,8 +9,9 @@ import type { PluginFactory } from '../../plugins/index.js';
 import { JobSpec } from '../../spec/index.js';
 import { programVersion } from '../../version.js';
 import { ClientSession } from '../protocol/index.js';
-import { connectRoute, routeFromMiddleware, SshStepError, type SshLink } from '../ssh/index.js';
+import { connectRoute, formatHostPort, routeFromMiddleware, SshStepError, type SshLink } from '../ssh/index.js';
 import { pingPayloadSchema, type PongPayload } from '../rpc/call-payload.js';
+import { readBotSecret } from './bot-secret.js';
 import { describeRoute } from './route.js';
 
 export interface CheckStep {
@@ -30,6 +31,11 @@ export interface RouteCheckOptions {
   readonly log: Logger;
   readonly onStep: (step: CheckStep) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Record host keys that are neither in known_hosts nor pinned (`--accept-new-host-key`), each reported as a
+   * 'host-key' step with its fingerprint. Without it such a key fails the hop, as in `harvester run`.
+   */
+  readonly acceptNewHostKeys?: boolean;
 }
 
 /** The cheapest call of each contract, with arguments that change nothing. */
@@ -65,12 +71,22 @@ export async function checkQueueRoutes(opts: RouteCheckOptions): Promise<boolean
 }
 
 async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promise<boolean> {
-  const route = routeFromMiddleware(mw, { knownHostsFile: opts.knownHostsFile });
+  const route = routeFromMiddleware(mw, { knownHostsFile: opts.knownHostsFile, acceptNewHostKeys: opts.acceptNewHostKeys === true });
   let link: SshLink;
   try {
     link = await connectRoute(route, {
       log: opts.log,
       signal: opts.signal,
+      onHostKey: (accepted) => {
+        if (accepted.how !== 'recorded') return;
+        opts.onStep({
+          step: 'host-key',
+          target: formatHostPort(accepted.host, accepted.port),
+          ms: 0,
+          ok: true,
+          detail: `new host key ${accepted.keyType} ${accepted.fingerprint} recorded in ${accepted.knownHostsFile} (compare it with the fingerprint the site publishes)`,
+        });
+      },
       onStep: (s) =>
         opts.onStep({
           step: s.step,
@@ -109,7 +125,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
     step = timer();
     let session: ClientSession;
     try {
-      const secret = (await link.readFile(posix.join(mw.botHome, 'bot.secret'))).toString('utf8').trim();
+      const secret = await readBotSecret(link, posix.join(mw.botHome, 'bot.secret'));
       session = await ClientSession.connect(stream, { secret, programVersion: programVersion(), context: { host: mw.remoteHost, user: mw.sshUserName } });
       opts.onStep({ ...step('bot-hello-auth', target), ok: true, detail: `bot ${session.welcome.program.name} ${session.welcome.program.version}, protocol ${session.welcome.protocol}, started ${session.welcome.startedAt}` });
     } catch (error) {
