@@ -93,8 +93,8 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
           target: `${s.user}@${s.host}:${s.port}`,
           ms: s.ms,
           ok: s.ok,
-          detail: s.ok ? 'ok' : (s.error?.message ?? 'failed'),
-          ...(s.ok || !(s.error instanceof SshStepError) ? {} : { hint: s.error.hint }),
+          detail: s.ok ? 'ok' : forQueue(s.error?.message ?? 'failed', opts.queue),
+          ...(s.ok || !(s.error instanceof SshStepError) ? {} : { hint: forQueue(s.error.hint, opts.queue) }),
         }),
     });
   } catch (error) {
@@ -171,6 +171,11 @@ async function checkProbes(opts: RouteCheckOptions): Promise<boolean> {
     }
   }
   return allOk;
+}
+
+/** The transport's advice names no queue (routes are shared); here we know which one the operator tests. */
+function forQueue(text: string, queue: QueueConfig): string {
+  return text.replaceAll('--queue <queue>', `--queue ${queue.queueName}`);
 }
 
 function timer(): (step: string, target: string) => { step: string; target: string; ms: number } {
