@@ -167,6 +167,15 @@ function checkJumpKeys(key: string, value: Record<string, unknown>, jumpHost: st
   if (given('jumpPassPhrase') && !given('jumpPrivateKey')) {
     report.warning(`${key}.jumpPassPhrase`, 'has no effect without jumpPrivateKey: the jump host uses privateKey, decrypted with passPhrase');
   }
+  // A harvester configuration with one password for both hops: ours gives the jump host nothing to log in with.
+  const jumpHasCredentials = ['jumpSshPassword', 'jumpPrivateKey', 'privateKey', 'jumpOtpCommand', 'shareCredentialsWithJump'].some(given) || value.useAgent === true;
+  if (given('sshPassword') && !jumpHasCredentials) {
+    report.warning(
+      `${key}.sshPassword`,
+      'is offered to the remote host only, and the jump host has no credentials of its own: ' +
+        'set jumpSshPassword, or "shareCredentialsWithJump": true if the jump host takes the same password (harvester\'s behaviour)',
+    );
+  }
 }
 
 /** Strings under secret-named keys anywhere in plugin options or extra keys are masked too. */

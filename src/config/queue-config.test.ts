@@ -386,6 +386,17 @@ describe('jump host credentials, host keys and otpCommand in the rpc element', (
     assert.ok(phraseOnly.warnings.some((w) => w.path === 'rpc.jumpPassPhrase' && /without jumpPrivateKey/.test(w.message)));
   });
 
+  test("harvester's one password for both hops is a warning: the jump host would have no credentials", () => {
+    const load = parse({ Q: { rpc: { ...jumpRpc, sshPassword: 'both-hops-pw-13' } } });
+    assert.ok(load.queues.has('Q'));
+    const warning = load.warnings.find((w) => w.path === 'rpc.sshPassword');
+    assert.match(warning?.message ?? '', /shareCredentialsWithJump/);
+    for (const fix of [{ shareCredentialsWithJump: true }, { jumpSshPassword: 'jump-pw-14' }, { privateKey: '/k' }]) {
+      const fixed = parse({ Q: { rpc: { ...jumpRpc, sshPassword: 'both-hops-pw-13', ...fix } } });
+      assert.equal(fixed.warnings.find((w) => w.path === 'rpc.sshPassword'), undefined, JSON.stringify(fix));
+    }
+  });
+
   test('hostKeys takes SHA256 fingerprints per hop; anything else is a problem', () => {
     const fingerprint = `SHA256:${'A'.repeat(42)}k`;
     const ok = parse({ Q: { rpc: { ...jumpRpc, hostKeys: { remote: [fingerprint], jump: [fingerprint] } } } });
