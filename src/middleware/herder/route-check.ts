@@ -100,7 +100,9 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
   } catch (error) {
     // connectRoute reported the failing step through onStep; a failure before any step (key file) is reported here.
     if (error instanceof SshStepError && error.step === 'key-load') {
-      opts.onStep({ step: 'key-load', target: mw.privateKey ?? '', ms: 0, ok: false, detail: error.message, hint: error.hint });
+      // The jump host's key (jumpPrivateKey) can be the one at fault: name the file the error names.
+      const keyPath = (error as { keyPath?: string }).keyPath ?? mw.privateKey ?? '';
+      opts.onStep({ step: 'key-load', target: keyPath, ms: 0, ok: false, detail: error.message, hint: error.hint });
     }
     return false;
   }
