@@ -40,6 +40,8 @@ export async function runHpcLoopback(opts: HpcRunOptions): Promise<ChildOutput> 
     numTunnels: 3,
     botHome: opts.botHome,
     callTimeout: 60,
+    // 127.0.0.1 in hv-hpc is hpc's own sshd; harvester refuses unknown host keys, so pin the one the testbed recorded.
+    hostKeys: { remote: [testbed.hostKeyFingerprint('hpc')] },
   };
   const cases: CaseResult[] = [];
   const bare = await openBare(log);

@@ -26,12 +26,13 @@ function maskedSecret(secret: Secret | undefined): JsonValue | undefined {
 }
 
 function maskedMiddleware(m: MiddlewareConfig): JsonValue {
-  const { sshPassword, passPhrase, extra, ...plain } = m;
+  const { sshPassword, passPhrase, jumpSshPassword, jumpPassPhrase, extra, ...plain } = m;
   const out = maskedJson({ ...plain, extra }) as { [key: string]: JsonValue };
-  const password = maskedSecret(sshPassword);
-  const phrase = maskedSecret(passPhrase);
-  if (password !== undefined) out.sshPassword = password;
-  if (phrase !== undefined) out.passPhrase = phrase;
+  const secrets = { sshPassword, passPhrase, jumpSshPassword, jumpPassPhrase };
+  for (const [name, secret] of Object.entries(secrets)) {
+    const shown = maskedSecret(secret);
+    if (shown !== undefined) out[name] = shown;
+  }
   return out;
 }
 

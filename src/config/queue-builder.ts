@@ -6,6 +6,7 @@ import { methodNameToCamelCase } from './method-names.js';
 import {
   harvesterMandatorySections,
   middlewareFixedKeys,
+  middlewareJumpOnlyKeys,
   middlewareSchema,
   otherHarvesterSections,
   pluginSectionFixedKeys,
@@ -125,14 +126,56 @@ function buildMiddleware(key: string, value: unknown, report: QueueReporter, sec
   const fixed = parseReported(middlewareSchema, pick(value, schemaKeys), [key], report);
   const sshPassword = resolveSecret(value.sshPassword, `${key}.sshPassword`, secretCtx);
   const passPhrase = resolveSecret(value.passPhrase, `${key}.passPhrase`, secretCtx);
+  const jumpSshPassword = resolveSecret(value.jumpSshPassword, `${key}.jumpSshPassword`, secretCtx);
+  const jumpPassPhrase = resolveSecret(value.jumpPassPhrase, `${key}.jumpPassPhrase`, secretCtx);
   if (fixed === undefined) return undefined;
+  checkJumpKeys(key, value, fixed.jumpHost, report);
+  for (const name of ['otpCommand', 'jumpOtpCommand'] as const) {
+    const command = fixed[name];
+    // The command's words end up in the argv of the programs it runs, which `ps` shows to every user.
+    if (command !== undefined && secretCtx.secrets.mask(command) !== command) {
+      report.problem(
+        `${key}.${name}`,
+        'contains the value of a configured secret, which would show in the process list (ps) of this host; ' +
+          'use "$HARVESTER_SSH_PASSWORD" (the hop\'s password, passed in the environment) or read the secret from a file',
+      );
+    }
+  }
   return {
     key,
     ...fixed,
     ...(sshPassword === undefined ? {} : { sshPassword }),
     ...(passPhrase === undefined ? {} : { passPhrase }),
+    ...(jumpSshPassword === undefined ? {} : { jumpSshPassword }),
+    ...(jumpPassPhrase === undefined ? {} : { jumpPassPhrase }),
     extra: omit(value, new Set(middlewareFixedKeys)),
   };
+}
+
+/** Jump host settings that cannot take effect are worth a warning: the operator meant something by them. */
+function checkJumpKeys(key: string, value: Record<string, unknown>, jumpHost: string | undefined, report: QueueReporter): void {
+  const given = (name: string): boolean => value[name] !== undefined && value[name] !== null;
+  if (jumpHost === undefined || jumpHost === '') {
+    for (const name of middlewareJumpOnlyKeys) {
+      if (given(name)) report.warning(`${key}.${name}`, 'has no effect without a jumpHost');
+    }
+    if (value.hostKeys !== undefined && isPlainObject(value.hostKeys) && value.hostKeys.jump !== undefined) {
+      report.warning(`${key}.hostKeys.jump`, 'has no effect without a jumpHost');
+    }
+    return;
+  }
+  if (given('jumpPassPhrase') && !given('jumpPrivateKey')) {
+    report.warning(`${key}.jumpPassPhrase`, 'has no effect without jumpPrivateKey: the jump host uses privateKey, decrypted with passPhrase');
+  }
+  // A harvester configuration with one password for both hops: ours gives the jump host nothing to log in with.
+  const jumpHasCredentials = ['jumpSshPassword', 'jumpPrivateKey', 'privateKey', 'jumpOtpCommand', 'shareCredentialsWithJump'].some(given) || value.useAgent === true;
+  if (given('sshPassword') && !jumpHasCredentials) {
+    report.warning(
+      `${key}.sshPassword`,
+      'is offered to the remote host only, and the jump host has no credentials of its own: ' +
+        'set jumpSshPassword, or "shareCredentialsWithJump": true if the jump host takes the same password (harvester\'s behaviour)',
+    );
+  }
 }
 
 /** Strings under secret-named keys anywhere in plugin options or extra keys are masked too. */

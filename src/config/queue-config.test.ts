@@ -348,6 +348,79 @@ describe('secrets', () => {
   });
 });
 
+describe('jump host credentials, host keys and otpCommand in the rpc element', () => {
+  const jumpRpc = { ...rpc, jumpHost: 'gateway' };
+
+  test('jumpSshPassword and jumpPassPhrase are secrets (inline, file, env), registered and masked', () => {
+    const secrets = new SecretRegistry();
+    const load = parse(
+      { Q: { rpc: { ...jumpRpc, jumpSshPassword: { env: 'GW_PW' }, jumpPrivateKey: '/keys/gw', jumpPassPhrase: 'jump-phrase-8', jumpOtpCommand: 'gw-otp' } } },
+      { env: { GW_PW: 'jump-password-9' }, secrets },
+    );
+    assert.deepEqual(load.problems, []);
+    const mw = load.queues.get('Q')?.middlewares.rpc;
+    assert.deepEqual(mw?.jumpSshPassword, { source: 'env', ref: 'GW_PW', value: 'jump-password-9' });
+    assert.equal(mw?.jumpPassPhrase?.value, 'jump-phrase-8');
+    assert.equal(mw?.jumpPrivateKey, '/keys/gw');
+    assert.equal(mw?.jumpOtpCommand, 'gw-otp');
+    assert.deepEqual(mw?.extra, {}, 'none of them is an unknown extra key');
+    assert.equal(secrets.mask('jump-password-9 jump-phrase-8'), '*** ***');
+    const shown = maskedQueueConfig(load.queues.get('Q')!) as { middlewares: { rpc: Record<string, unknown> } };
+    assert.equal(shown.middlewares.rpc.jumpSshPassword, '*** (from env GW_PW)');
+    assert.equal(shown.middlewares.rpc.jumpPassPhrase, '*** (inline)');
+    assert.ok(!JSON.stringify(shown).includes('jump-password-9') && !JSON.stringify(shown).includes('jump-phrase-8'));
+  });
+
+  test('a wrongly shaped jump secret is a problem that does not echo it', () => {
+    const load = parse({ Q: { rpc: { ...jumpRpc, jumpSshPassword: ['leaky-jump-pw'] } } });
+    assert.match(only(load.problems, 'Q', 'rpc.jumpSshPassword').message, /got an array/);
+    assert.ok(!load.problems.map(formatProblem).join('\n').includes('leaky-jump-pw'));
+  });
+
+  test('jump settings without a jumpHost, and jumpPassPhrase without jumpPrivateKey, are warnings', () => {
+    const noJump = parse({ Q: { rpc: { ...rpc, jumpSshPassword: 'jump-password-10', shareCredentialsWithJump: true, hostKeys: { jump: [] } } } });
+    assert.ok(noJump.queues.has('Q'));
+    const paths = noJump.warnings.map((w) => w.path);
+    for (const path of ['rpc.jumpSshPassword', 'rpc.shareCredentialsWithJump', 'rpc.hostKeys.jump']) assert.ok(paths.includes(path), `${path} in ${paths.join(', ')}`);
+    const phraseOnly = parse({ Q: { rpc: { ...jumpRpc, jumpPassPhrase: 'jump-phrase-11' } } });
+    assert.ok(phraseOnly.warnings.some((w) => w.path === 'rpc.jumpPassPhrase' && /without jumpPrivateKey/.test(w.message)));
+  });
+
+  test("harvester's one password for both hops is a warning: the jump host would have no credentials", () => {
+    const load = parse({ Q: { rpc: { ...jumpRpc, sshPassword: 'both-hops-pw-13' } } });
+    assert.ok(load.queues.has('Q'));
+    const warning = load.warnings.find((w) => w.path === 'rpc.sshPassword');
+    assert.match(warning?.message ?? '', /shareCredentialsWithJump/);
+    for (const fix of [{ shareCredentialsWithJump: true }, { jumpSshPassword: 'jump-pw-14' }, { privateKey: '/k' }]) {
+      const fixed = parse({ Q: { rpc: { ...jumpRpc, sshPassword: 'both-hops-pw-13', ...fix } } });
+      assert.equal(fixed.warnings.find((w) => w.path === 'rpc.sshPassword'), undefined, JSON.stringify(fix));
+    }
+  });
+
+  test('hostKeys takes SHA256 fingerprints per hop; anything else is a problem', () => {
+    const fingerprint = `SHA256:${'A'.repeat(42)}k`;
+    const ok = parse({ Q: { rpc: { ...jumpRpc, hostKeys: { remote: [fingerprint], jump: [fingerprint] } } } });
+    assert.deepEqual(ok.problems, []);
+    assert.deepEqual(ok.queues.get('Q')?.middlewares.rpc?.hostKeys, { remote: [fingerprint], jump: [fingerprint] });
+    const md5 = parse({ Q: { rpc: { ...jumpRpc, hostKeys: { remote: ['MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48'] } } } });
+    assert.match(only(md5.problems, 'Q', 'rpc.hostKeys.remote[0]').message, /SHA256 fingerprint/);
+    const flat = parse({ Q: { rpc: { ...jumpRpc, hostKeys: [fingerprint] } } });
+    assert.equal(flat.queues.size, 0);
+    const typo = parse({ Q: { rpc: { ...jumpRpc, hostKeys: { remtoe: [fingerprint] } } } });
+    assert.equal(typo.queues.size, 0, 'an unknown hop name is a problem, not a silently ignored pin');
+  });
+
+  test('an otpCommand holding a configured secret in its text is a problem that does not echo it', () => {
+    const load = parse({ Q: { rpc: { ...jumpRpc, sshPassword: 'remote-password-12', otpCommand: 'echo remote-password-12$(oathtool --totp -b @seed)' } } });
+    const problem = only(load.problems, 'Q', 'rpc.otpCommand');
+    assert.match(problem.message, /process list/);
+    assert.match(problem.message, /HARVESTER_SSH_PASSWORD/);
+    assert.ok(!problem.message.includes('remote-password-12'));
+    const fine = parse({ Q: { rpc: { ...jumpRpc, sshPassword: 'remote-password-12', jumpOtpCommand: 'printf %s "$HARVESTER_SSH_PASSWORD"' } } });
+    assert.deepEqual(fine.problems, []);
+  });
+});
+
 describe('the file', () => {
   test('malformed JSON is a file-level problem with line and column', () => {
     const load = parseQueueConfig('{\n  "Q": {\n    "maxWorkers": 1,\n  }\n}', FILE);

@@ -6,6 +6,10 @@ import { mapTypes, queueStatuses } from './types.js';
 const count = z.number().int().min(0);
 const port = z.number().int().min(1).max(65535);
 const text = z.string().min(1);
+/** OpenSSH's SHA256 fingerprint: "SHA256:" and 43 characters of unpadded base64 (ssh-keygen -l). */
+const hostKeyFingerprint = z
+  .string()
+  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be a SHA256 fingerprint as `ssh-keygen -l -f <key>` prints it: "SHA256:" and 43 characters');
 
 /**
  * Defaults follow harvester: mapType "OneToOne", queueStatus "online" (any case), runMode "self". Harvester
@@ -87,11 +91,25 @@ export const middlewareSchema = z.object({
   jumpHost: text.optional(),
   jumpPort: port.default(22),
   jumpUserName: text.optional(),
+  // The jump host's own key file and one-time-password command; without them it uses privateKey (with
+  // passPhrase) and no otpCommand. Its password is the secret jumpSshPassword.
+  jumpPrivateKey: text.optional(),
+  jumpOtpCommand: text.optional(),
+  // harvester offers one password to both hops; we offer sshPassword (and otpCommand's answers) only to the
+  // remote host unless this says the jump host takes them too.
+  shareCredentialsWithJump: z.boolean().optional(),
   launchBot: z.boolean().default(false),
   remoteSetup: text.optional(),
   otpCommand: text.optional(),
   useAgent: z.boolean().default(false),
+  // Kept for harvester configs: unknown host keys are never accepted by `harvester run` anyway; true also
+  // forbids `tunnel-test --accept-new-host-key` from recording them (see route.ts in middleware/ssh).
   strictHostKeyChecking: z.boolean().default(false),
+  // Pinned host key fingerprints per hop, as `ssh-keygen -l` prints them: accepted without known_hosts.
+  hostKeys: z
+    .object({ remote: z.array(hostKeyFingerprint).optional(), jump: z.array(hostKeyFingerprint).optional() })
+    .strict()
+    .optional(),
   // Relative to the remote user's home, like the local default ~/.harvester.
   botHome: text.default('.harvester'),
   remoteCommand: text.default('harvester'),
@@ -102,5 +120,14 @@ export const middlewareSchema = z.object({
   callTimeout: z.number().positive().default(600),
   connectTimeout: z.number().positive().default(30),
 });
-export const middlewareSecretKeys = ['sshPassword', 'passPhrase'] as const;
+export const middlewareSecretKeys = ['sshPassword', 'passPhrase', 'jumpSshPassword', 'jumpPassPhrase'] as const;
+/** Keys that only mean something with a jumpHost. */
+export const middlewareJumpOnlyKeys: readonly string[] = [
+  'jumpUserName',
+  'jumpPrivateKey',
+  'jumpOtpCommand',
+  'shareCredentialsWithJump',
+  'jumpSshPassword',
+  'jumpPassPhrase',
+];
 export const middlewareFixedKeys: readonly string[] = [...Object.keys(middlewareSchema.shape), ...middlewareSecretKeys];

@@ -45,6 +45,16 @@ export interface MiddlewareConfig {
   readonly jumpPort: number;
   /** User on the jump host; defaults to sshUserName. */
   readonly jumpUserName?: string;
+  /** The jump host's password; sshPassword is never offered to the jump host unless shareCredentialsWithJump. */
+  readonly jumpSshPassword?: Secret;
+  /** Private key file for the jump host; defaults to privateKey (with passPhrase). */
+  readonly jumpPrivateKey?: string;
+  /** Passphrase of jumpPrivateKey. */
+  readonly jumpPassPhrase?: Secret;
+  /** The jump host's keyboard-interactive answers (one-time passwords); otpCommand is the remote host's. */
+  readonly jumpOtpCommand?: string;
+  /** Offer sshPassword and otpCommand to the jump host too when it has none of its own (harvester's behaviour). Absent = false. */
+  readonly shareCredentialsWithJump?: boolean;
   /** Start the bot over SSH when none answers. */
   readonly launchBot: boolean;
   /** Shell command run before launching the bot (e.g. "module load nodejs"). */
@@ -53,8 +63,13 @@ export interface MiddlewareConfig {
   readonly otpCommand?: string;
   /** Use the ssh-agent at $SSH_AUTH_SOCK. */
   readonly useAgent: boolean;
-  /** known_hosts policy: accept and record new hosts, or refuse unknown ones. A changed key is always refused. */
+  /**
+   * Unknown host keys are refused by every command except `tunnel-test --accept-new-host-key`, which records
+   * them; true forbids even that (only known_hosts and hostKeys count). A changed key is always refused.
+   */
   readonly strictHostKeyChecking: boolean;
+  /** Pinned host key fingerprints ("SHA256:..."), per hop: such a key is accepted without known_hosts. */
+  readonly hostKeys?: { readonly remote?: readonly string[]; readonly jump?: readonly string[] };
   /** The bot's harvester home on the remote host (secret, journal, logs); relative = under the remote user's home. */
   readonly botHome: string;
   /** How to run harvester on the remote host, e.g. "harvester" or "node /opt/harvester-ts/dist/src/cli/main.js". */

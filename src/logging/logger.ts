@@ -14,6 +14,8 @@ export const secretKeyNames: readonly string[] = [
   'password',
   'sshPassword',
   'ssh_password',
+  'jumpSshPassword',
+  'jumpPassPhrase',
   'passPhrase',
   'passphrase',
   'pass_phrase',

@@ -37,7 +37,7 @@ function jumpQueue(bot: RemoteBot, root: string): Record<string, unknown> {
     nQueueLimitWorker: 10,
     maxWorkers: 10,
     maxNewWorkersPerCycle: 10,
-    rpc: { ...bot.rpc({ launchBot: true }), remoteHost: 'jump', jumpHost: undefined },
+    rpc: bot.rpc({ launchBot: true, remoteHost: 'jump', jumpHost: undefined }),
     submitter: { name: 'LocalProcessSubmitter', module: 'harvester_ts.local_process_submitter', ...remote },
     monitor: { name: 'LocalProcessMonitor', module: 'harvester_ts.local_process_monitor', ...remote },
     sweeper: { name: 'LocalProcessSweeper', module: 'harvester_ts.local_process_sweeper', ...remote },

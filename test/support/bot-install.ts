@@ -37,6 +37,11 @@ export function bundleCacheEnv(): Record<string, string> {
   return { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache') };
 }
 
+/** The element with the testbed's host keys pinned (harvester refuses unknown ones), unless it pins its own. */
+function withPinnedHostKeys(testbed: Testbed, rpc: Record<string, unknown>): Record<string, unknown> {
+  return { hostKeys: testbed.pinnedHostKeys(rpc), ...rpc };
+}
+
 /** The queue configuration remote-install reads: one queue whose submitter runs through the "rpc" route. */
 export function installQueueConfig(testbed: Testbed, opts: InstallRunOptions = {}): Record<string, unknown> {
   const host = opts.host ?? 'hpc';
@@ -44,17 +49,18 @@ export function installQueueConfig(testbed: Testbed, opts: InstallRunOptions = {
     hv_install: {
       queueStatus: 'online',
       mapType: 'OneToOne',
-      rpc: {
+      rpc: withPinnedHostKeys(testbed, {
         name: 'RpcHerder',
         module: RPC_MODULE,
         remoteHost: host,
-        ...(host === 'hpc' ? { jumpHost: 'jump' } : {}),
+        // The test user has the same password on both hosts.
+        ...(host === 'hpc' ? { jumpHost: 'jump', shareCredentialsWithJump: true } : {}),
         sshUserName: testbed.user.name,
         sshPassword: { file: testbed.passwordPath },
         botHome: '.harvester-install-check',
         remoteBindPort: 18989,
         ...opts.rpc,
-      },
+      }),
       submitter: { name: 'DummySubmitter', module: 'pandaharvester.harvestersubmitter.dummy_submitter', middleware: 'rpc' },
     },
   };

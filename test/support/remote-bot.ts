@@ -20,7 +20,10 @@ export interface RemoteBot {
   pid(): Promise<number | undefined>;
   /** Lines of the bot's journal that record a call start. */
   journalStarts(): Promise<number>;
-  /** The "rpc" element for a queue (password auth through the jump host unless overridden). */
+  /**
+   * The "rpc" element for a queue (password auth through the jump host, the password shared with the jump
+   * host, both host keys pinned, unless overridden).
+   */
   rpc(extra?: Record<string, unknown>): Record<string, unknown>;
   /** A fresh directory under /tmp the bot's user owns (for access points the bot writes). */
   makeRoot(name: string): Promise<string>;
@@ -84,11 +87,13 @@ export async function remoteBot(testbed: Testbed, name: string, port: number): P
       }
     },
     rpc(extra = {}) {
-      return {
+      const element: Record<string, unknown> = {
         remoteHost: 'hpc',
         jumpHost: 'jump',
         sshUserName: testbed.user.name,
         sshPassword: { file: testbed.passwordPath },
+        // The test user has the same password on both hosts.
+        ...('jumpHost' in extra && extra.jumpHost === undefined ? {} : { shareCredentialsWithJump: true }),
         remoteBindPort: port,
         numTunnels: 3,
         botHome,
@@ -96,6 +101,7 @@ export async function remoteBot(testbed: Testbed, name: string, port: number): P
         callTimeout: 60,
         ...extra,
       };
+      return { hostKeys: testbed.pinnedHostKeys(element), ...element };
     },
     async makeRoot(rootName: string) {
       await mkdir('/tmp/hv-remote-roots', { recursive: true, mode: 0o777 });

@@ -2,6 +2,7 @@
 // sshd in jump and hpc). Tests read its description from $TESTBED_DIR/env.json, never from hard-coded values,
 // and get the secrets from the files it names, only when they need them.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -265,6 +266,31 @@ export class Testbed {
     const encoded = this.hosts[host].hostPublicKey.split(' ')[1];
     if (encoded === undefined) throw new TestbedError(`malformed host key for ${host} in ${this.envFile}`, 'read host key', host);
     return Buffer.from(encoded, 'base64');
+  }
+
+  /** A host's key fingerprint as `ssh-keygen -l` prints it ("SHA256:..."), for the rpc element's hostKeys. */
+  hostKeyFingerprint(host: TestbedHostName): string {
+    return `SHA256:${createHash('sha256').update(this.hostKeyBlob(host)).digest('base64').replace(/=+$/, '')}`;
+  }
+
+  /** Which testbed host an rpc element's host name or address means, if any. */
+  hostNamed(name: unknown): TestbedHostName | undefined {
+    if (name === 'hpc' || name === this.hosts.hpc.ip) return 'hpc';
+    if (name === 'jump' || name === this.hosts.jump.ip) return 'jump';
+    return undefined;
+  }
+
+  /**
+   * The "hostKeys" of an rpc element reaching testbed hosts: the host keys the testbed recorded, pinned, since
+   * harvester refuses unknown host keys (each test starts with an empty known_hosts).
+   */
+  pinnedHostKeys(rpc: Record<string, unknown>): { remote?: string[]; jump?: string[] } {
+    const remote = this.hostNamed(rpc.remoteHost);
+    const jump = rpc.jumpHost === undefined ? undefined : this.hostNamed(rpc.jumpHost);
+    return {
+      ...(remote !== undefined ? { remote: [this.hostKeyFingerprint(remote)] } : {}),
+      ...(jump !== undefined ? { jump: [this.hostKeyFingerprint(jump)] } : {}),
+    };
   }
 
   /** Starts argv inside a namespace (`ip netns exec`), where /etc/hosts names core, jump and hpc. */

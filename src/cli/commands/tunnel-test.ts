@@ -11,7 +11,11 @@ export function registerTunnelTestCommand(program: Command): void {
     .description("check a queue's route to its bot step by step: jump host, remote host, port forward, bot auth, a no-op call, each remote plugin")
     .requiredOption('--queue <name>', 'queue name')
     .option('--queue-config <file>', 'queue configuration file (default: from the master config)')
-    .action(async (opts: { queue: string; queueConfig?: string }, command: Command) => {
+    .option(
+      '--accept-new-host-key',
+      'record the host key of a jump or remote host not yet in known_hosts (printed with its SHA256 fingerprint: compare it with the one the site publishes); without it an unknown key fails, as in `harvester run`',
+    )
+    .action(async (opts: { queue: string; queueConfig?: string; acceptNewHostKey?: boolean }, command: Command) => {
       const ctx = CliContext.fromCommand(command, 'tunnel-test.log');
       const queue = ctx.queue(ctx.loadQueues(opts.queueConfig), opts.queue);
       const print = (s: CheckStep): void => {
@@ -23,7 +27,14 @@ export function registerTunnelTestCommand(program: Command): void {
       try {
         // Loaded here: the SSH transport is only imported by the commands that use it.
         const { checkQueueRoutes } = await import('../../middleware/herder/route-check.js');
-        ok = await checkQueueRoutes({ queue, knownHostsFile: ctx.master.knownHostsFile, factory: await ctx.factory(), log: ctx.log, onStep: print });
+        ok = await checkQueueRoutes({
+          queue,
+          knownHostsFile: ctx.master.knownHostsFile,
+          factory: await ctx.factory(),
+          log: ctx.log,
+          onStep: print,
+          acceptNewHostKeys: opts.acceptNewHostKey === true,
+        });
       } finally {
         await ctx.close();
       }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import type { MiddlewareConfig } from '../../config/index.js';
-import { registerSecret, type Logger } from '../../logging/index.js';
+import type { Logger } from '../../logging/index.js';
 import type { PluginKind } from '../../plugins/contracts.js';
 import type { PluginSection } from '../../config/index.js';
 import { programVersion } from '../../version.js';
@@ -24,6 +24,7 @@ import type { BotLink } from './bot-link.js';
 import { describeRoute } from './route.js';
 import { BotLauncher } from './bot-launcher.js';
 import { BotStreamOpener, type TransportUsed } from './bot-stream.js';
+import { readBotSecret } from './bot-secret.js';
 
 export interface BotClientOptions {
   readonly knownHostsFile: string;
@@ -198,9 +199,7 @@ export class BotClient {
     // Read when the bot has said hello: a bot the stdio relay is starting writes the file as it starts.
     const readSecret = async (): Promise<string> => {
       try {
-        const secret = (await link.readFile(secretFile)).toString('utf8').trim();
-        registerSecret(secret);
-        return secret;
+        return await readBotSecret(link, secretFile);
       } catch (error) {
         throw new BotUnavailableError(
           `cannot read the bot secret ${secretFile} on ${this.mw.remoteHost} as ${this.mw.sshUserName} (is the bot started with --home ${this.mw.botHome}?): ${errorMessage(error)}`,

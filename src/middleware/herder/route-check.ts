@@ -3,15 +3,16 @@
 // Each step is reported with its time; the first failure names the step, host and user and a likely fix.
 import { posix } from 'node:path';
 import type { MiddlewareConfig, QueueConfig } from '../../config/index.js';
-import { registerSecret, type Logger } from '../../logging/index.js';
+import type { Logger } from '../../logging/index.js';
 import { pluginKinds, type ContractsByKind, type PluginContext, type PluginKind } from '../../plugins/contracts.js';
 import type { PluginFactory } from '../../plugins/index.js';
 import { JobSpec } from '../../spec/index.js';
 import { programVersion } from '../../version.js';
 import { ClientSession } from '../protocol/index.js';
-import { connectRoute, routeFromMiddleware, SshStepError, UnixForwardError, type SshLink } from '../ssh/index.js';
+import { connectRoute, formatHostPort, routeFromMiddleware, SshStepError, UnixForwardError, type SshLink } from '../ssh/index.js';
 import { BotStreamOpener, type TransportUsed } from './bot-stream.js';
 import { pingPayloadSchema, type PongPayload } from '../rpc/call-payload.js';
+import { readBotSecret } from './bot-secret.js';
 import { describeRoute } from './route.js';
 
 export interface CheckStep {
@@ -31,6 +32,11 @@ export interface RouteCheckOptions {
   readonly log: Logger;
   readonly onStep: (step: CheckStep) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Record host keys that are neither in known_hosts nor pinned (`--accept-new-host-key`), each reported as a
+   * 'host-key' step with its fingerprint. Without it such a key fails the hop, as in `harvester run`.
+   */
+  readonly acceptNewHostKeys?: boolean;
 }
 
 /** The cheapest call of each contract, with arguments that change nothing. */
@@ -66,26 +72,38 @@ export async function checkQueueRoutes(opts: RouteCheckOptions): Promise<boolean
 }
 
 async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promise<boolean> {
-  const route = routeFromMiddleware(mw, { knownHostsFile: opts.knownHostsFile });
+  const route = routeFromMiddleware(mw, { knownHostsFile: opts.knownHostsFile, acceptNewHostKeys: opts.acceptNewHostKeys === true });
   let link: SshLink;
   try {
     link = await connectRoute(route, {
       log: opts.log,
       signal: opts.signal,
+      onHostKey: (accepted) => {
+        if (accepted.how !== 'recorded') return;
+        opts.onStep({
+          step: 'host-key',
+          target: formatHostPort(accepted.host, accepted.port),
+          ms: 0,
+          ok: true,
+          detail: `new host key ${accepted.keyType} ${accepted.fingerprint} recorded in ${accepted.knownHostsFile} (compare it with the fingerprint the site publishes)`,
+        });
+      },
       onStep: (s) =>
         opts.onStep({
           step: s.step,
           target: `${s.user}@${s.host}:${s.port}`,
           ms: s.ms,
           ok: s.ok,
-          detail: s.ok ? 'ok' : (s.error?.message ?? 'failed'),
-          ...(s.ok || !(s.error instanceof SshStepError) ? {} : { hint: s.error.hint }),
+          detail: s.ok ? 'ok' : forQueue(s.error?.message ?? 'failed', opts.queue),
+          ...(s.ok || !(s.error instanceof SshStepError) ? {} : { hint: forQueue(s.error.hint, opts.queue) }),
         }),
     });
   } catch (error) {
     // connectRoute reported the failing step through onStep; a failure before any step (key file) is reported here.
     if (error instanceof SshStepError && error.step === 'key-load') {
-      opts.onStep({ step: 'key-load', target: mw.privateKey ?? '', ms: 0, ok: false, detail: error.message, hint: error.hint });
+      // The jump host's key (jumpPrivateKey) can be the one at fault: name the file the error names.
+      const keyPath = (error as { keyPath?: string }).keyPath ?? mw.privateKey ?? '';
+      opts.onStep({ step: 'key-load', target: keyPath, ms: 0, ok: false, detail: error.message, hint: error.hint });
     }
     return false;
   }
@@ -116,12 +134,9 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
     let session: ClientSession;
     try {
       const secretFile = posix.join(mw.botHome, 'bot.secret');
+      // Read once the bot said hello (a bot the stdio relay starts writes it as it starts).
       session = await ClientSession.connect(stream, {
-        secret: async () => {
-          const secret = (await link.readFile(secretFile)).toString('utf8').trim();
-          registerSecret(secret);
-          return secret;
-        },
+        secret: () => readBotSecret(link, secretFile),
         programVersion: programVersion(),
         context: { host: mw.remoteHost, user: mw.sshUserName },
       });
@@ -169,6 +184,11 @@ async function checkProbes(opts: RouteCheckOptions): Promise<boolean> {
     }
   }
   return allOk;
+}
+
+/** The transport's advice names no queue (routes are shared); here we know which one the operator tests. */
+function forQueue(text: string, queue: QueueConfig): string {
+  return text.replaceAll('--queue <queue>', `--queue ${queue.queueName}`);
 }
 
 function timer(): (step: string, target: string) => { step: string; target: string; ms: number } {

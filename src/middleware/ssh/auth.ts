@@ -1,19 +1,27 @@
 // Authentication for one hop: the methods we have, tried in a fixed order (ssh-agent, private key,
 // password, keyboard-interactive), each only if the server still accepts it. We remember what we tried and
-// what the server offered so that a failure can say so, without ever recording a value.
+// what the server offered so that a failure can say so, without ever recording a value. Only the hop's own
+// credentials are used (route.ts decides which those are): nothing configured for one host reaches the other.
 //
 // Keyboard-interactive answers: with an otpCommand, every prompt gets the stdout of a fresh run of that
 // command (trailing newline removed), because one-time passwords must not be reused across prompts; the
-// command may print "password+OTP" itself if the site wants both in one prompt. Without one, hidden prompts
-// get the password and echoed prompts (e.g. "Username:") get the user name.
+// command may print "password+OTP" itself if the site wants both in one prompt (the hop's password is in
+// its environment for that). Without one, hidden prompts get the password and echoed prompts (e.g.
+// "Username:") get the user name.
 import { execFile } from 'node:child_process';
 import type { AuthHandlerMiddleware, AuthenticationType, AnyAuthMethod, ParsedKey, Prompt } from 'ssh2';
-import type { SshAuth, SshHop } from './route.js';
+import { maskSecrets } from '../../logging/index.js';
+import type { RedactedSecret, SshAuth, SshHop } from './route.js';
 
 export type AuthMethodName = 'agent' | 'publickey' | 'password' | 'keyboard-interactive';
 
+/** What an otpCommand may use besides its text: the password configured for the same hop. */
+export interface OtpContext {
+  readonly password?: RedactedSecret;
+}
+
 /** Runs the otpCommand and returns its answer; rejects when it fails. */
-export type OtpRunner = (command: string) => Promise<string>;
+export type OtpRunner = (command: string, context: OtpContext) => Promise<string>;
 
 export interface AuthAttempts {
   readonly handler: AuthHandlerMiddleware;
@@ -26,8 +34,8 @@ export interface AuthAttempts {
 }
 
 export interface AuthInputs {
+  /** The hop and its own credentials (hop.auth). */
   readonly hop: SshHop;
-  readonly auth: SshAuth;
   /** The parsed (decrypted) private key, when one is configured. */
   readonly key?: ParsedKey;
   /** $SSH_AUTH_SOCK, when an agent is available. */
@@ -54,7 +62,8 @@ export function availableMethods(auth: SshAuth, hasKey: boolean, agentSocket: st
 }
 
 export function planAuth(inputs: AuthInputs): AuthAttempts {
-  const { hop, auth, key, agentSocket } = inputs;
+  const { hop, key, agentSocket } = inputs;
+  const auth = hop.auth;
   const runOtp = inputs.runOtp ?? runOtpCommand;
   const pending = availableMethods(auth, key !== undefined, agentSocket);
   const tried: AuthMethodName[] = [];
@@ -64,7 +73,7 @@ export function planAuth(inputs: AuthInputs): AuthAttempts {
   const answerPrompts = async (prompts: Prompt[]): Promise<string[]> => {
     const answers: string[] = [];
     for (const prompt of prompts) {
-      if (auth.otpCommand !== undefined) answers.push(await runOtp(auth.otpCommand));
+      if (auth.otpCommand !== undefined) answers.push(await runOtp(auth.otpCommand, auth.password !== undefined ? { password: auth.password } : {}));
       else if (prompt.echo === true) answers.push(hop.user);
       else answers.push(auth.password?.reveal() ?? '');
     }
@@ -127,10 +136,28 @@ export function planAuth(inputs: AuthInputs): AuthAttempts {
 
 const otpTimeoutMs = 30_000;
 
-/** Runs `command` with /bin/sh; its stdout, minus the final newline, is the answer. Never logged. */
-export function runOtpCommand(command: string): Promise<string> {
+/** Environment variables through which runOtpCommand hands the command its text and the hop's password. */
+export const OTP_COMMAND_ENV = 'HARVESTER_OTP_COMMAND';
+export const OTP_PASSWORD_ENV = 'HARVESTER_SSH_PASSWORD';
+
+/**
+ * Runs `command` with /bin/sh; its stdout, minus the final newline, is the answer. Never logged.
+ *
+ * Nothing secret goes on a command line, where `ps` shows it to every user of the host: the command's text
+ * reaches the shell in the environment (`sh -c 'eval "$HARVESTER_OTP_COMMAND"'`), and so does the hop's
+ * password ($HARVESTER_SSH_PASSWORD), for commands that print "password+OTP" (printf is a shell builtin).
+ * The programs the command runs get its words as their argv, so a command holding a registered secret in its
+ * text is refused rather than run.
+ */
+export function runOtpCommand(command: string, context: OtpContext = {}): Promise<string> {
+  if (maskSecrets(command) !== command) {
+    return Promise.reject(new Error('refused: its text contains a configured secret, which the process list would show (use $HARVESTER_SSH_PASSWORD)'));
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, [OTP_COMMAND_ENV]: command };
+  delete env[OTP_PASSWORD_ENV];
+  if (context.password !== undefined) env[OTP_PASSWORD_ENV] = context.password.reveal();
   return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', command], { timeout: otpTimeoutMs, maxBuffer: 64 * 1024 }, (error, stdout) => {
+    execFile('/bin/sh', ['-c', `eval "$${OTP_COMMAND_ENV}"`], { env, timeout: otpTimeoutMs, maxBuffer: 64 * 1024 }, (error, stdout) => {
       if (error !== null) {
         // Neither the command line (it may embed a TOTP seed) nor the output goes into the error: only how it ended.
         const code = (error as { code?: unknown }).code;

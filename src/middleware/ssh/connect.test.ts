@@ -15,10 +15,16 @@ const passphrase = 'correct horse battery staple';
 
 function routeWithKey(keyPath: string, phrase?: string): SshRoute {
   return {
-    remote: { host: 'hpc.invalid', port: 22, user: 'alice' },
+    remote: {
+      host: 'hpc.invalid',
+      port: 22,
+      user: 'alice',
+      auth: { useAgent: false, privateKeyPath: keyPath, ...(phrase !== undefined ? { passphrase: new RedactedSecret(phrase) } : {}) },
+      pinnedHostKeys: [],
+    },
     remoteBindPort: 18861,
-    auth: { useAgent: false, privateKeyPath: keyPath, ...(phrase !== undefined ? { passphrase: new RedactedSecret(phrase) } : {}) },
     knownHostsFile: '/nonexistent/known_hosts',
+    unknownHostKeys: 'refuse',
     strictHostKeyChecking: false,
     timings: defaultSshTimings,
   };
@@ -35,14 +41,14 @@ function writeKey(t: { after: (fn: () => void) => void }, encrypted: boolean): s
 
 describe('loading the private key', () => {
   test('decrypts a key with the right passphrase', async (t) => {
-    const key = await loadPrivateKey(routeWithKey(writeKey(t, true), passphrase));
+    const key = await loadPrivateKey(routeWithKey(writeKey(t, true), passphrase).remote);
     assert.equal(key?.type, 'ssh-ed25519');
     assert.equal(key?.isPrivateKey(), true);
   });
 
   test('a wrong passphrase is its own error, naming the key file and never the passphrase', async (t) => {
     const path = writeKey(t, true);
-    const error = await loadPrivateKey(routeWithKey(path, 'wrong passphrase')).then(
+    const error = await loadPrivateKey(routeWithKey(path, 'wrong passphrase').remote).then(
       () => assert.fail('should fail'),
       (e: unknown) => e,
     );
@@ -55,15 +61,15 @@ describe('loading the private key', () => {
   });
 
   test('an encrypted key without a passphrase says the passphrase is missing', async (t) => {
-    await assert.rejects(loadPrivateKey(routeWithKey(writeKey(t, true))), (e: unknown) => e instanceof KeyPassphraseError && /no passPhrase is configured/.test(e.message));
+    await assert.rejects(loadPrivateKey(routeWithKey(writeKey(t, true)).remote), (e: unknown) => e instanceof KeyPassphraseError && /no passPhrase is configured/.test(e.message));
   });
 
   test('a missing or malformed key file is a KeyUnreadableError', async (t) => {
-    await assert.rejects(loadPrivateKey(routeWithKey('/nonexistent/id_ed25519')), (e: unknown) => e instanceof KeyUnreadableError && /ENOENT/.test(e.message));
+    await assert.rejects(loadPrivateKey(routeWithKey('/nonexistent/id_ed25519').remote), (e: unknown) => e instanceof KeyUnreadableError && /ENOENT/.test(e.message));
     const dir = mkdtempSync(join(tmpdir(), 'hv-key-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'garbage'), 'not a key');
-    await assert.rejects(loadPrivateKey(routeWithKey(join(dir, 'garbage'))), KeyUnreadableError);
+    await assert.rejects(loadPrivateKey(routeWithKey(join(dir, 'garbage')).remote), KeyUnreadableError);
   });
 
   test('connectRoute fails on the key before opening any connection', async (t) => {

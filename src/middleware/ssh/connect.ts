@@ -1,4 +1,4 @@
-// connectRoute: from an SshRoute to an open SshLink, step by step — load the key, TCP to the jump host,
+// connectRoute: from an SshRoute to an open SshLink, step by step — load the keys, TCP to the jump host,
 // authenticate there, have it forward to the remote sshd, authenticate on the remote host over that
 // channel. Each step is timed and reported through onStep (the tunnel-test command prints these), and
 // any failure closes whatever was opened so far.
@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import ssh2, { type ParsedKey } from 'ssh2';
 import { KeyPassphraseError, KeyUnreadableError, LinkClosedError, type SshStep } from './errors.js';
 import type { OtpRunner } from './auth.js';
-import { HopConnection, forwardToRemoteSshd, tcpConnect } from './hop.js';
+import { HopConnection, forwardToRemoteSshd, tcpConnect, type HostKeyAccepted } from './hop.js';
 import { SshLink } from './link.js';
 import type { SshLog } from './log.js';
 import type { SshHop, SshRoute } from './route.js';
@@ -33,36 +33,49 @@ export interface ConnectOptions {
   readonly runOtp?: OtpRunner;
   /** Open the pty sessions that turn Nagle off on each hop (see link.ts). Default true; false only to measure. */
   readonly nagleGuard?: boolean;
+  /** Told how each hop's host key was accepted (tunnel-test prints the fingerprint of a recorded one). */
+  readonly onHostKey?: (accepted: HostKeyAccepted) => void;
 }
 
-/** Reads and decrypts the private key before any connection, so a wrong passphrase is its own error. */
-export async function loadPrivateKey(route: SshRoute): Promise<ParsedKey | undefined> {
-  const path = route.auth.privateKeyPath;
+/** Reads and decrypts a hop's private key before any connection, so a wrong passphrase is its own error. */
+export async function loadPrivateKey(hop: SshHop): Promise<ParsedKey | undefined> {
+  const path = hop.auth.privateKeyPath;
   if (path === undefined) return undefined;
   let data: Buffer;
   try {
     data = await readFile(path);
   } catch (error) {
-    throw new KeyUnreadableError(route.remote, path, (error as NodeJS.ErrnoException).code ?? (error as Error).message, { cause: error });
+    throw new KeyUnreadableError(hop, path, (error as NodeJS.ErrnoException).code ?? (error as Error).message, { cause: error });
   }
-  const passphrase = route.auth.passphrase?.reveal();
+  const passphrase = hop.auth.passphrase?.reveal();
   const parsed = ssh2.utils.parseKey(data, passphrase);
   if (parsed instanceof Error) {
     // ssh2's messages: "Encrypted private ... key detected, but no passphrase given", "... bad passphrase?",
     // "Failed to decrypt ..."; anything else is a file that is not a usable key.
-    if (/no passphrase given/i.test(parsed.message)) throw new KeyPassphraseError(route.remote, path, true);
-    if (/passphrase|decrypt/i.test(parsed.message)) throw new KeyPassphraseError(route.remote, path, false);
-    throw new KeyUnreadableError(route.remote, path, parsed.message);
+    if (/no passphrase given/i.test(parsed.message)) throw new KeyPassphraseError(hop, path, true);
+    if (/passphrase|decrypt/i.test(parsed.message)) throw new KeyPassphraseError(hop, path, false);
+    throw new KeyUnreadableError(hop, path, parsed.message);
   }
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (key === undefined || !key.isPrivateKey()) throw new KeyUnreadableError(route.remote, path, 'the file holds no private key');
+  if (key === undefined || !key.isPrivateKey()) throw new KeyUnreadableError(hop, path, 'the file holds no private key');
   return key;
+}
+
+/** Both hops' keys; a jump host using the remote host's key file (and passphrase) shares the parsed key. */
+async function loadRouteKeys(route: SshRoute): Promise<{ remote?: ParsedKey; jump?: ParsedKey }> {
+  const remote = await loadPrivateKey(route.remote);
+  if (route.jump === undefined) return remote !== undefined ? { remote } : {};
+  const same =
+    route.jump.auth.privateKeyPath === route.remote.auth.privateKeyPath &&
+    route.jump.auth.passphrase?.reveal() === route.remote.auth.passphrase?.reveal();
+  const jump = same ? remote : await loadPrivateKey(route.jump);
+  return { ...(remote !== undefined ? { remote } : {}), ...(jump !== undefined ? { jump } : {}) };
 }
 
 export async function connectRoute(route: SshRoute, options: ConnectOptions): Promise<SshLink> {
   const { log, signal } = options;
   signal?.throwIfAborted();
-  const key = await loadPrivateKey(route);
+  const keys = await loadRouteKeys(route);
   const opened: HopConnection[] = [];
 
   const step = async <T>(name: ConnectStep, hop: SshHop, action: () => Promise<T>): Promise<T> => {
@@ -78,12 +91,13 @@ export async function connectRoute(route: SshRoute, options: ConnectOptions): Pr
       throw err;
     }
   };
-  const handshakeInputs = (name: ConnectStep) => ({
+  const handshakeInputs = (name: ConnectStep, key: ParsedKey | undefined) => ({
     step: name,
     route,
     log,
     ...(key !== undefined ? { key } : {}),
     ...(options.runOtp !== undefined ? { runOtp: options.runOtp } : {}),
+    ...(options.onHostKey !== undefined ? { onHostKey: options.onHostKey } : {}),
     ...(signal !== undefined ? { signal } : {}),
   });
   const { connectTimeoutMs } = route.timings;
@@ -98,7 +112,7 @@ export async function connectRoute(route: SshRoute, options: ConnectOptions): Pr
       const jumpConn = new HopConnection(jumpHop, 'jump', log);
       jumpConnection = jumpConn;
       opened.push(jumpConn);
-      jumpMethod = await step('jump-auth', jumpHop, () => jumpConn.handshake(jumpSocket, handshakeInputs('jump-auth')));
+      jumpMethod = await step('jump-auth', jumpHop, () => jumpConn.handshake(jumpSocket, handshakeInputs('jump-auth', keys.jump)));
       remoteSock = await step('remote-tcp', route.remote, () => forwardToRemoteSshd(jumpConn, route.remote, connectTimeoutMs));
     } else {
       remoteSock = await step('remote-tcp', route.remote, () => tcpConnect('remote-tcp', route.remote, connectTimeoutMs, signal));
@@ -106,7 +120,7 @@ export async function connectRoute(route: SshRoute, options: ConnectOptions): Pr
     const remoteConn = new HopConnection(route.remote, 'remote', log);
     opened.push(remoteConn);
     const sock = remoteSock;
-    const remoteMethod = await step('remote-auth', route.remote, () => remoteConn.handshake(sock, handshakeInputs('remote-auth')));
+    const remoteMethod = await step('remote-auth', route.remote, () => remoteConn.handshake(sock, handshakeInputs('remote-auth', keys.remote)));
     signal?.throwIfAborted();
     const link = new SshLink(route, remoteConn, jumpConnection, log, { remote: remoteMethod, ...(jumpMethod !== undefined ? { jump: jumpMethod } : {}) });
     if (options.nagleGuard !== false) await link.guardAgainstNagle();

@@ -110,7 +110,10 @@ export class AuthFailedError extends SshStepError {
       step,
       at,
       `authentication failed (tried: ${tried}; server accepts: ${offered})`,
-      'check sshUserName/jumpUserName, sshPassword, privateKey and that the public key is in authorized_keys on that host',
+      step === 'jump-auth'
+        ? 'check jumpUserName (default sshUserName), jumpSshPassword, jumpPrivateKey (default privateKey), jumpOtpCommand, and that the public key is in authorized_keys on the jump host; ' +
+            'sshPassword and otpCommand reach the jump host only with "shareCredentialsWithJump": true'
+        : 'check sshUserName, sshPassword, privateKey, otpCommand and that the public key is in authorized_keys on that host',
       true,
       options,
     );
@@ -137,7 +140,7 @@ export class KeyPassphraseError extends SshStepError {
       'key-load',
       at,
       missing ? `private key ${keyPath} is encrypted and no passPhrase is configured` : `wrong passPhrase for private key ${keyPath}`,
-      'set passPhrase to the key\'s passphrase (check with: ssh-keygen -y -f <key>)',
+      'set the key\'s passphrase: passPhrase for privateKey, jumpPassPhrase for jumpPrivateKey (check with: ssh-keygen -y -f <key>)',
       true,
       options,
     );
@@ -179,17 +182,22 @@ export class HostKeyChangedError extends SshStepError {
   }
 }
 
+/** The host presented a key that is neither in known_hosts nor pinned, and this command may not record it. */
 export class HostKeyUnknownError extends SshStepError {
   override readonly name: string = 'HostKeyUnknownError';
   readonly knownHostsFile: string;
   readonly keyType: string;
   readonly presentedFingerprint: string;
-  constructor(step: SshStep, at: SshEndpoint, knownHostsFile: string, keyType: string, presentedFingerprint: string) {
+  constructor(step: SshStep, at: SshEndpoint, knownHostsFile: string, keyType: string, presentedFingerprint: string, strict: boolean) {
+    const hop = step.startsWith('jump') ? 'jump' : 'remote';
+    const pin = `"hostKeys": {"${hop}": ["${presentedFingerprint}"]} in the rpc element`;
     super(
       step,
       at,
-      `unknown host key ${keyType} ${presentedFingerprint} and strictHostKeyChecking is on`,
-      `verify the fingerprint with the site, then add '${knownHostsName(at.host, at.port)} ${keyType} <base64>' to ${knownHostsFile}`,
+      `unknown host key ${keyType} ${presentedFingerprint} for ${formatHostPort(at.host, at.port)}: not in ${knownHostsFile} and not pinned in hostKeys.${hop}`,
+      strict
+        ? `strictHostKeyChecking is on, so only known_hosts and hostKeys count: check the fingerprint with the site, then pin it (${pin}) or add the host's key line to ${knownHostsFile}`
+        : `check the fingerprint with the site, then record it with \`harvester tunnel-test --queue <queue> --accept-new-host-key\` (into ${knownHostsFile}), or pin it: ${pin}`,
       true,
     );
     this.knownHostsFile = knownHostsFile;

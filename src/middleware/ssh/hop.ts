@@ -64,13 +64,27 @@ export function abortReason(signal: AbortSignal | undefined): Error {
   return reason instanceof Error ? reason : new Error('aborted', { cause: reason });
 }
 
+/** How a hop's host key was accepted (tunnel-test shows the fingerprint of a recorded one). */
+export interface HostKeyAccepted {
+  readonly step: SshStep;
+  readonly host: string;
+  readonly port: number;
+  readonly keyType: string;
+  readonly fingerprint: string;
+  /** 'known': in known_hosts; 'pinned': in the hop's hostKeys; 'recorded': new, appended to known_hosts. */
+  readonly how: 'known' | 'pinned' | 'recorded';
+  readonly knownHostsFile: string;
+}
+
 export interface HandshakeInputs {
   readonly step: SshStep;
   readonly route: SshRoute;
+  /** This hop's private key, parsed (and decrypted), when it has one. */
   readonly key?: ParsedKey;
   readonly log: SshLog;
   readonly runOtp?: OtpRunner;
   readonly signal?: AbortSignal;
+  readonly onHostKey?: (accepted: HostKeyAccepted) => void;
 }
 
 export type HopRole = 'jump' | 'remote';
@@ -126,7 +140,6 @@ export class HopConnection extends EventEmitter<{ close: [error: Error | undefin
     const agentSocket = process.env['SSH_AUTH_SOCK'];
     const auth = planAuth({
       hop,
-      auth: route.auth,
       ...(key !== undefined ? { key } : {}),
       ...(agentSocket !== undefined ? { agentSocket } : {}),
       ...(inputs.runOtp !== undefined ? { runOtp: inputs.runOtp } : {}),
@@ -134,21 +147,27 @@ export class HopConnection extends EventEmitter<{ close: [error: Error | undefin
     let hostKeyError: SshStepError | undefined;
 
     const hostVerifier = (presented: Buffer, verify: (ok: boolean) => void): void => {
-      checkAndRecordHostKey(route.knownHostsFile, hop.host, hop.port, presented, route.strictHostKeyChecking).then(
+      const record = route.unknownHostKeys === 'record';
+      checkAndRecordHostKey(route.knownHostsFile, hop.host, hop.port, presented, { record, pinned: hop.pinnedHostKeys }).then(
         (decision) => {
+          const accepted = (how: HostKeyAccepted['how']): void => {
+            inputs.onHostKey?.({ step, host: hop.host, port: hop.port, keyType: hostKeyType(presented), fingerprint: hostKeyFingerprint(presented), how, knownHostsFile: route.knownHostsFile });
+            verify(true);
+          };
           switch (decision.kind) {
             case 'known':
-              verify(true);
+            case 'pinned':
+              accepted(decision.kind);
               return;
             case 'recorded':
               log.info(
                 { host: hop.host, port: hop.port, keyType: decision.keyType, fingerprint: decision.fingerprint, knownHostsFile: route.knownHostsFile },
                 'new SSH host key accepted and recorded',
               );
-              verify(true);
+              accepted('recorded');
               return;
             case 'unknown':
-              hostKeyError = new HostKeyUnknownError(step, hop, route.knownHostsFile, decision.keyType, decision.fingerprint);
+              hostKeyError = new HostKeyUnknownError(step, hop, route.knownHostsFile, decision.keyType, decision.fingerprint, route.strictHostKeyChecking);
               verify(false);
               return;
             case 'changed':

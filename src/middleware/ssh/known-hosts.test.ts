@@ -97,19 +97,40 @@ describe('judging a presented host key', () => {
 });
 
 describe('checkAndRecordHostKey', () => {
+  const record = { record: true };
+  const refuse = { record: false };
+
   test('records a new host (creating the file) and knows it the next time', async (t) => {
     const file = tempFile(t);
     const key = newHostKey();
-    const first = await checkAndRecordHostKey(file, 'hpc', 2222, key, false);
+    const first = await checkAndRecordHostKey(file, 'hpc', 2222, key, record);
     assert.equal(first.kind, 'recorded');
     assert.equal(readFileSync(file, 'utf8'), `${line('[hpc]:2222', key)}\n`);
-    const second = await checkAndRecordHostKey(file, 'hpc', 2222, key, false);
+    const second = await checkAndRecordHostKey(file, 'hpc', 2222, key, record);
     assert.deepEqual(second, { kind: 'known', line: 1 });
   });
 
-  test('in strict mode refuses an unknown host and writes nothing', async (t) => {
+  test('a pinned key of an unknown host is accepted without writing known_hosts', async (t) => {
     const file = tempFile(t);
-    const decision = await checkAndRecordHostKey(file, 'hpc', 22, newHostKey(), true);
+    const key = newHostKey();
+    const decision = await checkAndRecordHostKey(file, 'hpc', 22, key, { record: false, pinned: [hostKeyFingerprint(key)] });
+    assert.deepEqual(decision, { kind: 'pinned', keyType: 'ssh-ed25519', fingerprint: hostKeyFingerprint(key) });
+    assert.equal(existsSync(file), false);
+    const other = await checkAndRecordHostKey(file, 'hpc', 22, newHostKey(), { record: false, pinned: [hostKeyFingerprint(key)] });
+    assert.equal(other.kind, 'unknown', 'another key than the pinned one stays unknown');
+  });
+
+  test('a pin does not override a different key recorded for the host: still changed', async (t) => {
+    const file = tempFile(t);
+    await checkAndRecordHostKey(file, 'hpc', 22, newHostKey(), record);
+    const presented = newHostKey();
+    const decision = await checkAndRecordHostKey(file, 'hpc', 22, presented, { record: true, pinned: [hostKeyFingerprint(presented)] });
+    assert.equal(decision.kind, 'changed');
+  });
+
+  test('without recording refuses an unknown host and writes nothing', async (t) => {
+    const file = tempFile(t);
+    const decision = await checkAndRecordHostKey(file, 'hpc', 22, newHostKey(), refuse);
     assert.equal(decision.kind, 'unknown');
     assert.equal(existsSync(file), false);
   });
@@ -117,10 +138,10 @@ describe('checkAndRecordHostKey', () => {
   test('reports a changed key with its line and never overwrites it', async (t) => {
     const file = tempFile(t);
     const original = newHostKey();
-    await checkAndRecordHostKey(file, 'jump', 22, newHostKey(), false);
-    await checkAndRecordHostKey(file, 'hpc', 22, original, false);
+    await checkAndRecordHostKey(file, 'jump', 22, newHostKey(), record);
+    await checkAndRecordHostKey(file, 'hpc', 22, original, record);
     const before = readFileSync(file, 'utf8');
-    const decision = await checkAndRecordHostKey(file, 'hpc', 22, newHostKey(), false);
+    const decision = await checkAndRecordHostKey(file, 'hpc', 22, newHostKey(), record);
     assert.equal(decision.kind, 'changed');
     assert.equal(decision.kind === 'changed' ? decision.line : 0, 2);
     assert.equal(readFileSync(file, 'utf8'), before);
@@ -129,7 +150,7 @@ describe('checkAndRecordHostKey', () => {
   test('concurrent first connections record a host once', async (t) => {
     const file = tempFile(t);
     const key = newHostKey();
-    const decisions = await Promise.all(Array.from({ length: 8 }, () => checkAndRecordHostKey(file, 'hpc', 22, key, false)));
+    const decisions = await Promise.all(Array.from({ length: 8 }, () => checkAndRecordHostKey(file, 'hpc', 22, key, record)));
     assert.equal(decisions.filter((d) => d.kind === 'recorded').length, 1);
     assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 1);
   });
@@ -137,9 +158,9 @@ describe('checkAndRecordHostKey', () => {
   test('does not glue its line onto a hand-edited last line without a newline', async (t) => {
     const file = tempFile(t);
     const existing = newHostKey();
-    await checkAndRecordHostKey(file, 'jump', 22, existing, false);
+    await checkAndRecordHostKey(file, 'jump', 22, existing, record);
     writeFileSync(file, readFileSync(file, 'utf8').trimEnd());
-    await checkAndRecordHostKey(file, 'hpc', 22, newHostKey(), false);
+    await checkAndRecordHostKey(file, 'hpc', 22, newHostKey(), record);
     assert.equal(parseKnownHosts(readFileSync(file, 'utf8')).length, 2);
   });
 
@@ -156,7 +177,7 @@ describe('checkAndRecordHostKey', () => {
       return;
     }
     const file = tempFile(t);
-    await checkAndRecordHostKey(file, 'hpc', 2222, newHostKey(), false);
+    await checkAndRecordHostKey(file, 'hpc', 2222, newHostKey(), record);
     const found = execFileSync('ssh-keygen', ['-F', '[hpc]:2222', '-f', file], { encoding: 'utf8' });
     assert.match(found, /found: line 1/);
   });

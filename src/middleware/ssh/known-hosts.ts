@@ -143,16 +143,25 @@ async function readKnownHostsText(path: string): Promise<string> {
 
 export type KnownHostsDecision =
   | { readonly kind: 'known'; readonly line: number }
+  | { readonly kind: 'pinned'; readonly keyType: string; readonly fingerprint: string }
   | { readonly kind: 'recorded'; readonly keyType: string; readonly fingerprint: string }
   | { readonly kind: 'unknown'; readonly keyType: string; readonly fingerprint: string }
   | { readonly kind: 'changed'; readonly line: number; readonly keyType: string; readonly fingerprint: string }
   | { readonly kind: 'revoked'; readonly line: number; readonly keyType: string; readonly fingerprint: string };
 
+export interface HostKeyCheckOptions {
+  /** Fingerprints ("SHA256:...") accepted for this host when known_hosts does not know it. */
+  readonly pinned?: readonly string[];
+  /** Append an unknown (and unpinned) key to the file instead of answering 'unknown'. */
+  readonly record: boolean;
+}
+
 /**
- * Checks a presented host key against the file and, when the host is new and `strict` is off, records it.
- * Returns the decision; refusing (unknown in strict mode, changed, revoked) is the caller's job.
+ * Checks a presented host key: known_hosts first (a key it has for this host: known; another key, or a
+ * revoked one: changed/revoked, whatever is pinned, since the file is the operator's record of what the host
+ * had), then the pins, then, when asked to, records it. Refusing is the caller's job.
  */
-export function checkAndRecordHostKey(path: string, host: string, port: number, key: Buffer, strict: boolean): Promise<KnownHostsDecision> {
+export function checkAndRecordHostKey(path: string, host: string, port: number, key: Buffer, options: HostKeyCheckOptions): Promise<KnownHostsDecision> {
   const keyType = hostKeyType(key);
   const fingerprint = hostKeyFingerprint(key);
   return withFileLock(path, async (): Promise<KnownHostsDecision> => {
@@ -165,7 +174,8 @@ export function checkAndRecordHostKey(path: string, host: string, port: number, 
       case 'revoked':
         return { ...verdict, keyType, fingerprint };
       case 'unknown':
-        if (strict) return { kind: 'unknown', keyType, fingerprint };
+        if (options.pinned?.includes(fingerprint) === true) return { kind: 'pinned', keyType, fingerprint };
+        if (!options.record) return { kind: 'unknown', keyType, fingerprint };
         await mkdir(dirname(path), { recursive: true, mode: 0o700 });
         // A hand-edited file may lack its final newline; do not glue our line onto the last one.
         await appendFile(path, `${text === '' || text.endsWith('\n') ? '' : '\n'}${knownHostsName(host, port)} ${keyType} ${key.toString('base64')}\n`, { mode: 0o600 });

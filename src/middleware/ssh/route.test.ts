@@ -38,13 +38,73 @@ function middleware(overrides: Partial<MiddlewareConfig> = {}): MiddlewareConfig
 describe('SshRoute', () => {
   test('builds both hops from the rpc element, the jump user defaulting to sshUserName', () => {
     const route = routeFromMiddleware(middleware(), { knownHostsFile: '/var/lib/harvester/known_hosts' });
-    assert.deepEqual(route.remote, { host: 'cori04', port: 22, user: 'alice' });
-    assert.deepEqual(route.jump, { host: 'cori.nersc.gov', port: 2222, user: 'alice' });
-    assert.equal(route.auth.password?.reveal(), password);
-    assert.equal(route.auth.passphrase?.reveal(), passphrase);
-    assert.equal(route.auth.privateKeyPath, '/home/alice/.ssh/id_ed25519');
+    assert.deepEqual([route.remote.host, route.remote.port, route.remote.user], ['cori04', 22, 'alice']);
+    assert.deepEqual([route.jump?.host, route.jump?.port, route.jump?.user], ['cori.nersc.gov', 2222, 'alice']);
+    assert.equal(route.remote.auth.password?.reveal(), password);
+    assert.equal(route.remote.auth.passphrase?.reveal(), passphrase);
+    assert.equal(route.remote.auth.privateKeyPath, '/home/alice/.ssh/id_ed25519');
     const withJumpUser = routeFromMiddleware(middleware({ jumpUserName: 'gateway' }), { knownHostsFile: 'kh' });
     assert.equal(withJumpUser.jump?.user, 'gateway');
+  });
+
+  test("the remote host's password is not offered to the jump host unless shareCredentialsWithJump", () => {
+    const route = routeFromMiddleware(middleware(), { knownHostsFile: 'kh' });
+    assert.equal(route.jump?.auth.password, undefined);
+    const shared = routeFromMiddleware(middleware({ shareCredentialsWithJump: true }), { knownHostsFile: 'kh' });
+    assert.equal(shared.jump?.auth.password?.reveal(), password);
+  });
+
+  test('without keys of its own, the jump host uses privateKey with its passPhrase (as harvester does)', () => {
+    const route = routeFromMiddleware(middleware(), { knownHostsFile: 'kh' });
+    assert.equal(route.jump?.auth.privateKeyPath, '/home/alice/.ssh/id_ed25519');
+    assert.equal(route.jump?.auth.passphrase?.reveal(), passphrase);
+  });
+
+  test('jumpSshPassword, jumpPrivateKey and jumpPassPhrase go to the jump host only', () => {
+    const route = routeFromMiddleware(
+      middleware({
+        jumpSshPassword: { source: 'inline', value: 'jump-pw' },
+        jumpPrivateKey: '/keys/gateway',
+        jumpPassPhrase: { source: 'inline', value: 'jump-phrase' },
+        shareCredentialsWithJump: true,
+      }),
+      { knownHostsFile: 'kh' },
+    );
+    assert.equal(route.jump?.auth.password?.reveal(), 'jump-pw', "the jump host's own password wins over a shared one");
+    assert.equal(route.jump?.auth.privateKeyPath, '/keys/gateway');
+    assert.equal(route.jump?.auth.passphrase?.reveal(), 'jump-phrase');
+    assert.equal(route.remote.auth.password?.reveal(), password);
+    assert.equal(route.remote.auth.privateKeyPath, '/home/alice/.ssh/id_ed25519');
+    assert.equal(route.remote.auth.passphrase?.reveal(), passphrase);
+  });
+
+  test("a jump key without jumpPassPhrase is not decrypted with the remote key's passPhrase", () => {
+    const route = routeFromMiddleware(middleware({ jumpPrivateKey: '/keys/gateway' }), { knownHostsFile: 'kh' });
+    assert.equal(route.jump?.auth.passphrase, undefined);
+  });
+
+  test('otpCommand answers the remote host, jumpOtpCommand the jump host', () => {
+    const route = routeFromMiddleware(middleware({ otpCommand: 'remote-otp', jumpOtpCommand: 'jump-otp' }), { knownHostsFile: 'kh' });
+    assert.equal(route.remote.auth.otpCommand, 'remote-otp');
+    assert.equal(route.jump?.auth.otpCommand, 'jump-otp');
+    const remoteOnly = routeFromMiddleware(middleware({ otpCommand: 'remote-otp' }), { knownHostsFile: 'kh' });
+    assert.equal(remoteOnly.jump?.auth.otpCommand, undefined);
+    const shared = routeFromMiddleware(middleware({ otpCommand: 'remote-otp', shareCredentialsWithJump: true }), { knownHostsFile: 'kh' });
+    assert.equal(shared.jump?.auth.otpCommand, 'remote-otp');
+  });
+
+  test('pinned host keys belong to their hop', () => {
+    const remoteKey = `SHA256:${'r'.repeat(43)}`;
+    const jumpKey = `SHA256:${'j'.repeat(43)}`;
+    const route = routeFromMiddleware(middleware({ hostKeys: { remote: [remoteKey], jump: [jumpKey] } }), { knownHostsFile: 'kh' });
+    assert.deepEqual(route.remote.pinnedHostKeys, [remoteKey]);
+    assert.deepEqual(route.jump?.pinnedHostKeys, [jumpKey]);
+  });
+
+  test('unknown host keys are refused unless the caller asks to record them, and strictHostKeyChecking forbids that', () => {
+    assert.equal(routeFromMiddleware(middleware(), { knownHostsFile: 'kh' }).unknownHostKeys, 'refuse');
+    assert.equal(routeFromMiddleware(middleware(), { knownHostsFile: 'kh', acceptNewHostKeys: true }).unknownHostKeys, 'record');
+    assert.equal(routeFromMiddleware(middleware({ strictHostKeyChecking: true }), { knownHostsFile: 'kh', acceptNewHostKeys: true }).unknownHostKeys, 'refuse');
   });
 
   test('has no jump hop without a jumpHost', () => {
@@ -59,10 +119,12 @@ describe('SshRoute', () => {
   });
 
   test('never shows a secret in its display form, key, JSON or inspect output', () => {
-    const route = routeFromMiddleware(middleware(), { knownHostsFile: 'kh' });
-    for (const text of [describeRoute(route), routeKey(route), JSON.stringify(route), inspect(route, { depth: 10 }), String(route.auth.password)]) {
-      assert.ok(!text.includes(password), text);
-      assert.ok(!text.includes(passphrase), text);
+    const route = routeFromMiddleware(
+      middleware({ jumpSshPassword: { source: 'inline', value: 'jump-pw-that-must-not-leak' }, jumpPrivateKey: '/k', jumpPassPhrase: { source: 'inline', value: 'jump-phrase-that-must-not-leak' } }),
+      { knownHostsFile: 'kh' },
+    );
+    for (const text of [describeRoute(route), routeKey(route), JSON.stringify(route), inspect(route, { depth: 10 }), String(route.remote.auth.password)]) {
+      for (const secret of [password, passphrase, 'jump-pw-that-must-not-leak', 'jump-phrase-that-must-not-leak']) assert.ok(!text.includes(secret), text);
     }
   });
 
@@ -72,6 +134,8 @@ describe('SshRoute', () => {
     assert.notEqual(key(middleware()), key(middleware({ remoteBindPort: 18862 })));
     assert.notEqual(key(middleware()), key(middleware({ jumpHost: 'other' })));
     assert.notEqual(key(middleware()), key(middleware({ sshPassword: { source: 'inline', value: 'different' } })));
+    assert.notEqual(key(middleware()), key(middleware({ jumpSshPassword: { source: 'inline', value: 'jump-only' } })));
+    assert.notEqual(key(middleware()), key(middleware({ hostKeys: { jump: [`SHA256:${'j'.repeat(43)}`] } })));
   });
 
   test('RedactedSecret reveals only on request', () => {

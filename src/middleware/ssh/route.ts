@@ -27,12 +27,6 @@ export class RedactedSecret {
   }
 }
 
-export interface SshHop {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-}
-
 export interface SshAuth {
   readonly password?: RedactedSecret;
   /** Path of the private key file (read and parsed at connect time). */
@@ -48,6 +42,25 @@ export interface SshAuth {
    */
   readonly preferredMethods?: readonly AuthMethodName[];
 }
+
+/**
+ * One SSH server on the way to the bot, with the credentials offered to it and only to it (a hop never sees
+ * the other hop's password or one-time passwords), and the host key fingerprints pinned for it.
+ */
+export interface SshHop {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly auth: SshAuth;
+  /** "SHA256:..." fingerprints accepted for this host without known_hosts (the rpc element's hostKeys). */
+  readonly pinnedHostKeys: readonly string[];
+}
+
+/**
+ * What a host key that is neither in known_hosts nor pinned does: fail the hop ('refuse': `harvester run`
+ * and every other command), or get appended to known_hosts ('record': only `tunnel-test --accept-new-host-key`).
+ */
+export type UnknownHostKeyPolicy = 'refuse' | 'record';
 
 export interface SshTimings {
   /** TCP connect, and the jump host's forward to the remote sshd. */
@@ -66,9 +79,10 @@ export interface SshRoute {
   readonly jump?: SshHop;
   /** The bot's port on the remote host's loopback (remoteBindPort); part of the sharing key. */
   readonly remoteBindPort: number;
-  readonly auth: SshAuth;
   /** harvester's own known_hosts file (OpenSSH format). */
   readonly knownHostsFile: string;
+  readonly unknownHostKeys: UnknownHostKeyPolicy;
+  /** The rpc element's strictHostKeyChecking: only for the advice given with an unknown key. */
   readonly strictHostKeyChecking: boolean;
   readonly timings: SshTimings;
 }
@@ -83,30 +97,73 @@ export const defaultSshTimings: SshTimings = Object.freeze({
 export interface RouteOptions {
   readonly knownHostsFile: string;
   readonly timings?: Partial<SshTimings>;
+  /**
+   * Record unknown host keys instead of refusing them: `tunnel-test --accept-new-host-key` only. Ignored when
+   * the rpc element says strictHostKeyChecking: true.
+   */
+  readonly acceptNewHostKeys?: boolean;
 }
 
+/**
+ * The route of an rpc element. Credentials per hop (README, "The rpc element"):
+ * - the remote host gets sshUserName, sshPassword, privateKey + passPhrase, otpCommand;
+ * - the jump host gets jumpUserName, jumpSshPassword, jumpPrivateKey + jumpPassPhrase, jumpOtpCommand, and where
+ *   those are absent, the remote host's user and key (with its passPhrase), as harvester does; the remote host's
+ *   password and otpCommand only with shareCredentialsWithJump (a password goes to the host it was set for);
+ * - useAgent and preferredAuthentications apply to both.
+ */
 export function routeFromMiddleware(mw: MiddlewareConfig, options: RouteOptions): SshRoute {
-  const remote: SshHop = { host: mw.remoteHost, port: mw.remotePort, user: mw.sshUserName };
-  const jump: SshHop | undefined =
-    mw.jumpHost !== undefined && mw.jumpHost !== ''
-      ? { host: mw.jumpHost, port: mw.jumpPort, user: mw.jumpUserName ?? mw.sshUserName }
-      : undefined;
-  const auth: SshAuth = {
+  const preferred = preferredFromExtra(mw.extra['preferredAuthentications']);
+  const remoteAuth: SshAuth = {
     useAgent: mw.useAgent,
     ...(mw.sshPassword !== undefined ? { password: new RedactedSecret(mw.sshPassword.value) } : {}),
     ...(mw.privateKey !== undefined ? { privateKeyPath: mw.privateKey } : {}),
     ...(mw.passPhrase !== undefined ? { passphrase: new RedactedSecret(mw.passPhrase.value) } : {}),
     ...(mw.otpCommand !== undefined ? { otpCommand: mw.otpCommand } : {}),
-    ...preferredFromExtra(mw.extra['preferredAuthentications']),
+    ...preferred,
   };
+  const remote: SshHop = {
+    host: mw.remoteHost,
+    port: mw.remotePort,
+    user: mw.sshUserName,
+    auth: remoteAuth,
+    pinnedHostKeys: [...(mw.hostKeys?.remote ?? [])],
+  };
+  const jump: SshHop | undefined =
+    mw.jumpHost !== undefined && mw.jumpHost !== ''
+      ? {
+          host: mw.jumpHost,
+          port: mw.jumpPort,
+          user: mw.jumpUserName ?? mw.sshUserName,
+          auth: jumpAuthFrom(mw, preferred),
+          pinnedHostKeys: [...(mw.hostKeys?.jump ?? [])],
+        }
+      : undefined;
   return {
     remote,
     ...(jump !== undefined ? { jump } : {}),
     remoteBindPort: mw.remoteBindPort,
-    auth,
     knownHostsFile: options.knownHostsFile,
+    unknownHostKeys: options.acceptNewHostKeys === true && !mw.strictHostKeyChecking ? 'record' : 'refuse',
     strictHostKeyChecking: mw.strictHostKeyChecking,
     timings: { ...defaultSshTimings, ...options.timings },
+  };
+}
+
+function jumpAuthFrom(mw: MiddlewareConfig, preferred: { preferredMethods?: AuthMethodName[] }): SshAuth {
+  const shared = mw.shareCredentialsWithJump === true;
+  const password = mw.jumpSshPassword ?? (shared ? mw.sshPassword : undefined);
+  // A passphrase belongs to its key file: the jump host's own key takes jumpPassPhrase, the shared one passPhrase.
+  const keyPath = mw.jumpPrivateKey ?? mw.privateKey;
+  const passphrase = mw.jumpPrivateKey !== undefined ? mw.jumpPassPhrase : mw.passPhrase;
+  const otpCommand = mw.jumpOtpCommand ?? (shared ? mw.otpCommand : undefined);
+  return {
+    useAgent: mw.useAgent,
+    ...(password !== undefined ? { password: new RedactedSecret(password.value) } : {}),
+    ...(keyPath !== undefined ? { privateKeyPath: keyPath } : {}),
+    ...(passphrase !== undefined ? { passphrase: new RedactedSecret(passphrase.value) } : {}),
+    ...(otpCommand !== undefined ? { otpCommand } : {}),
+    ...preferred,
   };
 }
 
@@ -135,21 +192,22 @@ export function describeRoute(route: SshRoute): string {
  * passwords for the same account do not silently share the first one's connections.
  */
 export function routeKey(route: SshRoute): string {
-  const secrets = createHash('sha256')
-    .update(route.auth.password?.reveal() ?? '')
-    .update('\0')
-    .update(route.auth.passphrase?.reveal() ?? '')
-    .digest('hex')
-    .slice(0, 12);
+  const hops = [route.remote, ...(route.jump !== undefined ? [route.jump] : [])];
+  const secrets = createHash('sha256');
+  for (const hop of hops) secrets.update(hop.auth.password?.reveal() ?? '').update('\0').update(hop.auth.passphrase?.reveal() ?? '').update('\0');
   return JSON.stringify([
     describeRoute(route),
     route.remoteBindPort,
-    route.auth.privateKeyPath ?? '',
-    route.auth.useAgent,
-    route.auth.otpCommand ?? '',
-    route.auth.preferredMethods?.join(',') ?? '',
+    ...hops.map((hop) => [
+      hop.auth.privateKeyPath ?? '',
+      hop.auth.useAgent,
+      hop.auth.otpCommand ?? '',
+      hop.auth.preferredMethods?.join(',') ?? '',
+      hop.pinnedHostKeys.join(','),
+    ]),
     route.knownHostsFile,
+    route.unknownHostKeys,
     route.strictHostKeyChecking,
-    secrets,
+    secrets.digest('hex').slice(0, 12),
   ]);
 }

@@ -17,12 +17,13 @@ import {
   type TunnelPoolOptions,
 } from './tunnel-pool.js';
 
+const auth = { useAgent: false, password: new RedactedSecret('not-used') };
 const route: SshRoute = {
-  remote: { host: 'hpc', port: 22, user: 'alice' },
-  jump: { host: 'jump', port: 22, user: 'alice' },
+  remote: { host: 'hpc', port: 22, user: 'alice', auth, pinnedHostKeys: [] },
+  jump: { host: 'jump', port: 22, user: 'alice', auth, pinnedHostKeys: [] },
   remoteBindPort: 18861,
-  auth: { useAgent: false, password: new RedactedSecret('not-used') },
   knownHostsFile: '/nonexistent/known_hosts',
+  unknownHostKeys: 'refuse',
   strictHostKeyChecking: false,
   timings: defaultSshTimings,
 };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { AuthMethodName } from '../../../src/middleware/ssh/auth.js';
 import type { SshLog } from '../../../src/middleware/ssh/log.js';
-import { RedactedSecret, defaultSshTimings, type SshRoute } from '../../../src/middleware/ssh/route.js';
+import { RedactedSecret, defaultSshTimings, type SshAuth, type SshRoute } from '../../../src/middleware/ssh/route.js';
 import type { Testbed } from '../../support/testbed.js';
 
 export interface RouteChoice {
@@ -21,6 +21,7 @@ export interface RouteChoice {
   readonly passphrase?: string;
   readonly otpCommand?: string;
   readonly preferredMethods?: readonly AuthMethodName[];
+  /** Refuse unknown host keys (default: record them in knownHostsFile). */
   readonly strict?: boolean;
   readonly remoteHost?: string;
   readonly jumpHost?: string;
@@ -30,19 +31,23 @@ export function testbedRoute(tb: Testbed, choice: RouteChoice): SshRoute {
   const user = tb.user.name;
   const password = choice.password === true ? tb.password() : typeof choice.password === 'string' ? choice.password : undefined;
   const passphrase = choice.key === true ? (choice.passphrase ?? tb.passphrase()) : undefined;
+  // The testbed's user has the same password and key on both hosts: both hops get the same credentials.
+  const auth: SshAuth = {
+    useAgent: false,
+    ...(password !== undefined ? { password: new RedactedSecret(password) } : {}),
+    ...(choice.key === true ? { privateKeyPath: tb.privateKeyPath } : {}),
+    ...(passphrase !== undefined ? { passphrase: new RedactedSecret(passphrase) } : {}),
+    ...(choice.otpCommand !== undefined ? { otpCommand: choice.otpCommand } : {}),
+    ...(choice.preferredMethods !== undefined ? { preferredMethods: choice.preferredMethods } : {}),
+  };
   return {
-    remote: { host: choice.remoteHost ?? tb.hosts.hpc.ip, port: tb.hosts.hpc.port, user },
-    jump: { host: choice.jumpHost ?? tb.hosts.jump.ip, port: tb.hosts.jump.port, user },
+    remote: { host: choice.remoteHost ?? tb.hosts.hpc.ip, port: tb.hosts.hpc.port, user, auth, pinnedHostKeys: [] },
+    jump: { host: choice.jumpHost ?? tb.hosts.jump.ip, port: tb.hosts.jump.port, user, auth, pinnedHostKeys: [] },
     remoteBindPort: 18861,
-    auth: {
-      useAgent: false,
-      ...(password !== undefined ? { password: new RedactedSecret(password) } : {}),
-      ...(choice.key === true ? { privateKeyPath: tb.privateKeyPath } : {}),
-      ...(passphrase !== undefined ? { passphrase: new RedactedSecret(passphrase) } : {}),
-      ...(choice.otpCommand !== undefined ? { otpCommand: choice.otpCommand } : {}),
-      ...(choice.preferredMethods !== undefined ? { preferredMethods: choice.preferredMethods } : {}),
-    },
     knownHostsFile: choice.knownHostsFile,
+    // These tests start from an empty known_hosts: not strict means recording new hosts, as tunnel-test
+    // --accept-new-host-key does.
+    unknownHostKeys: choice.strict === true ? 'refuse' : 'record',
     strictHostKeyChecking: choice.strict ?? false,
     timings: { ...defaultSshTimings, connectTimeoutMs: 3_000, readyTimeoutMs: 10_000, keepaliveIntervalMs: 2_000, keepaliveCountMax: 3 },
   };
