@@ -73,7 +73,7 @@ describe('harvester tunnel-test and host keys', () => {
     const lines = steps(accepted.stdout);
     assert.deepEqual(
       lines.map(([mark, step]) => `${mark} ${step}`),
-      ['ok config', 'ok jump-tcp', 'ok host-key', 'ok jump-auth', 'ok remote-tcp', 'ok host-key', 'ok remote-auth', 'FAIL port-forward'],
+      ['ok config', 'ok jump-tcp', 'ok host-key', 'ok jump-auth', 'ok remote-tcp', 'ok host-key', 'ok remote-auth', 'FAIL bot-stream'],
       accepted.stdout,
     );
     const keyLines = lines.filter(([, step]) => step === 'host-key').map(([, , line]) => line);
@@ -84,7 +84,7 @@ describe('harvester tunnel-test and host keys', () => {
     const known = await tunnelTest();
     assert.deepEqual(
       steps(known.stdout).map(([mark, step]) => `${mark} ${step}`),
-      ['ok config', 'ok jump-tcp', 'ok jump-auth', 'ok remote-tcp', 'ok remote-auth', 'FAIL port-forward'],
+      ['ok config', 'ok jump-tcp', 'ok jump-auth', 'ok remote-tcp', 'ok remote-auth', 'FAIL bot-stream'],
       known.stdout,
     );
     for (const output of [refused.stdout, accepted.stdout, known.stdout]) {
