@@ -44,6 +44,11 @@ export function jsonDepth(body: Uint8Array, maxDepth = MAX_JSON_DEPTH): number {
   return deepest;
 }
 
+/** jsonDepth of JSON given as text (e.g. a section sent as a JSON string inside a frame). */
+export function jsonTextDepth(text: string, maxDepth = MAX_JSON_DEPTH): number {
+  return jsonDepth(Buffer.from(text, 'utf8'), maxDepth);
+}
+
 /** Throws a ProtocolError when `body` nests deeper than maxDepth. */
 export function assertJsonDepth(body: Uint8Array, context: MiddlewareErrorContext = {}, maxDepth = MAX_JSON_DEPTH): void {
   if (jsonDepth(body, maxDepth) > maxDepth) {
