@@ -10,6 +10,7 @@ export {
   type LogLevel,
   type LogLineListener,
 } from './logger.js';
+export { RotatingFileSink, type RotationOptions } from './rotating-file.js';
 export {
   MIN_MASKED_SECRET_LENGTH,
   SECRET_MASK,

@@ -2,6 +2,7 @@
 // writes passes through the SecretRegistry on its way to the destination, and fields whose key names a
 // secret (password, passphrase, ...) are redacted by pino before serialization.
 import pino from 'pino';
+import { RotatingFileSink, type RotationOptions } from './rotating-file.js';
 import { processSecrets, SECRET_MASK, type SecretRegistry } from './secrets.js';
 
 export type Logger = pino.Logger;
@@ -42,6 +43,8 @@ export interface LoggerOptions {
   readonly name?: string;
   /** Append JSON lines to this file (created, with its directory, when missing). */
   readonly file?: string;
+  /** Rotate `file` by size (see rotating-file.ts); without it the file grows without bound. */
+  readonly rotate?: RotationOptions;
   /** Write to this stream instead (tests, or a caller-owned sink). Ignored when `file` is given. */
   readonly destination?: NodeJS.WritableStream;
   /** Registry whose secrets are masked; the process-wide one by default. */
@@ -132,6 +135,7 @@ class MaskingDestination {
 
 function openSink(opts: LoggerOptions): Sink {
   // Synchronous file writes: a line logged just before the process exits (or dies) is not lost.
+  if (opts.file !== undefined && opts.rotate !== undefined) return new RotatingFileSink(opts.file, opts.rotate);
   if (opts.file !== undefined) return pino.destination({ dest: opts.file, append: true, mkdir: true, sync: true });
   if (opts.destination !== undefined) return opts.destination as Sink;
   return process.stderr;

@@ -1,7 +1,7 @@
 // User plugins: an ESM file named by path in a section's "module", exporting the class by its name (or as
 // default). Loaded with dynamic import(); checked against the contract of the section's kind before use.
-import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { contractMethods, snakeCase, type AnyPlugin } from './contracts.js';
 import { PluginConstructionError, PluginContractError, PluginLoadError, type PluginRequestContext } from './errors.js';
@@ -19,8 +19,24 @@ export function candidatePaths(module: string, pluginDirs: readonly string[]): s
   return pluginDirs.map((dir) => resolve(dir, module));
 }
 
-/** The first existing candidate, or a PluginLoadError naming every place looked at. */
-export function locatePluginFile(request: PluginRequestContext, pluginDirs: readonly string[]): string {
+export interface LocateOptions {
+  /**
+   * Only a file inside the plugin directories, found through its real path (symbolic links resolved), and
+   * that real path is what is loaded. For the bot, where the section naming the module comes over the wire.
+   */
+  readonly confined?: boolean;
+}
+
+/** The module names a file outside the plugin directories (given as such, or reached through a link). */
+export class PluginPathRefusedError extends PluginLoadError {}
+
+/**
+ * The file a section's module names: the first existing candidate, or a PluginLoadError naming every place
+ * looked at. Confined (see LocateOptions), the real path of a file inside the plugin directories, or a
+ * PluginPathRefusedError. loadUserPlugin loads exactly the file this returns: the check is the lookup.
+ */
+export function locatePluginFile(request: PluginRequestContext, pluginDirs: readonly string[], options: LocateOptions = {}): string {
+  if (options.confined === true) return locateConfined(request, pluginDirs);
   const candidates = candidatePaths(request.module, pluginDirs);
   const found = candidates.find((path) => existsSync(path));
   if (found === undefined) {
@@ -28,6 +44,36 @@ export function locatePluginFile(request: PluginRequestContext, pluginDirs: read
     throw new PluginLoadError(request, request.module, where);
   }
   return found;
+}
+
+function locateConfined(request: PluginRequestContext, pluginDirs: readonly string[]): string {
+  const shown = pluginDirs.join(', ') || 'none configured';
+  const refuse = (file: string, why: string): PluginPathRefusedError =>
+    new PluginPathRefusedError(request, file, `${why}; only files under the plugin directories (${shown}) are loaded`);
+  if (pluginDirs.length === 0) throw refuse(request.module, 'no plugin directory is configured');
+  const realDirs = pluginDirs.flatMap((dir) => {
+    try {
+      return [realpathSync(dir)];
+    } catch {
+      // A plugin directory that does not exist holds nothing.
+      return [];
+    }
+  });
+  const inside = (file: string): boolean => realDirs.some((dir) => file.startsWith(dir + sep));
+  const candidates = isAbsolute(request.module) ? [resolve(request.module)] : pluginDirs.map((dir) => resolve(dir, request.module));
+  for (const candidate of candidates) {
+    // Judged by where it is named first (a relative path climbing out with ../ is refused even if it exists).
+    if (!pluginDirs.some((dir) => candidate.startsWith(resolve(dir) + sep))) throw refuse(candidate, 'it is outside the plugin directories');
+    let real: string;
+    try {
+      real = realpathSync(candidate);
+    } catch {
+      continue;
+    }
+    if (!inside(real)) throw refuse(candidate, `it resolves to ${real}, outside the plugin directories`);
+    return real;
+  }
+  throw new PluginLoadError(request, request.module, `not found in ${candidates.join(', ')}`);
 }
 
 type Constructor = new (options: PluginOptions) => unknown;
@@ -71,8 +117,9 @@ export async function loadUserPlugin(
   request: PluginRequestContext,
   pluginDirs: readonly string[],
   options: PluginOptions,
+  locate: LocateOptions = {},
 ): Promise<AnyPlugin> {
-  const file = locatePluginFile(request, pluginDirs);
+  const file = locatePluginFile(request, pluginDirs, locate);
   const PluginClass = await importClass(request, file);
   let instance: unknown;
   try {

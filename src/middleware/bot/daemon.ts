@@ -1,21 +1,23 @@
 // The bot in the foreground: claims the pid file, makes sure its secret exists, opens its journal, listens
-// on loopback and serves plugin calls until SIGTERM/SIGINT, then lets calls in flight finish up to a grace
-// deadline and exits. Daemonizing is the CLI's job (it starts this in a detached child).
+// on loopback and on its unix socket and serves plugin calls until SIGTERM/SIGINT, then lets calls in flight
+// finish up to a grace deadline and exits. Daemonizing is the CLI's job (it starts this in a detached child).
 import { chmodSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../../logging/index.js';
 import type { PluginFactory } from '../../plugins/index.js';
 import { programVersion } from '../../version.js';
 import { BotDispatcher } from './dispatcher.js';
 import { IdleCollector } from './idle-collector.js';
 import { CallJournal } from './journal.js';
-import { acquirePidFile, releasePidFile } from './pid-file.js';
+import { botJournalPath, botSecretPath, botSocketPath } from './paths.js';
+import { acquirePidFile, isOurBot, releasePidFile } from './pid-file.js';
 import { ensureBotSecret } from './secret.js';
 import { RpcServer } from './server.js';
 
 export interface BotOptions {
   readonly home: string;
   readonly port: number;
+  /** The unix socket; default <home>/bot.sock (botSocketPath). */
+  readonly socketPath?: string;
   readonly pidFile: string;
   readonly backlog: number;
   readonly graceMs: number;
@@ -28,11 +30,16 @@ export interface BotOptions {
    */
   readonly collectGarbage?: () => void;
   /** Called once the bot listens (the daemonizing parent waits for this). */
-  readonly onReady?: (info: { port: number; pid: number }) => void;
+  readonly onReady?: (info: { port: number; pid: number; socketPath: string }) => void;
 }
 
-export function botPaths(home: string): { secret: string; journal: string } {
-  return { secret: join(home, 'bot.secret'), journal: join(home, 'bot-journal.jsonl') };
+export function botPaths(home: string): { secret: string; journal: string; socket: string } {
+  return { secret: botSecretPath(home), journal: botJournalPath(home), socket: botSocketPath(home) };
+}
+
+/** Creates the bot's home (0700, with its parents) unless it exists; a home we create is ours alone, whatever the umask. */
+export function ensureBotHome(home: string): void {
+  if (mkdirSync(home, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(home, 0o700);
 }
 
 export class Bot {
@@ -49,12 +56,18 @@ export class Bot {
 
   async start(): Promise<void> {
     const { opts } = this;
-    // A home we create is ours alone, whatever the umask (the secret check refuses a writable directory).
-    if (mkdirSync(opts.home, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(opts.home, 0o700);
-    const { replacedStale } = acquirePidFile(opts.pidFile, { what: 'a bot', stopCommand: `harvester bot stop --pid ${opts.pidFile}` });
-    if (replacedStale) opts.log.warn({ pidFile: opts.pidFile }, 'replaced a stale pid file (its process was gone)');
+    // The secret check refuses a home others can write to.
+    ensureBotHome(opts.home);
+    const { replacedStale, notOurs } = acquirePidFile(opts.pidFile, {
+      what: 'a bot',
+      stopCommand: `harvester bot stop --pid ${opts.pidFile}`,
+      isOurs: (pid) => isOurBot(pid).ours,
+    });
+    if (notOurs !== undefined) opts.log.warn({ pidFile: opts.pidFile, pid: notOurs }, 'replaced a stale pid file (its pid now belongs to a process that is not a bot)');
+    else if (replacedStale) opts.log.warn({ pidFile: opts.pidFile }, 'replaced a stale pid file (its process was gone)');
+    const paths = botPaths(opts.home);
+    const socketPath = opts.socketPath ?? paths.socket;
     try {
-      const paths = botPaths(opts.home);
       const secret = ensureBotSecret(paths.secret);
       this.journal = CallJournal.open(paths.journal, { log: opts.log });
       const dispatcher = new BotDispatcher(opts.factory, opts.pluginDirs, opts.log, opts.home);
@@ -65,6 +78,7 @@ export class Bot {
       this.server = new RpcServer({
         host: '127.0.0.1',
         port: opts.port,
+        socketPath,
         backlog: opts.backlog,
         secret,
         offer: dispatcher.offer(),
@@ -88,8 +102,8 @@ export class Bot {
       throw error;
     }
     const port = this.server.address().port;
-    opts.log.info({ port, pid: process.pid, pidFile: opts.pidFile, home: opts.home }, 'bot listening on 127.0.0.1');
-    opts.onReady?.({ port, pid: process.pid });
+    opts.log.info({ port, socket: socketPath, pid: process.pid, pidFile: opts.pidFile, home: opts.home }, 'bot listening on 127.0.0.1');
+    opts.onReady?.({ port, pid: process.pid, socketPath });
   }
 
   /** Stops accepting, lets calls in flight finish up to the grace deadline, closes the journal. Idempotent. */

@@ -1,9 +1,10 @@
-// The bot's side of a plugin call: validate the payload, build (once) the plugin the section names with the
-// factory — never an arbitrary module named on the wire — run the method, and send back the result together
-// with the fields the plugin changed on each argument spec.
-import { isAbsolute, resolve, sep } from 'node:path';
+// The bot's side of a plugin call: validate the payload, build (once, kept in a bounded cache) the plugin the
+// section names — a built-in, or a file under the bot's own plugin directories, never an arbitrary module
+// named on the wire — run the method, and send back the result together with the fields the plugin changed
+// on each argument spec.
 import type { Logger } from '../../logging/index.js';
 import { builtinPlugins, resolveAccessPointsUnder, type PluginFactory } from '../../plugins/index.js';
+import { isFilePath, loadUserPlugin, PluginPathRefusedError } from '../../plugins/user-plugins.js';
 import { camelCase, contractMethods, type AnyPlugin, type PluginContext } from '../../plugins/contracts.js';
 import { collectSpecs, decodeValues, encodeValue, SpecDecodeError, type JsonValue } from '../../spec/index.js';
 import { MethodNotFoundError, RemoteMethodError } from '../errors.js';
@@ -19,6 +20,8 @@ import {
   type ReplyPayload,
 } from '../rpc/call-payload.js';
 import type { PluginSection, QueueConfig } from '../../config/index.js';
+import { jsonTextDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
+import { DEFAULT_PLUGIN_CACHE_SIZE, PluginCache, type Lease } from './plugin-cache.js';
 
 interface BuiltPlugin {
   readonly plugin: AnyPlugin;
@@ -27,6 +30,13 @@ interface BuiltPlugin {
 
 /** Distinct queue texts kept parsed; a herder sends one per queue (a new one after a config change). */
 const QUEUE_CACHE_SIZE = 256;
+/** Child loggers kept (one per queue and method). */
+const LOGGER_CACHE_SIZE = 1024;
+
+export interface BotDispatcherOptions {
+  /** Built plugins kept (least recently used evicted first; one in use never). */
+  readonly pluginCacheSize?: number;
+}
 
 export interface CallInfo {
   readonly id: string;
@@ -35,7 +45,7 @@ export interface CallInfo {
 
 export class BotDispatcher {
   /** By queue, kind and section text: the section text is the key as sent, so it is parsed only once. */
-  private readonly plugins = new Map<string, Promise<BuiltPlugin>>();
+  private readonly plugins: PluginCache<BuiltPlugin>;
   /** Parsed queues by their text, oldest first (evicted beyond QUEUE_CACHE_SIZE). */
   private readonly queues = new Map<string, QueueConfig>();
   /** One child logger per queue and method: making one per call cost ~10% of a no-op call's CPU. */
@@ -47,7 +57,15 @@ export class BotDispatcher {
     private readonly log: Logger,
     /** The bot's home: a relative access point a call carries is under it (plugins/access-point.ts). */
     private readonly home: string,
-  ) {}
+    options: BotDispatcherOptions = {},
+  ) {
+    this.plugins = new PluginCache(options.pluginCacheSize ?? DEFAULT_PLUGIN_CACHE_SIZE);
+  }
+
+  /** Built plugins held (for inspection and tests). */
+  get cachedPlugins(): number {
+    return this.plugins.size;
+  }
 
   /** What the bot tells the herder in its welcome, so optional methods (killWorkers) fall back correctly. */
   offer(): BotOffer {
@@ -79,7 +97,17 @@ export class BotDispatcher {
     if (!contractMethods[payload.kind].some((m) => m.name === method)) {
       throw new MethodNotFoundError(`${method} is not a method of the ${payload.kind} contract`, context);
     }
-    const { plugin, section } = await this.pluginFor(payload, call.id);
+    const lease = this.pluginFor(payload, call.id);
+    try {
+      return await this.run(payload, call, context, await lease.value);
+    } finally {
+      lease.release();
+    }
+  };
+
+  private async run(payload: CallPayload, call: CallInfo, context: { queue: string; method: string; callId: string }, built: BuiltPlugin): Promise<JsonValue> {
+    const { plugin, section } = built;
+    const method = camelCase(payload.method);
     const fn = (plugin as unknown as Record<string, unknown>)[method];
     if (typeof fn !== 'function') {
       throw new MethodNotFoundError(`${section.name} has no method ${method}`, context);
@@ -107,13 +135,14 @@ export class BotDispatcher {
       mutations,
     };
     return reply as unknown as JsonValue;
-  };
+  }
 
   private loggerFor(queue: string, method: string): Logger {
     const key = `${queue}\u0000${method}`;
     let log = this.loggers.get(key);
     if (log === undefined) {
       log = this.log.child({ queue, method });
+      if (this.loggers.size >= LOGGER_CACHE_SIZE) this.loggers.delete(this.loggers.keys().next().value!);
       this.loggers.set(key, log);
     }
     return log;
@@ -122,41 +151,48 @@ export class BotDispatcher {
   private queueFor(payload: CallPayload, callId: string): QueueConfig {
     let queue = this.queues.get(payload.queue);
     if (queue === undefined) {
-      queue = wireInput(() => queueFromWire(payload.queue), callId);
+      queue = wireInput(() => queueFromWire(shallowText(payload.queue, 'queue')), callId);
       if (this.queues.size >= QUEUE_CACHE_SIZE) this.queues.delete(this.queues.keys().next().value!);
       this.queues.set(payload.queue, queue);
     }
     return queue;
   }
 
-  private pluginFor(payload: CallPayload, callId: string): Promise<BuiltPlugin> {
+  private pluginFor(payload: CallPayload, callId: string): Lease<BuiltPlugin> {
     const key = `${payload.queueName}\u0000${payload.kind}\u0000${payload.section}`;
-    let plugin = this.plugins.get(key);
-    if (plugin === undefined) {
-      const section = wireInput(() => sectionFromWire(payload.section), callId);
-      this.assertAllowedModule(payload, section);
-      plugin = (this.factory.create({ queueName: payload.queueName, kind: payload.kind, section }) as Promise<AnyPlugin>).then((built) => ({ plugin: built, section }));
-      // A failed build is not cached: the next call tries again (the operator may have fixed the plugin dir).
-      plugin.catch(() => this.plugins.delete(key));
-      this.plugins.set(key, plugin);
-    }
-    return plugin;
+    return this.plugins.acquire(key, () => {
+      const section = wireInput(() => sectionFromWire(shallowText(payload.section, 'section')), callId);
+      return this.build(payload, section).then((plugin) => ({ plugin, section }));
+    });
   }
 
-  /** A module given as a file path must live in one of the bot's own plugin directories. */
-  private assertAllowedModule(payload: CallPayload, section: PluginSection): void {
-    const module = section.module;
-    const looksLikePath = module.includes('/') || module.endsWith('.js') || module.endsWith('.mjs');
-    if (!looksLikePath) return;
-    const candidates = isAbsolute(module) ? [resolve(module)] : this.pluginDirs.map((dir) => resolve(dir, module));
-    const allowed = candidates.some((file) => this.pluginDirs.some((dir) => file.startsWith(resolve(dir) + sep)));
-    if (!allowed) {
+  /**
+   * A built-in through the factory; a file only from the bot's plugin directories: the path is resolved
+   * (links included) and checked by the very lookup that gives loadUserPlugin the file it imports.
+   */
+  private async build(payload: CallPayload, section: PluginSection): Promise<AnyPlugin> {
+    if (!isFilePath(section.module)) return (await this.factory.create({ queueName: payload.queueName, kind: payload.kind, section })) as AnyPlugin;
+    const request = { queueName: payload.queueName, kind: payload.kind, module: section.module, className: section.name };
+    try {
+      return await loadUserPlugin(request, this.pluginDirs, { ...section.options, queueName: payload.queueName }, { confined: true });
+    } catch (error) {
+      if (!(error instanceof PluginPathRefusedError)) throw error;
       throw new MethodNotFoundError(
-        `refusing to load plugin module '${module}': the bot only loads built-in plugins and files under its plugin directories (${this.pluginDirs.join(', ') || 'none configured'})`,
+        `refusing to load plugin module '${section.module}': ${error.message}`,
         { queue: payload.queueName, method: `${payload.kind}.${payload.method}` },
+        { cause: error },
       );
     }
   }
+}
+
+/**
+ * A section or queue travels as JSON text inside the frame, out of reach of the frame's depth check; parsing
+ * and freezing it walk it recursively, so its own depth is checked first.
+ */
+function shallowText(text: string, what: string): string {
+  if (jsonTextDepth(text) > MAX_JSON_DEPTH) throw new WirePayloadError(`${what}: nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels`);
+  return text;
 }
 
 /**

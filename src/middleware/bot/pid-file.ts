@@ -1,6 +1,9 @@
-// Pid files of our daemons: the bot's (harvester's /var/tmp/harvester_rpc.pid) and `harvester run`'s. A stale
-// file — its process gone — never blocks a restart; a live one does, with a message naming the pid and the file.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+// Pid files of our daemons: the bot's (<home>/bot.pid, or harvester's /var/tmp/harvester_rpc.pid) and
+// `harvester run`'s. A stale file — its process gone — never blocks a restart; a live one does, with a message
+// naming the pid and the file. A pid file is only a claim: on a shared login node it may name a process of
+// someone else (a file another user wrote, or a pid reused since), so the bot never signals a pid before
+// /proc says it is a bot of this user.
+import { closeSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { MiddlewareError } from '../errors.js';
 
 export class AlreadyRunningError extends MiddlewareError {
@@ -21,6 +24,63 @@ export class AlreadyRunningError extends MiddlewareError {
 export interface PidFileOwner {
   readonly what: string;
   readonly stopCommand: string;
+  /**
+   * Whether a live pid found in the file is really such a daemon; one that is not (a pid reused since the
+   * daemon died) counts as stale. Without it every live pid counts.
+   */
+  readonly isOurs?: (pid: number) => boolean;
+}
+
+function currentUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
+}
+
+/** Why the pid file may not be trusted (a symbolic link, another user's file), or undefined when it may (or is absent). */
+export function pidFileProblem(file: string): string | undefined {
+  let info;
+  try {
+    info = lstatSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return `cannot inspect it: ${(error as Error).message}`;
+  }
+  if (info.isSymbolicLink()) return 'it is a symbolic link';
+  if (!info.isFile()) return 'it is not a regular file';
+  const uid = currentUid();
+  if (uid !== undefined && info.uid !== uid) return `it belongs to uid ${info.uid}, not to this user (uid ${uid})`;
+  return undefined;
+}
+
+export type BotProcessVerdict = { readonly ours: true } | { readonly ours: false; readonly reason: string };
+
+/**
+ * Whether `pid` is a bot of this user: its real and effective uid are ours and its command line runs
+ * `bot start` (how the daemon and a foreground bot are started). Read from /proc; where it cannot be read,
+ * the answer is no, with the reason.
+ */
+export function isOurBot(pid: number): BotProcessVerdict {
+  let status: string;
+  let cmdline: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { ours: false, reason: code === 'ENOENT' || code === 'ESRCH' ? 'the process is gone' : `cannot read /proc/${pid}: ${(error as Error).message}` };
+  }
+  const uid = currentUid();
+  const uids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
+  if (uids === null) return { ours: false, reason: `/proc/${pid}/status shows no uid` };
+  if (uid !== undefined && (Number(uids[1]) !== uid || Number(uids[2]) !== uid)) {
+    return { ours: false, reason: `it runs as uid ${uids[1]}, not as this user (uid ${uid})` };
+  }
+  const argv = cmdline.split('\0').filter((arg) => arg !== '');
+  const isBot = argv.some((arg, i) => arg === 'bot' && argv[i + 1] === 'start');
+  if (!isBot) {
+    const shown = argv.join(' ');
+    return { ours: false, reason: `it is not a harvester bot (it runs: ${shown.length > 120 ? `${shown.slice(0, 117)}...` : shown || '?'})` };
+  }
+  return { ours: true };
 }
 
 export function readPid(file: string): number | undefined {
@@ -70,19 +130,28 @@ export function livePid(file: string): number | undefined {
   return pid !== undefined && isProcessAlive(pid) ? pid : undefined;
 }
 
-/** Claims the pid file for this process. Returns whether a stale file was replaced. */
-export function acquirePidFile(file: string, owner: PidFileOwner, pid = process.pid): { replacedStale: boolean } {
+/**
+ * Claims the pid file for this process. Returns whether a stale file was replaced, and the live pid it named
+ * when that pid was not ours (see PidFileOwner.isOurs).
+ */
+export function acquirePidFile(file: string, owner: PidFileOwner, pid = process.pid): { replacedStale: boolean; notOurs?: number } {
   let replacedStale = false;
+  let notOurs: number | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o644);
       writeSync(fd, `${pid}\n`);
       closeSync(fd);
-      return { replacedStale };
+      return { replacedStale, ...(notOurs === undefined ? {} : { notOurs }) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const problem = pidFileProblem(file);
+      if (problem !== undefined) throw new MiddlewareError(`refusing the pid file ${file}: ${problem}`, {});
       const other = readPid(file);
-      if (other !== undefined && other !== pid && isProcessAlive(other)) throw new AlreadyRunningError(owner.what, other, file, owner.stopCommand);
+      if (other !== undefined && other !== pid && isProcessAlive(other)) {
+        if (owner.isOurs === undefined || owner.isOurs(other)) throw new AlreadyRunningError(owner.what, other, file, owner.stopCommand);
+        notOurs = other;
+      }
       unlinkSync(file);
       replacedStale = true;
     }

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { AuthenticationError, ConnectionLostError, OutcomeUnknownError } from '../errors.js';
+import { AuthenticationError, ConnectionLostError, DeadlineExceededError, OutcomeUnknownError } from '../errors.js';
 import { ClientSession } from '../protocol/client-session.js';
 import { encodeFrame } from '../protocol/frames.js';
 import type { CallHandler } from '../protocol/server-session.js';
-import { RecordingLogger, TEST_SECRET, deferred, tempJournal } from '../protocol/test-fixtures.js';
+import { RecordingLogger, TEST_SECRET, deferred, tempDirectory, tempJournal } from '../protocol/test-fixtures.js';
 import type { CallJournal } from './journal.js';
-import { RpcServer, RpcServerOptionsError } from './server.js';
+import { DEFAULT_MAX_PRE_AUTH_CONNECTIONS, RpcServer, RpcServerOptionsError } from './server.js';
+import { BotSocketError } from './unix-socket.js';
 
 let journal: CallJournal;
 let disposeJournal: () => void;
@@ -48,6 +51,17 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
   while (!(await check())) {
     if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`);
     await sleep(5);
+  }
+}
+
+/** `promise`, or a failure naming `what` after ms (a hang guard, not a timing assertion). */
+async function hangGuard<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`gave up waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([promise, guard]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -99,9 +113,13 @@ describe('RpcServer', () => {
     await assert.rejects(wrongSecret, AuthenticationError);
 
     assert.deepEqual(await good.call({ still: 'working' }, { deadlineMs: 2000 }), { payload: { still: 'working' }, replayed: false });
+    // Refused handshakes are logged at a bounded rate: the first one, then a count of the others.
     const refusals = log.at('warn').filter((entry) => /refused during the handshake/.test(entry.message));
-    assert.equal(refusals.length, 3, JSON.stringify(log.at('warn').map((e) => e.message)));
+    assert.equal(refusals.length, 1, JSON.stringify(log.at('warn').map((e) => e.message)));
     good.close();
+    await server!.stop({ graceMs: 0 });
+    const summary = log.at('warn').find((entry) => /more connections refused during the handshake/.test(entry.message));
+    assert.deepEqual((summary?.fields as { suppressed?: number } | undefined)?.suppressed, 2);
   });
 
   test('an authenticated connection sending garbage is closed and logged', async () => {
@@ -193,5 +211,152 @@ describe('RpcServer', () => {
     const retry = await client(server!.address().port);
     await assert.rejects(retry.call(null, { id: 'doomed', deadlineMs: 1000 }), OutcomeUnknownError);
     retry.close();
+  });
+});
+
+function unixConnect(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path }, () => resolve(socket));
+    sockets.push(socket);
+    socket.once('error', reject);
+  });
+}
+
+describe('RpcServer: the unix socket', () => {
+  let dir: { path: string; cleanup: () => void };
+  let socketPath: string;
+  beforeEach(() => {
+    dir = tempDirectory('harvester-bot-socket-');
+    socketPath = join(dir.path, 'bot.sock');
+  });
+  afterEach(() => dir.cleanup());
+
+  test('serves the same handshake and calls as TCP, on a socket of mode 0600, removed at stop', async () => {
+    await startServer(async (payload) => payload, { socketPath });
+    assert.equal(statSync(socketPath).mode & 0o777, 0o600);
+    const session = await ClientSession.connect(await unixConnect(socketPath), { secret: TEST_SECRET, programVersion: '1' });
+    assert.equal(session.welcome.botId, 'tcp-bot');
+    assert.deepEqual(await session.call({ over: 'unix' }, { deadlineMs: 2000 }), { payload: { over: 'unix' }, replayed: false });
+    session.close();
+    await server!.stop({ graceMs: 0 });
+    assert.equal(existsSync(socketPath), false, 'the socket file is removed at stop');
+  });
+
+  test('replaces the socket file of a bot that died', async () => {
+    // A socket file nobody listens on any more: a listener closed without removing it.
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(socketPath, resolve));
+    const { unlinkSync, linkSync } = await import('node:fs');
+    linkSync(socketPath, `${socketPath}.keep`);
+    await new Promise<void>((resolve) => dead.close(() => resolve()));
+    linkSync(`${socketPath}.keep`, socketPath);
+    unlinkSync(`${socketPath}.keep`);
+    assert.ok(statSync(socketPath).isSocket());
+
+    await startServer(async () => 'fresh', { socketPath });
+    const session = await ClientSession.connect(await unixConnect(socketPath), { secret: TEST_SECRET, programVersion: '1' });
+    assert.equal((await session.call(null, { deadlineMs: 2000 })).payload, 'fresh');
+    session.close();
+  });
+
+  test('refuses a socket something still answers on, and a path that is not a socket', async () => {
+    const live = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => live.listen(socketPath, resolve));
+    try {
+      await assert.rejects(startServer(async () => null, { socketPath }), (error: unknown) => {
+        assert.ok(error instanceof BotSocketError);
+        assert.match(error.message, /something already answers on the bot socket .*bot\.sock/);
+        return true;
+      });
+      assert.ok(existsSync(socketPath), 'the live socket is left alone');
+    } finally {
+      await new Promise<void>((resolve) => live.close(() => resolve()));
+    }
+    server = undefined;
+    const plain = join(dir.path, 'not-a-socket');
+    writeFileSync(plain, 'data');
+    await assert.rejects(startServer(async () => null, { socketPath: plain }), /exists and is not a socket/);
+    server = undefined;
+  });
+});
+
+describe('RpcServer: connections that do not authenticate', () => {
+  test('200 idle connections are closed by the bot and do not keep an authenticated herder out', async () => {
+    const { port } = (await startServer(async () => 'pong')).address();
+    const idle = await Promise.all(Array.from({ length: 200 }, () => tcpConnect(port).catch(() => undefined)));
+    // They read what the bot sends (so they see it close them) but never say a word.
+    const idleClosed = idle.map((socket) => (socket === undefined || socket.destroyed ? Promise.resolve() : closedPromise(socket.resume())));
+    // At most the cap of them may still wait for their handshake once the herder comes.
+    await until('the idle connections beyond the cap closed', () => server!.preAuthCount <= DEFAULT_MAX_PRE_AUTH_CONNECTIONS);
+
+    const herder = await client(port);
+    assert.equal((await herder.call({ ping: true }, { deadlineMs: 5000 })).payload, 'pong');
+    assert.equal(server!.sessionCount, 1);
+    // Every idle connection is closed by the bot: pushed out by newer ones, or at its handshake timeout.
+    await hangGuard(Promise.all(idleClosed), 20_000, 'the idle connections to be closed');
+    assert.equal(server!.preAuthCount, 0);
+    assert.equal((await herder.call({ ping: true }, { deadlineMs: 5000 })).payload, 'pong', 'the herder is still served');
+    herder.close();
+    // Refusals are logged at a bounded rate, not once per connection.
+    const lines = log.at('warn').filter((entry) => /refused during the handshake/.test(entry.message));
+    assert.ok(lines.length <= 2, `${lines.length} lines logged for 200 refusals`);
+  });
+});
+
+describe('RpcServer: calls in flight per connection', () => {
+  test('beyond the cap calls wait for their turn: all are answered, never more than the cap run at once', async () => {
+    let running = 0;
+    let most = 0;
+    const { port } = (
+      await startServer(
+        async (payload) => {
+          running += 1;
+          most = Math.max(most, running);
+          await sleep(20);
+          running -= 1;
+          return payload;
+        },
+        { maxCallsPerConnection: 4 },
+      )
+    ).address();
+    const session = await client(port);
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => session.call({ i }, { deadlineMs: 20_000 })));
+    assert.deepEqual(
+      results.map((r) => r.payload),
+      Array.from({ length: 30 }, (_, i) => ({ i })),
+    );
+    assert.equal(most, 4);
+    session.close();
+  });
+
+  test('a call that reaches its deadline while waiting for a slot is answered without running', async () => {
+    const release = deferred();
+    const ran: string[] = [];
+    const { port } = (
+      await startServer(
+        async (payload) => {
+          ran.push(String(payload));
+          await release.promise;
+          return payload;
+        },
+        { maxCallsPerConnection: 1 },
+      )
+    ).address();
+    const session = await client(port);
+    const first = session.call('first', { deadlineMs: 20_000 });
+    await assert.rejects(session.call('starved', { id: 'starved', deadlineMs: 100 }), DeadlineExceededError);
+    await until('the starved call recorded', () => journal.stateOf('starved') === 'completed');
+    release.resolve();
+    assert.equal((await first).payload, 'first');
+    assert.deepEqual(ran, ['first']);
+    // Asked again, the bot answers from its record: the call never ran.
+    const replay = await session.call('starved', { id: 'starved', deadlineMs: 2000 }).then(
+      () => assert.fail('must not succeed'),
+      (error: unknown) => error as DeadlineExceededError,
+    );
+    assert.ok(replay instanceof DeadlineExceededError);
+    assert.match(replay.message, /while it waited for a free slot; it was not run/);
+    assert.equal(replay.callEffect, 'not-run');
+    session.close();
   });
 });

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { callEffects } from '../../plugins/call-effect.js';
 import { MAX_WIRE_CAUSES, ProtocolError, type MiddlewareErrorContext } from '../errors.js';
+import { assertJsonDepth } from './json-depth.js';
 import type { JsonValue } from './json.js';
 
 /**
@@ -64,8 +65,9 @@ export const messageSchema = z.discriminatedUnion('t', [
 export type Message = z.infer<typeof messageSchema>;
 export type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
 
-/** Parses one frame body. Invalid JSON or a message failing the schema is a ProtocolError. */
+/** Parses one frame body. Invalid JSON, JSON nesting too deep or a message failing the schema is a ProtocolError. */
 export function parseMessage(body: Buffer, context: MiddlewareErrorContext = {}): Message {
+  assertJsonDepth(body, context);
   let raw: unknown;
   try {
     raw = JSON.parse(body.toString('utf8'));

@@ -44,6 +44,7 @@ async function waitUntil(condition: () => boolean, timeoutMs: number, what: stri
 class BotHome {
   readonly home = mkdtempSync(join(tmpdir(), 'hv-cli-bot-'));
   readonly pidFile = join(this.home, 'bot.pid');
+  readonly socketPath = join(this.home, 'bot.sock');
   readonly logFile = join(this.home, 'logs', 'bot.log');
 
   constructor() {
@@ -59,12 +60,13 @@ class BotHome {
   async start(...extra: string[]): Promise<{ pid: number; port: number; result: CliResult }> {
     const result = await this.run('bot', 'start', '--port', '0', ...extra);
     assert.equal(result.status, 0, `bot start failed: ${result.stderr}`);
-    const match = /^bot started \(pid (\d+), 127\.0\.0\.1:(\d+), pid file (.+?), logs (.+)\)$/m.exec(result.stdout);
+    const match = /^bot started \(pid (\d+), 127\.0\.0\.1:(\d+), socket (.+?), pid file (.+?), logs (.+)\)$/m.exec(result.stdout);
     assert.ok(match, `unexpected output of bot start: ${result.stdout}`);
     const pid = Number(match[1]);
     started.add(pid);
-    assert.equal(match[3], this.pidFile);
-    assert.equal(match[4], this.logFile);
+    assert.equal(match[3], this.socketPath);
+    assert.equal(match[4], this.pidFile);
+    assert.equal(match[5], this.logFile);
     return { pid, port: Number(match[2]), result };
   }
 
