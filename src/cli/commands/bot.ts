@@ -9,6 +9,7 @@ import { Bot, ensureBotHome } from '../../middleware/bot/daemon.js';
 import { botPidPath, botSocketPath, botStartLockPath } from '../../middleware/bot/paths.js';
 import { isOurBot, isProcessAlive, pidFileProblem, readPid } from '../../middleware/bot/pid-file.js';
 import { relay } from '../../middleware/bot/relay.js';
+import { DEFAULT_BOT_HANDSHAKE_TIMEOUT_MS } from '../../middleware/bot/server.js';
 import { acquireStartLock } from '../../middleware/bot/start-lock.js';
 import { probeSocket } from '../../middleware/bot/unix-socket.js';
 import { PluginFactory } from '../../plugins/index.js';
@@ -24,6 +25,7 @@ export const BOT_LOG_KEEP = 4;
 const CONNECT_START_TIMEOUT_MS = 60_000;
 const DEFAULT_BACKLOG = 511;
 const DEFAULT_GRACE_S = 30;
+const DEFAULT_HANDSHAKE_TIMEOUT_S = DEFAULT_BOT_HANDSHAKE_TIMEOUT_MS / 1000;
 
 interface StartOptions {
   port: number;
@@ -35,6 +37,7 @@ interface StartOptions {
   foreground?: boolean;
   ifNotRunning?: boolean;
   grace: number;
+  handshakeTimeout: number;
 }
 
 interface ConnectOptions {
@@ -99,6 +102,7 @@ export function registerBotCommands(program: Command): void {
     .option('--stderr <file>', "daemon's stderr (default: <home>/logs/bot.stderr)")
     .option('--backlog <n>', 'listen backlog', positiveInt, DEFAULT_BACKLOG)
     .option('--grace <seconds>', 'on SIGTERM, how long calls in flight may still run', positiveInt, DEFAULT_GRACE_S)
+    .option('--handshake-timeout <seconds>', 'how long a new connection may take to authenticate', positiveInt, DEFAULT_HANDSHAKE_TIMEOUT_S)
     .option('--foreground', 'stay in the foreground (logs to <home>/logs/bot.log)')
     .option('--if-not-running', 'exit 0 quietly when a bot is already running (used by on-demand launch)')
     .action(async (opts: StartOptions, command: Command) => {
@@ -254,6 +258,7 @@ async function runForeground(ctx: CliContext, opts: StartOptions, files: BotFile
     pidFile: files.pidFile,
     backlog: opts.backlog,
     graceMs: opts.grace * 1000,
+    handshakeTimeoutMs: opts.handshakeTimeout * 1000,
     pluginDirs: ctx.master.pluginDirs,
     factory,
     log,
@@ -299,6 +304,7 @@ async function startDaemon(command: Command, ctx: CliContext, files: BotFiles, o
       '--pid', files.pidFile,
       '--backlog', String(opts.backlog),
       '--grace', String(opts.grace),
+      '--handshake-timeout', String(opts.handshakeTimeout),
     ],
     stdoutFile: opts.stdout ?? join(logDir, 'bot.stdout'),
     stderrFile: daemonStderr(ctx, opts),
@@ -347,7 +353,7 @@ async function connectOrStart(command: Command, ctx: CliContext, files: BotFiles
     const check = checkPidFile(pidFile);
     if (check.kind === 'untrusted-file') throw new Error(`refusing the pid file ${pidFile}: ${check.reason}`);
     if (check.kind === 'running') return await socketOfRunningBot(check.pid, files);
-    const answer = await startDaemon(command, ctx, files, { port: opts.port, backlog: DEFAULT_BACKLOG, grace: DEFAULT_GRACE_S });
+    const answer = await startDaemon(command, ctx, files, { port: opts.port, backlog: DEFAULT_BACKLOG, grace: DEFAULT_GRACE_S, handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_S });
     if (!answer.ready) {
       // A bot started by someone else at the same moment won the pid file: use it.
       const now = checkPidFile(pidFile);

@@ -21,6 +21,8 @@ export interface BotOptions {
   readonly pidFile: string;
   readonly backlog: number;
   readonly graceMs: number;
+  /** How long a connection may take to authenticate (default DEFAULT_BOT_HANDSHAKE_TIMEOUT_MS). */
+  readonly handshakeTimeoutMs?: number;
   readonly pluginDirs: readonly string[];
   readonly factory: PluginFactory;
   readonly log: Logger;
@@ -80,6 +82,7 @@ export class Bot {
         port: opts.port,
         socketPath,
         backlog: opts.backlog,
+        ...(opts.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: opts.handshakeTimeoutMs }),
         secret,
         offer: dispatcher.offer(),
         handler:

@@ -464,3 +464,100 @@ describe('CallJournal write batching', () => {
     client.close();
   });
 });
+
+describe('CallJournal: size cap and background compaction', () => {
+  const run = async (journal: CallJournal, id: string, deadlineAt: number, value: JsonValue): Promise<void> => {
+    const claim = journal.claim(id, deadlineAt, async () => result(value));
+    if (claim.kind === 'running') await claim.execution.reply;
+  };
+
+  test('calls go on while a big journal is compacted, and every record replays after it, also once reopened', async () => {
+    const options = { compactEvery: 4000, syncCompactionMaxBytes: 0, compactionSliceBytes: 4096 };
+    const { journal } = openJournal(options);
+    const padding = 'p'.repeat(1000);
+    const release = deferred();
+    // Running when the compaction starts, ending while it runs: its end line is among those appended meanwhile.
+    const long = journal.claim('long', Date.now() + 60_000, async () => {
+      await release.promise;
+      return result('slow');
+    });
+    for (let i = 0; i < 2000; i++) await run(journal, `old-${i}`, Date.now() + 60_000, { i, padding });
+    assert.equal(journal.compacting, true, 'the 4000th line started a background compaction');
+
+    let finishedWhileCompacting = 0;
+    for (let i = 0; i < 50; i++) {
+      await run(journal, `during-${i}`, Date.now() + 60_000, { during: i });
+      if (journal.compacting) finishedWhileCompacting += 1;
+    }
+    release.resolve();
+    if (long.kind === 'running') await long.execution.reply;
+    assert.ok(finishedWhileCompacting > 0, 'calls were answered while the compaction ran');
+    await journal.whenCompacted();
+    assert.equal(journal.compacting, false);
+
+    const replays = (j: CallJournal): void => {
+      for (const i of [0, 1, 777, 1999]) assert.deepEqual(j.claim(`old-${i}`, 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result({ i, padding }) });
+      for (let i = 0; i < 50; i++) assert.deepEqual(j.claim(`during-${i}`, 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result({ during: i }) });
+      assert.deepEqual(j.claim('long', 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result('slow') });
+    };
+    replays(journal);
+    assert.equal(journal.recordCount, 2051);
+    await run(journal, 'after', Date.now() + 60_000, 'a');
+    journal.close();
+    const { journal: reopened } = openJournal(options);
+    replays(reopened);
+    assert.equal(reopened.recordCount, 2052);
+  });
+
+  test('beyond the cap, records the herder can no longer ask for are dropped, oldest first; the others stay', async () => {
+    let now = 1_000_000;
+    const maxBytes = 20_000;
+    const { journal } = openJournal({ now: () => now, maxBytes });
+    const padding = 'x'.repeat(900);
+    for (let i = 0; i < 10; i++) {
+      await run(journal, `expired-${i}`, now + 1000, { i, padding });
+      now += 10;
+    }
+    now += 5000; // their callers' deadlines have passed
+    for (let i = 0; i < 14; i++) {
+      await run(journal, `live-${i}`, now + 60 * 60 * 1000, { i, padding });
+      now += 10;
+    }
+    for (let i = 0; i < 14; i++) assert.deepEqual(journal.claim(`live-${i}`, 0, async () => assert.fail('must not run')), { kind: 'replay', reply: result({ i, padding }) });
+    assert.equal(journal.stateOf('expired-0'), undefined, 'the oldest expired record made room');
+    assert.ok(statSync(file).size <= maxBytes + 2000, `${statSync(file).size} bytes`);
+    assert.equal(journal.isFull, false);
+  });
+
+  test('when every record may still be asked for and they exceed the cap, new calls are refused (not run) until they age out', async () => {
+    let now = 1_000_000;
+    const { journal, log } = openJournal({ now: () => now, maxBytes: 10_000 });
+    const padding = 'y'.repeat(900);
+    let refused: unknown;
+    const completed: string[] = [];
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      try {
+        await run(journal, `c${i}`, now + 60 * 60 * 1000, { i, padding });
+        completed.push(`c${i}`);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    assert.ok(refused instanceof JournalError, String(refused));
+    assert.match(refused.message, /is full: .* new calls are refused until they age out/);
+    assert.equal(refused.callEffect, 'not-run');
+    assert.ok(log.at('error').some((entry) => /call journal full/.test(entry.message)));
+    for (const id of completed) assert.equal(journal.claim(id, 0, async () => assert.fail('must not run')).kind, 'replay');
+
+    // Through a session the herder hears a refusal it may retry: nothing ran.
+    const { client } = await connectSessionPair({ handler: async () => assert.fail('must not run'), journal });
+    await assert.rejects(client.call(null, { deadlineMs: 1000 }), (error: unknown) => (error as { callEffect?: string }).callEffect === 'not-run');
+    client.close();
+
+    now += 2 * 60 * 60 * 1000; // past every caller's deadline
+    journal.compact();
+    assert.equal(journal.isFull, false);
+    await run(journal, 'fresh', now + 1000, 'ok');
+    assert.equal(journal.stateOf('fresh'), 'completed');
+  });
+});

@@ -24,6 +24,15 @@
 //   logged and the replies still go out; the file is cut back to where the failed write began.
 // An execution stays in `running` until its end line is written, so a retry arriving in between attaches
 // to it instead of reading the start line (OutcomeUnknown) from the index.
+//
+// Size. Each line carries `until`, the call's deadline: the herder retries a call id only until then, so
+// until then its record must stay. Compaction drops records older than the retention window (a day), and,
+// when the records kept would exceed maxBytes, also the oldest finished records whose `until` has passed,
+// down to 3/4 of the cap. If every record kept may still be asked for and they exceed the cap, the journal
+// is full: new calls are refused (not run; the herder may retry later) until records age out. Compaction of
+// a journal beyond a megabyte runs in the background, a slice at a time, while calls go on appending to the
+// old file; the lines appended meanwhile are copied after the kept ones, and the switch to the new file
+// (the last small tail, fsync, rename, index update) is one synchronous step.
 import {
   closeSync,
   existsSync,
@@ -38,16 +47,24 @@ import {
   writeSync,
   writevSync,
 } from 'node:fs';
+import { fsync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MiddlewareError, OutcomeUnknownError, type MiddlewareErrorContext } from '../errors.js';
-import { Execution, type CallClaim, type CallLedger, type CallReply, type CallRunner, type StartGate } from '../protocol/ledger.js';
+import { Execution, MAX_TIMER_MS, type CallClaim, type CallLedger, type CallReply, type CallRunner, type StartGate } from '../protocol/ledger.js';
 import type { MiddlewareLogger } from '../protocol/log.js';
 import { wireErrorSchema } from '../protocol/messages.js';
-import { CallIndex, type CallState, type CompactionPlan, type IndexEntry } from './call-index.js';
+import { CallIndex, type CallState, type CompactionPlan, type CompactionTail, type IndexEntry, type SizePressure } from './call-index.js';
 
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_COMPACT_EVERY = 10_000;
+export const DEFAULT_MAX_JOURNAL_BYTES = 256 * 1024 * 1024;
+/** A journal up to this size is compacted in one go (about a millisecond); a bigger one in the background. */
+export const DEFAULT_SYNC_COMPACTION_MAX_BYTES = 1024 * 1024;
+/** Bytes a background compaction copies between two turns of the event loop. */
+export const DEFAULT_COMPACTION_SLICE_BYTES = 1024 * 1024;
+/** Records of earlier versions have no `until`: they may be asked for until this long after they were written. */
+export const LEGACY_RETRY_HORIZON_MS = 60 * 60 * 1000;
 
 export class JournalError extends MiddlewareError {
   static override readonly wireType: string = 'JournalError';
@@ -64,14 +81,19 @@ export interface CallJournalOptions {
   readonly compactEvery?: number;
   /** Clock, for tests of retention. */
   readonly now?: () => number;
+  /** Size cap (see the top of this file). */
+  readonly maxBytes?: number;
+  readonly syncCompactionMaxBytes?: number;
+  readonly compactionSliceBytes?: number;
 }
 
 const recordSchema = z.discriminatedUnion('s', [
-  z.object({ s: z.literal('start'), id: z.string().min(1), at: z.number() }),
+  z.object({ s: z.literal('start'), id: z.string().min(1), at: z.number(), until: z.number().optional() }),
   z.object({
     s: z.literal('end'),
     id: z.string().min(1),
     at: z.number(),
+    until: z.number().optional(),
     reply: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('result'), payload: z.unknown() }),
       // The wire's own schema, so a replayed error keeps its name, call effect and causes.
@@ -90,6 +112,7 @@ interface QueuedLine {
   readonly id: string;
   readonly state: JournaledState;
   readonly at: number;
+  readonly until: number;
   readonly length: number;
 }
 
@@ -106,13 +129,13 @@ class PendingWrite {
   private releaseEnds: (() => void) | undefined;
   private endsWrittenPromise: Promise<void> | undefined;
 
-  add(id: string, state: JournaledState, at: number, parts: readonly Buffer[]): void {
+  add(id: string, state: JournaledState, at: number, until: number, parts: readonly Buffer[]): void {
     let length = 0;
     for (const part of parts) {
       this.parts.push(part);
       length += part.length;
     }
-    this.lines.push({ id, state, at, length });
+    this.lines.push({ id, state, at, until, length });
   }
 
   /** Shared by the starts of this write. */
@@ -137,14 +160,27 @@ class PendingWrite {
 export class CallJournal implements CallLedger {
   private readonly index = new CallIndex((id, offset, length) => this.lineHolds(id, offset, length));
   private readonly running = new Map<string, Execution>();
+  /** The latest deadline any delivery of a running call asked for: the `until` of its end line. */
+  private readonly untils = new Map<string, number>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly retentionMs: number;
   private readonly compactEvery: number;
+  private readonly maxBytes: number;
+  private readonly syncCompactionMaxBytes: number;
+  private readonly sliceBytes: number;
   private readonly now: () => number;
   private readonly log: MiddlewareLogger;
   private fd: number | undefined;
   private size = 0;
   private appendsSinceCompaction = 0;
+  /** Size right after the last compaction: growth beyond the cap from there makes the next one due. */
+  private sizeAfterCompaction = 0;
+  /** Every record kept may still be asked for and they exceed the cap: new calls are refused. */
+  private full = false;
+  private fullRetry: NodeJS.Timeout | undefined;
+  /** The background compaction running, and its number (a newer number or a closed file cancels it). */
+  private background: Promise<void> | undefined;
+  private generation = 0;
   /** Lines queued this turn; written by the flush that the first of them scheduled. */
   private pending: PendingWrite | undefined;
   private readonly flushAtTurnEnd = (): void => this.flush();
@@ -156,6 +192,9 @@ export class CallJournal implements CallLedger {
     this.log = options.log;
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
     this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_JOURNAL_BYTES;
+    this.syncCompactionMaxBytes = options.syncCompactionMaxBytes ?? DEFAULT_SYNC_COMPACTION_MAX_BYTES;
+    this.sliceBytes = options.compactionSliceBytes ?? DEFAULT_COMPACTION_SLICE_BYTES;
     this.now = options.now ?? Date.now;
   }
 
@@ -175,6 +214,26 @@ export class CallJournal implements CallLedger {
     return this.index.size;
   }
 
+  /** Bytes in the journal file. */
+  get sizeBytes(): number {
+    return this.size;
+  }
+
+  /** True while new calls are refused because every record kept may still be asked for (see the top). */
+  get isFull(): boolean {
+    return this.full || this.size >= 2 * this.maxBytes;
+  }
+
+  /** True while a background compaction runs. */
+  get compacting(): boolean {
+    return this.background !== undefined;
+  }
+
+  /** Resolves when no background compaction runs (at once when none does). */
+  whenCompacted(): Promise<void> {
+    return this.background ?? Promise.resolve();
+  }
+
   /** What the journal knows of a call id (for inspection and tests). */
   stateOf(id: string): JournaledState | undefined {
     return this.index.get(id)?.state;
@@ -182,7 +241,10 @@ export class CallJournal implements CallLedger {
 
   claim(id: string, deadlineAt: number, run: CallRunner): CallClaim {
     const execution = this.running.get(id);
-    if (execution !== undefined) return { kind: 'running', execution, startedHere: false };
+    if (execution !== undefined) {
+      if (deadlineAt > (this.untils.get(id) ?? 0)) this.untils.set(id, deadlineAt);
+      return { kind: 'running', execution, startedHere: false };
+    }
     const entry = this.index.get(id);
     if (entry?.state === 'completed') return { kind: 'replay', reply: this.readReply(id, entry) };
     if (entry?.state === 'started') {
@@ -190,14 +252,23 @@ export class CallJournal implements CallLedger {
       return { kind: 'replay', reply: { kind: 'error', error: { type: error.wireType, message: error.message, name: error.name, callEffect: error.callEffect } } };
     }
     this.openFd(); // a closed journal refuses the call now
+    if (this.isFull) {
+      throw new JournalError(
+        `call journal ${this.file} is full: its ${this.size} bytes are records of calls that may still be asked for (cap ${this.maxBytes}); new calls are refused until they age out`,
+        this.ctx({ callId: id }),
+        { callEffect: 'not-run' },
+      );
+    }
     // Recorded before the handler runs (it waits for the gate): if we die once the line is written, a retry
     // learns the outcome is unknown; before, the call never ran.
     const write = this.pendingWrite();
     const at = this.now();
-    write.add(id, 'started', at, [Buffer.from(`{"id":${JSON.stringify(id)},"s":"start","at":${at}}\n`)]);
+    const until = this.untilFor(at, deadlineAt);
+    write.add(id, 'started', at, until, [Buffer.from(`{"id":${JSON.stringify(id)},"s":"start","at":${at},"until":${until}}\n`)]);
     const started = new Execution(id, deadlineAt, run, (done, reply) => this.finish(done, reply), write.startGate());
     write.started.push(started);
     this.running.set(id, started);
+    this.untils.set(id, until);
     return { kind: 'running', execution: started, startedHere: true };
   }
 
@@ -249,9 +320,13 @@ export class CallJournal implements CallLedger {
     this.notifyIdle();
   }
 
-  /** Rewrites the file without records older than the retention window (atomically: temp file + rename). */
+  /**
+   * Rewrites the file without records older than the retention window, or expired ones beyond the size cap
+   * (atomically: temp file + rename), in one go; a background compaction running is cancelled.
+   */
   compact(): void {
     const fd = this.openFd();
+    this.generation += 1;
     // One buffer for every line: a compaction copies the whole journal and must not allocate per line. The
     // kept lines come in file order, mostly next to each other, so the buffer is filled a window at a time
     // instead of a read per line.
@@ -270,9 +345,11 @@ export class CallJournal implements CallLedger {
     });
   }
 
-  /** Writes the queued lines, then closes the file; later claims throw. */
+  /** Writes the queued lines, then closes the file; later claims throw. A background compaction is cancelled. */
   close(): void {
     this.flush();
+    this.generation += 1;
+    clearTimeout(this.fullRetry);
     this.closeFd();
   }
 
@@ -310,6 +387,7 @@ export class CallJournal implements CallLedger {
           loaded.set(record.id, {
             state: record.s === 'start' ? 'started' : 'completed',
             at: record.at,
+            ...(record.until === undefined ? {} : { until: record.until }),
             offset: start,
             length: end - start,
           });
@@ -322,7 +400,8 @@ export class CallJournal implements CallLedger {
     // Rewrite only when something must go (old records, superseded start lines, a torn tail); in any case
     // the loaded ids are settled (see call-index.ts) by the same pass, writing the file or not.
     const endsCleanly = content.length === 0 || content[content.length - 1] === 10;
-    const rewrite = !endsCleanly || this.index.hasOlderThan(this.now() - this.retentionMs) || lines !== loaded.size || this.size !== this.index.bytes();
+    const rewrite =
+      !endsCleanly || this.index.hasOlderThan(this.now() - this.retentionMs) || lines !== loaded.size || this.size !== this.index.bytes() || this.size > this.maxBytes;
     loaded.clear();
     this.rewrite((offset, length) => withNewline(content.subarray(offset, offset + length)), { toDisk: rewrite });
   }
@@ -351,7 +430,7 @@ export class CallJournal implements CallLedger {
    */
   private rewrite(readLine: (offset: number, length: number) => Buffer, { toDisk = true }: { toDisk?: boolean } = {}): void {
     const isRunning = (id: string): boolean => this.running.has(id);
-    const plan = this.index.planCompaction(this.now() - this.retentionMs, isRunning);
+    const plan = this.plan(isRunning);
     if (toDisk) this.writeCompacted(plan, readLine);
     else for (let k = 0; k < plan.kept; k++) plan.written(k, plan.length(k));
     this.index.commit(plan, isRunning);
@@ -360,7 +439,35 @@ export class CallJournal implements CallLedger {
     this.fd = openSync(this.file, 'a+', 0o600);
     this.size = plan.size;
     this.appendsSinceCompaction = 0;
-    if (plan.dropped > 0) this.log.info({ file: this.file, dropped: plan.dropped, kept: plan.kept }, 'call journal compacted');
+    this.compacted(plan);
+  }
+
+  private plan(isRunning: (id: string) => boolean): CompactionPlan {
+    const now = this.now();
+    const pressure: SizePressure = { maxBytes: this.maxBytes, targetBytes: Math.floor((this.maxBytes * 3) / 4), now, legacyHorizonMs: LEGACY_RETRY_HORIZON_MS };
+    return this.index.planCompaction(now - this.retentionMs, isRunning, pressure);
+  }
+
+  /** After a compaction switched files: logs it, and says whether the journal is full (and when to look again). */
+  private compacted(plan: CompactionPlan): void {
+    this.sizeAfterCompaction = this.size;
+    if (plan.dropped > 0) this.log.info({ file: this.file, dropped: plan.dropped, kept: plan.kept, bytes: this.size }, 'call journal compacted');
+    clearTimeout(this.fullRetry);
+    this.fullRetry = undefined;
+    if (plan.full && !this.full) {
+      this.log.error(
+        { file: this.file, bytes: plan.keptBytes, maxBytes: this.maxBytes, records: plan.kept },
+        'call journal full: every record kept may still be asked for; new calls are refused until records age out',
+      );
+    } else if (!plan.full && this.full) {
+      this.log.info({ file: this.file, bytes: this.size }, 'call journal no longer full: new calls are accepted again');
+    }
+    this.full = plan.full;
+    if (plan.full && plan.nextDroppableAt !== undefined) {
+      // Look again once the first record may go.
+      this.fullRetry = setTimeout(() => this.startCompaction(), Math.min(MAX_TIMER_MS, Math.max(0, plan.nextDroppableAt - this.now()) + 1));
+      this.fullRetry.unref();
+    }
   }
 
   private writeCompacted(plan: CompactionPlan, readLine: (offset: number, length: number) => Buffer): void {
@@ -444,7 +551,7 @@ export class CallJournal implements CallLedger {
     }
     let offset = this.size;
     for (const line of write.lines) {
-      this.index.set(line.id, { state: line.state, at: line.at, offset, length: line.length });
+      this.index.set(line.id, { state: line.state, at: line.at, until: line.until, offset, length: line.length });
       offset += line.length;
     }
     this.size = offset;
@@ -472,11 +579,13 @@ export class CallJournal implements CallLedger {
     }
     const write = this.pendingWrite();
     const at = this.now();
-    const head = `{"id":${JSON.stringify(id)},"s":"end","at":${at},"reply":`;
+    const until = this.untils.get(id) ?? this.untilFor(at, at);
+    const head = `{"id":${JSON.stringify(id)},"s":"end","at":${at},"until":${until},"reply":`;
     write.add(
       id,
       'completed',
       at,
+      until,
       reply.kind === 'result'
         ? [Buffer.from(`${head}{"kind":"result","payload":`), reply.payload, Buffer.from('}}\n')]
         : [Buffer.from(`${head}${JSON.stringify({ kind: 'error', error: reply.error })}}\n`)],
@@ -487,17 +596,113 @@ export class CallJournal implements CallLedger {
 
   /** Removes a finished or refused execution from `running` (unless a newer one runs under its id). */
   private forget(execution: Execution): void {
-    if (this.running.get(execution.id) === execution) this.running.delete(execution.id);
+    if (this.running.get(execution.id) === execution) {
+      this.running.delete(execution.id);
+      this.untils.delete(execution.id);
+    }
+  }
+
+  /** A record's `until`: the call's deadline, within the retention window. */
+  private untilFor(at: number, deadlineAt: number): number {
+    return Math.min(Math.max(at, Math.round(deadlineAt)), at + this.retentionMs);
   }
 
   private compactIfDue(): void {
-    if (this.appendsSinceCompaction < this.compactEvery || this.fd === undefined) return;
+    if (this.fd === undefined || this.background !== undefined) return;
+    const dueByCount = this.appendsSinceCompaction >= this.compactEvery;
+    // Past the cap, once it grew by a sixteenth of it since the last compaction (not at every line when full).
+    const dueBySize = this.size > this.maxBytes && this.size - this.sizeAfterCompaction >= this.maxBytes / 16;
+    if (dueByCount || dueBySize) this.startCompaction();
+  }
+
+  /** Compacts now when the journal is small, else starts a background compaction. Failures are logged. */
+  private startCompaction(): void {
+    if (this.fd === undefined || this.background !== undefined) return;
+    if (this.size <= this.syncCompactionMaxBytes) {
+      try {
+        this.compact();
+      } catch (error) {
+        this.log.error({ err: error, file: this.file }, 'call journal: compaction failed; the journal keeps growing');
+      }
+      return;
+    }
+    this.background = this.compactInBackground().finally(() => {
+      this.background = undefined;
+    });
+  }
+
+  /**
+   * Compaction that does not hold calls up: the kept lines are copied a slice per turn of the event loop while
+   * calls append to the old file; the lines appended meanwhile follow them; the switch is synchronous.
+   */
+  private async compactInBackground(): Promise<void> {
+    const generation = ++this.generation;
+    const cancelled = (): boolean => generation !== this.generation || this.fd === undefined;
+    const isRunning = (id: string): boolean => this.running.has(id);
+    const snapshotSize = this.size;
+    const appendsAtSnapshot = this.appendsSinceCompaction;
+    const plan = this.plan(isRunning);
+    // Not compact()'s temp file: a compact() cancelling this one must not write into the file this still holds.
+    const temp = `${this.file}.compacting-${process.pid}`;
+    let reader: number | undefined;
+    let out: number | undefined;
     try {
-      this.compact();
+      reader = openSync(this.file, 'r');
+      out = openSync(temp, 'w', 0o600);
+      const copier = new LineCopier(reader, out, this.file);
+      let sinceYield = 0;
+      for (let k = 0; k < plan.kept; k++) {
+        const length = plan.length(k);
+        copier.copyLine(plan.offset(k), length, snapshotSize);
+        plan.written(k, length);
+        sinceYield += length;
+        if (sinceYield >= this.sliceBytes) {
+          sinceYield = 0;
+          copier.drain();
+          await nextTurn();
+          if (cancelled()) return;
+        }
+      }
+      copier.drain();
+      // The lines appended since the snapshot, a slice at a time while there is much of them.
+      let copiedTo = snapshotSize;
+      while (this.size - copiedTo > this.sliceBytes) {
+        copiedTo += copier.copyRange(copiedTo, this.sliceBytes);
+        await nextTurn();
+        if (cancelled()) return;
+      }
+      // Most of the data reaches the disk off the event loop; the switch then has only the last slice to sync.
+      await new Promise<void>((resolve, reject) => fsync(out!, (error) => (error === null ? resolve() : reject(error))));
+      if (cancelled()) return;
+
+      // The switch: synchronous, so no line is appended, no reply read and no index lookup made half-way.
+      copier.copyRange(copiedTo, this.size - copiedTo);
+      fsyncSync(out);
+      closeSync(out);
+      out = undefined;
+      renameSync(temp, this.file);
+      fsyncDirectory(dirname(this.file));
+      const tail: CompactionTail = { from: snapshotSize, shift: plan.size - snapshotSize };
+      const newSize = plan.size + (this.size - snapshotSize);
+      this.index.commit(plan, isRunning, tail);
+      this.closeFd();
+      this.fd = openSync(this.file, 'a+', 0o600);
+      this.size = newSize;
+      this.appendsSinceCompaction -= appendsAtSnapshot;
+      this.compacted(plan);
     } catch (error) {
-      this.log.error({ err: error, file: this.file }, 'call journal: compaction failed; the journal keeps growing');
+      if (!cancelled()) this.log.error({ err: error, file: this.file }, 'call journal: background compaction failed; the journal keeps growing');
+    } finally {
+      if (reader !== undefined) closeSync(reader);
+      if (out !== undefined) closeSync(out);
+      try {
+        unlinkSync(temp);
+      } catch {
+        // Renamed into place, or never made.
+      }
     }
   }
+
 
   private notifyIdle(): void {
     if (this.running.size > 0) return;
@@ -551,3 +756,69 @@ function fsyncDirectory(directory: string): void {
   }
 }
 
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Copies lines and ranges of the journal into the compacted file through two buffers: reads a window of the
+ * journal at a time (kept lines come in file order, mostly next to each other), gathers output until full.
+ */
+class LineCopier {
+  private input = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
+  private windowStart = 0;
+  private windowEnd = 0;
+  private readonly output = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
+  private used = 0;
+
+  constructor(
+    private readonly reader: number,
+    private readonly out: number,
+    private readonly file: string,
+  ) {}
+
+  /** Copies the line at [offset, offset + length); `end` bounds how far a window may read. */
+  copyLine(offset: number, length: number, end: number): void {
+    if (offset < this.windowStart || offset + length > this.windowEnd) {
+      if (length > this.input.length) this.input = Buffer.allocUnsafe(length);
+      const bytes = Math.max(length, Math.min(this.input.length, end - offset));
+      readExactly(this.reader, this.input, bytes, offset, this.file);
+      this.windowStart = offset;
+      this.windowEnd = offset + bytes;
+    }
+    this.put(this.input.subarray(offset - this.windowStart, offset - this.windowStart + length));
+  }
+
+  /** Copies up to `length` bytes from `offset` as they are; returns how many it copied. */
+  copyRange(offset: number, length: number): number {
+    this.drain();
+    for (let done = 0; done < length; ) {
+      const n = readSync(this.reader, this.output, 0, Math.min(this.output.length, length - done), offset + done);
+      if (n === 0) throw new JournalError(`${this.file} ended before offset ${offset + length} while compacting`, { step: 'journal' });
+      writeAll(this.out, this.output.subarray(0, n));
+      done += n;
+    }
+    return length;
+  }
+
+  /** Writes what was gathered. */
+  drain(): void {
+    writeAll(this.out, this.output.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  private put(line: Buffer): void {
+    if (this.used + line.length > this.output.length) this.drain();
+    if (line.length > this.output.length) writeAll(this.out, line);
+    else this.used += line.copy(this.output, this.used);
+  }
+}
+
+function readExactly(fd: number, buffer: Buffer, length: number, position: number, file: string): void {
+  for (let read = 0; read < length; ) {
+    const n = readSync(fd, buffer, read, length - read, position + read);
+    if (n === 0) throw new JournalError(`${file} ended before offset ${position + length} while compacting`, { step: 'journal' });
+    read += n;
+  }
+}
