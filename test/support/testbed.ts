@@ -285,7 +285,9 @@ export class Testbed {
    * harvester refuses unknown host keys (each test starts with an empty known_hosts).
    */
   pinnedHostKeys(rpc: Record<string, unknown>): { remote?: string[]; jump?: string[] } {
-    const remote = this.hostNamed(rpc.remoteHost);
+    const named = this.hostNamed(rpc.remoteHost);
+    // hpc's second sshd (hpcstrict) has a key of its own.
+    const remote = named === 'hpc' && rpc.remotePort === this.hosts.hpcstrict.port ? 'hpcstrict' : named;
     const jump = rpc.jumpHost === undefined ? undefined : this.hostNamed(rpc.jumpHost);
     return {
       ...(remote !== undefined ? { remote: [this.hostKeyFingerprint(remote)] } : {}),

@@ -2,7 +2,7 @@
 // the local links below let the same herder, pool and protocol run against a bot in this process (in-memory
 // pair, for unit tests) or on this host's loopback (tests and benchmarks without SSH).
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { Duplex } from 'node:stream';
@@ -20,6 +20,8 @@ export interface BotLink extends PoolLink {
   openStdio(command: string): Promise<Duplex>;
   /** The login user's home on the bot's host. */
   homeDirectory(): Promise<string>;
+  /** Whether a path on the bot's host is a unix socket (false when absent). */
+  isSocket(path: string): Promise<boolean>;
   /** A file on the bot's host; relative paths are relative to the login user's home. */
   readFile(path: string): Promise<Buffer>;
   exec(command: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
@@ -50,6 +52,15 @@ abstract class LocalLink extends EventEmitter<{ close: [reason: CloseReason] }> 
 
   homeDirectory(): Promise<string> {
     return Promise.resolve(this.home);
+  }
+
+  async isSocket(path: string): Promise<boolean> {
+    try {
+      return (await stat(isAbsolute(path) ? path : join(this.home, path))).isSocket();
+    } catch {
+      // Absent or unreadable: not a socket the bot could be reached on.
+      return false;
+    }
   }
 
   readFile(path: string): Promise<Buffer> {

@@ -98,7 +98,16 @@ export class BotStreamOpener {
   async #unix(link: BotLink, why: string): Promise<OpenedBotStream> {
     const home = this.mw.botHome.startsWith('/') ? this.mw.botHome : posix.join(await link.homeDirectory(), this.mw.botHome);
     const path = botSocketPathIn(home);
-    return { stream: await link.forwardUnix(path), used: { kind: 'unix', path, why } };
+    try {
+      return { stream: await link.forwardUnix(path), used: { kind: 'unix', path, why } };
+    } catch (error) {
+      // OpenSSH answers "open failed" both when the socket is missing and when AllowStreamLocalForwarding is no:
+      // a socket that is there tells the second case.
+      if (error instanceof UnixForwardError && !error.prohibited && (await link.isSocket(path).catch(() => false))) {
+        throw new UnixForwardError(error, path, 'open failed, yet the socket is there: sshd prohibits stream-local forwarding (or the socket is a dead bot\'s)', true, { cause: error });
+      }
+      throw error;
+    }
   }
 
   async #tcp(link: BotLink, why: string): Promise<OpenedBotStream> {

@@ -145,6 +145,18 @@ export class SshLink extends EventEmitter<{ close: [reason: LinkCloseReason] }> 
     }
   }
 
+  /** Whether `path` on the remote host is a unix socket (SFTP stat; false when it does not exist). */
+  async isSocket(path: string): Promise<boolean> {
+    const sftp = await this.#sftp((detail, cause) => new SftpError(this.#remote.hop, path, detail, { cause }));
+    try {
+      return await new Promise<boolean>((resolve) => {
+        sftp.stat(path, (error: Error | undefined, stats: { isSocket(): boolean }) => resolve(error ? false : stats.isSocket()));
+      });
+    } finally {
+      sftp.end();
+    }
+  }
+
   /** The login user's home directory on the remote host (SFTP realpath of "."), asked once per link. */
   async homeDirectory(): Promise<string> {
     this.#home ??= (async () => {

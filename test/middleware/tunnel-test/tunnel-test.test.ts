@@ -128,11 +128,30 @@ test('harvester tunnel-test and plugins try through the jump host to a bot on hp
     const target = (name: string): string => steps.find((s) => s.step === name)!.rest;
     assert.ok(target('jump-auth').startsWith(`${user}@jump:22 `));
     assert.ok(target('remote-auth').startsWith(`${user}@hpc:22 `));
-    assert.ok(target('bot-stream').startsWith(`${user}@hpc 127.0.0.1:${BOT_PORT} `));
+    // The default transport: the bot's unix socket, by stream-local forwarding.
+    assert.ok(target('bot-stream').startsWith(`${user}@hpc unix:${bot.absoluteHome}/bot.sock `), target('bot-stream'));
+    assert.match(target('bot-stream'), /unix: stream-local forwarding to the bot's socket/);
     const botPid = await bot.pid();
     assert.match(target('no-op call'), new RegExp(`pong from pid ${botPid}\\b`), 'the no-op call reached the bot on hpc');
     assert.match(result.stdout, /tunnel-test: queue TT: all steps passed/);
     assert.equal(result.stdout.includes(testbed.password()), false, 'the password is never printed');
+  });
+
+  await t.test('names the transport it used and why: the TCP port when asked, the stdio relay through an sshd that forwards nothing', async () => {
+    const tcp = await tunnelTest(queueFile({ transport: 'tcp' }));
+    assert.equal(tcp.status, 0, tcp.stdout + tcp.stderr);
+    const tcpLine = stepLines(tcp.stdout).find((s) => s.step === 'bot-stream')!;
+    assert.ok(tcpLine.rest.startsWith(`${user}@hpc 127.0.0.1:${BOT_PORT} `), tcpLine.rest);
+    assert.match(tcpLine.rest, /tcp: transport "tcp"/);
+    const stdio = await tunnelTest(queueFile({ transport: 'stdio', remotePort: testbed.hosts.hpcstrict.port }));
+    assert.equal(stdio.status, 0, stdio.stdout + stdio.stderr);
+    const stdioLine = stepLines(stdio.stdout).find((s) => s.step === 'bot-stream')!;
+    assert.match(stdioLine.rest, /^\S+@hpc stdio: .*bot connect .*stdio: transport "stdio": no forwarding needed/);
+    assert.match(stdio.stdout, /tunnel-test: queue TT: all steps passed/);
+    // The same sshd refuses what the other transports need: the failure names the prohibited forwarding.
+    const unix = await tunnelTest(queueFile({ transport: 'unix', remotePort: testbed.hosts.hpcstrict.port }));
+    const failed = assertFailedAt(unix, 'bot-stream', `${user}@hpc (transport unix)`, /AllowStreamLocalForwarding/);
+    assert.match(failed.rest, /the socket is there: sshd prohibits stream-local forwarding/);
   });
 
   await t.test('with no bot (neither its socket nor its port answers), fails at bot-stream and says how to start the bot', async () => {
