@@ -43,6 +43,7 @@ export async function withTempDir<T>(run: (dir: string) => Promise<T>): Promise<
   try {
     return await run(dir);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    // A detached payload may still be writing its last file as the test ends (ENOTEMPTY): retry briefly.
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }

@@ -235,35 +235,23 @@ export class HopConnection extends EventEmitter<{ close: [error: Error | undefin
 
   /** Asks this hop's sshd for a direct-tcpip channel to target (used for the remote sshd and for the bot). */
   openChannel(targetHost: string, targetPort: number, timeoutMs: number): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(new ChannelOpenTimeout(timeoutMs));
-      }, timeoutMs);
-      this.client.forwardOut('127.0.0.1', 0, targetHost, targetPort, (error, channel) => {
-        clearTimeout(timer);
-        if (settled) {
-          // We gave up on it already; do not leak the late channel.
-          if (error === undefined) channel.close();
-          return;
-        }
-        settled = true;
-        if (error !== undefined) reject(error);
-        else resolve(channel);
-      });
-    });
+    return this.#openWithin(timeoutMs, (done) => this.client.forwardOut('127.0.0.1', 0, targetHost, targetPort, done));
   }
 
   /** A direct-streamlocal channel (OpenSSH's extension) to a unix socket on this host. */
   openStreamLocalChannel(socketPath: string, timeoutMs: number): Promise<ClientChannel> {
+    return this.#openWithin(timeoutMs, (done) => this.client.openssh_forwardOutStreamLocal(socketPath, done));
+  }
+
+  /** Opens a channel, giving up after timeoutMs (a channel that comes later is closed, not leaked). */
+  #openWithin(timeoutMs: number, open: (done: (error: Error | undefined, channel: ClientChannel) => void) => void): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
         reject(new ChannelOpenTimeout(timeoutMs));
       }, timeoutMs);
-      this.client.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
+      open((error, channel) => {
         clearTimeout(timer);
         if (settled) {
           if (error === undefined) channel.close();
