@@ -9,6 +9,7 @@
 // A failure at any step leaves `current` as it was; the next run starts the step again cleanly.
 import type { MiddlewareConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
+import { botPidPath } from '../middleware/bot/paths.js';
 import { BotLauncher } from '../middleware/herder/bot-launcher.js';
 import { connectRoute, routeFromMiddleware, type SshLink, type StepReport } from '../middleware/ssh/index.js';
 import { shellQuote } from '../plugins/shell-quote.js';
@@ -130,7 +131,7 @@ export async function remoteInstall(opts: RemoteInstallOptions): Promise<RemoteI
       }
       if (opts.dryRun) return planned(report, remoteCommand, facts, bundle, `upload ${(bundle.bytes / MB).toFixed(1)} MB, verify sha256 ${bundle.sha256.slice(0, 12)}…, unpack into versions/${bundle.id}, run its --version, switch current`);
       bytesSent = await step.upload(bundle, facts);
-      await step.verifyAndUnpack(bundle);
+      await step.verifyAndUnpack(bundle, facts);
       await step.switchTo(bundle.id);
       outcome = 'installed';
     }
@@ -248,9 +249,10 @@ class Steps {
     return Number(r.stdout.trim()) * 1024;
   }
 
-  async verifyAndUnpack(bundle: InstallableBundle): Promise<void> {
+  async verifyAndUnpack(bundle: InstallableBundle, facts: RemoteFacts): Promise<void> {
     const id = shellQuote(bundle.id);
-    const sha = (await this.sh('command -v sha256sum >/dev/null 2>&1 && echo sha256sum || { command -v shasum >/dev/null 2>&1 && echo "shasum -a 256"; } || echo "openssl dgst -sha256 -r"\n', false)).stdout.trim();
+    // The probe found the tool (and refused a host without one).
+    const sha = facts.sha256Command ?? 'sha256sum';
     const script = `id=${id}
 part=".incoming/$id.tar.gz.part"
 unpack=".incoming/$id.unpack"
@@ -321,7 +323,7 @@ echo "$old"
     if (this.opts.dryRun) return;
     const launcher = new BotLauncher({ ...mw, remoteCommand }, this.opts.log);
     const home = shellQuote(mw.botHome);
-    const pidFile = shellQuote(`${mw.botHome.replace(/\/+$/, '')}/bot.pid`);
+    const pidFile = shellQuote(botPidPath(mw.botHome));
     const check = await this.link.exec(
       `/bin/sh -c ${shellQuote(`cd && pid=$(cat ${pidFile} 2>/dev/null) && kill -0 "$pid" 2>/dev/null && tr '\\0' ' ' < /proc/$pid/cmdline`)}`,
     );

@@ -3,7 +3,6 @@
 // A call keeps its id across reconnects, so the bot's journal answers a retried call instead of running it
 // again; a dead link or bot fails the calls on it with a typed error and heals in the background.
 import { randomUUID } from 'node:crypto';
-import { posix } from 'node:path';
 import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { PluginKind } from '../../plugins/contracts.js';
@@ -25,6 +24,7 @@ import { describeRoute } from './route.js';
 import { BotLauncher } from './bot-launcher.js';
 import { BotStreamOpener, type TransportUsed } from './bot-stream.js';
 import { readBotSecret } from './bot-secret.js';
+import { botSecretPath } from '../bot/paths.js';
 
 export interface BotClientOptions {
   readonly knownHostsFile: string;
@@ -195,7 +195,7 @@ export class BotClient {
     const { stream, used } = await this.streams.open(link);
     if (this.transportUsed?.kind !== used.kind) this.opts.log.info({ host: this.mw.remoteHost, transport: used.kind, why: used.why }, 'reaching the bot');
     this.transportUsed = used;
-    const secretFile = posix.join(this.mw.botHome, 'bot.secret');
+    const secretFile = botSecretPath(this.mw.botHome);
     // Read when the bot has said hello: a bot the stdio relay is starting writes the file as it starts.
     const readSecret = async (): Promise<string> => {
       try {

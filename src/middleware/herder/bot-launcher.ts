@@ -2,10 +2,10 @@
 // "rpc" element says "launchBot": true, start the bot over an SSH exec channel, after the optional
 // "remoteSetup" command. Launches are serialized per route: several links finding the port closed at once
 // start one bot.
-import { posix } from 'node:path';
 import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
 import { shellWord } from '../../plugins/shell-quote.js';
+import { botPidPath } from '../bot/paths.js';
 import { BotUnavailableError } from '../errors.js';
 import type { BotLink } from './bot-link.js';
 
@@ -19,19 +19,7 @@ export class BotLauncher {
 
   /** The shell command run on the remote host. `bot start` returns once the bot listens (or one already does). */
   command(): string {
-    const start = [
-      this.mw.remoteCommand,
-      '--home',
-      shellWord(this.mw.botHome),
-      'bot',
-      'start',
-      '--port',
-      String(this.mw.remoteBindPort),
-      '--pid',
-      shellWord(posix.join(this.mw.botHome, 'bot.pid')),
-      '--if-not-running',
-    ].join(' ');
-    return this.mw.remoteSetup ? `${this.mw.remoteSetup} && ${start}` : start;
+    return remoteBotCommand(this.mw, 'start', ['--if-not-running']);
   }
 
   launch(link: BotLink): Promise<void> {
@@ -56,4 +44,24 @@ export class BotLauncher {
 
 function lastLine(text: string | Buffer): string {
   return String(text).trim().split('\n').pop() ?? '';
+}
+
+/**
+ * `harvester bot start|connect` as the herder runs it on the remote host: the rpc element's remoteCommand, the
+ * bot's home, port and pid file (the bot's own default, botPidPath), after remoteSetup when there is one.
+ */
+export function remoteBotCommand(mw: MiddlewareConfig, subcommand: 'start' | 'connect', extra: readonly string[] = []): string {
+  const line = [
+    mw.remoteCommand,
+    '--home',
+    shellWord(mw.botHome),
+    'bot',
+    subcommand,
+    '--port',
+    String(mw.remoteBindPort),
+    '--pid',
+    shellWord(botPidPath(mw.botHome)),
+    ...extra,
+  ].join(' ');
+  return mw.remoteSetup ? `${mw.remoteSetup} && ${line}` : line;
 }

@@ -12,10 +12,10 @@ import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
-import { shellWord } from '../../plugins/shell-quote.js';
 import { UnixForwardError } from '../ssh/index.js';
 import { BotUnavailableError } from '../errors.js';
-import type { BotLauncher } from './bot-launcher.js';
+import { botSocketPath } from '../bot/paths.js';
+import { remoteBotCommand, type BotLauncher } from './bot-launcher.js';
 import type { BotLink } from './bot-link.js';
 
 export type TransportUsed =
@@ -28,25 +28,9 @@ export interface OpenedBotStream {
   readonly used: TransportUsed;
 }
 
-/** The bot's socket in its home (the bot side creates it there: src/middleware/bot). */
-export function botSocketPathIn(absoluteBotHome: string): string {
-  return posix.join(absoluteBotHome, 'bot.sock');
-}
-
 /** The command the stdio transport runs on the remote host, after remoteSetup. */
 export function relayCommand(mw: MiddlewareConfig): string {
-  const connect = [
-    mw.remoteCommand,
-    '--home',
-    shellWord(mw.botHome),
-    'bot',
-    'connect',
-    '--port',
-    String(mw.remoteBindPort),
-    '--pid',
-    shellWord(posix.join(mw.botHome, 'bot.pid')),
-  ].join(' ');
-  return mw.remoteSetup ? `${mw.remoteSetup} && ${connect}` : connect;
+  return remoteBotCommand(mw, 'connect');
 }
 
 export class BotStreamOpener {
@@ -97,7 +81,7 @@ export class BotStreamOpener {
 
   async #unix(link: BotLink, why: string): Promise<OpenedBotStream> {
     const home = this.mw.botHome.startsWith('/') ? this.mw.botHome : posix.join(await link.homeDirectory(), this.mw.botHome);
-    const path = botSocketPathIn(home);
+    const path = botSocketPath(home);
     try {
       return { stream: await link.forwardUnix(path), used: { kind: 'unix', path, why } };
     } catch (error) {

@@ -1,7 +1,6 @@
 // harvester's sshTunnelTest.py, step by step: config, jump host TCP, jump host auth, remote host, port
 // forward, bot hello and auth, a no-op call, then one cheap call of each remote plugin through the herder.
 // Each step is reported with its time; the first failure names the step, host and user and a likely fix.
-import { posix } from 'node:path';
 import type { MiddlewareConfig, QueueConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
 import { pluginKinds, type ContractsByKind, type PluginContext, type PluginKind } from '../../plugins/contracts.js';
@@ -13,6 +12,7 @@ import { connectRoute, formatHostPort, routeFromMiddleware, SshStepError, UnixFo
 import { BotStreamOpener, type TransportUsed } from './bot-stream.js';
 import { pingPayloadSchema, type PongPayload } from '../rpc/call-payload.js';
 import { readBotSecret } from './bot-secret.js';
+import { botSecretPath } from '../bot/paths.js';
 import { describeRoute } from './route.js';
 
 export interface CheckStep {
@@ -133,7 +133,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
     step = timer();
     let session: ClientSession;
     try {
-      const secretFile = posix.join(mw.botHome, 'bot.secret');
+      const secretFile = botSecretPath(mw.botHome);
       // Read once the bot said hello (a bot the stdio relay starts writes it as it starts).
       session = await ClientSession.connect(stream, {
         secret: () => readBotSecret(link, secretFile),
@@ -143,7 +143,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
       opts.onStep({ ...step('bot-hello-auth', target), ok: true, detail: `bot ${session.welcome.program.name} ${session.welcome.program.version}, protocol ${session.welcome.protocol}, started ${session.welcome.startedAt}` });
     } catch (error) {
       stream.destroy();
-      opts.onStep({ ...step('bot-hello-auth', target), ok: false, detail: message(error), hint: `the bot's secret is read over SFTP from ${posix.join(mw.botHome, 'bot.secret')} (relative to ${mw.sshUserName}'s home); check that the bot runs with --home ${mw.botHome} and the same harvester-ts version on both hosts` });
+      opts.onStep({ ...step('bot-hello-auth', target), ok: false, detail: message(error), hint: `the bot's secret is read over SFTP from ${botSecretPath(mw.botHome)} (relative to ${mw.sshUserName}'s home); check that the bot runs with --home ${mw.botHome} and the same harvester-ts version on both hosts` });
       return false;
     }
     step = timer();
