@@ -179,10 +179,39 @@ describe('the bot is SIGKILLed in the middle of a 1000-worker submitWorkers', { 
     assert.ok([...final.values()].every((n) => n === 1), 'in the end every worker was submitted exactly once');
   });
 
+  test('over stdio (sshd without forwarding): the retry\'s relay starts a new bot, which answers the interrupted call OutcomeUnknown from its journal, and the next call works', async () => {
+    const h = herder('herder-stdio');
+    const queue = remoteQueue(
+      'fault_crash_stdio',
+      bot.rpc({ callTimeout: 20, numTunnels: 2, transport: 'stdio', remotePort: testbed!.hosts.hpcstrict.port }),
+    );
+    const submitter = await h.plugin(queue, 'submitter');
+    const root = await bot.makeRoot('crash-stdio');
+    const warmUp = await submitter.submitWorkers(h.ctx(queue), workers(root, 1));
+    assert.equal(warmUp[0]?.kind, 'succeeded', 'the route works before the kill');
+
+    const batch = workers(root, BATCH);
+    const { error, killedPid } = await killMidCall(h, queue, batch);
+    // The relay of the dead bot's connection ended; the herder retried with the same id through a new relay,
+    // which started a bot (no launchBot needed): that bot found the call "started" in the journal.
+    assert.ok(error instanceof OutcomeUnknownError, `OutcomeUnknownError, got ${error.name}: ${error.message}`);
+    assert.equal((error as MiddlewareError).callEffect, 'may-have-run');
+    assertNamesHostAndUser(error, 'hpc', testbed!.user.name);
+    const newPid = await bot.pid();
+    assert.ok(newPid !== undefined && newPid !== killedPid, 'a new bot runs, started by a relay');
+    const counts = await assertCutShortWithoutDuplicates(batch);
+
+    const rest = batch.filter((w) => counts.get(w.workerID as number) === 0);
+    const next = await submitter.submitWorkers(h.ctx(queue), rest);
+    assert.ok(next.every((o) => o.kind === 'succeeded'), 'the next call works without any restart by hand');
+    const final = await submissionCounts(batch);
+    assert.ok([...final.values()].every((n) => n === 1), 'in the end every worker was submitted exactly once');
+  });
+
   test('no secret (password, passphrase, bot secret) appears in the herder logs, the bot logs or the errors', async (t) => {
     for (const line of diagnostics) t.diagnostic(line);
     const texts = new Map<string, string>([...errorTexts, ...(await botLogs(bot))]);
-    for (const h of ['herder-nolaunch', 'herder-launch']) {
+    for (const h of ['herder-nolaunch', 'herder-launch', 'herder-stdio']) {
       const file = join(dir, `${h}.log`);
       texts.set(file, readFileSync(file, 'utf8'));
     }

@@ -334,7 +334,8 @@ export function mySshdProcesses(testbed: Testbed, host: TestbedHostName): number
     .map((port) => testbed.sshdPidForClientPort('jump', port))
     .filter((pid): pid is number => pid !== undefined);
   if (host === 'jump') return jumpPids.flatMap(processTree);
-  const hpc = testbed.hosts.hpc;
+  // hpc's own sshd or its second one (hpcstrict, the stdio transport's): whichever the links reach.
+  const hpc = testbed.hosts[host];
   const pids: number[] = [];
   for (const jumpPid of jumpPids) {
     const tree = processTree(jumpPid);
@@ -343,7 +344,7 @@ export function mySshdProcesses(testbed: Testbed, host: TestbedHostName): number
       .filter((e) => e.remoteIp === hpc.ip && e.remotePort === hpc.port && sockets.has(e.inode))
       .map((e) => e.localPort);
     for (const port of ports) {
-      const pid = testbed.sshdPidForClientPort('hpc', port);
+      const pid = testbed.sshdPidForClientPort(host, port);
       if (pid !== undefined) pids.push(...processTree(pid));
     }
   }
