@@ -171,6 +171,21 @@ export class CallCancelledError extends MiddlewareError {
   static override readonly wireType: string = 'CallCancelled';
 }
 
+/**
+ * Whatever answered on the bot's stream never spoke the bot protocol: its first bytes were not a bot's hello
+ * (an HTTP server, another program on the port), or, on a TCP port held by another user, it stayed silent.
+ * With a TCP port, another local user may have taken it before the bot started; the bot's unix socket (in
+ * its private home) cannot be taken that way.
+ */
+export class NotOurBotError extends BotUnavailableError {
+  static override readonly wireType: string = 'NotOurBot';
+}
+
+/** The peer accepted the connection but said nothing within the handshake timeout (a hung bot, or not a bot). */
+export class HandshakeTimeoutError extends BotUnavailableError {
+  static override readonly wireType: string = 'HandshakeTimeout';
+}
+
 /** The peer broke the protocol (invalid JSON, a message failing the schema, a message out of turn). */
 export class ProtocolError extends MiddlewareError {
   static override readonly wireType: string = 'ProtocolError';

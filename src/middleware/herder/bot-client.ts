@@ -7,7 +7,6 @@ import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
 import type { PluginKind } from '../../plugins/contracts.js';
 import type { PluginSection } from '../../config/index.js';
-import { programVersion } from '../../version.js';
 import {
   BotUnavailableError,
   ConnectionLostError,
@@ -16,7 +15,8 @@ import {
   OutcomeUnknownError,
   ProtocolError,
 } from '../errors.js';
-import { ClientSession } from '../protocol/index.js';
+import type { ClientSession } from '../protocol/index.js';
+import { handshakeWithBot } from './bot-handshake.js';
 import { botOfferSchema, replyPayloadSchema, type BotOffer, type CallPayload, type RemoteCallTiming, type ReplyPayload } from '../rpc/call-payload.js';
 import { TunnelPool, routeFromMiddleware, type LinkConnector, type SshRoute } from '../ssh/index.js';
 import type { BotLink } from './bot-link.js';
@@ -192,7 +192,8 @@ export class BotClient {
   }
 
   private async attach(link: BotLink): Promise<ClientSession> {
-    const { stream, used } = await this.streams.open(link);
+    const opened = await this.streams.open(link);
+    const { used } = opened;
     if (this.transportUsed?.kind !== used.kind) this.opts.log.info({ host: this.mw.remoteHost, transport: used.kind, why: used.why }, 'reaching the bot');
     this.transportUsed = used;
     const secretFile = botSecretPath(this.mw.botHome);
@@ -208,17 +209,7 @@ export class BotClient {
         );
       }
     };
-    let session: ClientSession;
-    try {
-      session = await ClientSession.connect(stream, {
-        secret: readSecret,
-        programVersion: programVersion(),
-        context: { host: this.mw.remoteHost, user: this.mw.sshUserName },
-      });
-    } catch (error) {
-      stream.destroy();
-      throw error;
-    }
+    const session = await handshakeWithBot(link, opened, this.mw, readSecret);
     const offer = botOfferSchema.safeParse(session.welcome.offer);
     if (offer.success) {
       this.latestOffer = offer.data;

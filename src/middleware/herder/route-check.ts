@@ -6,10 +6,11 @@ import type { Logger } from '../../logging/index.js';
 import { pluginKinds, type ContractsByKind, type PluginContext, type PluginKind } from '../../plugins/contracts.js';
 import type { PluginFactory } from '../../plugins/index.js';
 import { JobSpec } from '../../spec/index.js';
-import { programVersion } from '../../version.js';
-import { ClientSession } from '../protocol/index.js';
+import type { ClientSession } from '../protocol/index.js';
 import { connectRoute, formatHostPort, routeFromMiddleware, SshStepError, UnixForwardError, type SshLink } from '../ssh/index.js';
-import { BotStreamOpener, type TransportUsed } from './bot-stream.js';
+import { BotStreamOpener, type OpenedBotStream, type TransportUsed } from './bot-stream.js';
+import { handshakeWithBot } from './bot-handshake.js';
+import { NotOurBotError } from '../errors.js';
 import { pingPayloadSchema, type PongPayload } from '../rpc/call-payload.js';
 import { readBotSecret } from './bot-secret.js';
 import { botSecretPath } from '../bot/paths.js';
@@ -110,10 +111,9 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
   let target = `${mw.sshUserName}@${mw.remoteHost}`;
   try {
     let step = timer();
-    let stream;
+    let opened: OpenedBotStream;
     try {
-      const opened = await new BotStreamOpener(mw, opts.log).open(link);
-      stream = opened.stream;
+      opened = await new BotStreamOpener(mw, opts.log).open(link);
       target = `${mw.sshUserName}@${mw.remoteHost} ${describeUsed(opened.used)}`;
       opts.onStep({ ...step('bot-stream', target), ok: true, detail: `${opened.used.kind}: ${opened.used.why}` });
     } catch (error) {
@@ -135,15 +135,13 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
     try {
       const secretFile = botSecretPath(mw.botHome);
       // Read once the bot said hello (a bot the stdio relay starts writes it as it starts).
-      session = await ClientSession.connect(stream, {
-        secret: () => readBotSecret(link, secretFile),
-        programVersion: programVersion(),
-        context: { host: mw.remoteHost, user: mw.sshUserName },
-      });
+      session = await handshakeWithBot(link, opened, mw, () => readBotSecret(link, secretFile));
       opts.onStep({ ...step('bot-hello-auth', target), ok: true, detail: `bot ${session.welcome.program.name} ${session.welcome.program.version}, protocol ${session.welcome.protocol}, started ${session.welcome.startedAt}` });
     } catch (error) {
-      stream.destroy();
-      opts.onStep({ ...step('bot-hello-auth', target), ok: false, detail: message(error), hint: `the bot's secret is read over SFTP from ${botSecretPath(mw.botHome)} (relative to ${mw.sshUserName}'s home); check that the bot runs with --home ${mw.botHome} and the same harvester-ts version on both hosts` });
+      opts.onStep({ ...step('bot-hello-auth', target), ok: false, detail: message(error), hint:
+          error instanceof NotOurBotError
+            ? `what holds the port is not the bot: stop it, choose another remoteBindPort, or use "transport": "auto" (the bot's private unix socket)`
+            : `the bot's secret is read over SFTP from ${botSecretPath(mw.botHome)} (relative to ${mw.sshUserName}'s home); check that the bot runs with --home ${mw.botHome} and the same harvester-ts version on both hosts` });
       return false;
     }
     step = timer();

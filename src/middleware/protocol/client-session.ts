@@ -10,6 +10,8 @@ import {
   ConnectionLostError,
   DeadlineExceededError,
   FrameTooLargeError,
+  HandshakeTimeoutError,
+  NotOurBotError,
   ProtocolError,
   ProtocolVersionError,
   fromWireError,
@@ -89,6 +91,8 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
   private serverProgram = { name: '', version: '' };
   private welcomeValue: Welcome | undefined;
   private settleHandshake: ((error: Error | undefined) => void) | undefined;
+  /** Whether the peer ever sent a well-formed protocol message (else it is not a bot at all). */
+  private peerSpoke = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -201,11 +205,11 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
         else reject(error);
       };
       this.handshakeTimer = setTimeout(() => {
+        const context = { ...this.context, step: 'handshake' };
         this.connection.close(
-          new BotUnavailableError(`the bot did not complete the handshake within ${timeoutMs} ms`, {
-            ...this.context,
-            step: 'handshake',
-          }),
+          this.peerSpoke
+            ? new BotUnavailableError(`the bot did not complete the handshake within ${timeoutMs} ms`, context)
+            : new HandshakeTimeoutError(`the peer accepted the connection but sent no hello within ${timeoutMs} ms`, context),
         );
       }, timeoutMs);
       this.connection.send({
@@ -218,6 +222,7 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
   }
 
   private onMessage(message: Message): void {
+    this.peerSpoke = true;
     switch (this.state) {
       case 'await-hello':
         if (message.t === 'hello') return this.onHello(message);
@@ -320,7 +325,9 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
       this.settleHandshake(
         error instanceof ConnectionLostError || error === undefined
           ? new ConnectionLostError('the connection closed during the handshake', { ...this.context, step }, { cause: error })
-          : error,
+          : !this.peerSpoke && error instanceof ProtocolError
+            ? new NotOurBotError(`whatever answered does not speak the bot protocol (${error.bareMessage})`, { ...this.context, step }, { cause: error })
+            : error,
       );
     }
     for (const id of [...this.pending.keys()]) {

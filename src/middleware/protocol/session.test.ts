@@ -8,7 +8,9 @@ import {
   ConnectionLostError,
   DeadlineExceededError,
   FrameTooLargeError,
+  HandshakeTimeoutError,
   MethodNotFoundError,
+  NotOurBotError,
   ProtocolError,
   ProtocolVersionError,
   RemoteMethodError,
@@ -160,6 +162,37 @@ describe('handshake', () => {
     const serverSide = acceptWith(b);
     a.write(encodeFrame(JSON.stringify({ t: 'hello', pad: 'x'.repeat(100_000) })));
     await assert.rejects(serverSide, FrameTooLargeError);
+  });
+
+  test('a peer whose first bytes are not a bot\'s hello (an HTTP server on the port) is NotOurBotError on the client', async () => {
+    const [a, b] = createChannelPair();
+    const clientSide = ClientSession.connect(a, { secret: TEST_SECRET, programVersion: '1' });
+    b.write('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+    await assert.rejects(clientSide, (error: unknown) => {
+      assert.ok(error instanceof NotOurBotError, `NotOurBotError, got ${String(error)}`);
+      assert.match(error.message, /does not speak the bot protocol/);
+      assert.ok(error.cause instanceof ProtocolError, 'the cause is the protocol violation');
+      return true;
+    });
+  });
+
+  test('a client meeting a peer that accepts and stays silent: HandshakeTimeoutError, not a plain BotUnavailable', async () => {
+    const [a, b] = createChannelPair();
+    const silent = rawPeer(b);
+    const clientSide = ClientSession.connect(a, { secret: TEST_SECRET, programVersion: '1', handshakeTimeoutMs: 50 });
+    await assert.rejects(clientSide, (error: unknown) => error instanceof HandshakeTimeoutError && /sent no hello within 50 ms/.test(error.message));
+    assert.equal(silent.received[0]?.t, 'hello', 'the client had said hello');
+  });
+
+  test('a bot that spoke the protocol and then broke it is a ProtocolError, not NotOurBotError', async () => {
+    const [a, b] = createChannelPair();
+    const odd = rawPeer(b);
+    const clientSide = ClientSession.connect(a, { secret: TEST_SECRET, programVersion: '1' });
+    await sleep(20);
+    odd.connection.send({ t: 'hello', protocol: PROTOCOL_VERSION, program: { name: 'x', version: '1' }, nonce: newNonce() });
+    await sleep(20);
+    b.write(encodeFrame('this is not json'));
+    await assert.rejects(clientSide, (error: unknown) => error instanceof ProtocolError && !(error instanceof NotOurBotError));
   });
 
   test('a silent peer is dropped after the handshake timeout', async () => {

@@ -4,11 +4,12 @@
 // bounded time: the rpc element's connectTimeout (how long a call waits for a working tunnel), well before
 // a long callTimeout; never hang.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BotUnavailableError } from '../../../src/middleware/errors.js';
+import { BotUnavailableError, NotOurBotError } from '../../../src/middleware/errors.js';
 import {
   AuthFailedError,
   ForwardError,
@@ -28,6 +29,7 @@ import {
   rejectionOf,
   remoteQueue,
   suiteTestbed,
+  waitUntil,
 } from './support.js';
 
 process.umask(0o000);
@@ -37,6 +39,8 @@ const { testbed, skip } = suiteTestbed();
 const CALL_TIMEOUT_S = 120;
 /** Nothing listens there: the "bot not running" case. */
 const IDLE_PORT = 18905;
+/** Held by another user's program: the "port squatted" case. */
+const SQUAT_PORT = 18906;
 const WRONG_PASSWORD = 'not-the-password-9f3c1';
 const WRONG_PASSPHRASE = 'not-the-passphrase-7b2e4';
 
@@ -147,6 +151,50 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
       },
       { remoteBindPort: IDLE_PORT, launchBot: false, botHome: '.harvester-fault-route-nobot' },
     );
+  });
+
+  test('the bot port squatted by another user before the bot started (transport tcp): "not our bot" in one line naming the port and its holder', async (t) => {
+    // Another local user's program holds the port and greets every connection like an SSH server would.
+    const script = [
+      'import socket',
+      's = socket.socket()',
+      's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+      `s.bind(('127.0.0.1', ${SQUAT_PORT}))`,
+      's.listen(16)',
+      'while True:',
+      '    c, _ = s.accept()',
+      "    c.sendall(b'SSH-2.0-squatter\\r\\n')",
+      '    c.close()',
+    ].join('\n');
+    const [command, ...prefix] = testbed!.onHostPrefix.hpc;
+    const squatter = spawn(command!, [...prefix, 'runuser', '-u', 'nobody', '--', '/usr/bin/python3', '-c', script], { stdio: 'ignore' });
+    try {
+      const listening = async (): Promise<boolean> => (await testbed!.runOnHost('hpc', ['sh', '-c', `ss -ltnH 'sport = :${SQUAT_PORT}' | grep -q .`])).status === 0;
+      assert.ok(await waitUntil(listening, 10_000), 'the squatter listens on the bot port');
+      const herderDir = join(dir, 'squat');
+      mkdirSync(herderDir);
+      const h = new Herder(herderDir, 'herder');
+      herders.push(h);
+      const queue = remoteQueue(
+        'fault_route_squat',
+        bot.rpc({ numTunnels: 1, callTimeout: CALL_TIMEOUT_S, connectTimeout: 5, transport: 'tcp', remoteBindPort: SQUAT_PORT, botHome: '.harvester-fault-route-squat' }),
+      );
+      const monitor = await h.plugin(queue, 'monitor');
+      const { error } = await rejectionOf(monitor.checkWorkers(h.ctx(queue), []));
+      await h.close();
+      assert.ok(error instanceof BotUnavailableError, `BotUnavailableError, got ${error.name}: ${error.message}`);
+      const notOurs = causeChain(error).find((e): e is NotOurBotError => e instanceof NotOurBotError);
+      assert.ok(notOurs !== undefined, `NotOurBotError in the chain: ${causeChain(error).map((e) => e.name).join(' <- ')}`);
+      assert.equal(notOurs.bareMessage.split('\n').length, 1, 'one line');
+      assert.match(notOurs.message, new RegExp(`^not our bot on hpc: 127\\.0\\.0\\.1:${SQUAT_PORT} is held by user nobody \\(uid \\d+\\)`));
+      assert.match(notOurs.message, /does not speak the bot protocol/);
+      assert.match(error.message, /not our bot on hpc/, 'the caller\'s error carries the reason');
+      t.diagnostic(notOurs.message);
+    } finally {
+      squatter.kill('SIGKILL');
+      // runuser's child: gone once nothing holds the port.
+      await testbed!.runOnHost('hpc', ['pkill', '-KILL', '-u', 'nobody', '-f', 'squatter']);
+    }
   });
 
   test('the five failures are distinct: different root cause classes and different messages', (t) => {
