@@ -92,7 +92,8 @@ export function targetLines(targets: readonly TargetResult[], width = 52): strin
 
 export function renderTable(cases: readonly CaseResult[], targets: readonly TargetResult[], bot: BotMemory | undefined, notes: readonly string[]): string {
   const lines: string[] = [];
-  const header = `${pad('case', 40)} ${pad('transport', 34)} ${padLeft('median', 11)} ${padLeft('p90', 11)} ${padLeft('runs', 5)}  rpyc (harvester)`;
+  const transportWidth = Math.max(34, ...cases.map((c) => transportLabels[c.transport].length));
+  const header = `${pad('case', 40)} ${pad('transport', transportWidth)} ${padLeft('median', 11)} ${padLeft('p90', 11)} ${padLeft('runs', 5)}  rpyc (harvester)`;
   lines.push(header, '-'.repeat(header.length + 8));
   let previous = '';
   for (const c of cases) {
@@ -100,7 +101,7 @@ export function renderTable(cases: readonly CaseResult[], targets: readonly Targ
     previous = c.what;
     const reference = c.transport === 'ssh-jump' ? (rpycReference[c.what] ?? '') : '';
     lines.push(
-      `${pad(c.what, 40)} ${pad(transportLabels[c.transport], 34)} ${padLeft(formatValue(c.median, c.unit), 11)} ${padLeft(formatValue(c.p90, c.unit), 11)} ${padLeft(String(c.runs), 5)}  ${reference}`,
+      `${pad(c.what, 40)} ${pad(transportLabels[c.transport], transportWidth)} ${padLeft(formatValue(c.median, c.unit), 11)} ${padLeft(formatValue(c.p90, c.unit), 11)} ${padLeft(String(c.runs), 5)}  ${reference}`,
     );
   }
   const cpuLines = cases.flatMap((c) => {

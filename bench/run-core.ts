@@ -65,11 +65,12 @@ async function openSshSide(testbed: Testbed, opts: CoreRunOptions): Promise<SshS
 
 /** The processes a call through the jump host keeps busy. */
 function sshCpuGroups(side: SshSide): CpuGroups {
-  const sshd = (host: 'jump' | 'hpc') => () => {
+  const sshd = (host: 'jump' | 'hpc' | 'hpcstrict') => () => {
     const listener = side.testbed.sshdListenerPid(host);
     return listener === undefined ? [] : processTree(listener);
   };
-  return { herder: 'self', bot: () => [side.botPid], 'sshd jump': sshd('jump'), 'sshd hpc': sshd('hpc') };
+  // hpcstrict's session processes include the stdio transport's relays (`harvester bot connect`).
+  return { herder: 'self', bot: () => [side.botPid], 'sshd jump': sshd('jump'), 'sshd hpc': sshd('hpc'), 'sshd hpcstrict + relays': sshd('hpcstrict') };
 }
 
 export async function runCore(opts: CoreRunOptions): Promise<CoreRun> {

@@ -4,7 +4,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
-import { OutcomeUnknownError } from '../errors.js';
+import { ConnectionLostError, OutcomeUnknownError } from '../errors.js';
 import type { CallReply } from '../protocol/ledger.js';
 import type { JsonValue } from '../protocol/json.js';
 import type { CallHandler } from '../protocol/server-session.js';
@@ -30,6 +30,15 @@ afterEach(() => {
 });
 
 const result = (value: JsonValue): CallReply => ({ kind: 'result', payload: Buffer.from(JSON.stringify(value)) });
+
+/** Polls `check` until it holds; fails naming `what` after 10 s (a hang guard, not a timing assertion). */
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`);
+    await sleep(2);
+  }
+}
 
 describe('CallJournal over sessions', () => {
   test('a completed call asked again, on another connection, is answered from the record without running again', async () => {
@@ -57,21 +66,30 @@ describe('CallJournal over sessions', () => {
   test('a call retried while it runs attaches to the running execution', async () => {
     const { journal } = openJournal();
     let executions = 0;
+    const started = deferred();
     const release = deferred();
     const handler: CallHandler = async () => {
       executions += 1;
+      started.resolve();
       await release.promise;
       return 'done once';
     };
+    // Every delivery of an id reaches the journal's claim: the test waits for the retry's, not for a time.
+    const deliveries: string[] = [];
+    const claim = journal.claim.bind(journal);
+    journal.claim = (id, ...rest) => {
+      deliveries.push(id);
+      return claim(id, ...rest);
+    };
     const first = await connectSessionPair({ handler, journal });
     const lost = first.client.call(null, { id: 'call-2', deadlineMs: 5000 });
-    await sleep(10);
+    await started.promise;
     first.serverEnd.destroy(); // the reply's way back is gone; the handler keeps running
-    await assert.rejects(lost);
+    await assert.rejects(lost, ConnectionLostError);
     const second = await connectSessionPair({ handler, journal });
     const retried = second.client.call(null, { id: 'call-2', deadlineMs: 5000 });
-    await sleep(10);
-    assert.equal(journal.runningCount, 1);
+    await until('the retry reached the journal', () => deliveries.length === 2);
+    assert.equal(journal.runningCount, 1, 'the retry attached to the running execution');
     release.resolve();
     assert.deepEqual(await retried, { payload: 'done once', replayed: true });
     assert.equal(executions, 1);

@@ -140,10 +140,10 @@ describe('RpcServer', () => {
     const second = await client(port);
     assert.equal(await first.call(null, { deadlineMs: 1000 }).then((r) => r.payload), 'ok');
     first.close();
-    await sleep(50);
+    await until('the server handled the first close', () => server!.sessionCount === 1);
     assert.equal(lastClosed, 0, 'one connection is still open');
     second.close();
-    for (let i = 0; i < 100 && lastClosed === 0; i++) await sleep(10);
+    await until('the last connection closed', () => lastClosed > 0);
     assert.equal(lastClosed, 1);
   });
 
@@ -275,7 +275,11 @@ describe('RpcServer: the unix socket', () => {
     server = undefined;
     const plain = join(dir.path, 'not-a-socket');
     writeFileSync(plain, 'data');
-    await assert.rejects(startServer(async () => null, { socketPath: plain }), /exists and is not a socket/);
+    await assert.rejects(startServer(async () => null, { socketPath: plain }), (error: unknown) => {
+      assert.ok(error instanceof BotSocketError, `BotSocketError, got ${String(error)}`);
+      assert.match(error.message, /exists and is not a socket/);
+      return true;
+    });
     server = undefined;
   });
 });

@@ -175,18 +175,17 @@ describe('TunnelPool', () => {
     await pool.stop();
   });
 
-  test('acquire fails at once, marked persistent, when every slot failed authentication', async () => {
+  // Hang guard: acquire's own timeout is far longer than the test's, so an answer at all means "at once".
+  test('acquire fails at once, marked persistent, when every slot failed authentication', { timeout: 20_000 }, async () => {
     const hop = { host: 'hpc', port: 22, user: 'alice' };
     const connector = new FakeConnector(() => Promise.reject(new AuthFailedError('remote-auth', hop, ['password'], ['publickey', 'password'])));
     const { pool } = makePool(connector, { size: 2 });
     pool.start();
     await waitForStatus(pool, (s) => s.every((slot) => slot.state === 'backoff' && slot.lastError !== undefined));
-    const started = Date.now();
-    const error = await pool.acquire({ timeoutMs: 10_000 }).then(
+    const error = await pool.acquire({ timeoutMs: 600_000 }).then(
       () => assert.fail('acquire should have failed'),
       (e: unknown) => e,
     );
-    assert.ok(Date.now() - started < 1_000, 'did not wait for the deadline');
     assert.ok(error instanceof NoHealthyTunnelError);
     assert.equal(error.persistent, true);
     assert.ok(error.slots.every((s) => s.persistent && s.lastError instanceof AuthFailedError));

