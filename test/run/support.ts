@@ -192,10 +192,10 @@ export interface LogRecord {
 /** The JSON lines of a harvester log file. */
 export function logRecords(file: string): LogRecord[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as LogRecord);
+  const lines = readFileSync(file, 'utf8').split('\n');
+  // The last piece is a line still being written (or '' after the final newline): read complete lines only.
+  lines.pop();
+  return lines.filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as LogRecord);
 }
 
 /** Agents that logged 'agent stopped' in process `pid`. */

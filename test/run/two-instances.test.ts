@@ -1,35 +1,90 @@
 // Two `harvester run` processes on one database (two homes whose harvester.json name the same SQLite file and
 // the same queue configuration): they split the work through the store's claims, and no job runs twice.
+// Which instance wins a race is up to the scheduler, so the test arranges that each must do part of the work:
+// A alone fills the queue's worker limit (the payloads wait at a gate), then B starts, A stalls (SIGSTOP, as
+// a stuck process or a paused VM would) and the gate opens: only B can carry the work on until A resumes.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, TempDirs, writeJson } from '../cli/support.js';
-import { countByFirstWord, localProcessQueue, logRecords, makeRunHome, queryDatabase, recordingCommand, repeated, tally, type ListedJob } from './support.js';
+import {
+  countByFirstWord,
+  HarvesterProcess,
+  localProcessQueue,
+  logRecords,
+  makeRunHome,
+  queryDatabase,
+  recordingCommand,
+  repeated,
+  tally,
+  waitFor,
+  type ListedJob,
+  type RunHome,
+} from './support.js';
 
 const dirs = new TempDirs();
-after(() => dirs.cleanup());
+const processes: HarvesterProcess[] = [];
+after(() => {
+  for (const p of processes) {
+    p.child.kill('SIGCONT');
+    p.killIfRunning();
+  }
+  dirs.cleanup();
+});
 
 const JOBS = 40;
+/** The queue's worker limit: A submits this many before the gate opens. */
+const LIMIT = 16;
+
+/** The workers an instance reported submitting in its log. */
+function submittedBy(home: RunHome): number {
+  return logRecords(home.logFile)
+    .filter((r) => r.msg === 'workers submitted' && Array.isArray(r['workerIDs']))
+    .reduce((sum, r) => sum + (r['workerIDs'] as unknown[]).length, 0);
+}
+
+/** kill() only queues SIGSTOP: wait until the kernel reports the process stopped. */
+async function waitUntilStopped(pid: number): Promise<void> {
+  await waitFor(`process ${pid} stopped`, () => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T' ? true : undefined;
+  }, 5_000);
+}
 
 describe('two harvester instances on one database', () => {
-  test('run every job exactly once between them, and every job finishes', async (t) => {
+  test('both do part of the work, every job runs exactly once between them, and every job finishes', async (t) => {
     const shared = dirs.make('two-shared');
     const database = join(shared, 'harvester.db');
     const submittedLog = join(shared, 'submitted.log');
     const outputs = join(shared, 'outputs.log');
-    // Fewer new workers per cycle than jobs, so both instances have submission cycles with work to fight over.
+    const gate = join(shared, 'gate');
     const queueConfigFile = writeJson(join(shared, 'queues.json'), {
-      sharedq: localProcessQueue({ submittedLog, queue: { maxNewWorkersPerCycle: 8, nQueueLimitWorker: 16, maxWorkers: JOBS } }),
+      sharedq: localProcessQueue({ submittedLog, queue: { maxNewWorkersPerCycle: 8, nQueueLimitWorker: LIMIT, maxWorkers: JOBS } }),
     });
     const a = makeRunHome(dirs, 'instance-a', { queueConfigFile, database });
     const b = makeRunHome(dirs, 'instance-b', { queueConfigFile, database });
-    const added = await runCli(['jobs', 'add', '--queue', 'sharedq', '--count', String(JOBS), '--command', recordingCommand(outputs)], { home: a.home });
+    const command = `while [ ! -e '${gate}' ]; do sleep 0.05; done; ${recordingCommand(outputs)}`;
+    const added = await runCli(['jobs', 'add', '--queue', 'sharedq', '--count', String(JOBS), '--command', command], { home: a.home });
     assert.equal(added.status, 0, added.stderr);
 
-    const [runA, runB] = await Promise.all(
-      [a, b].map((home) => runCli(['run', '--until-done', '--timeout', '60'], { home: home.home, timeoutMs: 90_000 })),
-    );
-    for (const result of [runA!, runB!]) assert.equal(result.status, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    const runArgs = ['run', '--until-done', '--timeout', '120'];
+    const runA = new HarvesterProcess(runArgs, a.home);
+    processes.push(runA);
+    await waitFor(`A alone submitting the first ${LIMIT} workers`, () => (countByFirstWord(submittedLog).size >= LIMIT ? true : undefined), 60_000, 50);
+    const runB = new HarvesterProcess(runArgs, b.home);
+    processes.push(runB);
+    await waitFor('B ready', () => (logRecords(b.logFile).some((r) => r.msg === 'harvester runtime ready') ? true : undefined), 60_000, 50);
+
+    runA.child.kill('SIGSTOP');
+    await waitUntilStopped(runA.pid);
+    writeFileSync(gate, '');
+    await waitFor('B submitting workers while A is stalled', () => (submittedBy(b) > 0 ? true : undefined), 60_000, 50);
+    runA.child.kill('SIGCONT');
+
+    const [exitA, exitB] = await Promise.all([runA.exit(150_000), runB.exit(150_000)]);
+    assert.deepEqual(exitA, { code: 0, signal: null }, `A: ${runA.stderr}`);
+    assert.deepEqual(exitB, { code: 0, signal: null }, `B: ${runB.stderr}`);
 
     const starts = countByFirstWord(submittedLog);
     assert.deepEqual(repeated(starts), [], 'no worker was started twice');
@@ -43,13 +98,12 @@ describe('two harvester instances on one database', () => {
       assert.equal(jobs.length, JOBS);
       assert.deepEqual(tally(jobs, (j) => `${j.status}/${j.subStatus}`), { 'finished/done': JOBS });
     }
-    // Which instance submitted how many: for the reader (either may win every race, so it is not asserted).
-    for (const [name, home] of [['a', a], ['b', b]] as const) {
-      const submitted = logRecords(home.logFile)
-        .filter((r) => r.agent === 'submitter' && typeof r['submitted'] === 'number')
-        .reduce((sum, r) => sum + (r['submitted'] as number), 0);
-      t.diagnostic(`instance ${name} submitted ${submitted} workers`);
-    }
+    const byA = submittedBy(a);
+    const byB = submittedBy(b);
+    t.diagnostic(`instance a submitted ${byA} workers, instance b ${byB}`);
+    assert.ok(byA >= LIMIT, `A submitted the first ${LIMIT} workers alone (${byA})`);
+    assert.ok(byB > 0, `B submitted workers (${byB})`);
+    assert.equal(byA + byB, JOBS, 'between them they submitted one worker per job, each once');
     const workers = queryDatabase<{ status: string }>(database, 'SELECT status FROM work_table');
     assert.deepEqual(tally(workers, (w) => w.status), { finished: JOBS }, 'one worker per job, each finished');
   });

@@ -57,6 +57,15 @@ function acceptWith(stream: Duplex, handler: CallHandler = echo, secret = TEST_S
   });
 }
 
+/** Waits until a raw peer has received n messages (a hang guard after 10 s, not a timing assertion). */
+async function receivedAtLeast(peer: { received: Message[] }, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (peer.received.length < n) {
+    if (Date.now() > deadline) assert.fail(`the peer received ${peer.received.length} of ${n} messages`);
+    await sleep(1);
+  }
+}
+
 describe('handshake', () => {
   test('both sides prove the secret; the client gets the bot id and the offer', async () => {
     const { client, server } = await connectSessionPair({ handler: echo, journal });
@@ -85,11 +94,11 @@ describe('handshake', () => {
     const impostor = rawPeer(b);
     const clientSide = ClientSession.connect(a, { secret: TEST_SECRET, programVersion: '1' });
     const serverNonce = newNonce();
-    await sleep(20);
+    await receivedAtLeast(impostor, 1);
     const hello = impostor.received[0];
     assert.equal(hello?.t, 'hello');
     impostor.connection.send({ t: 'hello', protocol: PROTOCOL_VERSION, program: { name: 'x', version: '1' }, nonce: serverNonce });
-    await sleep(20);
+    await receivedAtLeast(impostor, 2);
     assert.equal(impostor.received[1]?.t, 'auth', 'the client sends its proof');
     const clientNonce = hello.t === 'hello' ? hello.nonce : '';
     // Accepts the client's proof without checking it, but does not know the secret itself.
@@ -107,7 +116,7 @@ describe('handshake', () => {
     const [a, b] = createChannelPair();
     const future = rawPeer(b);
     const clientSide = ClientSession.connect(a, { secret: TEST_SECRET, programVersion: '0.1.0' });
-    await sleep(20);
+    await receivedAtLeast(future, 1);
     future.connection.send({ t: 'hello', protocol: PROTOCOL_VERSION + 1, program: { name: 'harvester-ts', version: '2.0.0' }, nonce: newNonce() });
     await assert.rejects(clientSide, (error: unknown) => {
       assert.ok(error instanceof ProtocolVersionError);
@@ -188,9 +197,9 @@ describe('handshake', () => {
     const [a, b] = createChannelPair();
     const odd = rawPeer(b);
     const clientSide = ClientSession.connect(a, { secret: TEST_SECRET, programVersion: '1' });
-    await sleep(20);
+    await receivedAtLeast(odd, 1);
     odd.connection.send({ t: 'hello', protocol: PROTOCOL_VERSION, program: { name: 'x', version: '1' }, nonce: newNonce() });
-    await sleep(20);
+    await receivedAtLeast(odd, 2);
     b.write(encodeFrame('this is not json'));
     await assert.rejects(clientSide, (error: unknown) => error instanceof ProtocolError && !(error instanceof NotOurBotError));
   });

@@ -27,6 +27,7 @@ import {
   rejectionOf,
   remoteQueue,
   submissionCounts,
+  submitRestExactlyOnce,
   suiteTestbed,
   waitForWorkingRoute,
   waitUntil,
@@ -142,71 +143,46 @@ describe('the bot is SIGKILLed in the middle of a 1000-worker submitWorkers', { 
     // The herder's pool heals by itself once the bot is back (its slots retry with backoff, so allow for that):
     // calls work again without a restart of the herder.
     await waitForWorkingRoute(h, queue, 30_000);
-    // What still needs submitting is judged by the record's lines, not by its existence: a kill between the
-    // file's creation and its first write leaves an empty submitted.log behind.
-    const before = await submissionCounts(batch);
-    const rest = batch.filter((w) => before.get(w.workerID as number) === 0);
-    const healed = await submitter.submitWorkers(h.ctx(queue), rest);
-    assert.ok(healed.every((o) => o.kind === 'succeeded'), 'the next call submits the remaining workers');
-    const counts = await submissionCounts(batch);
-    assert.ok([...counts.values()].every((n) => n === 1), 'in the end every worker was submitted exactly once');
+    await submitRestExactlyOnce((ws) => submitter.submitWorkers(h.ctx(queue), ws), batch);
   });
+
+  /**
+   * A bot that comes back by itself (launched by the herder, or by the stdio relay of the retry) after a
+   * SIGKILL mid-call: the retry (same id) finds the call "started" in the new bot's journal, so the caller
+   * hears OutcomeUnknown; the next call submits the rest; each worker ends up submitted once.
+   */
+  async function killedBotComesBack(h: Herder, queue: QueueConfig, rootName: string, startedBy: string): Promise<void> {
+    const submitter = await h.plugin(queue, 'submitter');
+    const root = await bot.makeRoot(rootName);
+    const warmUp = await submitter.submitWorkers(h.ctx(queue), workers(root, 1));
+    assert.equal(warmUp[0]?.kind, 'succeeded', 'the route works before the kill');
+
+    const batch = workers(root, BATCH);
+    const { error, killedPid } = await killMidCall(h, queue, batch);
+    assert.ok(error instanceof OutcomeUnknownError, `OutcomeUnknownError, got ${error.name}: ${error.message}`);
+    assert.equal(error.callEffect, 'may-have-run');
+    assertNamesHostAndUser(error, 'hpc', testbed!.user.name);
+    const newPid = await bot.pid();
+    assert.ok(newPid !== undefined && newPid !== killedPid, `a new bot runs, started by ${startedBy}`);
+    await assertCutShortWithoutDuplicates(batch);
+    // The next call works without any restart by hand.
+    const rest = await submitRestExactlyOnce((ws) => submitter.submitWorkers(h.ctx(queue), ws), batch);
+    assert.ok(rest.every((w) => typeof w.batchID === 'string'), 'the successful call updated the caller\'s workers');
+  }
 
   test('with launchBot: the herder restarts the bot over SSH, the interrupted call is answered OutcomeUnknown, and the next call works', async () => {
     const h = herder('herder-launch');
     const queue = remoteQueue('fault_crash_launch', bot.rpc({ callTimeout: 20, numTunnels: 2, launchBot: true, remoteCommand: bot.remoteCommand }));
-    const submitter = await h.plugin(queue, 'submitter');
-    const root = await bot.makeRoot('crash-launch');
-    const warmUp = await submitter.submitWorkers(h.ctx(queue), workers(root, 1));
-    assert.equal(warmUp[0]?.kind, 'succeeded', 'the route works before the kill');
-
-    const batch = workers(root, BATCH);
-    const { error, killedPid } = await killMidCall(h, queue, batch);
-    // The herder retried with the same id on a new link; the bot it launched found the call "started" in its journal.
-    assert.ok(error instanceof OutcomeUnknownError, `OutcomeUnknownError, got ${error.name}: ${error.message}`);
-    assertNamesHostAndUser(error, 'hpc', testbed!.user.name);
-    const newPid = await bot.pid();
-    assert.ok(newPid !== undefined && newPid !== killedPid, 'a new bot runs, started by the herder');
+    await killedBotComesBack(h, queue, 'crash-launch', 'the herder');
     const launches = readFileSync(join(dir, 'herder-launch.log'), 'utf8').split('\n').filter((l) => l.includes('launching the bot on demand'));
     assert.ok(launches.length >= 1, 'the herder logged the on-demand launch');
-    const counts = await assertCutShortWithoutDuplicates(batch);
-
-    const rest = batch.filter((w) => counts.get(w.workerID as number) === 0);
-    const next = await submitter.submitWorkers(h.ctx(queue), rest);
-    assert.equal(next.length, rest.length);
-    assert.ok(next.every((o) => o.kind === 'succeeded'), 'the next call works without any restart by hand');
-    assert.ok(rest.every((w) => typeof w.batchID === 'string'), 'the successful call updated the caller\'s workers');
-    const final = await submissionCounts(batch);
-    assert.ok([...final.values()].every((n) => n === 1), 'in the end every worker was submitted exactly once');
   });
 
   test('over stdio (sshd without forwarding): the retry\'s relay starts a new bot, which answers the interrupted call OutcomeUnknown from its journal, and the next call works', async () => {
+    // No launchBot: the relay is the bot's own command and starts it when none runs.
     const h = herder('herder-stdio');
-    const queue = remoteQueue(
-      'fault_crash_stdio',
-      bot.rpc({ callTimeout: 20, numTunnels: 2, transport: 'stdio', remotePort: testbed!.hosts.hpcstrict.port }),
-    );
-    const submitter = await h.plugin(queue, 'submitter');
-    const root = await bot.makeRoot('crash-stdio');
-    const warmUp = await submitter.submitWorkers(h.ctx(queue), workers(root, 1));
-    assert.equal(warmUp[0]?.kind, 'succeeded', 'the route works before the kill');
-
-    const batch = workers(root, BATCH);
-    const { error, killedPid } = await killMidCall(h, queue, batch);
-    // The relay of the dead bot's connection ended; the herder retried with the same id through a new relay,
-    // which started a bot (no launchBot needed): that bot found the call "started" in the journal.
-    assert.ok(error instanceof OutcomeUnknownError, `OutcomeUnknownError, got ${error.name}: ${error.message}`);
-    assert.equal((error as MiddlewareError).callEffect, 'may-have-run');
-    assertNamesHostAndUser(error, 'hpc', testbed!.user.name);
-    const newPid = await bot.pid();
-    assert.ok(newPid !== undefined && newPid !== killedPid, 'a new bot runs, started by a relay');
-    const counts = await assertCutShortWithoutDuplicates(batch);
-
-    const rest = batch.filter((w) => counts.get(w.workerID as number) === 0);
-    const next = await submitter.submitWorkers(h.ctx(queue), rest);
-    assert.ok(next.every((o) => o.kind === 'succeeded'), 'the next call works without any restart by hand');
-    const final = await submissionCounts(batch);
-    assert.ok([...final.values()].every((n) => n === 1), 'in the end every worker was submitted exactly once');
+    const queue = remoteQueue('fault_crash_stdio', bot.rpc({ callTimeout: 20, numTunnels: 2, transport: 'stdio', remotePort: testbed!.hosts.hpcstrict.port }));
+    await killedBotComesBack(h, queue, 'crash-stdio', 'a relay');
   });
 
   test('no secret (password, passphrase, bot secret) appears in the herder logs, the bot logs or the errors', async (t) => {

@@ -25,7 +25,7 @@ import {
   killAll,
   mySshdProcesses,
   remoteQueue,
-  submissionCounts,
+  submitRestExactlyOnce,
   suiteTestbed,
   waitForWorkingRoute,
   waitUntil,
@@ -205,14 +205,7 @@ function linkLossSuite(transport: TransportCase): void {
       assert.ok(next.every((o) => o.kind === 'succeeded'), 'the next calls succeed');
       // A failed submission may have run in part: its workers are reconciled by what the bot did (as the
       // submitter's outcome-unknown path does), then the rest submitted; in the end each worker once.
-      for (const batch of failedBatches) {
-        const counts = await submissionCounts(batch);
-        const rest = batch.filter((w) => counts.get(w.workerID as number) === 0);
-        const outcomes = await submitter.submitWorkers(h.ctx(queue), rest);
-        assert.ok(outcomes.every((o) => o.kind === 'succeeded'), 'the unsubmitted workers of a failed call are submitted on the healed route');
-        const final = await submissionCounts(batch);
-        assert.ok([...final.values()].every((n) => n === 1), 'every worker of a failed call ends up submitted exactly once');
-      }
+      for (const batch of failedBatches) await submitRestExactlyOnce((ws) => submitter.submitWorkers(h.ctx(queue), ws), batch);
       t.diagnostic(`${failedBatches.length} failed submissions reconciled`);
       // Other people's connections to the same sshd were not touched.
       const survivors = testbed!.sshdPids(host);

@@ -115,6 +115,22 @@ export async function submissionCounts(ws: readonly WorkSpec[]): Promise<Map<num
   return counts;
 }
 
+/**
+ * Submits the workers of `batch` that no submission reached (judged by the record's lines, not by its
+ * existence: a kill between the file's creation and its first write leaves an empty submitted.log), then
+ * checks that every worker of the batch was submitted exactly once.
+ */
+export async function submitRestExactlyOnce(submit: (ws: WorkSpec[]) => Promise<readonly { kind: string }[]>, batch: readonly WorkSpec[]): Promise<WorkSpec[]> {
+  const counts = await submissionCounts(batch);
+  const rest = batch.filter((w) => counts.get(w.workerID as number) === 0);
+  const outcomes = await submit(rest);
+  assert.equal(outcomes.length, rest.length);
+  assert.ok(outcomes.every((o) => o.kind === 'succeeded'), 'the workers no submission reached are submitted now');
+  const final = await submissionCounts(batch);
+  assert.ok([...final.values()].every((n) => n === 1), 'in the end every worker was submitted exactly once');
+  return rest;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
