@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeBackJobs } from './claimed-rows.js';
-import { jobSideEnv, jobToTransfer } from './testing/job-side-fixtures.js';
+import { jobSideEnv, jobToTransfer } from '../../test/support/agents/job-side-fixtures.js';
 
 describe('writeBackJobs', () => {
   test('rows another process took over are left to it with a warning; the others are written and released', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { JobSourceError, type HarvesterCommands } from '../communicator/index.js';
 import { WorkSpec, type WorkerStatus } from '../spec/index.js';
 import { CommandManager } from './command-manager.js';
-import { jobSideEnv, RecordingJobSource } from './testing/job-side-fixtures.js';
+import { jobSideEnv, RecordingJobSource } from '../../test/support/agents/job-side-fixtures.js';
 
 class CommandSource extends RecordingJobSource implements HarvesterCommands {
   readonly heartbeats: Record<string, unknown>[] = [];

@@ -2,10 +2,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobSourceError } from '../communicator/index.js';
-import { testQueue } from '../plugins/test-helpers.js';
+import { testQueue } from '../../test/support/plugins/plugin-fixtures.js';
 import { FileSpec, JobSpec } from '../spec/index.js';
 import { JobFetcher } from './job-fetcher.js';
-import { fetchedJob, jobSideEnv, type JobSideEnv, type JobSideEnvOptions } from './testing/job-side-fixtures.js';
+import { fetchedJob, jobSideEnv, type JobSideEnv, type JobSideEnvOptions } from '../../test/support/agents/job-side-fixtures.js';
 
 async function withEnv(options: JobSideEnvOptions, body: (t: JobSideEnv) => Promise<void>): Promise<void> {
   const t = await jobSideEnv(options);

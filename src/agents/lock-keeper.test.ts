@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Store } from '../store/index.js';
 import { lockOwner } from './environment.js';
 import { lockKeeperFor } from './lock-keeper.js';
-import { insertWorker, withWorkerSideEnv, type WorkerSideEnv } from './testing/worker-side-fixtures.js';
+import { insertWorker, withWorkerSideEnv, type WorkerSideEnv } from '../../test/support/agents/worker-side-fixtures.js';
 
 /** The store, with renewLocks replaced by `renew` (given the real store). */
 function withRenewLocks(store: Store, renew: (real: Store) => Store['renewLocks']): Store {

@@ -29,7 +29,7 @@ import {
   MonitorDouble,
   withWorkerSideEnv,
   type WorkerSideEnv,
-} from './testing/worker-side-fixtures.js';
+} from '../../test/support/agents/worker-side-fixtures.js';
 
 /** Moves past the monitor's checkInterval and runs a cycle. */
 async function nextCheck(w: WorkerSideEnv): Promise<Readonly<Record<string, number>>> {

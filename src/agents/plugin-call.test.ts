@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { createLogger } from '../logging/index.js';
 import { BotUnavailableError, DeadlineExceededError, OutcomeUnknownError } from '../middleware/errors.js';
 import { PluginAbortedError, PluginConstructionError, succeeded, type CallEffect, type PluginContext } from '../plugins/index.js';
-import { testQueue } from '../plugins/test-helpers.js';
-import { rejectionOf } from '../middleware/protocol/test-fixtures.js';
+import { testQueue } from '../../test/support/plugins/plugin-fixtures.js';
+import { rejectionOf } from '../../test/support/middleware/protocol-fixtures.js';
 import { anOutcome, callPlugin, mayHaveTakenEffect, PluginCallError, type LockHolder, type PluginCallFailure } from './plugin-call.js';
 
 const rejection = (promise: Promise<unknown>): Promise<PluginCallError> => rejectionOf(promise, PluginCallError);

@@ -3,10 +3,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DummyPreparator, failed, retryLater, succeeded, type Outcome, type Preparator as PreparatorPlugin } from '../plugins/index.js';
-import { testQueue } from '../plugins/test-helpers.js';
+import { testQueue } from '../../test/support/plugins/plugin-fixtures.js';
 import type { JobSpec } from '../spec/index.js';
 import { Preparator, ERR_STAGEIN_FAILED } from './preparator.js';
-import { fetchedJob, hang, jobSideEnv, pluginDoing, type JobSideEnv, type JobSideEnvOptions } from './testing/job-side-fixtures.js';
+import { fetchedJob, hang, jobSideEnv, pluginDoing, type JobSideEnv, type JobSideEnvOptions } from '../../test/support/agents/job-side-fixtures.js';
 
 const preparatorMethods = ['triggerPreparation', 'checkStageInStatus', 'resolveInputPaths'];
 

@@ -5,7 +5,7 @@ import { JobSourceError, type HarvesterDialogs, type HarvesterReports } from '..
 import { JobSpec, WorkSpec, type WorkerStatus } from '../spec/index.js';
 import type { NewDialogMessage } from '../store/index.js';
 import { ERR_PANDA_KILL, Propagator } from './propagator.js';
-import { jobSideEnv, jobTaken, RecordingJobSource, type JobSideEnv } from './testing/job-side-fixtures.js';
+import { jobSideEnv, jobTaken, RecordingJobSource, type JobSideEnv } from '../../test/support/agents/job-side-fixtures.js';
 
 async function withEnv(body: (t: JobSideEnv) => Promise<void>): Promise<void> {
   const t = await jobSideEnv({ settings: { propagator: { updateInterval: 60 } } });

@@ -3,10 +3,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DummyStager, failed, retryLater, succeeded, type Stager as StagerPlugin } from '../plugins/index.js';
-import { testQueue } from '../plugins/test-helpers.js';
+import { testQueue } from '../../test/support/plugins/plugin-fixtures.js';
 import type { JobSpec } from '../spec/index.js';
 import { Stager, ERR_STAGEOUT_FAILED } from './stager.js';
-import { hang, jobSideEnv, jobToTransfer, pluginDoing, type JobSideEnv, type JobSideEnvOptions } from './testing/job-side-fixtures.js';
+import { hang, jobSideEnv, jobToTransfer, pluginDoing, type JobSideEnv, type JobSideEnvOptions } from '../../test/support/agents/job-side-fixtures.js';
 
 const stagerMethods = ['triggerStageOut', 'checkStageOutStatus', 'zipOutput'];
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseQueueConfig, type QueueConfig } from '../config/index.js';
 import { startLocalBot, type LocalBot } from '../../test/support/local-bot.js';
 import { Submitter } from './submitter.js';
-import { insertPreparedJobs, withWorkerSideEnv } from './testing/worker-side-fixtures.js';
+import { insertPreparedJobs, withWorkerSideEnv } from '../../test/support/agents/worker-side-fixtures.js';
 
 describe('Submitter with its plugins in a bot', () => {
   let bot: LocalBot;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DummySubmitter, failed, LocalProcessSubmitter, retryLater, SharedFileMessenger, SimpleWorkerMaker, succeeded, type Outcome } from '../plugins/index.js';
-import { section, testContext } from '../plugins/test-helpers.js';
+import { section, testContext } from '../../test/support/plugins/plugin-fixtures.js';
 import type { WorkSpec } from '../spec/index.js';
 import { submissionOutcomeUnknownDiag, Submitter } from './submitter.js';
 import { defaultAgentSettings } from '../config/index.js';
@@ -30,7 +30,7 @@ import {
   workerQueue,
   type TestPlugins,
   type WorkerSideEnv,
-} from './testing/worker-side-fixtures.js';
+} from '../../test/support/agents/worker-side-fixtures.js';
 
 /** Moves past the submitter's checkInterval (queues and released workers rest that long) and runs a cycle. */
 async function nextCycle(w: WorkerSideEnv): Promise<Readonly<Record<string, number>>> {

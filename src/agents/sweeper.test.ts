@@ -10,7 +10,7 @@ import { LocalProcessSubmitter, LocalProcessSweeper, retryLater, succeeded, type
 import { JobSpec, type WorkSpec } from '../spec/index.js';
 import { Submitter } from './submitter.js';
 import { Sweeper } from './sweeper.js';
-import { insertPreparedJobs, insertWorker, SweeperDouble, withWorkerSideEnv, type WorkerSideEnv } from './testing/worker-side-fixtures.js';
+import { insertPreparedJobs, insertWorker, SweeperDouble, withWorkerSideEnv, type WorkerSideEnv } from '../../test/support/agents/worker-side-fixtures.js';
 
 /** Live (not zombie) processes of a process group, from ps. */
 function liveMembersOf(pgid: number): number[] {

@@ -13,7 +13,7 @@ import {
   resolveAccessPointsUnder,
   workerAccessPoint,
 } from './access-point.js';
-import { section, testQueue, withTempDir } from './test-helpers.js';
+import { section, testQueue, withTempDir } from '../../test/support/plugins/plugin-fixtures.js';
 
 test('${workerID} and $workerID expand to the worker ID, every occurrence', () => {
   const w = new WorkSpec({ workerID: 42 });

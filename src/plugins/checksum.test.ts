@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adler32Hex, adler32OfFile, adler32Update } from './checksum.js';
-import { withTempDir } from './test-helpers.js';
+import { withTempDir } from '../../test/support/plugins/plugin-fixtures.js';
 
 test('adler32 matches the published value and is spelled as 8 hex digits', () => {
   const state = { a: 1, b: 0 };

@@ -4,7 +4,7 @@ import { LocalProcessStateError } from './builtin/local-process-files.js';
 import { callEffectOf } from './call-effect.js';
 import { PluginAbortedError, PluginConstructionError, PluginOptionError, UnknownPluginError } from './errors.js';
 import { PluginFactory } from './factory.js';
-import { section } from './test-helpers.js';
+import { section } from '../../test/support/plugins/plugin-fixtures.js';
 
 const factory = new PluginFactory();
 // A provider for the rpc element, so a section naming it resolves as a middleware element.

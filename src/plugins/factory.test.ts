@@ -18,7 +18,7 @@ import { builtinPlugins } from './registry.js';
 import { DummySubmitter } from './builtin/dummy-submitter.js';
 import { DummySingletonSubmitter } from './builtin/dummy-singleton-submitter.js';
 import { missingContractMethods } from './user-plugins.js';
-import { section, testQueue, withTempDir } from './test-helpers.js';
+import { section, testQueue, withTempDir } from '../../test/support/plugins/plugin-fixtures.js';
 
 const request = (kind: PluginKind, name: string, module: string, options: Record<string, unknown> = {}) => ({
   queueName: 'Q1',

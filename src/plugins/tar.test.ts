@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TarEntryError, writeTar } from './tar.js';
-import { withTempDir } from './test-helpers.js';
+import { withTempDir } from '../../test/support/plugins/plugin-fixtures.js';
 
 // GNU tar, as Debian ships it, reads what we write.
 test('a written archive lists and extracts with tar, gzipped or not', async () => {

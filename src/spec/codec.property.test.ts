@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { collectSpecs, decodeSpec, decodeValue, decodeValues, encodeSpec, encodeValue, encodeValues, type JsonValue, type Spec } from './index.js';
-import { anySpec, dataValue, extraFields, fieldValue, sharedArguments } from './testing/arbitraries.js';
+import { anySpec, dataValue, extraFields, fieldValue, sharedArguments } from '../../test/support/spec/arbitraries.js';
 
 /** What actually crosses the wire: JSON text. */
 const overTheWire = <T>(json: T): T => JSON.parse(JSON.stringify(json)) as T;

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FileSpec, JobSpec, WorkSpec, type Spec } from '../spec/index.js';
-import { fieldValue } from '../spec/testing/arbitraries.js';
+import { fieldValue } from '../../test/support/spec/arbitraries.js';
 import type { FieldDef } from '../spec/spec.js';
 import {
   StoreArgumentError,

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseQueueConfig, type ConfigProblem } from '../../config/index.js';
 import { SecretRegistry } from '../../logging/index.js';
 import { PluginFactory, UnknownPluginError } from '../../plugins/index.js';
-import { withTempDir } from '../../plugins/test-helpers.js';
+import { withTempDir } from '../../../test/support/plugins/plugin-fixtures.js';
 import { exampleSlurmTemplate } from '../../../test/support/slurm-replay.js';
 import { checkQueues } from './queues.js';
 

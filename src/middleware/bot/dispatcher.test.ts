@@ -7,7 +7,7 @@ import { createLogger } from '../../logging/index.js';
 import { PluginFactory } from '../../plugins/index.js';
 import { MethodNotFoundError, RemoteMethodError } from '../errors.js';
 import type { JsonValue } from '../protocol/json.js';
-import { deferred, tempDirectory } from '../protocol/test-fixtures.js';
+import { deferred, tempDirectory } from '../../../test/support/middleware/protocol-fixtures.js';
 import { BotDispatcher } from './dispatcher.js';
 
 const log = createLogger({ level: 'silent' });

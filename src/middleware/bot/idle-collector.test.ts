@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { RecordingLogger } from '../protocol/test-fixtures.js';
+import { RecordingLogger } from '../../../test/support/middleware/protocol-fixtures.js';
 import { IdleCollector } from './idle-collector.js';
 
 const MB = 1024 * 1024;

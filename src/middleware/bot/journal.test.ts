@@ -8,7 +8,7 @@ import { ConnectionLostError, OutcomeUnknownError } from '../errors.js';
 import type { CallReply } from '../protocol/ledger.js';
 import type { JsonValue } from '../protocol/json.js';
 import type { CallHandler } from '../protocol/server-session.js';
-import { RecordingLogger, connectSessionPair, deferred, tempDirectory } from '../protocol/test-fixtures.js';
+import { RecordingLogger, connectSessionPair, deferred, tempDirectory } from '../../../test/support/middleware/protocol-fixtures.js';
 import { CallJournal, JournalCorruptError, JournalError } from './journal.js';
 
 let dir: { path: string; cleanup: () => void };

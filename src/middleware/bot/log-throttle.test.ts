@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RecordingLogger } from '../protocol/test-fixtures.js';
+import { RecordingLogger } from '../../../test/support/middleware/protocol-fixtures.js';
 import { LogThrottle } from './log-throttle.js';
 
 /** A clock and a timer the test moves by hand. */

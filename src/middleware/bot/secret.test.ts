@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { tempDirectory } from '../protocol/test-fixtures.js';
+import { tempDirectory } from '../../../test/support/middleware/protocol-fixtures.js';
 import { BotSecretError, ensureBotSecret, readBotSecret } from './secret.js';
 
 let dir: { path: string; cleanup: () => void };

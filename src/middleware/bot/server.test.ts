@@ -8,7 +8,7 @@ import { AuthenticationError, ConnectionLostError, DeadlineExceededError, Outcom
 import { ClientSession } from '../protocol/client-session.js';
 import { encodeFrame } from '../protocol/frames.js';
 import type { CallHandler } from '../protocol/server-session.js';
-import { RecordingLogger, TEST_SECRET, deferred, tempDirectory, tempJournal } from '../protocol/test-fixtures.js';
+import { RecordingLogger, TEST_SECRET, deferred, tempDirectory, tempJournal } from '../../../test/support/middleware/protocol-fixtures.js';
 import type { CallJournal } from './journal.js';
 import { DEFAULT_MAX_PRE_AUTH_CONNECTIONS, RpcServer, RpcServerOptionsError } from './server.js';
 import { BotSocketError } from './unix-socket.js';

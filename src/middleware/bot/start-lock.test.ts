@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { tempDirectory } from '../protocol/test-fixtures.js';
+import { tempDirectory } from '../../../test/support/middleware/protocol-fixtures.js';
 import { acquireStartLock, BotStartLockError } from './start-lock.js';
 
 let dir: { path: string; cleanup: () => void };

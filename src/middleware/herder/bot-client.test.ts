@@ -10,7 +10,7 @@ import { createLogger } from '../../logging/index.js';
 import { ensureBotSecret } from '../bot/secret.js';
 import { BotUnavailableError, MiddlewareError, OutcomeUnknownError } from '../errors.js';
 import type { CallHandler, ServerSessionOptions } from '../protocol/index.js';
-import { deferred, rejectionOf, tempJournal } from '../protocol/test-fixtures.js';
+import { deferred, rejectionOf, tempJournal } from '../../../test/support/middleware/protocol-fixtures.js';
 import type { CallPayload } from '../rpc/call-payload.js';
 import { InMemoryLink, type BotLink } from './bot-link.js';
 import { BotClient } from './bot-client.js';

@@ -17,7 +17,7 @@ import {
 import type { CallJournal } from '../bot/journal.js';
 import { Execution } from './ledger.js';
 import type { CallHandler } from './server-session.js';
-import { connectSessionPair, deferred, rejectionOf, tempJournal } from './test-fixtures.js';
+import { connectSessionPair, deferred, rejectionOf, tempJournal } from '../../../test/support/middleware/protocol-fixtures.js';
 
 const rejection = (promise: Promise<unknown>): Promise<MiddlewareError> => rejectionOf(promise, MiddlewareError);
 

@@ -4,7 +4,7 @@ import { ProtocolError } from '../errors.js';
 import { encodeFrame } from './frames.js';
 import { jsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 import { parseMessage } from './messages.js';
-import { connectSessionPair, tempJournal } from './test-fixtures.js';
+import { connectSessionPair, tempJournal } from '../../../test/support/middleware/protocol-fixtures.js';
 
 const nested = (depth: number, inner = ''): string => `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
 

@@ -25,7 +25,7 @@ import { encodeFrame } from './frames.js';
 import type { JsonValue } from './json.js';
 import type { Message } from './messages.js';
 import { ServerSession, type CallHandler } from './server-session.js';
-import { TEST_SECRET, connectSessionPair, deferred, tempJournal } from './test-fixtures.js';
+import { TEST_SECRET, connectSessionPair, deferred, tempJournal } from '../../../test/support/middleware/protocol-fixtures.js';
 
 let journal: CallJournal;
 let disposeJournal: () => void;

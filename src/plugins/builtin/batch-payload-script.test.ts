@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withTempDir } from '../test-helpers.js';
+import { withTempDir } from '../../../test/support/plugins/plugin-fixtures.js';
 import { payloadScriptPath, payloadScriptText, writeExecutable } from './batch-payload-script.js';
 
 describe('the payload script of a batch job', () => {

@@ -5,7 +5,7 @@ import { readFile, writeFile, access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkSpec } from '../../spec/index.js';
 import { expandAccessPoint } from '../access-point.js';
-import { testContext, withTempDir } from '../test-helpers.js';
+import { testContext, withTempDir } from '../../../test/support/plugins/plugin-fixtures.js';
 import { DummySubmitter } from './dummy-submitter.js';
 import { DummyMonitor } from './dummy-monitor.js';
 import { DummySweeper } from './dummy-sweeper.js';

@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobSpec, WorkSpec } from '../../spec/index.js';
-import { testContext, withTempDir } from '../test-helpers.js';
+import { testContext, withTempDir } from '../../../test/support/plugins/plugin-fixtures.js';
 import { LocalProcessSubmitter } from './local-process-submitter.js';
 import { LocalProcessMonitor } from './local-process-monitor.js';
 import { LocalProcessSweeper } from './local-process-sweeper.js';

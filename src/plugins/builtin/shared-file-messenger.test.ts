@@ -7,7 +7,7 @@ import { access, mkdir, readFile, readdir, readlink, utimes, writeFile } from 'n
 import { join } from 'node:path';
 import { FileSpec, JobSpec, WorkSpec } from '../../spec/index.js';
 import { adler32OfFile } from '../checksum.js';
-import { testContext, testQueue, withTempDir } from '../test-helpers.js';
+import { testContext, testQueue, withTempDir } from '../../../test/support/plugins/plugin-fixtures.js';
 import { SharedFileMessenger } from './shared-file-messenger.js';
 
 const ctx = testContext();

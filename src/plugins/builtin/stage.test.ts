@@ -6,7 +6,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileSpec, JobSpec } from '../../spec/index.js';
 import { adler32OfFile } from '../checksum.js';
-import { testContext, withTempDir } from '../test-helpers.js';
+import { testContext, withTempDir } from '../../../test/support/plugins/plugin-fixtures.js';
 import { DummyStager } from './dummy-stager.js';
 import { DummyPreparator } from './dummy-preparator.js';
 

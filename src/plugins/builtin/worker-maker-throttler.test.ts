@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobSpec } from '../../spec/index.js';
 import { PluginOptionError } from '../errors.js';
-import { section, testContext, testQueue } from '../test-helpers.js';
+import { section, testContext, testQueue } from '../../../test/support/plugins/plugin-fixtures.js';
 import { SimpleWorkerMaker } from './simple-worker-maker.js';
 import { SimpleThrottler, type MissedWorkerCounter, type MissedWorkerCriteria } from './simple-throttler.js';
 

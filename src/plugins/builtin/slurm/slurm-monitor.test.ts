@@ -6,7 +6,7 @@ import { WorkSpec } from '../../../spec/index.js';
 import { SlurmReplay, answerFrom, ok } from '../../../../test/support/slurm-replay.js';
 import type { WorkerCheck } from '../../contracts.js';
 import type { Outcome } from '../../outcome.js';
-import { testContext, testQueue, withTempDir } from '../../test-helpers.js';
+import { testContext, testQueue, withTempDir } from '../../../../test/support/plugins/plugin-fixtures.js';
 import { SlurmBulkMonitor } from './slurm-monitor.js';
 
 // The recorded jobs: id -> [job name's workerID, state]: 6 pending, 3 running, 2 completed, 4 failed (3:0),

@@ -7,7 +7,7 @@ import { JobSpec, WorkSpec } from '../../../spec/index.js';
 import { SlurmReplay, answerFrom, exampleSlurmTemplate, ok } from '../../../../test/support/slurm-replay.js';
 import type { CommandRequest, CommandResult } from '../../batch/command-runner.js';
 import { PluginOptionError } from '../../errors.js';
-import { testContext, testQueue, withTempDir } from '../../test-helpers.js';
+import { testContext, testQueue, withTempDir } from '../../../../test/support/plugins/plugin-fixtures.js';
 import { batchScriptName, SlurmSubmitter } from './slurm-submitter.js';
 
 const queue = testQueue({ queueName: 'Q', harvesterID: 'testid' });

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { WorkSpec } from '../../../spec/index.js';
 import { SlurmReplay } from '../../../../test/support/slurm-replay.js';
-import { testContext, testQueue, withTempDir } from '../../test-helpers.js';
+import { testContext, testQueue, withTempDir } from '../../../../test/support/plugins/plugin-fixtures.js';
 import { SlurmSweeper } from './slurm-sweeper.js';
 
 const ctx = testContext(testQueue({ harvesterID: 'testid' }));

@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentName, AgentSettings, QueueConfig } from '../../config/index.js';
-import { defaultAgentSettings } from '../../config/index.js';
+import type { AgentName, AgentSettings, QueueConfig } from '../../../src/config/index.js';
+import { defaultAgentSettings } from '../../../src/config/index.js';
 import type {
   EventRangesResult,
   EventRangesUpdateResult,
@@ -15,13 +15,13 @@ import type {
   JobUpdateResult,
   SourceStatus,
   WorkerUpdateResult,
-} from '../../communicator/index.js';
-import { createLogger } from '../../logging/index.js';
-import type { ContractsByKind, PluginKind } from '../../plugins/index.js';
-import { testQueue } from '../../plugins/test-helpers.js';
-import { FileSpec, JobSpec, type WorkSpec } from '../../spec/index.js';
-import { SqliteStore } from '../../store/index.js';
-import type { AgentEnvironment } from '../environment.js';
+} from '../../../src/communicator/index.js';
+import { createLogger } from '../../../src/logging/index.js';
+import type { ContractsByKind, PluginKind } from '../../../src/plugins/index.js';
+import { testQueue } from '../plugins/plugin-fixtures.js';
+import { FileSpec, JobSpec, type WorkSpec } from '../../../src/spec/index.js';
+import { SqliteStore } from '../../../src/store/index.js';
+import type { AgentEnvironment } from '../../../src/agents/environment.js';
 
 /** A clock that stands still until the test moves it. */
 export class TestClock {

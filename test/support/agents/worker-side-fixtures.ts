@@ -6,9 +6,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentName, AgentSettings, QueueConfig } from '../../config/index.js';
-import { defaultAgentSettings } from '../../config/index.js';
-import { BotUnavailableError, OutcomeUnknownError } from '../../middleware/errors.js';
+import type { AgentName, AgentSettings, QueueConfig } from '../../../src/config/index.js';
+import { defaultAgentSettings } from '../../../src/config/index.js';
+import { BotUnavailableError, OutcomeUnknownError } from '../../../src/middleware/errors.js';
 import {
   succeeded,
   type Monitor as MonitorPlugin,
@@ -17,11 +17,11 @@ import {
   type Submitter as SubmitterPlugin,
   type Sweeper as SweeperPlugin,
   type WorkerCheck,
-} from '../../plugins/index.js';
-import { testQueue } from '../../plugins/test-helpers.js';
-import { JobSpec, WorkSpec, type WorkerStatus, type WorkSpecFields } from '../../spec/index.js';
-import { SqliteStore } from '../../store/index.js';
-import type { AgentEnvironment } from '../environment.js';
+} from '../../../src/plugins/index.js';
+import { testQueue } from '../plugins/plugin-fixtures.js';
+import { JobSpec, WorkSpec, type WorkerStatus, type WorkSpecFields } from '../../../src/spec/index.js';
+import { SqliteStore } from '../../../src/store/index.js';
+import type { AgentEnvironment } from '../../../src/agents/environment.js';
 import { hang, RecordingJobSource, RecordingLog, TestClock, type TestPlugins } from './job-side-fixtures.js';
 
 export { hang, TestClock, type TestPlugins };

@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { CallJournal } from '../bot/journal.js';
-import { createChannelPair, type ChannelPairOptions } from './channel-pair.js';
-import { ClientSession, type ClientSessionOptions } from './client-session.js';
-import type { MiddlewareLogger } from './log.js';
-import { ServerSession, type CallHandler, type ServerSessionOptions } from './server-session.js';
+import { CallJournal } from '../../../src/middleware/bot/journal.js';
+import { createChannelPair, type ChannelPairOptions } from '../../../src/middleware/protocol/channel-pair.js';
+import { ClientSession, type ClientSessionOptions } from '../../../src/middleware/protocol/client-session.js';
+import type { MiddlewareLogger } from '../../../src/middleware/protocol/log.js';
+import { ServerSession, type CallHandler, type ServerSessionOptions } from '../../../src/middleware/protocol/server-session.js';
 
 export interface LogEntry {
   readonly level: 'debug' | 'info' | 'warn' | 'error';

@@ -1,9 +1,9 @@
 // fast-check generators for specs and the values they carry. Test support only (fast-check is a dev
 // dependency): not exported from the spec index; other layers' property tests may import it directly.
 import fc from 'fast-check';
-import type { FieldDef } from '../spec.js';
-import type { Spec, SpecKind } from '../index.js';
-import { EventSpec, FileSpec, JobSpec, WorkSpec } from '../index.js';
+import type { FieldDef } from '../../../src/spec/spec.js';
+import type { Spec, SpecKind } from '../../../src/spec/index.js';
+import { EventSpec, FileSpec, JobSpec, WorkSpec } from '../../../src/spec/index.js';
 
 const classes = { WorkSpec, JobSpec, FileSpec, EventSpec } as const;
 interface SpecByKind {

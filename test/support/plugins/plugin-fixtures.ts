@@ -3,9 +3,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PluginSection, QueueConfig } from '../config/index.js';
-import { createLogger } from '../logging/index.js';
-import type { PluginContext } from './contracts.js';
+import type { PluginSection, QueueConfig } from '../../../src/config/index.js';
+import { createLogger } from '../../../src/logging/index.js';
+import type { PluginContext } from '../../../src/plugins/contracts.js';
 
 export function section(name: string, module: string, options: Record<string, unknown> = {}, middleware?: string): PluginSection {
   return { name, module, bareFunctions: [], options, ...(middleware === undefined ? {} : { middleware }) };
