@@ -7,7 +7,7 @@
 // its session processes kills the relays too).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,9 +21,11 @@ import {
   assertNoSecretIn,
   botLogs,
   botSecret,
+  builtinSections,
   Herder,
   killAll,
   mySshdProcesses,
+  prepareBotHome,
   remoteQueue,
   submitRestExactlyOnce,
   suiteTestbed,
@@ -38,6 +40,27 @@ const { testbed, skip } = suiteTestbed();
 const TUNNELS = 3;
 /** How long the pool may take to have every slot up again after its links were killed. */
 const HEAL_BOUND_MS = 10_000;
+const PLUGIN_DIR = '/tmp/hv-fault-link-plugins';
+
+// A monitor whose call runs until the test opens its gate: a call certainly running in the bot when the links die.
+const gatedMonitor = `import { appendFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export class GatedMonitor {
+  constructor(options) {
+    this.markerDir = options.markerDir;
+  }
+
+  async checkWorkers(ctx, workSpecs) {
+    appendFileSync(join(this.markerDir, 'gated-started'), 'checkWorkers\\n');
+    while (!existsSync(join(this.markerDir, 'gate'))) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return { kind: 'succeeded', value: workSpecs.map(() => ({ status: 'running', diag: 'gated' })), diag: '' };
+  }
+}
+`;
 
 interface TransportCase {
   readonly title: string;
@@ -67,21 +90,28 @@ function linkLossSuite(transport: TransportCase): void {
     let bot: RemoteBot;
     let h: Herder;
     let queue: QueueConfig;
+    let rpc: Record<string, unknown>;
     const errorTexts = new Map<string, string>();
 
     before(async () => {
       bot = await remoteBot(testbed!, transport.botName, transport.port);
       await bot.stop().catch(() => undefined);
       await bot.cleanup();
+      await mkdir(PLUGIN_DIR, { recursive: true, mode: 0o755 });
+      await chmod(PLUGIN_DIR, 0o755);
+      await writeFile(join(PLUGIN_DIR, 'gated_monitor.mjs'), gatedMonitor, { mode: 0o644 });
+      await prepareBotHome(testbed!, bot, { pluginDirs: [PLUGIN_DIR] });
       await bot.start();
       h = new Herder(dir, 'herder-link');
-      queue = remoteQueue('fault_link', bot.rpc({ numTunnels: TUNNELS, callTimeout: 12, ...transport.rpc(testbed!) }));
+      rpc = bot.rpc({ numTunnels: TUNNELS, callTimeout: 12, ...transport.rpc(testbed!) });
+      queue = remoteQueue('fault_link', rpc);
     });
 
     after(async () => {
       await h.close();
       await bot.stop();
       await bot.cleanup();
+      await rm(PLUGIN_DIR, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -142,8 +172,16 @@ function linkLossSuite(transport: TransportCase): void {
       const root = await bot.makeRoot(`link-${host}`);
       const herderLog = join(dir, 'herder-link.log');
       const logOffset = existsSync(herderLog) ? statSync(herderLog).size : 0;
+      const gatedQueue = remoteQueue(`fault_link_gated_${host}`, rpc, {
+        submitter: builtinSections.submitter,
+        monitor: { name: 'GatedMonitor', module: 'gated_monitor.mjs', markerDir: root },
+      });
+      const gated = await h.plugin(gatedQueue, 'monitor');
       const batches = [workers(root, 600), workers(root, 600), workers(root, 600)];
       const calls: Promise<unknown>[] = batches.map((b) => submitter.submitWorkers(h.ctx(queue), b));
+      // Certainly running in the bot when the links die: the retry must be answered from its journal.
+      const gatedCall = gated.checkWorkers(h.ctx(gatedQueue), workers(root, 1));
+      assert.ok(await waitUntil(() => existsSync(join(root, 'gated-started')), 20_000, 5), 'the gated call runs in the bot');
       // The calls are on the wire (the bot is writing the first batch) when the connections die.
       const marker = join(batches[0]![20]!.accessPoint!, submittedLogName);
       assert.ok(await waitUntil(() => existsSync(marker), 20_000, 1), 'the bot is running the calls');
@@ -151,11 +189,14 @@ function linkLossSuite(transport: TransportCase): void {
       assert.ok(victims.length >= TUNNELS, `found the ${host} sshd processes of our ${TUNNELS} connections (${victims.length} processes)`);
       const others = new Set(testbed!.sshdPids(host).filter((pid) => !victims.includes(pid)));
       killAll(victims);
+      await writeFile(join(root, 'gate'), '');
       // Calls made while the pool has no link wait for one, and are answered once it reconnects.
       calls.push(...Array.from({ length: 4 }, () => monitor.checkWorkers(h.ctx(queue), [])));
 
       const killedAt = performance.now();
       const settled = await Promise.allSettled(calls);
+      const gatedOutcome = await gatedCall;
+      assert.equal(gatedOutcome.kind, 'succeeded', 'the call running in the bot when its link died was answered');
       t.diagnostic(`calls settled ${Math.round(performance.now() - killedAt)} ms after the kill`);
       let answered = 0;
       const failedIds = new Set<string>();
@@ -190,8 +231,13 @@ function linkLossSuite(transport: TransportCase): void {
       assert.ok(answeredAfterRetry.length >= 1, `a retried call was answered (${retriedIds.size} retried, ${failedIds.size} failed)`);
       // At least the first submission was running in the bot when its link died: its retry was answered from
       // the bot's journal (attached to the execution, or from its record), which the herder logs as replayed.
-      const replayed = logText.split('\n').filter((l) => l.includes('call answered from the bot journal')).length;
-      assert.ok(replayed >= 1, 'a retried call was answered from the bot\'s journal (replayed), not run again');
+      const replayedLines = logText.split('\n').filter((l) => l.includes('call answered from the bot journal'));
+      const replayed = replayedLines.length;
+      assert.ok(
+        replayedLines.some((l) => l.includes(`"queue":"fault_link_gated_${host}"`)),
+        'the call running when its link died was answered from the bot\'s journal (replayed), not run again',
+      );
+      assert.equal(readFileSync(join(root, 'gated-started'), 'utf8').split('\n').filter((l) => l !== '').length, 1, 'the gated plugin ran once');
       const starts = await journalStartsById();
       for (const id of retriedIds) assert.equal(starts.get(id), 1, `call ${id} started once in the bot, however often it was delivered`);
       t.diagnostic(`${retriedIds.size} calls retried over new links, ${answeredAfterRetry.length} of them answered, ${replayed} from the bot's journal`);
