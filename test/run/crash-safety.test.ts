@@ -2,7 +2,7 @@
 // lock expired, and the next run finishes every job without starting any worker (or job payload) twice.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TempDirs, runCli, writeJson } from '../cli/support.js';
 import {
@@ -15,6 +15,7 @@ import {
   repeated,
   tally,
   waitFor,
+  waitUntilStopped,
   type ListedJob,
 } from './support.js';
 
@@ -26,16 +27,6 @@ after(() => {
 });
 
 const JOBS = 30;
-
-/** kill() only queues SIGSTOP: wait (briefly, synchronously) until the kernel reports the process stopped. */
-function waitUntilStopped(pid: number): void {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T') return;
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop after SIGSTOP: ${stat}`);
-  }
-}
 
 describe('harvester run killed while submitting', () => {
   test('the next run finishes every job exactly once: no worker started twice, no payload run twice, no job lost', async () => {

@@ -148,6 +148,16 @@ export async function waitFor<T>(what: string, check: () => T | undefined, timeo
   }
 }
 
+/** kill() only queues SIGSTOP: waits (briefly, synchronously) until the kernel reports the process stopped. */
+export function waitUntilStopped(pid: number): void {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T') return;
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop after SIGSTOP: ${stat}`);
+  }
+}
+
 /** Waits until the process is gone (a zombie counts as gone: its parent may be an init that reaps late). */
 export function waitForProcessGone(pid: number, timeoutMs = 20_000): Promise<true> {
   return waitFor(`process ${pid} to exit`, () => (isProcessAlive(pid) ? undefined : true), timeoutMs, 50);

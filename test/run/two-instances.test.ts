@@ -5,7 +5,7 @@
 // a stuck process or a paused VM would) and the gate opens: only B can carry the work on until A resumes.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, TempDirs, writeJson } from '../cli/support.js';
 import {
@@ -19,6 +19,7 @@ import {
   repeated,
   tally,
   waitFor,
+  waitUntilStopped,
   type ListedJob,
   type RunHome,
 } from './support.js';
@@ -42,14 +43,6 @@ function submittedBy(home: RunHome): number {
   return logRecords(home.logFile)
     .filter((r) => r.msg === 'workers submitted' && Array.isArray(r['workerIDs']))
     .reduce((sum, r) => sum + (r['workerIDs'] as unknown[]).length, 0);
-}
-
-/** kill() only queues SIGSTOP: wait until the kernel reports the process stopped. */
-async function waitUntilStopped(pid: number): Promise<void> {
-  await waitFor(`process ${pid} stopped`, () => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T' ? true : undefined;
-  }, 5_000);
 }
 
 describe('two harvester instances on one database', () => {
@@ -77,7 +70,7 @@ describe('two harvester instances on one database', () => {
     await waitFor('B ready', () => (logRecords(b.logFile).some((r) => r.msg === 'harvester runtime ready') ? true : undefined), 60_000, 50);
 
     runA.child.kill('SIGSTOP');
-    await waitUntilStopped(runA.pid);
+    waitUntilStopped(runA.pid);
     writeFileSync(gate, '');
     await waitFor('B submitting workers while A is stalled', () => (submittedBy(b) > 0 ? true : undefined), 60_000, 50);
     runA.child.kill('SIGCONT');

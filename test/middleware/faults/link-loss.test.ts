@@ -6,8 +6,8 @@
 // and stdio (`harvester bot connect` in exec sessions of hpc's second sshd, which forwards nothing: killing
 // its session processes kills the relays too).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,10 +25,11 @@ import {
   Herder,
   killAll,
   mySshdProcesses,
-  prepareBotHome,
+  startBotWithPlugins,
   remoteQueue,
   submitRestExactlyOnce,
   suiteTestbed,
+  tearDownBotSuite,
   waitForWorkingRoute,
   waitUntil,
   workers,
@@ -95,25 +96,13 @@ function linkLossSuite(transport: TransportCase): void {
 
     before(async () => {
       bot = await remoteBot(testbed!, transport.botName, transport.port);
-      await bot.stop().catch(() => undefined);
-      await bot.cleanup();
-      await mkdir(PLUGIN_DIR, { recursive: true, mode: 0o755 });
-      await chmod(PLUGIN_DIR, 0o755);
-      await writeFile(join(PLUGIN_DIR, 'gated_monitor.mjs'), gatedMonitor, { mode: 0o644 });
-      await prepareBotHome(testbed!, bot, { pluginDirs: [PLUGIN_DIR] });
-      await bot.start();
+      await startBotWithPlugins(testbed!, bot, PLUGIN_DIR, { 'gated_monitor.mjs': gatedMonitor });
       h = new Herder(dir, 'herder-link');
       rpc = bot.rpc({ numTunnels: TUNNELS, callTimeout: 12, ...transport.rpc(testbed!) });
       queue = remoteQueue('fault_link', rpc);
     });
 
-    after(async () => {
-      await h.close();
-      await bot.stop();
-      await bot.cleanup();
-      await rm(PLUGIN_DIR, { recursive: true, force: true });
-      rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => tearDownBotSuite(h, bot, [PLUGIN_DIR, dir]));
 
     const client = () => h.provider.clientFor(queue.middlewares.rpc!);
     const allUp = () => client().status().every((s) => s.state === 'up');

@@ -4,8 +4,7 @@
 // RemoteMethodError carrying the plugin's own message and stack. Each plugin records every execution, so
 // the tests also check that a call ran exactly as often as it was made (never re-run by a retry).
 import assert from 'node:assert/strict';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,7 +18,8 @@ import {
   botSecret,
   builtinSections,
   Herder,
-  prepareBotHome,
+  startBotWithPlugins,
+  tearDownBotSuite,
   rejectionOf,
   remoteQueue,
   suiteTestbed,
@@ -84,27 +84,14 @@ describe('user plugins on the bot that hang or throw', { skip }, () => {
   const errorTexts = new Map<string, string>();
 
   before(async () => {
-    await mkdir(PLUGIN_DIR, { recursive: true, mode: 0o755 });
-    await chmod(PLUGIN_DIR, 0o755);
-    await writeFile(join(PLUGIN_DIR, 'hanging_monitor.mjs'), hangingMonitor, { mode: 0o644 });
-    await writeFile(join(PLUGIN_DIR, 'throwing_monitor.mjs'), throwingMonitor, { mode: 0o644 });
     bot = await remoteBot(testbed!, 'fault-plugin', 18902);
-    await bot.stop().catch(() => undefined);
-    await bot.cleanup();
-    await prepareBotHome(testbed!, bot, { pluginDirs: [PLUGIN_DIR] });
-    await bot.start();
+    await startBotWithPlugins(testbed!, bot, PLUGIN_DIR, { 'hanging_monitor.mjs': hangingMonitor, 'throwing_monitor.mjs': throwingMonitor });
     h = new Herder(dir, 'herder-plugin');
     // One tunnel: the hanging call and the prompt ones share a single SSH connection and RPC session.
     rpc = bot.rpc({ numTunnels: 1, callTimeout: CALL_TIMEOUT_S });
   });
 
-  after(async () => {
-    await h.close();
-    await bot.stop();
-    await bot.cleanup();
-    await rm(PLUGIN_DIR, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => tearDownBotSuite(h, bot, [PLUGIN_DIR, dir]));
 
   /** How often a marker plugin ran (one line per execution in its marker directory). */
   function executions(root: string): number {

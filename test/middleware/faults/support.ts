@@ -3,7 +3,7 @@
 // processes serving THIS process's connections (so killing them never touches other people's runs), and the
 // secret scan over every log the herder and the bot wrote.
 import assert from 'node:assert/strict';
-import { chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseQueueConfig, type QueueConfig } from '../../../src/config/index.js';
@@ -243,6 +243,28 @@ export async function prepareBotHome(testbed: Testbed, bot: RemoteBot, master: R
   const file = join(bot.absoluteHome, 'harvester.json');
   await writeFile(file, JSON.stringify(master), { mode: 0o644 });
   await chown(file, testbed.user.uid, -1);
+}
+
+/**
+ * A fresh bot on hpc whose home names `pluginDir` (on the shared /tmp, readable by the bot's user) holding
+ * these plugin modules (file name -> source): stopped and wiped first, then started.
+ */
+export async function startBotWithPlugins(testbed: Testbed, bot: RemoteBot, pluginDir: string, modules: Readonly<Record<string, string>>): Promise<void> {
+  await bot.stop().catch(() => undefined);
+  await bot.cleanup();
+  await mkdir(pluginDir, { recursive: true, mode: 0o755 });
+  await chmod(pluginDir, 0o755);
+  for (const [name, source] of Object.entries(modules)) await writeFile(join(pluginDir, name), source, { mode: 0o644 });
+  await prepareBotHome(testbed, bot, { pluginDirs: [pluginDir] });
+  await bot.start();
+}
+
+/** A suite's teardown: the herder closed, the bot stopped and its home removed, the suite's directories removed. */
+export async function tearDownBotSuite(h: Herder | undefined, bot: RemoteBot | undefined, paths: readonly string[]): Promise<void> {
+  await h?.close();
+  await bot?.stop();
+  await bot?.cleanup();
+  for (const path of paths) await rm(path, { recursive: true, force: true });
 }
 
 /** Every file under the bot's <home>/logs (bot.log, bot.stdout, bot.stderr), with its content. */
