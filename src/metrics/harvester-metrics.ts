@@ -133,7 +133,7 @@ export class HarvesterMetrics {
     });
     this.#pluginCallErrors = new Counter({ name: metricNames.pluginCallErrors, help: 'Plugin calls that threw', labelNames: ['queue', 'method', 'where'], registers });
     this.#storeClaimSeconds = new Histogram({ name: metricNames.storeClaimSeconds, help: 'Latency of the store claims agents make', labelNames: ['method'], buckets: claimBuckets, registers });
-    this.#collectErrors = new Counter({ name: metricNames.collectErrors, help: 'Scrape-time sources that failed (store counts, routes)', labelNames: ['source'], registers });
+    this.#collectErrors = new Counter({ name: metricNames.collectErrors, help: 'Scrape-time sources that failed (store counts, routes); a failure shows from the next scrape', labelNames: ['source'], registers });
     this.#defineScrapeGauges(registers);
     if (opts.processMetrics === true) {
       collectDefaultMetrics({ register: this.registry });
