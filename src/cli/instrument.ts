@@ -91,7 +91,10 @@ function timedPlugin(plugin: object, queue: QueueConfig, kind: PluginKind, metri
             return result;
           } catch (error) {
             threw = error;
-            if (property === 'submitWorkers') metrics.submission(queueName, { submitted: 0, failed: 0, error: error instanceof Error ? error.message : String(error) });
+            if (property === 'submitWorkers') {
+              const workers = Array.isArray(args[1]) ? args[1].length : 0;
+              metrics.submission(queueName, { submitted: 0, failed: 0, workers, error: error instanceof Error ? error.message : String(error) });
+            }
             throw error;
           } finally {
             metrics.pluginCall(queueName, property, where, (performance.now() - started) / 1000, threw !== undefined);
@@ -135,8 +138,9 @@ export function sqliteSizeBytes(databaseFile: string): number | undefined {
 
 /** Each route's state, with the bot's health when a link is up (asked in parallel, each within timeoutMs). */
 export async function sampleRoutes(clients: readonly BotClient[], timeoutMs: number, onNoAnswer: (route: string, error: unknown) => void): Promise<RouteSample[]> {
+  // A route nothing has used yet has no links to count: it shows up once its pool starts.
   return Promise.all(
-    clients.map(async (client) => {
+    clients.filter((client) => client.snapshot().started).map(async (client) => {
       const snap = client.snapshot();
       let bot: RouteSample['bot'];
       if (snap.linksUp > 0) {

@@ -42,6 +42,7 @@ export const metricNames = {
   botCallsInFlight: 'harvester_bot_calls_in_flight',
   botJournalBytes: 'harvester_bot_journal_bytes',
   botHealthSeconds: 'harvester_bot_health_round_trip_seconds',
+  workerSubmissions: 'harvester_worker_submissions_total',
   storeSize: 'harvester_store_size_bytes',
   storeClaimSeconds: 'harvester_store_claim_seconds',
   collectErrors: 'harvester_metrics_collect_errors_total',
@@ -109,6 +110,7 @@ export class HarvesterMetrics {
   readonly #pluginCallSeconds: Histogram<'queue' | 'method' | 'where'>;
   readonly #pluginCallErrors: Counter<'queue' | 'method' | 'where'>;
   readonly #storeClaimSeconds: Histogram<'method'>;
+  readonly #workerSubmissions: Counter<'queue' | 'status'>;
   readonly #collectErrors: Counter<'source'>;
   #sources: ScrapeSources = {};
 
@@ -132,6 +134,12 @@ export class HarvesterMetrics {
       registers,
     });
     this.#pluginCallErrors = new Counter({ name: metricNames.pluginCallErrors, help: 'Plugin calls that threw', labelNames: ['queue', 'method', 'where'], registers });
+    this.#workerSubmissions = new Counter({
+      name: metricNames.workerSubmissions,
+      help: "Workers the submitter plugin answered for, by queue and outcome (submitted, failed; 'error' per worker of a call that threw)",
+      labelNames: ['queue', 'status'],
+      registers,
+    });
     this.#storeClaimSeconds = new Histogram({ name: metricNames.storeClaimSeconds, help: 'Latency of the store claims agents make', labelNames: ['method'], buckets: claimBuckets, registers });
     this.#collectErrors = new Counter({ name: metricNames.collectErrors, help: 'Scrape-time sources that failed (store counts, routes); a failure shows from the next scrape', labelNames: ['source'], registers });
     this.#defineScrapeGauges(registers);
@@ -161,7 +169,10 @@ export class HarvesterMetrics {
   }
 
   /** What a queue's submitWorkers call came to (the plugin wrapper reads its outcomes). */
-  submission(queue: string, result: { readonly submitted: number; readonly failed: number; readonly error?: string }): void {
+  submission(queue: string, result: { readonly submitted: number; readonly failed: number; readonly error?: string; readonly workers?: number }): void {
+    if (result.submitted > 0) this.#workerSubmissions.inc({ queue, status: 'submitted' }, result.submitted);
+    if (result.failed > 0) this.#workerSubmissions.inc({ queue, status: 'failed' }, result.failed);
+    if (result.workers !== undefined && result.workers > 0 && result.submitted + result.failed === 0) this.#workerSubmissions.inc({ queue, status: 'error' }, result.workers);
     const nothing = result.submitted === 0 && (result.failed > 0 || result.error !== undefined);
     const before = this.#submissions.get(queue)?.failingInARow ?? 0;
     this.#submissions.set(queue, { at: new Date().toISOString(), ...result, failingInARow: nothing ? before + 1 : 0 });
