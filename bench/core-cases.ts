@@ -34,6 +34,19 @@ export const quickCorePlan: CorePlan = {
 
 type Progress = (line: string) => void;
 
+/** Whether the agents report to a metrics registry, as in `harvester run` (bench:core --metrics). */
+export type MetricsMode = 'off' | 'on';
+
+/** Case ids with metrics on carry this suffix; those with metrics off keep the ids the targets use. */
+export function withMetricsId(id: string, mode: MetricsMode): string {
+  return mode === 'on' ? `${id}@metrics` : id;
+}
+
+/** The modes of run `run`, alternating which goes first so drift of a noisy machine falls on both alike. */
+function modeOrder(modes: readonly MetricsMode[], run: number): readonly MetricsMode[] {
+  return run % 2 === 0 ? modes : [...modes].reverse();
+}
+
 const median = (values: readonly number[], what: string): number => summarize(values, what).median;
 const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
 
@@ -58,33 +71,54 @@ function splitDetail(runs: readonly LifecycleRun[], stage: StageName, workers: n
 }
 
 /** Runs the lifecycle warmups + runs times (each in a fresh environment) and checks every run swept all. */
-async function repeatLifecycle(plan: RepeatPlan, workers: number, batches: LifecycleRun['batches'], log: Logger, progress: Progress, label: string): Promise<LifecycleRun[]> {
-  const runs: LifecycleRun[] = [];
+async function repeatLifecycle(
+  plan: RepeatPlan,
+  workers: number,
+  batches: LifecycleRun['batches'],
+  log: Logger,
+  progress: Progress,
+  label: string,
+  modes: readonly MetricsMode[],
+  scrapes: number[],
+): Promise<Map<MetricsMode, LifecycleRun[]>> {
+  const runs = new Map<MetricsMode, LifecycleRun[]>(modes.map((m) => [m, []]));
   for (let run = 0; run < plan.warmups + plan.runs; run++) {
     const warm = run < plan.warmups;
-    progress(`${label}: ${warm ? 'warm-up' : `run ${run - plan.warmups + 1} of ${plan.runs}`}`);
-    const result = await runLifecycle({ workers, batches, log });
-    checkAllSwept(result);
-    if (!warm) runs.push(result);
+    for (const mode of modeOrder(modes, run)) {
+      progress(`${label}${modes.length > 1 ? `, metrics ${mode}` : ''}: ${warm ? 'warm-up' : `run ${run - plan.warmups + 1} of ${plan.runs}`}`);
+      const result = await runLifecycle({ workers, batches, log, metrics: mode === 'on', scrapes });
+      checkAllSwept(result);
+      if (!warm) runs.get(mode)!.push(result);
+    }
   }
   return runs;
 }
 
 /** `workers` workers submitted, monitored and swept with the default batch sizes: total and per stage. */
-export async function lifecycleCases(plan: CorePlan['lifecycle'], log: Logger, progress: Progress): Promise<CoreCaseResult[]> {
+export async function lifecycleCases(
+  plan: CorePlan['lifecycle'],
+  log: Logger,
+  progress: Progress,
+  modes: readonly MetricsMode[] = ['off'],
+  scrapes: number[] = [],
+): Promise<CoreCaseResult[]> {
   const n = plan.workers;
-  const runs = await repeatLifecycle(plan, n, defaultBatches, log, progress, `lifecycle of ${n} workers (batches ${defaultBatches.submitter}/${defaultBatches.monitor}/${defaultBatches.sweeper})`);
-  const totals = runs.map((r) => r.totalMs);
-  const results = [
-    coreResult(`lifecycle/total/N=${n}`, `lifecycle of ${n} workers: all stages`, 'ms', plan, totals, {
-      workers: n,
-      perWorkerUs: round((median(totals, 'lifecycle total') * 1000) / n),
-      batchSystemMs: round(median(runs.map((r) => r.batchSystemMs), 'batch system')),
-      ...defaultBatchDetail(),
-    }),
-  ];
-  for (const stage of stageNames) {
-    results.push(coreResult(`lifecycle/${stage}/N=${n}`, `  ${stage}`, 'ms', plan, runs.map((r) => stageOf(r, stage).ms), splitDetail(runs, stage, n)));
+  const byMode = await repeatLifecycle(plan, n, defaultBatches, log, progress, `lifecycle of ${n} workers (batches ${defaultBatches.submitter}/${defaultBatches.monitor}/${defaultBatches.sweeper})`, modes, scrapes);
+  const results: CoreCaseResult[] = [];
+  for (const [mode, runs] of byMode) {
+    const totals = runs.map((r) => r.totalMs);
+    const on = mode === 'on' ? ', metrics on' : '';
+    results.push(
+      coreResult(withMetricsId(`lifecycle/total/N=${n}`, mode), `lifecycle of ${n} workers: all stages${on}`, 'ms', plan, totals, {
+        workers: n,
+        perWorkerUs: round((median(totals, 'lifecycle total') * 1000) / n),
+        batchSystemMs: round(median(runs.map((r) => r.batchSystemMs), 'batch system')),
+        ...defaultBatchDetail(),
+      }),
+    );
+    for (const stage of stageNames) {
+      results.push(coreResult(withMetricsId(`lifecycle/${stage}/N=${n}`, mode), `  ${stage}${on}`, 'ms', plan, runs.map((r) => stageOf(r, stage).ms), splitDetail(runs, stage, n)));
+    }
   }
   return results;
 }
@@ -111,33 +145,45 @@ export function cycleCaseId(stage: StageName, workers: number): string {
  * large size, run by run (small, then large, then the next run), so each large sample has a small one taken
  * moments before it: the per-run ratios of per-worker cost are steadier than a ratio of two medians.
  */
-export async function cycleCases(plan: CorePlan['cycles'], log: Logger, progress: Progress): Promise<CoreCaseResult[]> {
+export async function cycleCases(
+  plan: CorePlan['cycles'],
+  log: Logger,
+  progress: Progress,
+  modes: readonly MetricsMode[] = ['off'],
+  scrapes: number[] = [],
+): Promise<CoreCaseResult[]> {
   const sizes = [plan.small, plan.large] as const;
-  const runs = new Map<number, LifecycleRun[]>(sizes.map((n) => [n, []]));
+  const key = (n: number, mode: MetricsMode): string => `${n}/${mode}`;
+  const runs = new Map<string, LifecycleRun[]>(sizes.flatMap((n) => modes.map((mode) => [key(n, mode), []] as [string, LifecycleRun[]])));
   for (let run = 0; run < plan.warmups + plan.runs; run++) {
     const warm = run < plan.warmups;
-    for (const n of sizes) {
-      progress(`one cycle per stage over ${n} workers: ${warm ? 'warm-up' : `run ${run - plan.warmups + 1} of ${plan.runs}`}`);
-      const result = await runLifecycle({ workers: n, batches: { submitter: n, monitor: n, sweeper: n }, log });
-      checkAllSwept(result);
-      for (const stage of result.stages) {
-        if (stage.cycles !== 1) throw new CoreBenchCheckError(`took ${stage.cycles} cycles; one cycle should cover all ${n} workers`, stage.stage, undefined);
+    for (const mode of modeOrder(modes, run)) {
+      for (const n of sizes) {
+        progress(`one cycle per stage over ${n} workers${modes.length > 1 ? `, metrics ${mode}` : ''}: ${warm ? 'warm-up' : `run ${run - plan.warmups + 1} of ${plan.runs}`}`);
+        const result = await runLifecycle({ workers: n, batches: { submitter: n, monitor: n, sweeper: n }, log, metrics: mode === 'on', scrapes });
+        checkAllSwept(result);
+        for (const stage of result.stages) {
+          if (stage.cycles !== 1) throw new CoreBenchCheckError(`took ${stage.cycles} cycles; one cycle should cover all ${n} workers`, stage.stage, undefined);
+        }
+        if (!warm) runs.get(key(n, mode))!.push(result);
       }
-      if (!warm) runs.get(n)!.push(result);
     }
   }
-  const small = runs.get(plan.small)!;
-  const large = runs.get(plan.large)!;
   const results: CoreCaseResult[] = [];
-  for (const stage of stageNames) {
-    for (const [n, sized] of [[plan.small, small], [plan.large, large]] as const) {
-      const detail: Record<string, number> = splitDetail(sized, stage, n);
-      if (n === plan.large) {
-        const ratios = large.map((r, i) => stageOf(r, stage).ms / plan.large / (stageOf(small[i]!, stage).ms / plan.small));
-        detail['perWorkerRatioToSmall'] = round(median(ratios, `${stage} ratio`), 2);
-        detail['smallWorkers'] = plan.small;
+  for (const mode of modes) {
+    const small = runs.get(key(plan.small, mode))!;
+    const large = runs.get(key(plan.large, mode))!;
+    for (const stage of stageNames) {
+      for (const [n, sized] of [[plan.small, small], [plan.large, large]] as const) {
+        const detail: Record<string, number> = splitDetail(sized, stage, n);
+        if (n === plan.large) {
+          const ratios = large.map((r, i) => stageOf(r, stage).ms / plan.large / (stageOf(small[i]!, stage).ms / plan.small));
+          detail['perWorkerRatioToSmall'] = round(median(ratios, `${stage} ratio`), 2);
+          detail['smallWorkers'] = plan.small;
+        }
+        const on = mode === 'on' ? ', metrics on' : '';
+        results.push(coreResult(withMetricsId(cycleCaseId(stage, n), mode), `${cycleLabels[stage]}, ${n}${on}`, 'ms', plan, sized.map((r) => stageOf(r, stage).ms), detail));
       }
-      results.push(coreResult(cycleCaseId(stage, n), `${cycleLabels[stage]}, ${n}`, 'ms', plan, sized.map((r) => stageOf(r, stage).ms), detail));
     }
   }
   return results;

@@ -6,8 +6,8 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../src/logging/index.js';
-import { claimCase, cycleCases, defaultCorePlan, lifecycleCases, quickCorePlan } from './core-cases.js';
-import { evaluateCoreTargets, monitorTargetWorkers, renderCoreTable, writeCoreReport, type MemoryMark } from './core-report.js';
+import { claimCase, cycleCases, defaultCorePlan, lifecycleCases, quickCorePlan, type MetricsMode } from './core-cases.js';
+import { evaluateCoreTargets, metricsCostLines, monitorTargetWorkers, renderCoreTable, writeCoreReport, type MemoryMark } from './core-report.js';
 import { peakRssMB, type CoreCaseResult } from './core-results.js';
 
 const defaultOutput = fileURLToPath(new URL('../../bench-results/core.json', import.meta.url));
@@ -24,8 +24,17 @@ const load = (): string =>
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { quick: { type: 'boolean', default: false }, output: { type: 'string', default: defaultOutput } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      output: { type: 'string', default: defaultOutput },
+      // both: every lifecycle and cycle case with metrics off and on, run by run (order alternating).
+      metrics: { type: 'string', default: 'both' },
+    },
   });
+  const modesByOption: Record<string, readonly MetricsMode[]> = { off: ['off'], on: ['on'], both: ['off', 'on'] };
+  const modes = modesByOption[values.metrics];
+  if (modes === undefined) throw new Error(`--metrics takes off, on or both, not '${values.metrics}'`);
+  const scrapes: number[] = [];
   const plan = values.quick ? quickCorePlan : defaultCorePlan;
   const started = performance.now();
   const loadAtStart = load();
@@ -34,9 +43,9 @@ async function main(): Promise<number> {
   const cases: CoreCaseResult[] = [];
   const memory: MemoryMark[] = [{ after: 'start', peakRssMB: peakRssMB() }];
 
-  cases.push(...(await lifecycleCases(plan.lifecycle, log, progress)));
+  cases.push(...(await lifecycleCases(plan.lifecycle, log, progress, modes, scrapes)));
   memory.push({ after: `the lifecycle of ${plan.lifecycle.workers}`, peakRssMB: peakRssMB() });
-  cases.push(...(await cycleCases(plan.cycles, log, progress)));
+  cases.push(...(await cycleCases(plan.cycles, log, progress, modes, scrapes)));
   memory.push({ after: `the cycles over ${plan.cycles.large}`, peakRssMB: peakRssMB() });
   cases.push(await claimCase(plan.claims, log, progress));
   memory.push({ after: 'the claims', peakRssMB: peakRssMB() });
@@ -47,10 +56,19 @@ async function main(): Promise<number> {
     'stages time only the agents\' cycles; the dummy batch system moving workers along (status files) is not counted',
     'where the time goes: store = SqliteStore calls; plugins = the dummy plugins (status files in each access point); agent = the rest (for the submitter: creating the access point directories)',
   ];
+  if (modes.includes('on')) {
+    const sorted = [...scrapes].sort((a, b) => a - b);
+    const mid = sorted.length === 0 ? undefined : sorted[Math.floor(sorted.length / 2)];
+    notes.push(
+      `metrics on: the agents report to a HarvesterMetrics registry through the same wrappers as harvester run (cycle observer, timed claims and plugin calls); ${sorted.length} scrapes after the stages, untimed, median ${mid?.toFixed(1) ?? '-'} ms, max ${sorted.at(-1)?.toFixed(1) ?? '-'} ms`,
+      "claimWorkers measures the store alone (no wrapper): run with metrics off only",
+    );
+  }
   if (values.quick) notes.push(`--quick: fewer and smaller runs (no ${monitorTargetWorkers}-worker monitor target); do not compare these numbers`);
   process.stdout.write(renderCoreTable(cases, targets, memory, notes));
+  if (modes.length > 1) process.stdout.write(metricsCostLines(cases));
   const wallSeconds = (performance.now() - started) / 1000;
-  await writeCoreReport(values.output, { plan, cases, targets, memory, notes, wallSeconds });
+  await writeCoreReport(values.output, { plan, cases, targets, memory, notes, wallSeconds, metrics: values.metrics });
   progress(`wrote ${values.output} (${wallSeconds.toFixed(0)} s)`);
   return 0;
 }
