@@ -25,24 +25,27 @@ export function instrumentEnvironment(env: AgentEnvironment, metrics: HarvesterM
 export function timedStore(store: Store, metrics: HarvesterMetrics): Store {
   const timed = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof property !== 'string' || !property.startsWith('claim') || typeof value !== 'function') {
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      }
+    get(target, property) {
+      // The store itself as receiver: its getters and methods use private fields a proxy does not have.
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
       let wrapper = timed.get(property);
-      if (wrapper === undefined) {
-        const method = value as (...a: unknown[]) => Promise<unknown>;
-        wrapper = async (...args: unknown[]) => {
-          const started = performance.now();
-          try {
-            return await method.apply(target, args);
-          } finally {
-            metrics.storeClaim(property, (performance.now() - started) / 1000);
-          }
-        };
+      if (wrapper !== undefined) return wrapper;
+      if (typeof property !== 'string' || !property.startsWith('claim')) {
+        wrapper = (value as (...a: unknown[]) => unknown).bind(target);
         timed.set(property, wrapper);
+        return wrapper;
       }
+      const method = value as (...a: unknown[]) => Promise<unknown>;
+      wrapper = async (...args: unknown[]) => {
+        const started = performance.now();
+        try {
+          return await method.apply(target, args);
+        } finally {
+          metrics.storeClaim(property, (performance.now() - started) / 1000);
+        }
+      };
+      timed.set(property, wrapper);
       return wrapper;
     },
   });
