@@ -4,7 +4,7 @@
 import type { QueueConfig } from '../config/index.js';
 import type { BotClient } from '../middleware/index.js';
 import { routeLabel } from '../middleware/index.js';
-import type { AgentCycleRecord, HarvesterMetrics, SubmissionRecord } from '../metrics/index.js';
+import type { AgentCycleRecord, HarvesterMetrics, PluginCallRecord, SubmissionRecord } from '../metrics/index.js';
 import { pluginKinds } from '../plugins/index.js';
 import { programVersion } from '../version.js';
 
@@ -41,6 +41,8 @@ export interface InstanceStatus {
   readonly queues: readonly { readonly name: string; readonly routes: readonly string[] }[];
   readonly agents: Readonly<Record<string, AgentCycleRecord>>;
   readonly submissions: Readonly<Record<string, SubmissionRecord>>;
+  /** By queue, then plugin kind (submitter, monitor, sweeper, ...): the queue's last plugin call of that kind. */
+  readonly pluginCalls: Readonly<Record<string, Readonly<Record<string, PluginCallRecord>>>>;
   readonly routes: readonly RouteStatus[];
 }
 
@@ -66,7 +68,7 @@ export interface StatusSources {
 
 export async function instanceStatus(src: StatusSources): Promise<InstanceStatus> {
   const queues = src.queues.map((q) => ({ name: q.queueName, routes: routesOf(q) }));
-  const { agents, submissions } = src.metrics.activity();
+  const { agents, submissions, pluginCalls } = src.metrics.activity();
   const url = src.metricsUrl();
   return {
     instance: {
@@ -80,6 +82,7 @@ export async function instanceStatus(src: StatusSources): Promise<InstanceStatus
     queues,
     agents,
     submissions,
+    pluginCalls,
     routes: await Promise.all(src.routes().map((client) => routeStatus(client, queues))),
   };
 }

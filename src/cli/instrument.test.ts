@@ -79,5 +79,7 @@ describe('instrument', () => {
     assert.equal(await count(metrics, 'harvester_worker_submissions_total{queue="Q",status="submitted"}'), 1);
     assert.equal(await count(metrics, 'harvester_worker_submissions_total{queue="Q",status="failed"}'), 2);
     assert.deepEqual(metrics.activity().submissions.Q, { ...metrics.activity().submissions.Q, submitted: 1, failed: 2, failingInARow: 0 });
+    const last = metrics.activity().pluginCalls.Q?.submitter;
+    assert.deepEqual([last?.method, last?.failed], ['checkWorkers', true], "the queue's last call of its submitter plugin");
   });
 });

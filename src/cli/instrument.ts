@@ -100,7 +100,7 @@ function timedPlugin(plugin: object, queue: QueueConfig, kind: PluginKind, metri
             }
             throw error;
           } finally {
-            metrics.pluginCall(queueName, property, where, (performance.now() - started) / 1000, threw !== undefined);
+            metrics.pluginCall(queueName, property, where, (performance.now() - started) / 1000, threw !== undefined, kind);
           }
         };
         methods.set(property, wrapper);

@@ -99,10 +99,19 @@ export interface SubmissionRecord {
   readonly failingInARow: number;
 }
 
+/** A queue's last plugin call of one kind (submitter, monitor, ...), for `harvester status`. */
+export interface PluginCallRecord {
+  readonly at: string;
+  readonly method: string;
+  readonly seconds: number;
+  readonly failed: boolean;
+}
+
 export class HarvesterMetrics {
   readonly registry = new Registry();
   readonly #agents = new Map<string, AgentCycleRecord>();
   readonly #submissions = new Map<string, SubmissionRecord>();
+  readonly #queueCalls = new Map<string, Map<string, PluginCallRecord>>();
   readonly #agentCycleSeconds: Histogram<'agent'>;
   readonly #agentCycleItems: Counter<'agent' | 'action'>;
   readonly #agentCycleErrors: Counter<'agent'>;
@@ -179,13 +188,28 @@ export class HarvesterMetrics {
   }
 
   /** The agents' last cycles and the queues' last submissions, for the status endpoint. */
-  activity(): { readonly agents: Readonly<Record<string, AgentCycleRecord>>; readonly submissions: Readonly<Record<string, SubmissionRecord>> } {
-    return { agents: Object.fromEntries(this.#agents), submissions: Object.fromEntries(this.#submissions) };
+  activity(): {
+    readonly agents: Readonly<Record<string, AgentCycleRecord>>;
+    readonly submissions: Readonly<Record<string, SubmissionRecord>>;
+    /** By queue, then plugin kind: the last call. */
+    readonly pluginCalls: Readonly<Record<string, Readonly<Record<string, PluginCallRecord>>>>;
+  } {
+    return {
+      agents: Object.fromEntries(this.#agents),
+      submissions: Object.fromEntries(this.#submissions),
+      pluginCalls: Object.fromEntries([...this.#queueCalls].map(([queue, calls]) => [queue, Object.fromEntries(calls)])),
+    };
   }
 
-  pluginCall(queue: string, method: string, where: CallPlace, seconds: number, threw: boolean): void {
+  /** One plugin call ended; `kind` (the plugin's section: submitter, monitor, ...) keeps the queue's last call per kind. */
+  pluginCall(queue: string, method: string, where: CallPlace, seconds: number, threw: boolean, kind?: string): void {
     this.#pluginCallSeconds.observe({ queue, method, where }, seconds);
     if (threw) this.#pluginCallErrors.inc({ queue, method, where });
+    if (kind !== undefined) {
+      let calls = this.#queueCalls.get(queue);
+      if (calls === undefined) this.#queueCalls.set(queue, (calls = new Map()));
+      calls.set(kind, { at: new Date().toISOString(), method, seconds, failed: threw });
+    }
   }
 
   storeClaim(method: string, seconds: number): void {

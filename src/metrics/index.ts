@@ -7,6 +7,7 @@ export {
   type AgentCycleRecord,
   type CountsByQueue,
   type HarvesterMetricsOptions,
+  type PluginCallRecord,
   type RouteSample,
   type ScrapeSources,
   type SubmissionRecord,

@@ -35,6 +35,7 @@ const instanceStatusSchema = z.looseObject({
     z.string(),
     z.looseObject({ at: z.string(), submitted: z.number(), failed: z.number(), error: z.string().optional(), failingInARow: z.number() }),
   ),
+  pluginCalls: z.record(z.string(), z.record(z.string(), z.looseObject({ at: z.string(), method: z.string(), seconds: z.number(), failed: z.boolean() }))),
   routes: z.array(
     z.looseObject({
       route: z.string(),
@@ -200,6 +201,22 @@ export function formatReport(r: StatusReport): string {
       }),
     ),
   );
+  const calls = r.instance?.pluginCalls ?? {};
+  const activity = r.queues.filter((q) => calls[q.name] !== undefined);
+  if (activity.length > 0) {
+    out.push(
+      '',
+      formatTable(
+        ['queue', 'last call of each plugin'],
+        activity.map((q) => ({
+          queue: q.name,
+          'last call of each plugin': Object.entries(calls[q.name]!)
+            .map(([kind, c]) => `${kind} ${ago(c.at)} (${c.method}${c.failed ? ', failed' : ''})`)
+            .join(', '),
+        })),
+      ),
+    );
+  }
   const agents = Object.entries(r.instance?.agents ?? {});
   if (agents.length > 0) {
     out.push(
