@@ -225,7 +225,7 @@ describe('harvester run with metrics, and harvester status', () => {
       if (isProcessAlive(pid)) await stopDaemon(pid);
     });
 
-    const reachable = await statusUntil(run.home, 'the route reachable with workers submitted', (s) => s.instance?.routes.some((r) => r.reachable) === true && (s.queues.find((q) => q.name === 'remoteq')?.workers.submitted ?? 0) > 0, 120_000);
+    const reachable = await statusUntil(run.home, 'the route reachable with workers made', (s) => s.instance?.routes.some((r) => r.reachable) === true && Object.values(s.queues.find((q) => q.name === 'remoteq')?.workers ?? {}).some((n) => n > 0), 120_000);
     const route = reachable.instance!.routes[0]!;
     assert.equal(route.botVersion, reachable.instance!.instance.version, 'the bot runs the same version');
     const text = await scrape(reachable.instance!.instance.metricsUrl!);
