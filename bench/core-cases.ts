@@ -5,7 +5,11 @@ import { monitoredWorkerStatuses } from '../src/agents/monitor.js';
 import { lockOwner } from '../src/agents/environment.js';
 import type { Logger } from '../src/logging/index.js';
 import { WorkSpec } from '../src/spec/index.js';
-import { defaultBatches, openCoreEnvironment } from './core-environment.js';
+import { Monitor } from '../src/agents/monitor.js';
+import type { PluginLookup } from '../src/agents/environment.js';
+import { timedPlugins } from '../src/cli/instrument.js';
+import { HarvesterMetrics } from '../src/metrics/index.js';
+import { defaultBatches, openCoreEnvironment, setBatchStatus } from './core-environment.js';
 import { checkAllSwept, CoreBenchCheckError, runLifecycle, stageNames, type LifecycleRun, type StageName } from './core-lifecycle.js';
 import { coreResult, type CoreCaseResult } from './core-results.js';
 import { summarize, type RepeatPlan } from './stats.js';
@@ -244,4 +248,80 @@ export async function claimCase(plan: CorePlan['claims'], log: Logger, progress:
   } finally {
     await core.close();
   }
+}
+
+/**
+ * What metrics cost the agents, measured where noise hurts least: in one environment with `sizes` running
+ * workers, a monitor over the plain environment and a monitor over the instrumented one (the wrappers and cycle
+ * observer of `harvester run`) take turns, one "no change" cycle over every worker each, order alternating per
+ * pair. The monitor's no-change cycle is the agents' hot path with the least plugin work, so the relative cost
+ * of the wrappers is largest there. Reports each size's medians and the median of the per-pair ratios.
+ */
+export async function metricsCostCases(plan: RepeatPlan & { readonly sizes: readonly number[] }, log: Logger, progress: Progress): Promise<CoreCaseResult[]> {
+  const results: CoreCaseResult[] = [];
+  for (const n of plan.sizes) {
+    const core = await openCoreEnvironment({ maxWorkers: n, batches: { submitter: n, monitor: n, sweeper: n }, log, metrics: true });
+    try {
+      const plainMonitor = new Monitor(core.plain);
+      const { settings } = core.env;
+      progress(`metrics cost: submitting ${n} workers`);
+      const submitted = await core.submitter.runCycle(core.signal);
+      if (submitted['submitted'] !== n) throw new CoreBenchCheckError(`submitted ${submitted['submitted'] ?? 0} of ${n}`, 'metrics cost: submit', submitted);
+      core.clock.advance(settings.monitor.checkInterval + 1);
+      await setBatchStatus(core, ['submitted'], 'running');
+      const toRunning = await core.monitor.runCycle(core.signal);
+      if (toRunning['running'] !== n) throw new CoreBenchCheckError(`${toRunning['running'] ?? 0} of ${n} running`, 'metrics cost: to running', toRunning);
+      const off: number[] = [];
+      const on: number[] = [];
+      const ratios: number[] = [];
+      for (let pair = 0; pair < plan.warmups + plan.runs; pair++) {
+        const warm = pair < plan.warmups;
+        progress(`metrics cost: monitor cycles over ${n} running workers, off/on pair ${warm ? 'warm-up' : `${pair - plan.warmups + 1} of ${plan.runs}`}`);
+        const times: Partial<Record<'off' | 'on', number>> = {};
+        for (const mode of pair % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+          core.clock.advance(settings.monitor.checkInterval + 1);
+          const monitor = mode === 'on' ? core.monitor : plainMonitor;
+          const started = performance.now();
+          const report = await monitor.runCycle(core.signal);
+          if (mode === 'on') core.env.cycleObserver?.(monitor.name, (performance.now() - started) / 1000, report);
+          times[mode] = performance.now() - started;
+          if (report['checked'] !== n) throw new CoreBenchCheckError(`checked ${report['checked'] ?? 0} of ${n}`, `metrics cost: no change, ${mode}`, report);
+        }
+        if (warm) continue;
+        off.push(times.off!);
+        on.push(times.on!);
+        ratios.push(times.on! / times.off!);
+      }
+      const ratio = round(median(ratios, 'metrics cost ratio'), 3);
+      const detail = { workers: n, pairs: plan.runs, medianPairRatio: ratio };
+      results.push(coreResult(`metricsCost/monitor-no-change/N=${n}`, `monitor cycle, no change, ${n}: metrics off`, 'ms', plan, off, detail));
+      results.push(coreResult(`metricsCost/monitor-no-change/N=${n}@metrics`, `monitor cycle, no change, ${n}: metrics on`, 'ms', plan, on, detail));
+    } finally {
+      await core.close();
+    }
+  }
+  return results;
+}
+
+/**
+ * The wrappers' own cost per plugin call, measured without the machine's noise mattering much: `calls` calls
+ * of a no-op async plugin method, bare and through the timed-plugins wrapper (proxy, two performance.now(), a
+ * histogram observation, an await), in alternating blocks; returns microseconds per call (wrapped minus bare).
+ */
+export async function wrapperCostUs(queue: Parameters<PluginLookup>[0], calls: number): Promise<number> {
+  const bare = { async checkWorkers(): Promise<number> { return 1; } };
+  const metrics = new HarvesterMetrics({ version: 'bench' });
+  const wrapped = (await timedPlugins((async () => bare) as unknown as PluginLookup, metrics)(queue, 'monitor')) as unknown as typeof bare;
+  const block = async (plugin: typeof bare): Promise<number> => {
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) await plugin.checkWorkers();
+    return performance.now() - started;
+  };
+  const diffs: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    const b = await block(bare);
+    const w = await block(wrapped);
+    diffs.push(((w - b) * 1000) / calls);
+  }
+  return round(median(diffs, 'wrapper cost'), 2);
 }

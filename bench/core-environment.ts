@@ -168,6 +168,8 @@ export interface CoreEnvironment {
   readonly signal: AbortSignal;
   /** With metrics on: the registry the environment reports to, as in `harvester run`. */
   readonly metrics?: HarvesterMetrics;
+  /** The same environment without metrics (equal to env when metrics are off): for paired cycles. */
+  readonly plain: AgentEnvironment;
   /** Durations of the untimed scrapes taken with metrics on, in ms. */
   readonly scrapeMs: number[];
   /** Closes the store and removes the home. */
@@ -181,6 +183,18 @@ function settingsWith(batches: CoreBatches): AgentSettings {
     monitor: { ...defaultAgentSettings.monitor, maxWorkers: batches.monitor },
     sweeper: { ...defaultAgentSettings.sweeper, maxWorkers: batches.sweeper },
   };
+}
+
+let sharedMetrics: HarvesterMetrics | undefined;
+
+/**
+ * One registry for every metrics-on environment of the process, as `harvester run` has one: prom-client's
+ * process metrics (event-loop delay monitor, GC observer) are process-wide and never stopped, so a registry per
+ * environment would pile them up and slow every later run, with metrics or without.
+ */
+function benchMetrics(): HarvesterMetrics {
+  sharedMetrics ??= new HarvesterMetrics({ processMetrics: true, version: 'bench' });
+  return sharedMetrics;
 }
 
 /** A fresh home, store, queue and agents; `maxWorkers` is the queue's room (nQueueLimitWorker and maxWorkers). */
@@ -221,7 +235,7 @@ export async function openCoreEnvironment(opts: { maxWorkers: number; batches: C
     // cost shows as the agent's share), with the scrape-time sources of a running instance.
     let metrics: HarvesterMetrics | undefined;
     if (opts.metrics === true) {
-      metrics = new HarvesterMetrics({ processMetrics: true, version: 'bench' });
+      metrics = benchMetrics();
       const databaseFile = join(home, 'harvester.db');
       const counted = store;
       metrics.setSources({ workers: () => counted.getWorkerStatsByQueue(), jobs: () => counted.getJobStatsByQueue(), storeSizeBytes: async () => sqliteSizeBytes(databaseFile) });
@@ -243,6 +257,7 @@ export async function openCoreEnvironment(opts: { maxWorkers: number; batches: C
       sweeper: new Sweeper(env),
       signal: manyListenersSignal(),
       ...(metrics === undefined ? {} : { metrics }),
+      plain,
       scrapeMs: [],
       close: async () => {
         await opened.close();

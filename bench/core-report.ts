@@ -97,7 +97,13 @@ export function metricsCostLines(cases: readonly CoreCaseResult[]): string {
   }
   if (ratios.length > 0) {
     const sorted = [...ratios].sort((a, b) => a - b);
-    lines.push(`median on/off over ${ratios.length} cases: ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)}x (limit 1.05x); range ${sorted[0]!.toFixed(3)}-${sorted.at(-1)!.toFixed(3)}x`);
+    lines.push(`ratio of medians over ${ratios.length} cases: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)}x (limit 1.05x); range ${sorted[0]!.toFixed(3)}-${sorted.at(-1)!.toFixed(3)}x`);
+  }
+  for (const c of cases) {
+    const pairRatio = c.detail?.['medianPairRatio'];
+    if (typeof pairRatio === 'number' && !c.id.endsWith('@metrics')) {
+      lines.push(`paired (${c.detail?.['pairs']} off/on pairs, one environment): ${c.what.replace(/: metrics off$/, '')}: median per-pair on/off ${pairRatio.toFixed(3)}x (limit 1.05x)`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }
