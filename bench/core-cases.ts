@@ -5,7 +5,11 @@ import { monitoredWorkerStatuses } from '../src/agents/monitor.js';
 import { lockOwner } from '../src/agents/environment.js';
 import type { Logger } from '../src/logging/index.js';
 import { WorkSpec } from '../src/spec/index.js';
-import { defaultBatches, openCoreEnvironment } from './core-environment.js';
+import { Monitor } from '../src/agents/monitor.js';
+import type { PluginLookup } from '../src/agents/environment.js';
+import { timedPlugins } from '../src/cli/instrument.js';
+import { HarvesterMetrics } from '../src/metrics/index.js';
+import { defaultBatches, openCoreEnvironment, setBatchStatus } from './core-environment.js';
 import { checkAllSwept, CoreBenchCheckError, runLifecycle, stageNames, type LifecycleRun, type StageName } from './core-lifecycle.js';
 import { coreResult, type CoreCaseResult } from './core-results.js';
 import { summarize, type RepeatPlan } from './stats.js';
@@ -34,6 +38,19 @@ export const quickCorePlan: CorePlan = {
 
 type Progress = (line: string) => void;
 
+/** Whether the agents report to a metrics registry, as in `harvester run` (bench:core --metrics). */
+export type MetricsMode = 'off' | 'on';
+
+/** Case ids with metrics on carry this suffix; those with metrics off keep the ids the targets use. */
+export function withMetricsId(id: string, mode: MetricsMode): string {
+  return mode === 'on' ? `${id}@metrics` : id;
+}
+
+/** The modes of run `run`, alternating which goes first so drift of a noisy machine falls on both alike. */
+function modeOrder(modes: readonly MetricsMode[], run: number): readonly MetricsMode[] {
+  return run % 2 === 0 ? modes : [...modes].reverse();
+}
+
 const median = (values: readonly number[], what: string): number => summarize(values, what).median;
 const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
 
@@ -58,33 +75,54 @@ function splitDetail(runs: readonly LifecycleRun[], stage: StageName, workers: n
 }
 
 /** Runs the lifecycle warmups + runs times (each in a fresh environment) and checks every run swept all. */
-async function repeatLifecycle(plan: RepeatPlan, workers: number, batches: LifecycleRun['batches'], log: Logger, progress: Progress, label: string): Promise<LifecycleRun[]> {
-  const runs: LifecycleRun[] = [];
+async function repeatLifecycle(
+  plan: RepeatPlan,
+  workers: number,
+  batches: LifecycleRun['batches'],
+  log: Logger,
+  progress: Progress,
+  label: string,
+  modes: readonly MetricsMode[],
+  scrapes: number[],
+): Promise<Map<MetricsMode, LifecycleRun[]>> {
+  const runs = new Map<MetricsMode, LifecycleRun[]>(modes.map((m) => [m, []]));
   for (let run = 0; run < plan.warmups + plan.runs; run++) {
     const warm = run < plan.warmups;
-    progress(`${label}: ${warm ? 'warm-up' : `run ${run - plan.warmups + 1} of ${plan.runs}`}`);
-    const result = await runLifecycle({ workers, batches, log });
-    checkAllSwept(result);
-    if (!warm) runs.push(result);
+    for (const mode of modeOrder(modes, run)) {
+      progress(`${label}${modes.length > 1 ? `, metrics ${mode}` : ''}: ${warm ? 'warm-up' : `run ${run - plan.warmups + 1} of ${plan.runs}`}`);
+      const result = await runLifecycle({ workers, batches, log, metrics: mode === 'on', scrapes });
+      checkAllSwept(result);
+      if (!warm) runs.get(mode)!.push(result);
+    }
   }
   return runs;
 }
 
 /** `workers` workers submitted, monitored and swept with the default batch sizes: total and per stage. */
-export async function lifecycleCases(plan: CorePlan['lifecycle'], log: Logger, progress: Progress): Promise<CoreCaseResult[]> {
+export async function lifecycleCases(
+  plan: CorePlan['lifecycle'],
+  log: Logger,
+  progress: Progress,
+  modes: readonly MetricsMode[] = ['off'],
+  scrapes: number[] = [],
+): Promise<CoreCaseResult[]> {
   const n = plan.workers;
-  const runs = await repeatLifecycle(plan, n, defaultBatches, log, progress, `lifecycle of ${n} workers (batches ${defaultBatches.submitter}/${defaultBatches.monitor}/${defaultBatches.sweeper})`);
-  const totals = runs.map((r) => r.totalMs);
-  const results = [
-    coreResult(`lifecycle/total/N=${n}`, `lifecycle of ${n} workers: all stages`, 'ms', plan, totals, {
-      workers: n,
-      perWorkerUs: round((median(totals, 'lifecycle total') * 1000) / n),
-      batchSystemMs: round(median(runs.map((r) => r.batchSystemMs), 'batch system')),
-      ...defaultBatchDetail(),
-    }),
-  ];
-  for (const stage of stageNames) {
-    results.push(coreResult(`lifecycle/${stage}/N=${n}`, `  ${stage}`, 'ms', plan, runs.map((r) => stageOf(r, stage).ms), splitDetail(runs, stage, n)));
+  const byMode = await repeatLifecycle(plan, n, defaultBatches, log, progress, `lifecycle of ${n} workers (batches ${defaultBatches.submitter}/${defaultBatches.monitor}/${defaultBatches.sweeper})`, modes, scrapes);
+  const results: CoreCaseResult[] = [];
+  for (const [mode, runs] of byMode) {
+    const totals = runs.map((r) => r.totalMs);
+    const on = mode === 'on' ? ', metrics on' : '';
+    results.push(
+      coreResult(withMetricsId(`lifecycle/total/N=${n}`, mode), `lifecycle of ${n} workers: all stages${on}`, 'ms', plan, totals, {
+        workers: n,
+        perWorkerUs: round((median(totals, 'lifecycle total') * 1000) / n),
+        batchSystemMs: round(median(runs.map((r) => r.batchSystemMs), 'batch system')),
+        ...defaultBatchDetail(),
+      }),
+    );
+    for (const stage of stageNames) {
+      results.push(coreResult(withMetricsId(`lifecycle/${stage}/N=${n}`, mode), `  ${stage}${on}`, 'ms', plan, runs.map((r) => stageOf(r, stage).ms), splitDetail(runs, stage, n)));
+    }
   }
   return results;
 }
@@ -111,33 +149,45 @@ export function cycleCaseId(stage: StageName, workers: number): string {
  * large size, run by run (small, then large, then the next run), so each large sample has a small one taken
  * moments before it: the per-run ratios of per-worker cost are steadier than a ratio of two medians.
  */
-export async function cycleCases(plan: CorePlan['cycles'], log: Logger, progress: Progress): Promise<CoreCaseResult[]> {
+export async function cycleCases(
+  plan: CorePlan['cycles'],
+  log: Logger,
+  progress: Progress,
+  modes: readonly MetricsMode[] = ['off'],
+  scrapes: number[] = [],
+): Promise<CoreCaseResult[]> {
   const sizes = [plan.small, plan.large] as const;
-  const runs = new Map<number, LifecycleRun[]>(sizes.map((n) => [n, []]));
+  const key = (n: number, mode: MetricsMode): string => `${n}/${mode}`;
+  const runs = new Map<string, LifecycleRun[]>(sizes.flatMap((n) => modes.map((mode) => [key(n, mode), []] as [string, LifecycleRun[]])));
   for (let run = 0; run < plan.warmups + plan.runs; run++) {
     const warm = run < plan.warmups;
-    for (const n of sizes) {
-      progress(`one cycle per stage over ${n} workers: ${warm ? 'warm-up' : `run ${run - plan.warmups + 1} of ${plan.runs}`}`);
-      const result = await runLifecycle({ workers: n, batches: { submitter: n, monitor: n, sweeper: n }, log });
-      checkAllSwept(result);
-      for (const stage of result.stages) {
-        if (stage.cycles !== 1) throw new CoreBenchCheckError(`took ${stage.cycles} cycles; one cycle should cover all ${n} workers`, stage.stage, undefined);
+    for (const mode of modeOrder(modes, run)) {
+      for (const n of sizes) {
+        progress(`one cycle per stage over ${n} workers${modes.length > 1 ? `, metrics ${mode}` : ''}: ${warm ? 'warm-up' : `run ${run - plan.warmups + 1} of ${plan.runs}`}`);
+        const result = await runLifecycle({ workers: n, batches: { submitter: n, monitor: n, sweeper: n }, log, metrics: mode === 'on', scrapes });
+        checkAllSwept(result);
+        for (const stage of result.stages) {
+          if (stage.cycles !== 1) throw new CoreBenchCheckError(`took ${stage.cycles} cycles; one cycle should cover all ${n} workers`, stage.stage, undefined);
+        }
+        if (!warm) runs.get(key(n, mode))!.push(result);
       }
-      if (!warm) runs.get(n)!.push(result);
     }
   }
-  const small = runs.get(plan.small)!;
-  const large = runs.get(plan.large)!;
   const results: CoreCaseResult[] = [];
-  for (const stage of stageNames) {
-    for (const [n, sized] of [[plan.small, small], [plan.large, large]] as const) {
-      const detail: Record<string, number> = splitDetail(sized, stage, n);
-      if (n === plan.large) {
-        const ratios = large.map((r, i) => stageOf(r, stage).ms / plan.large / (stageOf(small[i]!, stage).ms / plan.small));
-        detail['perWorkerRatioToSmall'] = round(median(ratios, `${stage} ratio`), 2);
-        detail['smallWorkers'] = plan.small;
+  for (const mode of modes) {
+    const small = runs.get(key(plan.small, mode))!;
+    const large = runs.get(key(plan.large, mode))!;
+    for (const stage of stageNames) {
+      for (const [n, sized] of [[plan.small, small], [plan.large, large]] as const) {
+        const detail: Record<string, number> = splitDetail(sized, stage, n);
+        if (n === plan.large) {
+          const ratios = large.map((r, i) => stageOf(r, stage).ms / plan.large / (stageOf(small[i]!, stage).ms / plan.small));
+          detail['perWorkerRatioToSmall'] = round(median(ratios, `${stage} ratio`), 2);
+          detail['smallWorkers'] = plan.small;
+        }
+        const on = mode === 'on' ? ', metrics on' : '';
+        results.push(coreResult(withMetricsId(cycleCaseId(stage, n), mode), `${cycleLabels[stage]}, ${n}${on}`, 'ms', plan, sized.map((r) => stageOf(r, stage).ms), detail));
       }
-      results.push(coreResult(cycleCaseId(stage, n), `${cycleLabels[stage]}, ${n}`, 'ms', plan, sized.map((r) => stageOf(r, stage).ms), detail));
     }
   }
   return results;
@@ -198,4 +248,80 @@ export async function claimCase(plan: CorePlan['claims'], log: Logger, progress:
   } finally {
     await core.close();
   }
+}
+
+/**
+ * What metrics cost the agents, measured where noise hurts least: in one environment with `sizes` running
+ * workers, a monitor over the plain environment and a monitor over the instrumented one (the wrappers and cycle
+ * observer of `harvester run`) take turns, one "no change" cycle over every worker each, order alternating per
+ * pair. The monitor's no-change cycle is the agents' hot path with the least plugin work, so the relative cost
+ * of the wrappers is largest there. Reports each size's medians and the median of the per-pair ratios.
+ */
+export async function metricsCostCases(plan: RepeatPlan & { readonly sizes: readonly number[] }, log: Logger, progress: Progress): Promise<CoreCaseResult[]> {
+  const results: CoreCaseResult[] = [];
+  for (const n of plan.sizes) {
+    const core = await openCoreEnvironment({ maxWorkers: n, batches: { submitter: n, monitor: n, sweeper: n }, log, metrics: true });
+    try {
+      const plainMonitor = new Monitor(core.plain);
+      const { settings } = core.env;
+      progress(`metrics cost: submitting ${n} workers`);
+      const submitted = await core.submitter.runCycle(core.signal);
+      if (submitted['submitted'] !== n) throw new CoreBenchCheckError(`submitted ${submitted['submitted'] ?? 0} of ${n}`, 'metrics cost: submit', submitted);
+      core.clock.advance(settings.monitor.checkInterval + 1);
+      await setBatchStatus(core, ['submitted'], 'running');
+      const toRunning = await core.monitor.runCycle(core.signal);
+      if (toRunning['running'] !== n) throw new CoreBenchCheckError(`${toRunning['running'] ?? 0} of ${n} running`, 'metrics cost: to running', toRunning);
+      const off: number[] = [];
+      const on: number[] = [];
+      const ratios: number[] = [];
+      for (let pair = 0; pair < plan.warmups + plan.runs; pair++) {
+        const warm = pair < plan.warmups;
+        progress(`metrics cost: monitor cycles over ${n} running workers, off/on pair ${warm ? 'warm-up' : `${pair - plan.warmups + 1} of ${plan.runs}`}`);
+        const times: Partial<Record<'off' | 'on', number>> = {};
+        for (const mode of pair % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+          core.clock.advance(settings.monitor.checkInterval + 1);
+          const monitor = mode === 'on' ? core.monitor : plainMonitor;
+          const started = performance.now();
+          const report = await monitor.runCycle(core.signal);
+          if (mode === 'on') core.env.cycleObserver?.(monitor.name, (performance.now() - started) / 1000, report);
+          times[mode] = performance.now() - started;
+          if (report['checked'] !== n) throw new CoreBenchCheckError(`checked ${report['checked'] ?? 0} of ${n}`, `metrics cost: no change, ${mode}`, report);
+        }
+        if (warm) continue;
+        off.push(times.off!);
+        on.push(times.on!);
+        ratios.push(times.on! / times.off!);
+      }
+      const ratio = round(median(ratios, 'metrics cost ratio'), 3);
+      const detail = { workers: n, pairs: plan.runs, medianPairRatio: ratio };
+      results.push(coreResult(`metricsCost/monitor-no-change/N=${n}`, `monitor cycle, no change, ${n}: metrics off`, 'ms', plan, off, detail));
+      results.push(coreResult(`metricsCost/monitor-no-change/N=${n}@metrics`, `monitor cycle, no change, ${n}: metrics on`, 'ms', plan, on, detail));
+    } finally {
+      await core.close();
+    }
+  }
+  return results;
+}
+
+/**
+ * The wrappers' own cost per plugin call, measured without the machine's noise mattering much: `calls` calls
+ * of a no-op async plugin method, bare and through the timed-plugins wrapper (proxy, two performance.now(), a
+ * histogram observation, an await), in alternating blocks; returns microseconds per call (wrapped minus bare).
+ */
+export async function wrapperCostUs(queue: Parameters<PluginLookup>[0], calls: number): Promise<number> {
+  const bare = { async checkWorkers(): Promise<number> { return 1; } };
+  const metrics = new HarvesterMetrics({ version: 'bench' });
+  const wrapped = (await timedPlugins((async () => bare) as unknown as PluginLookup, metrics)(queue, 'monitor')) as unknown as typeof bare;
+  const block = async (plugin: typeof bare): Promise<number> => {
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) await plugin.checkWorkers();
+    return performance.now() - started;
+  };
+  const diffs: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    const b = await block(bare);
+    const w = await block(wrapped);
+    diffs.push(((w - b) * 1000) / calls);
+  }
+  return round(median(diffs, 'wrapper cost'), 2);
 }

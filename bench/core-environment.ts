@@ -18,6 +18,8 @@ import type { Logger } from '../src/logging/index.js';
 import { writeStatusFile } from '../src/plugins/builtin/status-file.js';
 import { PluginFactory } from '../src/plugins/index.js';
 import { SqliteStore } from '../src/store/index.js';
+import { HarvesterMetrics } from '../src/metrics/index.js';
+import { instrumentEnvironment, sqliteSizeBytes } from '../src/cli/instrument.js';
 
 export const benchQueueName = 'BENCH_NOJOB';
 
@@ -164,6 +166,12 @@ export interface CoreEnvironment {
   readonly sweeper: Sweeper;
   /** Never aborted: the benchmark stops between cycles, not inside one. */
   readonly signal: AbortSignal;
+  /** With metrics on: the registry the environment reports to, as in `harvester run`. */
+  readonly metrics?: HarvesterMetrics;
+  /** The same environment without metrics (equal to env when metrics are off): for paired cycles. */
+  readonly plain: AgentEnvironment;
+  /** Durations of the untimed scrapes taken with metrics on, in ms. */
+  readonly scrapeMs: number[];
   /** Closes the store and removes the home. */
   close(): Promise<void>;
 }
@@ -177,8 +185,20 @@ function settingsWith(batches: CoreBatches): AgentSettings {
   };
 }
 
+let sharedMetrics: HarvesterMetrics | undefined;
+
+/**
+ * One registry for every metrics-on environment of the process, as `harvester run` has one: prom-client's
+ * process metrics (event-loop delay monitor, GC observer) are process-wide and never stopped, so a registry per
+ * environment would pile them up and slow every later run, with metrics or without.
+ */
+function benchMetrics(): HarvesterMetrics {
+  sharedMetrics ??= new HarvesterMetrics({ processMetrics: true, version: 'bench' });
+  return sharedMetrics;
+}
+
 /** A fresh home, store, queue and agents; `maxWorkers` is the queue's room (nQueueLimitWorker and maxWorkers). */
-export async function openCoreEnvironment(opts: { maxWorkers: number; batches: CoreBatches; log: Logger }): Promise<CoreEnvironment> {
+export async function openCoreEnvironment(opts: { maxWorkers: number; batches: CoreBatches; log: Logger; metrics?: boolean }): Promise<CoreEnvironment> {
   const home = await mkdtemp(join(tmpdir(), 'hv-bench-core-'));
   let store: SqliteStore | undefined;
   try {
@@ -200,7 +220,7 @@ export async function openCoreEnvironment(opts: { maxWorkers: number; batches: C
       if (!timedPlugins.has(key)) timedPlugins.set(key, timedCalls(bare, split.plugins));
       return timedPlugins.get(key) as typeof bare;
     };
-    const env: AgentEnvironment = {
+    const plain: AgentEnvironment = {
       store: timedCalls(store, split.store),
       jobSource: new EmbeddedJobSource({ store, log: opts.log, now: clock.now }),
       queues: [queue],
@@ -211,6 +231,16 @@ export async function openCoreEnvironment(opts: { maxWorkers: number; batches: C
       instance: `bench-${process.pid}`,
       now: clock.now,
     };
+    // Metrics on: the same wrappers and registry as `harvester run` (outside the store/plugin split, so their
+    // cost shows as the agent's share), with the scrape-time sources of a running instance.
+    let metrics: HarvesterMetrics | undefined;
+    if (opts.metrics === true) {
+      metrics = benchMetrics();
+      const databaseFile = join(home, 'harvester.db');
+      const counted = store;
+      metrics.setSources({ workers: () => counted.getWorkerStatsByQueue(), jobs: () => counted.getJobStatsByQueue(), storeSizeBytes: async () => sqliteSizeBytes(databaseFile) });
+    }
+    const env = metrics === undefined ? plain : instrumentEnvironment(plain, metrics);
     for (const kind of ['submitter', 'monitor', 'sweeper'] as const) {
       if ((await env.plugin(queue, kind)) === undefined) throw new CoreBenchSetupError(`the benchmark queue has no ${kind} plugin`, 'plugins');
     }
@@ -226,6 +256,9 @@ export async function openCoreEnvironment(opts: { maxWorkers: number; batches: C
       monitor: new Monitor(env),
       sweeper: new Sweeper(env),
       signal: manyListenersSignal(),
+      ...(metrics === undefined ? {} : { metrics }),
+      plain,
+      scrapeMs: [],
       close: async () => {
         await opened.close();
         await rm(home, { recursive: true, force: true });

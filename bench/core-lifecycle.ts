@@ -93,6 +93,8 @@ async function driveStage(core: CoreEnvironment, plan: StagePlan, target: number
     if (cycles >= maxCycles) throw new CoreBenchCheckError(`only ${done} of ${target} workers after ${cycles} cycles`, plan.stage, report);
     const started = performance.now();
     report = await plan.agent.runCycle(core.signal);
+    // The agent loop tells its observer (the metrics) about every cycle: part of the cycle's cost.
+    core.env.cycleObserver?.(plan.agent.name, (performance.now() - started) / 1000, report);
     ms += performance.now() - started;
     cycles += 1;
     if ((report['errors'] ?? 0) > 0) throw new CoreBenchCheckError('a cycle reported errors', plan.stage, report);
@@ -100,18 +102,29 @@ async function driveStage(core: CoreEnvironment, plan: StagePlan, target: number
     core.clock.advance(plan.advanceSec);
   }
   if (done !== target && plan.mayRepeat !== true) throw new CoreBenchCheckError(`${done} workers counted, expected ${target}`, plan.stage, report);
-  return { stage: plan.stage, ms, ...core.split.take(), cycles, workers: done };
+  const split = core.split.take();
+  // A scrape after each stage, not timed: Prometheus scrapes every 15-60 s, not once per cycle.
+  if (core.metrics !== undefined) {
+    const scrapeStarted = performance.now();
+    await core.metrics.text();
+    core.scrapeMs.push(performance.now() - scrapeStarted);
+  }
+  return { stage: plan.stage, ms, ...split, cycles, workers: done };
 }
 
 export interface LifecycleOptions {
   readonly workers: number;
   readonly batches: CoreBatches;
   readonly log: Logger;
+  /** Metrics on: the agents report to a registry as in `harvester run`. */
+  readonly metrics?: boolean;
+  /** Told each untimed scrape's duration (ms), with metrics on. */
+  readonly scrapes?: number[];
 }
 
 /** Runs `workers` workers through their life in a fresh environment, which it removes at the end. */
 export async function runLifecycle(opts: LifecycleOptions): Promise<LifecycleRun> {
-  const core = await openCoreEnvironment({ maxWorkers: opts.workers, batches: opts.batches, log: opts.log });
+  const core = await openCoreEnvironment({ maxWorkers: opts.workers, batches: opts.batches, log: opts.log, ...(opts.metrics === true ? { metrics: true } : {}) });
   try {
     const { settings } = core.env;
     const n = opts.workers;
@@ -145,6 +158,7 @@ export async function runLifecycle(opts: LifecycleOptions): Promise<LifecycleRun
     const workersLeft = (await core.store.listWorkers({ queueName: core.queue.queueName })).length;
     return { workers: n, batches: opts.batches, stages, totalMs: stages.reduce((sum, s) => sum + s.ms, 0), batchSystemMs, workersLeft, batchJobsLeft: await batchJobsLeft(core) };
   } finally {
+    opts.scrapes?.push(...core.scrapeMs);
     await core.close();
   }
 }

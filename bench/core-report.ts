@@ -76,8 +76,34 @@ export function renderCoreTable(cases: readonly CoreCaseResult[], targets: reado
 
 export async function writeCoreReport(
   file: string,
-  content: { plan: CorePlan; cases: readonly CoreCaseResult[]; targets: readonly TargetResult[]; memory: readonly MemoryMark[]; notes: readonly string[]; wallSeconds: number },
+  content: { plan: CorePlan; cases: readonly CoreCaseResult[]; targets: readonly TargetResult[]; memory: readonly MemoryMark[]; notes: readonly string[]; wallSeconds: number; metrics: string },
 ): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, `${JSON.stringify({ benchmark: 'core', machine: machineInfo(), ...content }, null, 2)}\n`);
+}
+
+/** The cost of metrics: each case's median with metrics off and on, and on/off (the issue's limit: 1.05). */
+export function metricsCostLines(cases: readonly CoreCaseResult[]): string {
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  const header = `${pad('metrics off vs on (medians)', 50)} ${padLeft('off', 11)} ${padLeft('on', 11)} ${padLeft('on/off', 8)}`;
+  const lines = ['', header, '-'.repeat(header.length)];
+  const ratios: number[] = [];
+  for (const off of cases) {
+    const on = byId.get(`${off.id}@metrics`);
+    if (on === undefined) continue;
+    const ratio = on.median / off.median;
+    ratios.push(ratio);
+    lines.push(`${pad(off.what, 50)} ${padLeft(formatValue(off.median, off.unit), 11)} ${padLeft(formatValue(on.median, on.unit), 11)} ${padLeft(`${ratio.toFixed(3)}x`, 8)}`);
+  }
+  if (ratios.length > 0) {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    lines.push(`ratio of medians over ${ratios.length} cases: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)}x (limit 1.05x); range ${sorted[0]!.toFixed(3)}-${sorted.at(-1)!.toFixed(3)}x`);
+  }
+  for (const c of cases) {
+    const pairRatio = c.detail?.['medianPairRatio'];
+    if (typeof pairRatio === 'number' && !c.id.endsWith('@metrics')) {
+      lines.push(`paired (${c.detail?.['pairs']} off/on pairs, one environment): ${c.what.replace(/: metrics off$/, '')}: median per-pair on/off ${pairRatio.toFixed(3)}x (limit 1.05x)`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -6,9 +6,18 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../src/logging/index.js';
-import { claimCase, cycleCases, defaultCorePlan, lifecycleCases, quickCorePlan } from './core-cases.js';
-import { evaluateCoreTargets, monitorTargetWorkers, renderCoreTable, writeCoreReport, type MemoryMark } from './core-report.js';
+import { claimCase, cycleCases, defaultCorePlan, lifecycleCases, metricsCostCases, quickCorePlan, wrapperCostUs, type MetricsMode } from './core-cases.js';
+import { evaluateCoreTargets, metricsCostLines, monitorTargetWorkers, renderCoreTable, writeCoreReport, type MemoryMark } from './core-report.js';
 import { peakRssMB, type CoreCaseResult } from './core-results.js';
+import { parseQueueConfig } from '../src/config/index.js';
+import { benchQueueConfigText, benchQueueName } from './core-environment.js';
+
+/** The benchmark's queue (for the wrapper's own cost: its labels). */
+function wrapperQueue() {
+  const queue = parseQueueConfig(benchQueueConfigText(1), 'bench-queue.json').queues.get(benchQueueName);
+  if (queue === undefined) throw new Error('the benchmark queue did not build');
+  return queue;
+}
 
 const defaultOutput = fileURLToPath(new URL('../../bench-results/core.json', import.meta.url));
 
@@ -24,8 +33,20 @@ const load = (): string =>
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { quick: { type: 'boolean', default: false }, output: { type: 'string', default: defaultOutput } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      output: { type: 'string', default: defaultOutput },
+      // both: every lifecycle and cycle case with metrics off and on, run by run (order alternating).
+      metrics: { type: 'string', default: 'both' },
+      // Only the paired off/on monitor cycles (the cost of metrics), not the rest of the benchmark.
+      'metrics-cost-only': { type: 'boolean', default: false },
+    },
   });
+  const modesByOption: Record<string, readonly MetricsMode[]> = { off: ['off'], on: ['on'], both: ['off', 'on'] };
+  const modes = modesByOption[values.metrics];
+  if (modes === undefined) throw new Error(`--metrics takes off, on or both, not '${values.metrics}'`);
+  const scrapes: number[] = [];
+  const costNotes: string[] = [];
   const plan = values.quick ? quickCorePlan : defaultCorePlan;
   const started = performance.now();
   const loadAtStart = load();
@@ -34,12 +55,24 @@ async function main(): Promise<number> {
   const cases: CoreCaseResult[] = [];
   const memory: MemoryMark[] = [{ after: 'start', peakRssMB: peakRssMB() }];
 
-  cases.push(...(await lifecycleCases(plan.lifecycle, log, progress)));
-  memory.push({ after: `the lifecycle of ${plan.lifecycle.workers}`, peakRssMB: peakRssMB() });
-  cases.push(...(await cycleCases(plan.cycles, log, progress)));
-  memory.push({ after: `the cycles over ${plan.cycles.large}`, peakRssMB: peakRssMB() });
-  cases.push(await claimCase(plan.claims, log, progress));
-  memory.push({ after: 'the claims', peakRssMB: peakRssMB() });
+  if (!values['metrics-cost-only']) {
+    cases.push(...(await lifecycleCases(plan.lifecycle, log, progress, modes, scrapes)));
+    memory.push({ after: `the lifecycle of ${plan.lifecycle.workers}`, peakRssMB: peakRssMB() });
+    cases.push(...(await cycleCases(plan.cycles, log, progress, modes, scrapes)));
+    memory.push({ after: `the cycles over ${plan.cycles.large}`, peakRssMB: peakRssMB() });
+    cases.push(await claimCase(plan.claims, log, progress));
+    memory.push({ after: 'the claims', peakRssMB: peakRssMB() });
+  }
+  if (modes.length > 1 || values['metrics-cost-only']) {
+    cases.push(...(await metricsCostCases(values.quick ? { sizes: [1_000], warmups: 1, runs: 5 } : { sizes: [1_000, 10_000], warmups: 2, runs: 15 }, log, progress)));
+    memory.push({ after: 'the paired metrics cycles', peakRssMB: peakRssMB() });
+    const perCall = await wrapperCostUs(wrapperQueue(), 100_000);
+    const on10k = cases.find((c) => c.id === 'metricsCost/monitor-no-change/N=10000@metrics');
+    costNotes.push(
+      `the timed-plugin wrapper costs ${perCall} us per plugin call (100,000 calls of a no-op method, bare and wrapped, alternating; median of 7)` +
+        (on10k === undefined ? '' : `; the monitor makes ~${Math.ceil(10_000 / 32)} plugin calls and a few claims per 10,000-worker cycle: ~${((Math.ceil(10_000 / 32) * perCall) / 1000).toFixed(2)} ms of its ${on10k.median.toFixed(0)} ms`),
+    );
+  }
 
   const targets = evaluateCoreTargets(cases, plan);
   const notes = [
@@ -47,10 +80,21 @@ async function main(): Promise<number> {
     'stages time only the agents\' cycles; the dummy batch system moving workers along (status files) is not counted',
     'where the time goes: store = SqliteStore calls; plugins = the dummy plugins (status files in each access point); agent = the rest (for the submitter: creating the access point directories)',
   ];
+  if (modes.includes('on')) {
+    const sorted = [...scrapes].sort((a, b) => a - b);
+    const mid = sorted.length === 0 ? undefined : sorted[Math.floor(sorted.length / 2)];
+    notes.push(
+      `metrics on: the agents report to a HarvesterMetrics registry through the same wrappers as harvester run (cycle observer, timed claims and plugin calls)` +
+        (sorted.length === 0 ? '' : `; ${sorted.length} scrapes after the stages, untimed, median ${mid?.toFixed(1) ?? '-'} ms, max ${sorted.at(-1)?.toFixed(1) ?? '-'} ms`),
+      "claimWorkers measures the store alone (no wrapper): run with metrics off only",
+    );
+  }
+  notes.push(...costNotes);
   if (values.quick) notes.push(`--quick: fewer and smaller runs (no ${monitorTargetWorkers}-worker monitor target); do not compare these numbers`);
   process.stdout.write(renderCoreTable(cases, targets, memory, notes));
+  if (modes.length > 1) process.stdout.write(metricsCostLines(cases));
   const wallSeconds = (performance.now() - started) / 1000;
-  await writeCoreReport(values.output, { plan, cases, targets, memory, notes, wallSeconds });
+  await writeCoreReport(values.output, { plan, cases, targets, memory, notes, wallSeconds, metrics: values.metrics });
   progress(`wrote ${values.output} (${wallSeconds.toFixed(0)} s)`);
   return 0;
 }

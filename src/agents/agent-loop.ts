@@ -24,8 +24,15 @@ export interface Agent {
   runCycle(signal: AbortSignal): Promise<CycleReport>;
 }
 
+/**
+ * Told about every cycle as it ends (the metrics of `harvester run`): the agent's name, the cycle's duration
+ * in seconds, its report, and the error that ended it when it failed. It must not throw.
+ */
+export type CycleObserver = (agent: string, seconds: number, report: CycleReport, error?: unknown) => void;
+
 export interface AgentLoopOptions {
   readonly agent: Agent;
+  readonly observer?: CycleObserver;
   /** Seconds between the end of a cycle and the start of the next. */
   readonly sleepTime: number;
   readonly log: Logger;
@@ -35,6 +42,7 @@ export class AgentLoop {
   readonly #agent: Agent;
   readonly #sleepMs: number;
   readonly #log: Logger;
+  readonly #observer: CycleObserver | undefined;
   #state: AgentState = 'idle';
   /** Aborted by stop(): ends the sleep at once and tells the running cycle's plugin calls to give up. */
   readonly #stopping = new AbortController();
@@ -45,6 +53,7 @@ export class AgentLoop {
     this.#agent = opts.agent;
     this.#sleepMs = opts.sleepTime * 1000;
     this.#log = opts.log.child({ agent: opts.agent.name });
+    this.#observer = opts.observer;
     // Every plugin call in flight listens to this signal, and agents run a few calls at once.
     setMaxListeners(256, this.#stopping.signal);
   }
@@ -102,12 +111,15 @@ export class AgentLoop {
     this.#cycles++;
     try {
       const report = await this.#agent.runCycle(this.#stopping.signal);
-      const ms = Math.round(performance.now() - started);
+      const elapsed = performance.now() - started;
+      const ms = Math.round(elapsed);
       if (Object.values(report).some((n) => n > 0)) this.#log.info({ cycle: this.#cycles, ms, ...report }, 'cycle done');
       else this.#log.debug({ cycle: this.#cycles, ms }, 'cycle done, nothing to do');
+      this.#observer?.(this.#agent.name, elapsed / 1000, report);
       return { report };
     } catch (error) {
       this.#log.error({ cycle: this.#cycles, err: error }, 'cycle failed; the agent carries on at its next cycle');
+      this.#observer?.(this.#agent.name, (performance.now() - started) / 1000, {}, error);
       return { report: {}, error };
     }
   }

@@ -6,6 +6,7 @@ import type { JobSource } from '../communicator/index.js';
 import type { Logger } from '../logging/index.js';
 import type { ContractsByKind, PluginKind } from '../plugins/index.js';
 import type { Store } from '../store/index.js';
+import type { CycleObserver } from './agent-loop.js';
 
 /** A queue's plugin of one kind (local, or the RPC herder for a remote section); undefined when not configured. */
 export type PluginLookup = <K extends PluginKind>(queue: QueueConfig, kind: K) => Promise<ContractsByKind[K] | undefined>;
@@ -24,6 +25,8 @@ export interface AgentEnvironment {
   readonly instance: string;
   /** The agents' clock; tests move it forward instead of sleeping. */
   readonly now: () => Date;
+  /** Told about every agent cycle (the metrics of `harvester run`); none in tests and benchmarks by default. */
+  readonly cycleObserver?: CycleObserver;
 }
 
 /** A process-unique instance name: host and pid, plus a random part so a recycled pid never collides. */

@@ -41,7 +41,7 @@ export class HarvesterAgents {
     this.#loops = new Map(
       agentNames
         .filter((name) => only.includes(name))
-        .map((name) => [name, new AgentLoop({ agent: new agentClasses[name](env), sleepTime: env.settings[name].sleepTime, log: env.log })]),
+        .map((name) => [name, new AgentLoop({ agent: new agentClasses[name](env), sleepTime: env.settings[name].sleepTime, log: env.log, ...(env.cycleObserver === undefined ? {} : { observer: env.cycleObserver }) })]),
     );
   }
 

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { loadMasterConfig, loadQueueConfig, type MasterConfig, type QueueConfigLoad, type QueueConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { PluginFactory } from '../plugins/index.js';
+import type { BotClient, RegisteredMiddleware } from '../middleware/index.js';
 import { UsageError } from './exit-codes.js';
 
 export interface GlobalOptions {
@@ -17,7 +18,7 @@ export interface GlobalOptions {
 export class CliContext {
   private logger?: Logger;
   private pluginFactory?: PluginFactory;
-  private closeMiddleware?: () => Promise<void>;
+  private middleware?: RegisteredMiddleware;
 
   private constructor(readonly master: MasterConfig, private readonly logFileName: string) {}
 
@@ -59,7 +60,7 @@ export class CliContext {
 
   /** Stops what the factory started (tunnel pools of remote sections). Safe to call twice. */
   async close(): Promise<void> {
-    await this.closeMiddleware?.();
+    await this.middleware?.close();
   }
 
   /**
@@ -71,10 +72,15 @@ export class CliContext {
     if (this.pluginFactory === undefined) {
       const { registerMiddlewareProviders } = await import('../middleware/index.js');
       const factory = new PluginFactory({ pluginDirs: this.master.pluginDirs, log: this.log });
-      this.closeMiddleware = registerMiddlewareProviders(factory, { master: this.master, log: this.log });
+      this.middleware = registerMiddlewareProviders(factory, { master: this.master, log: this.log });
       this.pluginFactory = factory;
     }
     return this.pluginFactory;
+  }
+
+  /** The routes' clients the factory made so far (none before factory() or without remote sections). */
+  routes(): readonly BotClient[] {
+    return this.middleware?.routes() ?? [];
   }
 
 }

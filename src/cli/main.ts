@@ -14,6 +14,7 @@ import { registerWorkersCommands } from './commands/workers.js';
 import { registerJobsCommands } from './commands/jobs.js';
 import { registerRemoteInstallCommand } from './commands/remote-install.js';
 import { registerBundleCommand } from './commands/bundle.js';
+import { registerStatusCommand } from './commands/status.js';
 import { programVersion } from '../version.js';
 
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerBotCommands(program);
   registerTunnelTestCommand(program);
   registerRunCommand(program);
+  registerStatusCommand(program);
   registerWorkersCommands(program);
   registerJobsCommands(program);
   registerRemoteInstallCommand(program);

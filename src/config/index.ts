@@ -15,6 +15,8 @@ export {
   shippedExampleQueueConfig,
   type MasterConfig,
   type MasterConfigOptions,
+  type MetricsListenSettings,
+  DEFAULT_METRICS_HOST,
   type JobSourceKind,
   type QueueConfigOrigin,
 } from './master-config.js';

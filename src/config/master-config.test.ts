@@ -171,3 +171,19 @@ describe('loadMasterConfig: the harvester id', () => {
     });
   });
 });
+
+describe('loadMasterConfig: the metrics listener', () => {
+  test('off without a "metrics" key; with one, host defaults to 127.0.0.1; a bad port or an unknown key is refused', () => {
+    withDir((home) => {
+      assert.equal(loadMasterConfig({ home, env: {} }).metrics, undefined);
+      writeFileSync(join(home, 'harvester.json'), JSON.stringify({ metrics: { port: 9464 } }));
+      assert.deepEqual(loadMasterConfig({ home, env: {} }).metrics, { host: '127.0.0.1', port: 9464 });
+      writeFileSync(join(home, 'harvester.json'), JSON.stringify({ metrics: { host: '0.0.0.0', port: 0 } }));
+      assert.deepEqual(loadMasterConfig({ home, env: {} }).metrics, { host: '0.0.0.0', port: 0 });
+      for (const bad of [{ port: 70000 }, { host: '127.0.0.1' }, { port: 9464, path: '/metrics' }]) {
+        writeFileSync(join(home, 'harvester.json'), JSON.stringify({ metrics: bad }));
+        assert.throws(() => loadMasterConfig({ home, env: {} }), (error: unknown) => error instanceof ConfigInvalidError && error.problems.some((p) => p.path.startsWith('metrics')), JSON.stringify(bad));
+      }
+    });
+  });
+});

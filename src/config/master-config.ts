@@ -51,11 +51,30 @@ export interface MasterConfig {
    * PanDA client.
    */
   readonly harvesterID: string;
+  /**
+   * The Prometheus HTTP listener of `harvester run` ("metrics": {"host", "port"}); undefined: none (the
+   * control socket in the home answers /metrics and /status whatever this says).
+   */
+  readonly metrics?: MetricsListenSettings;
   /** Keys of harvester.json read elsewhere ("pandacon") or not used by this version, kept as written. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
 export type JobSourceKind = 'embedded' | 'panda';
+
+export interface MetricsListenSettings {
+  readonly host: string;
+  /** 0: any free port (the chosen one is logged and shown by `harvester status`). */
+  readonly port: number;
+}
+
+/** Loopback unless the operator says otherwise: the metrics name queues and hosts. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+
+const metricsSectionSchema = z.strictObject({
+  host: z.string().min(1).default(DEFAULT_METRICS_HOST),
+  port: z.number().int().min(0).max(65535),
+});
 
 export interface MasterConfigOptions {
   /** --home. */
@@ -81,6 +100,7 @@ const masterFileSchema = z.object({
   // Checked by harvesterIDFrom, which also reads the pandacon spelling.
   master: z.looseObject({ harvester_id: z.unknown().optional() }).optional(),
   harvester_id: z.unknown().optional(),
+  metrics: metricsSectionSchema.optional(),
   ...agentSectionsSchema.shape,
 });
 const masterFileKeys: ReadonlySet<string> = new Set(Object.keys(masterFileSchema.shape));
@@ -167,6 +187,7 @@ export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
     db: { databaseFile: underHome(values.db?.database_filename ?? defaultDatabaseFileName) },
     jobSource: values.communicator?.className === 'PandaCommunicator' ? 'panda' : 'embedded',
     harvesterID,
+    ...(values.metrics === undefined ? {} : { metrics: { host: values.metrics.host, port: values.metrics.port } }),
     extra,
   });
 }

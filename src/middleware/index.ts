@@ -3,8 +3,9 @@ import type { Logger } from '../logging/index.js';
 import type { PluginFactory } from '../plugins/index.js';
 import { RpcMiddlewareProvider } from './herder/rpc-provider.js';
 
-export { describeRoute } from './herder/route.js';
-export { BotClient } from './herder/bot-client.js';
+export { describeRoute, routeLabel } from './herder/route.js';
+export { BotClient, type BotClientSnapshot, type BotHealthSample } from './herder/bot-client.js';
+import type { BotClient } from './herder/bot-client.js';
 export { RpcMiddlewareProvider } from './herder/rpc-provider.js';
 export * from './errors.js';
 
@@ -13,12 +14,16 @@ export interface MiddlewareSetup {
   readonly log: Logger;
 }
 
-/**
- * Registers every middleware this build knows (today: harvester's RpcHerder) with a plugin factory.
- * Returns how to stop what they start (tunnel pools); safe to call twice.
- */
-export function registerMiddlewareProviders(factory: PluginFactory, setup: MiddlewareSetup): () => Promise<void> {
+export interface RegisteredMiddleware {
+  /** Stops what the providers started (tunnel pools); safe to call twice. */
+  close(): Promise<void>;
+  /** The routes' clients made so far (metrics, `harvester status`). */
+  routes(): readonly BotClient[];
+}
+
+/** Registers every middleware this build knows (today: harvester's RpcHerder) with a plugin factory. */
+export function registerMiddlewareProviders(factory: PluginFactory, setup: MiddlewareSetup): RegisteredMiddleware {
   const rpc = new RpcMiddlewareProvider({ knownHostsFile: setup.master.knownHostsFile, log: setup.log });
   factory.registerMiddleware(rpc);
-  return () => rpc.close();
+  return { close: () => rpc.close(), routes: () => rpc.routes() };
 }

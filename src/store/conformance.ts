@@ -405,6 +405,14 @@ export function defineStoreConformance(name: string, open: () => Promise<Store>)
         assert.deepEqual(all.get('Q2'), { running: 1 });
       });
 
+      withStore('getJobStatsByQueue counts every queue\'s jobs by status', async (store) => {
+        await store.insertJobs([job({ PandaID: 1 }), job({ PandaID: 2 }), job({ PandaID: 3, computingSite: 'Q2', status: 'running' })]);
+        const all = await store.getJobStatsByQueue();
+        assert.deepEqual([...all.keys()], ['Q1', 'Q2']);
+        assert.deepEqual(all.get('Q2'), { running: 1 });
+        assert.equal(Object.values(all.get('Q1') ?? {}).reduce((a, b) => a + b, 0), 2);
+      });
+
       withStore('listWorkers filters by queue, status and ids, ordered by workerID, with a limit, jobs on request', async (store) => {
         await store.insertJobs([job({ PandaID: 1 })]);
         const ws = [worker({}, [job({ PandaID: 1 })]), worker({ status: 'running' }), worker({ computingSite: 'Q2' })];

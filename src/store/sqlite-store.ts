@@ -292,6 +292,10 @@ export class SqliteStore implements Store {
     return this.#workerCounts('getWorkerStatsByQueue', undefined);
   }
 
+  async getJobStatsByQueue(): Promise<Map<string, WorkerCounts>> {
+    return this.#countsByQueue('getJobStatsByQueue', JOB_TABLE, undefined);
+  }
+
   // ---- files ----
 
   async getFiles(filter: FileFilter): Promise<FileSpec[]> {
@@ -606,10 +610,14 @@ export class SqliteStore implements Store {
   }
 
   #workerCounts(operation: string, queueName: string | undefined): Map<string, WorkerCounts> {
+    return this.#countsByQueue(operation, WORK_TABLE, queueName);
+  }
+
+  #countsByQueue(operation: string, table: string, queueName: string | undefined): Map<string, WorkerCounts> {
     return this.#read(operation, () => {
       const where = queueName === undefined ? `${quote('computingSite')} IS NOT NULL` : `${quote('computingSite')} = ?`;
       const rows = this.#statements
-        .get(`SELECT "computingSite" AS queue, "status" AS status, COUNT(*) AS n FROM ${quote(WORK_TABLE)} WHERE ${where} GROUP BY "computingSite", "status" ORDER BY "computingSite", "status"`)
+        .get(`SELECT "computingSite" AS queue, "status" AS status, COUNT(*) AS n FROM ${quote(table)} WHERE ${where} GROUP BY "computingSite", "status" ORDER BY "computingSite", "status"`)
         .all(...(queueName === undefined ? [] : [queueName])) as { queue: string; status: string | null; n: number }[];
       const counts = new Map<string, Record<string, number>>();
       for (const row of rows) {

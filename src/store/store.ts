@@ -261,6 +261,8 @@ export interface Store {
   getWorkerStats(queueName: string): Promise<WorkerCounts>;
   /** Worker counts of every queue that has workers, by status. */
   getWorkerStatsByQueue(): Promise<Map<string, WorkerCounts>>;
+  /** Job counts of every queue (computingSite) that has jobs, by status (metrics, `harvester status`). */
+  getJobStatsByQueue(): Promise<Map<string, WorkerCounts>>;
 
   /** Files matching all given criteria, by fileID. */
   getFiles(filter: FileFilter): Promise<FileSpec[]>;

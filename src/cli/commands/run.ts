@@ -90,17 +90,21 @@ async function loadAgents() {
 
 async function runForeground(ctx: CliContext, pidFile: string): Promise<void> {
   const { HarvesterAgents, openAgentRuntime } = await loadAgents();
+  const { startMonitoring } = await import('../monitoring.js');
   const readiness = new ReadinessReporter();
   let runtime;
+  let monitoring;
   try {
     acquirePidFile(pidFile, { what: 'harvester', stopCommand: `kill $(cat ${pidFile})` });
     runtime = await openAgentRuntime(ctx);
+    monitoring = await startMonitoring(ctx, runtime.env);
   } catch (error) {
+    await runtime?.close();
     releasePidFile(pidFile);
     readiness.failed(error instanceof Error ? error.message : String(error));
     throw error;
   }
-  const agents = new HarvesterAgents(runtime.env);
+  const agents = new HarvesterAgents(monitoring.env);
   const stopped = new Promise<string>((resolveStop) => {
     process.once('SIGTERM', () => resolveStop('SIGTERM'));
     process.once('SIGINT', () => resolveStop('SIGINT'));
@@ -113,6 +117,7 @@ async function runForeground(ctx: CliContext, pidFile: string): Promise<void> {
     ctx.log.info({ signal }, 'signal received; stopping the agents');
     await agents.stop(signal);
   } finally {
+    await monitoring.close();
     await runtime.close();
     releasePidFile(pidFile);
   }

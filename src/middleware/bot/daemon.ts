@@ -93,6 +93,7 @@ export class Bot {
                 return dispatcher.handle(payload, call);
               },
         journal,
+        journalBytes: () => journal.sizeBytes,
         ...(collector === undefined ? {} : { onLastConnectionClosed: () => collector.noteDisconnected() }),
         programVersion: programVersion(),
         log: opts.log,

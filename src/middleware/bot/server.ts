@@ -15,6 +15,7 @@ import { BotUnavailableError, ConnectionLostError, MiddlewareError } from '../er
 import type { JsonValue } from '../protocol/json.js';
 import { shutdownReason, type CallLedger } from '../protocol/ledger.js';
 import type { MiddlewareLogger } from '../protocol/log.js';
+import type { BotHealth } from '../protocol/messages.js';
 import { ServerSession, type CallHandler } from '../protocol/server-session.js';
 import { CallLimiter, DEFAULT_MAX_CALLS_PER_CONNECTION } from './call-limiter.js';
 import { LogThrottle, DEFAULT_LOG_INTERVAL_MS } from './log-throttle.js';
@@ -63,6 +64,8 @@ export interface RpcServerOptions {
   readonly refusalLogIntervalMs?: number;
   /** Called when the last open connection closes (the bot uses it to give memory back while idle). */
   readonly onLastConnectionClosed?: () => void;
+  /** The journal's size on disk, for the health request (the CallJournal's sizeBytes). */
+  readonly journalBytes?: () => number;
   readonly log: MiddlewareLogger;
 }
 
@@ -249,6 +252,17 @@ export class RpcServer {
     this.log.info({ botId: this.botId }, 'bot stopped');
   }
 
+  /** What the bot says of itself when a herder asks (health request). */
+  health(): BotHealth {
+    return {
+      rssBytes: process.memoryUsage.rss(),
+      callsInFlight: this.options.journal.runningCount,
+      journalBytes: this.options.journalBytes?.() ?? 0,
+      connections: this.sockets.size,
+      uptimeSeconds: Math.max(0, (Date.now() - Date.parse(this.startedAt)) / 1000) || 0,
+    };
+  }
+
   private onConnection(socket: Socket, listener: Listener): void {
     const peer = listener.kind === 'unix' ? `unix:${this.options.socketPath ?? '?'}` : `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     if (this.stopping !== undefined) {
@@ -292,6 +306,7 @@ export class RpcServer {
       ...(options.preAuthMaxFrameBytes === undefined ? {} : { preAuthMaxFrameBytes: options.preAuthMaxFrameBytes }),
       context: { host: peer },
       log: this.log,
+      health: () => this.health(),
     }).then(
       (session) => {
         listener.pending.delete(socket);

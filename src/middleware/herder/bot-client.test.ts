@@ -136,3 +136,46 @@ describe('BotClient: the call effect across reconnects', () => {
     }
   });
 });
+
+describe('BotClient: what it tells metrics and harvester status', () => {
+  test('health answers with the bot version, its memory and its calls running, on a link that is up, without running a plugin', { timeout: 20_000 }, async () => {
+    let handled = 0;
+    const { client } = clientFor(async () => {
+      handled++;
+      return { value: null, mutations: [], botTimes: { decodeMs: 0, pluginMs: 0, encodeMs: 0 } };
+    }, () => true);
+    try {
+      await client.call(payload, { deadlineMs: 10_000, method: 'submitter.submitWorkers', queue: 'Q' });
+      const health = await client.health(5000);
+      assert.equal(health.botVersion, '0.0.0-test');
+      assert.ok(health.rssBytes > 0);
+      assert.equal(health.callsInFlight, 0);
+      assert.ok(health.roundTripMs >= 0);
+      assert.equal(handled, 1, 'the health request is not a call');
+      const snap = client.snapshot();
+      assert.equal(snap.route, 'tester@in-memory');
+      assert.deepEqual({ started: snap.started, links: snap.links, linksUp: snap.linksUp, calls: snap.calls, callsInFlight: snap.callsInFlight }, { started: true, links: 1, linksUp: 1, calls: 1, callsInFlight: 0 });
+      assert.equal(snap.botVersion, '0.0.0-test');
+      assert.equal(snap.failuresByType.size, 0);
+    } finally {
+      await client.stop();
+    }
+  });
+
+  test('a route without a link up: health fails at once (it never dials), and failed calls are counted by error type with the last error', { timeout: 20_000 }, async () => {
+    const { client } = clientFor(async () => null, () => false);
+    try {
+      await assert.rejects(client.health(5000));
+      assert.equal(client.snapshot().started, false, 'asking for health did not open the pool');
+      await rejection(client.call(payload, { deadlineMs: 10_000, method: 'submitter.submitWorkers', queue: 'Q' }));
+      await rejection(client.call(payload, { deadlineMs: 10_000, method: 'submitter.submitWorkers', queue: 'Q' }));
+      const snap = client.snapshot();
+      assert.equal(snap.linksUp, 0);
+      assert.deepEqual([...snap.failuresByType], [['BotUnavailableError', 2]]);
+      assert.equal(snap.lastError?.type, 'BotUnavailableError');
+      assert.match(snap.linkError ?? '', /Connection refused/);
+    } finally {
+      await client.stop();
+    }
+  });
+});

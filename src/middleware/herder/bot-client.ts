@@ -15,12 +15,12 @@ import {
   OutcomeUnknownError,
   ProtocolError,
 } from '../errors.js';
-import type { ClientSession } from '../protocol/index.js';
+import type { BotHealth, ClientSession } from '../protocol/index.js';
 import { handshakeWithBot } from './bot-handshake.js';
 import { botOfferSchema, replyPayloadSchema, type BotOffer, type CallPayload, type RemoteCallTiming, type ReplyPayload } from '../rpc/call-payload.js';
 import { TunnelPool, routeFromMiddleware, type LinkConnector, type SshRoute } from '../ssh/index.js';
 import type { BotLink } from './bot-link.js';
-import { describeRoute } from './route.js';
+import { describeRoute, routeLabel } from './route.js';
 import { BotLauncher } from './bot-launcher.js';
 import { BotStreamOpener, type TransportUsed } from './bot-stream.js';
 import { readBotSecret } from './bot-secret.js';
@@ -41,9 +41,45 @@ export interface CallOptions {
   readonly queue: string;
 }
 
+/** A route's state as this process sees it (metrics, `harvester status`); cheap, nothing is sent. */
+export interface BotClientSnapshot {
+  /** routeLabel: user@host via jump. */
+  readonly route: string;
+  readonly description: string;
+  /** Whether anything used the route yet (its tunnel pool starts on the first call). */
+  readonly started: boolean;
+  readonly links: number;
+  readonly linksUp: number;
+  readonly callsInFlight: number;
+  /** Every slot's connects beyond its first. */
+  readonly reconnects: number;
+  readonly calls: number;
+  /** Failed calls by error class, since start. */
+  readonly failuresByType: ReadonlyMap<string, number>;
+  readonly lastError?: { readonly message: string; readonly type: string; readonly at: Date };
+  /** A link's error, when no link is up (why the route is down). */
+  readonly linkError?: string;
+  /** The version of harvester-ts the bot runs (its hello), once a session was made. */
+  readonly botVersion?: string;
+  readonly transport?: string;
+}
+
+/** A health answer with its round trip. */
+export interface BotHealthSample extends BotHealth {
+  readonly roundTripMs: number;
+  readonly botVersion: string;
+}
+
 export class BotClient {
   readonly route: SshRoute;
   readonly description: string;
+  /** The route's short name (metrics labels, `harvester status`). */
+  readonly label: string;
+  #callsInFlight = 0;
+  #calls = 0;
+  readonly #failuresByType = new Map<string, number>();
+  #lastError: { message: string; type: string; at: Date } | undefined;
+  #botVersion: string | undefined;
   private readonly pool: TunnelPool<ClientSession, BotLink>;
   private readonly streams: BotStreamOpener;
   /** How the last session reached the bot (tunnel-test and status show it). */
@@ -59,6 +95,7 @@ export class BotClient {
   ) {
     this.route = routeFromMiddleware(mw, { knownHostsFile: opts.knownHostsFile });
     this.description = describeRoute(mw);
+    this.label = routeLabel(mw);
     this.streams = new BotStreamOpener(mw, opts.log, mw.launchBot ? new BotLauncher(mw, opts.log) : undefined);
     this.pool = new TunnelPool<ClientSession, BotLink>({
       route: this.route,
@@ -136,6 +173,54 @@ export class BotClient {
    * failure, unless the bot's journal answers the id.
    */
   async call(payload: CallPayload, opts: CallOptions): Promise<ReplyPayload> {
+    this.#callsInFlight++;
+    this.#calls++;
+    try {
+      return await this.#call(payload, opts);
+    } catch (error) {
+      const type = error instanceof Error ? error.constructor.name : 'NonError';
+      this.#failuresByType.set(type, (this.#failuresByType.get(type) ?? 0) + 1);
+      this.#lastError = { message: errorMessage(error), type, at: new Date() };
+      throw error;
+    } finally {
+      this.#callsInFlight--;
+    }
+  }
+
+  /** What this process knows of the route now: links, calls, failures, the bot's version. Sends nothing. */
+  snapshot(): BotClientSnapshot {
+    const slots = this.pool.status();
+    const up = slots.filter((s) => s.state === 'up').length;
+    const linkError = up === 0 ? slots.find((s) => s.lastError !== undefined)?.lastError?.message : undefined;
+    return {
+      route: this.label,
+      description: this.description,
+      started: this.started,
+      links: slots.length,
+      linksUp: up,
+      callsInFlight: this.#callsInFlight,
+      reconnects: slots.reduce((n, s) => n + Math.max(0, s.connects - 1), 0),
+      calls: this.#calls,
+      failuresByType: new Map(this.#failuresByType),
+      ...(this.#lastError === undefined ? {} : { lastError: { ...this.#lastError } }),
+      ...(linkError === undefined ? {} : { linkError }),
+      ...(this.#botVersion === undefined ? {} : { botVersion: this.#botVersion }),
+      ...(this.transportUsed === undefined ? {} : { transport: this.transportUsed.kind }),
+    };
+  }
+
+  /**
+   * Asks the bot how it is, on a link that is up now: never opens one (a scrape must not dial a route
+   * nobody uses), so a route without a link up rejects at once with the pool's error.
+   */
+  async health(timeoutMs: number): Promise<BotHealthSample> {
+    const session = await this.pool.acquire({ timeoutMs: 0 });
+    const started = performance.now();
+    const health = await session.health(timeoutMs);
+    return { ...health, roundTripMs: performance.now() - started, botVersion: session.welcome.program.version };
+  }
+
+  async #call(payload: CallPayload, opts: CallOptions): Promise<ReplyPayload> {
     this.start();
     const id = randomUUID();
     const deadline = Date.now() + opts.deadlineMs;
@@ -210,6 +295,7 @@ export class BotClient {
       }
     };
     const session = await handshakeWithBot(link, opened, this.mw, readSecret);
+    this.#botVersion = session.welcome.program.version;
     const offer = botOfferSchema.safeParse(session.welcome.offer);
     if (offer.success) {
       this.latestOffer = offer.data;

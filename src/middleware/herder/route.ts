@@ -7,3 +7,13 @@ export function describeRoute(mw: MiddlewareConfig): string {
   const via = mw.jumpHost === undefined ? 'direct' : `via ${jumpUser}${mw.jumpPort === 22 ? mw.jumpHost : `${mw.jumpHost}:${mw.jumpPort}`}`;
   return `${mw.sshUserName}@${host} ${via}, ${mw.numTunnels} tunnel${mw.numTunnels === 1 ? '' : 's'}, port ${mw.remoteBindPort}`;
 }
+
+/**
+ * The route's short name in metrics and `harvester status`: `user@host[:port][ via jumpHost]`. Bounded by the
+ * configuration (one per route), and free of secrets.
+ */
+export function routeLabel(mw: MiddlewareConfig): string {
+  const host = mw.remotePort === 22 ? mw.remoteHost : `${mw.remoteHost}:${mw.remotePort}`;
+  const via = mw.jumpHost === undefined ? '' : ` via ${mw.jumpPort === 22 ? mw.jumpHost : `${mw.jumpHost}:${mw.jumpPort}`}`;
+  return `${mw.sshUserName}@${host}${via}`;
+}

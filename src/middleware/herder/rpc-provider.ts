@@ -46,6 +46,11 @@ export class RpcMiddlewareProvider implements MiddlewareProvider {
     return client;
   }
 
+  /** The clients made so far, one per route and bot (metrics, `harvester status`). */
+  routes(): readonly BotClient[] {
+    return [...this.clients.values()];
+  }
+
   async wrap<K extends PluginKind>(args: MiddlewareWrapArgs<K>): Promise<ContractsByKind[K]> {
     return remotePlugin({
       queue: args.queue,

@@ -23,7 +23,7 @@ import { MessageConnection } from './connection.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './frames.js';
 import type { JsonValue } from './json.js';
 import { MAX_TIMER_MS } from './ledger.js';
-import { PROGRAM_NAME, PROTOCOL_VERSION, type Message, type MessageOf } from './messages.js';
+import { PROGRAM_NAME, PROTOCOL_VERSION, type BotHealth, type Message, type MessageOf } from './messages.js';
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -83,6 +83,7 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
   private readonly connection: MessageConnection;
   private readonly context: MiddlewareErrorContext;
   private readonly pending = new Map<string, PendingCall>();
+  private readonly healthRequests = new Map<string, { resolve: (health: BotHealth) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   private readonly clientNonce = newNonce();
   private state: State = 'await-hello';
   /** The secret once known (at hello). */
@@ -177,6 +178,33 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
     });
   }
 
+  /**
+   * Asks the bot how it is (memory, calls running, journal size): answered by its session, never journaled,
+   * never run by a plugin. Rejects with DeadlineExceededError after timeoutMs, ConnectionLostError when the
+   * session closes first.
+   */
+  health(timeoutMs: number): Promise<BotHealth> {
+    const id = randomUUID();
+    const context: MiddlewareErrorContext = { ...this.context, method: 'health', callId: id, step: 'health' };
+    if (this.state !== 'open') return Promise.reject(new ConnectionLostError('the session is not open', context, { callEffect: 'not-run' }));
+    return new Promise<BotHealth>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.healthRequests.delete(id);
+        reject(new DeadlineExceededError(`the bot did not answer the health request within ${timeoutMs} ms`, context, { callEffect: 'not-run' }));
+      }, timeoutMs);
+      this.healthRequests.set(id, { resolve, reject, timer });
+      this.connection.send({ t: 'health', id });
+    });
+  }
+
+  private onHealthReport(report: MessageOf<'health-report'>): void {
+    const request = this.healthRequests.get(report.id);
+    if (request === undefined) return; // given up on already
+    this.healthRequests.delete(report.id);
+    clearTimeout(request.timer);
+    request.resolve(report.health);
+  }
+
   /** Gives up on a call locally and tells the bot, which aborts the handler unless another caller waits. */
   private abandon(id: string, reason: 'deadline' | 'cancelled', error: MiddlewareError): void {
     const call = this.settle(id);
@@ -233,6 +261,7 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
       case 'open':
         if (message.t === 'result') return this.onResult(message);
         if (message.t === 'error') return this.onError(message);
+        if (message.t === 'health-report') return this.onHealthReport(message);
         break;
       case 'closed':
         return;
@@ -329,6 +358,11 @@ export class ClientSession extends EventEmitter<{ close: [error: Error | undefin
             ? new NotOurBotError(`whatever answered does not speak the bot protocol (${error.bareMessage})`, { ...this.context, step }, { cause: error })
             : error,
       );
+    }
+    for (const [id, request] of [...this.healthRequests]) {
+      this.healthRequests.delete(id);
+      clearTimeout(request.timer);
+      request.reject(new ConnectionLostError('connection lost before the bot answered the health request', { ...this.context, step: 'health' }, { cause: error, callEffect: 'not-run' }));
     }
     for (const id of [...this.pending.keys()]) {
       const call = this.settle(id)!;

@@ -7,7 +7,7 @@ export { Execution, shutdownReason } from './ledger.js';
 export type { CallClaim, CallLedger, CallReply, CallRunner, ExecutionWaiter } from './ledger.js';
 export { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from './frames.js';
 export { PROGRAM_NAME, PROTOCOL_VERSION, messageSchema, parseMessage } from './messages.js';
-export type { Message } from './messages.js';
+export type { BotHealth, Message } from './messages.js';
 export { createChannelPair } from './channel-pair.js';
 export type { ChannelPairOptions } from './channel-pair.js';
 export type { JsonValue } from './json.js';

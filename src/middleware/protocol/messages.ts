@@ -8,9 +8,10 @@ import type { JsonValue } from './json.js';
 
 /**
  * Bump on any incompatible change of the messages below or of the call payload they carry (hello excepted: it
- * must never change). 2: a call's section and queue travel as JSON text.
+ * must never change). 2: a call's section and queue travel as JSON text. 3: the health request (an older bot
+ * would close the session on it).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const PROGRAM_NAME = 'harvester-ts';
 
 const nonce = z.string().regex(/^[0-9a-f]{32,128}$/, 'a nonce is 32 to 128 lowercase hex digits');
@@ -44,6 +45,22 @@ export const wireErrorSchema = z.object({
     .catch(undefined),
 });
 
+const count = z.number().int().nonnegative();
+
+/** What the bot says of itself when asked (`harvester status`, the metrics of `harvester run`). */
+export const botHealthSchema = z.object({
+  /** The bot process's resident memory. */
+  rssBytes: count,
+  /** Calls running in the bot (every connection). */
+  callsInFlight: count,
+  /** The call journal's size on disk. */
+  journalBytes: count,
+  /** Connections open to the bot (authenticated or not). */
+  connections: count,
+  uptimeSeconds: z.number().nonnegative(),
+});
+export type BotHealth = z.infer<typeof botHealthSchema>;
+
 export const messageSchema = z.discriminatedUnion('t', [
   helloSchema,
   z.object({ t: z.literal('auth'), proof }),
@@ -60,6 +77,9 @@ export const messageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('error'), id: callId, error: wireErrorSchema }),
   // `reason` lets the handler's signal say why it was aborted.
   z.object({ t: z.literal('cancel'), id: callId, reason: z.enum(['deadline', 'cancelled']).optional() }),
+  // Answered by the session itself, never journaled and never run by a plugin: cheap enough for every scrape.
+  z.object({ t: z.literal('health'), id: callId }),
+  z.object({ t: z.literal('health-report'), id: callId, health: botHealthSchema }),
 ]);
 
 export type Message = z.infer<typeof messageSchema>;

@@ -25,6 +25,7 @@ import {
   PROGRAM_NAME,
   PROTOCOL_VERSION,
   resultMessageParts,
+  type BotHealth,
   type DeniedCode,
   type Message,
   type MessageOf,
@@ -67,6 +68,8 @@ export interface ServerSessionOptions {
   /** Put into errors (e.g. the peer's address as host). */
   readonly context?: MiddlewareErrorContext;
   readonly log?: MiddlewareLogger;
+  /** The bot's answer to a health request; default: this process's RSS and the journal's running calls. */
+  readonly health?: () => BotHealth;
 }
 
 type State = 'await-hello' | 'await-auth' | 'await-secret' | 'open' | 'closed';
@@ -181,12 +184,13 @@ export class ServerSession extends EventEmitter<{ close: [error: Error | undefin
       case 'open':
         if (message.t === 'call') return this.onCall(message);
         if (message.t === 'cancel') return this.onCancel(message);
+        if (message.t === 'health') return this.onHealth(message);
         break;
       case 'closed':
         return;
     }
     const expected =
-      this.state === 'await-hello' ? 'hello' : this.state === 'open' ? 'call or cancel' : this.state === 'await-auth' ? 'auth' : 'nothing before the welcome';
+      this.state === 'await-hello' ? 'hello' : this.state === 'open' ? 'call, cancel or health' : this.state === 'await-auth' ? 'auth' : 'nothing before the welcome';
     const reason = `expected ${expected}, got '${message.t}'`;
     const error = new ProtocolError(`client sent ${reason}`, { ...this.context, step: this.step() });
     if (this.state === 'open') this.connection.close(error);
@@ -239,6 +243,17 @@ export class ServerSession extends EventEmitter<{ close: [error: Error | undefin
     this.state = 'open';
     this.connection.setReceiveLimit(this.maxFrameBytes);
     this.settleHandshake?.(undefined);
+  }
+
+  private onHealth(request: MessageOf<'health'>): void {
+    const health: BotHealth = this.options.health?.() ?? {
+      rssBytes: process.memoryUsage.rss(),
+      callsInFlight: this.options.journal.runningCount,
+      journalBytes: 0,
+      connections: 1,
+      uptimeSeconds: Math.max(0, (Date.now() - Date.parse(this.options.startedAt)) / 1000) || 0,
+    };
+    this.connection.send({ t: 'health-report', id: request.id, health });
   }
 
   private onCall(call: MessageOf<'call'>): void {

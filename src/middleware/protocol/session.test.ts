@@ -23,7 +23,7 @@ import { MessageConnection } from './connection.js';
 import { PROTOCOL_VERSION } from './messages.js';
 import { encodeFrame } from './frames.js';
 import type { JsonValue } from './json.js';
-import type { Message } from './messages.js';
+import type { Message, MessageOf } from './messages.js';
 import { ServerSession, type CallHandler } from './server-session.js';
 import { TEST_SECRET, connectSessionPair, deferred, tempJournal } from '../../../test/support/middleware/protocol-fixtures.js';
 
@@ -361,3 +361,44 @@ describe('calls', () => {
     assert.ok((await closed) instanceof ProtocolError);
   });
 });
+
+describe('the health request', () => {
+  test("the bot's session answers it with what its health function says, beside calls, without running the handler", async () => {
+    let calls = 0;
+    const health = { rssBytes: 1234, callsInFlight: 2, journalBytes: 99, connections: 1, uptimeSeconds: 5 };
+    const { client, server } = await connectSessionPair({ handler: async (p) => (calls++, p), journal, server: { health: () => health } });
+    try {
+      assert.deepEqual(await client.health(5000), health);
+      assert.equal(calls, 0);
+      assert.equal((await client.call('x', { deadlineMs: 5000 })).payload, 'x', 'calls go on as before');
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  test('a health report that does not fit the schema is a protocol error: the session closes and the request fails', async () => {
+    const [clientEnd, serverEnd] = createChannelPair();
+    const bot = rawPeer(serverEnd);
+    const connecting = ClientSession.connect(clientEnd, { secret: TEST_SECRET, programVersion: '0.0.0-test' });
+    await waitUntil(() => bot.received.length > 0);
+    const hello = bot.received[0] as MessageOf<'hello'>;
+    const serverNonce = newNonce();
+    bot.connection.send({ t: 'hello', protocol: PROTOCOL_VERSION, program: { name: 'harvester-ts', version: '1' }, nonce: serverNonce });
+    await waitUntil(() => bot.received.length > 1);
+    bot.connection.send({ t: 'welcome', proof: proofFor('server', TEST_SECRET, serverNonce, hello.nonce), botId: 'b', startedAt: 'now', offer: null });
+    const client = await connecting;
+    const asked = client.health(5000);
+    await waitUntil(() => bot.received.length > 2);
+    const request = bot.received[2] as MessageOf<'health'>;
+    assert.equal(request.t, 'health');
+    bot.connection.sendJson(JSON.stringify({ t: 'health-report', id: request.id, health: { rssBytes: -1 } }));
+    await assert.rejects(asked, ConnectionLostError);
+    assert.equal(client.isOpen, false);
+  });
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(condition(), 'gave up waiting');
+}
