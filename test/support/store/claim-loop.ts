@@ -7,8 +7,8 @@
 // "queued": [...]} (the ids it claimed or took) on stdout. Any error ends the process with a non-zero exit code and the error on stderr.
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { JobSpec } from '../../spec/index.js';
-import { SqliteStore } from '../sqlite-store.js';
+import { JobSpec } from '../../../src/spec/index.js';
+import { SqliteStore } from '../../../src/store/sqlite-store.js';
 
 async function main(): Promise<void> {
   const [database, owner] = process.argv.slice(2);
