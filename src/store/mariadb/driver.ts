@@ -2,7 +2,7 @@
 // store's SQL quotes identifiers with double quotes), strict mode (a value that does not fit is refused,
 // never cut), READ COMMITTED, BIGINT read as numbers. Tables compare text byte-wise (utf8mb4_nopad_bin), as
 // SQLite and PostgreSQL do: 'Running' is not 'running', and 'a ' is not 'a'.
-import mariadb, { type Pool } from 'mariadb';
+import mariadb, { type ConnectionConfig, type Pool, type PoolConnection } from 'mariadb';
 import type { ColumnKind } from '../../spec/index.js';
 import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
 import { commitUnknown, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
@@ -68,20 +68,18 @@ export class MariadbDriver implements ServerDriver {
   readonly database: string;
   readonly #settings: ServerConnectionSettings;
   readonly #pool: Pool;
+  readonly #connectionOptions: ConnectionConfig;
 
   constructor(settings: ServerConnectionSettings) {
     this.#settings = settings;
     this.database = describeServer(settings);
-    this.#pool = mariadb.createPool({
+    this.#connectionOptions = {
       host: settings.host,
       port: settings.port,
       user: settings.user,
       ...(settings.password === undefined ? {} : { password: settings.password }),
       database: settings.schema,
-      connectionLimit: settings.nConnections,
-      minimumIdle: 0,
       connectTimeout: (settings.connectTimeoutSec ?? 10) * 1000,
-      acquireTimeout: (settings.connectTimeoutSec ?? 10) * 1000 + 1000,
       ...(settings.tls === undefined ? {} : { ssl: { rejectUnauthorized: settings.tls.rejectUnauthorized, ...(settings.tls.ca === undefined ? {} : { ca: settings.tls.ca }) } }),
       bigIntAsNumber: true,
       insertIdAsNumber: true,
@@ -91,7 +89,28 @@ export class MariadbDriver implements ServerDriver {
       // Errors must not carry the statement's values (rows may hold job parameters).
       logParam: false,
       sessionVariables: { sql_mode: 'ANSI_QUOTES,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO', tx_isolation: 'READ-COMMITTED' },
+    };
+    this.#pool = mariadb.createPool({
+      ...this.#connectionOptions,
+      connectionLimit: settings.nConnections,
+      minimumIdle: 0,
+      acquireTimeout: (settings.connectTimeoutSec ?? 10) * 1000 + 1000,
     });
+  }
+
+  /**
+   * The pool says only "failed to retrieve a connection" when it cannot connect: one direct connection tells
+   * why (login refused, unknown database, connection refused). Returns that error, or the pool's when the
+   * direct connection works.
+   */
+  async #diagnose(poolError: unknown): Promise<unknown> {
+    try {
+      const connection = await mariadb.createConnection(this.#connectionOptions);
+      await connection.end();
+      return poolError;
+    } catch (error) {
+      return error;
+    }
   }
 
   async transaction<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
@@ -108,7 +127,12 @@ export class MariadbDriver implements ServerDriver {
   }
 
   async #attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
-    const connection = await this.#pool.getConnection();
+    let connection: PoolConnection;
+    try {
+      connection = await this.#pool.getConnection();
+    } catch (error) {
+      throw (error as SqlError).code === 'ER_GET_CONNECTION_TIMEOUT' ? await this.#diagnose(error) : error;
+    }
     let broken = false;
     try {
       await connection.beginTransaction();
