@@ -14,6 +14,7 @@ import { registerWorkersCommands } from './commands/workers.js';
 import { registerJobsCommands } from './commands/jobs.js';
 import { registerRemoteInstallCommand } from './commands/remote-install.js';
 import { registerBundleCommand } from './commands/bundle.js';
+import { registerDbCommands } from './commands/db.js';
 import { programVersion } from '../version.js';
 
 export function buildProgram(): Command {
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerJobsCommands(program);
   registerRemoteInstallCommand(program);
   registerBundleCommand(program);
+  registerDbCommands(program);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

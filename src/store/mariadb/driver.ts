@@ -25,6 +25,11 @@ export const mariadbDialect: ServerDialect = {
   async followExplicitKeys() {
     // AUTO_INCREMENT moves past an explicit key by itself.
   },
+  async advanceKey(session: SqlSession, table: string, _key: string, next: number) {
+    // InnoDB never sets AUTO_INCREMENT below the largest key + 1, so this only ever moves it forward.
+    if (!Number.isSafeInteger(next)) throw new Error(`bad AUTO_INCREMENT ${next}`);
+    await session.execute(`ALTER TABLE "${table}" AUTO_INCREMENT = ${next}`);
+  },
   columnType(kind: ColumnKind, indexed: boolean) {
     if (kind === 'integer' || kind === 'timestamp') return 'BIGINT';
     // An index needs a bounded type; 255 characters of utf8mb4 fit InnoDB's key size.

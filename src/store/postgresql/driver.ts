@@ -72,6 +72,9 @@ export const postgresqlDialect: ServerDialect = {
     // nextval first: setval must never move the sequence back below a key it already handed out.
     await session.query(`SELECT setval(pg_get_serial_sequence(?, ?), GREATEST(nextval(pg_get_serial_sequence(?, ?)), ?))`, [table, key, table, key, largest]);
   },
+  async advanceKey(session: SqlSession, table: string, key: string, next: number) {
+    if (next > 1) await postgresqlDialect.followExplicitKeys(session, table, key, next - 1);
+  },
   columnType(kind: ColumnKind) {
     return kind === 'integer' || kind === 'timestamp' ? 'BIGINT' : 'TEXT';
   },

@@ -33,6 +33,13 @@ export interface ServerDialect {
    */
   followExplicitKeys(session: SqlSession, table: string, key: string, largest: number): Promise<void>;
 
+  /**
+   * Moves the key generator of a table so that the next assigned key is at least `next` (after a copy:
+   * keys SQLite handed out once are never handed out again). Run outside any other work: MariaDB's ALTER
+   * TABLE commits.
+   */
+  advanceKey(session: SqlSession, table: string, key: string, next: number): Promise<void>;
+
   // ---- schema ----
   /** The column type of a spec column kind; `indexed`: the column is part of an index (MariaDB needs VARCHAR). */
   columnType(kind: ColumnKind, indexed: boolean): string;
