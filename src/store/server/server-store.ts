@@ -585,8 +585,7 @@ export class ServerStore implements Store {
     const now = options.now ?? new Date();
     const release = options.releaseLock === true;
     const guard = lock === undefined ? undefined : ([lock.lock, lock.owner] as const);
-    const lostIds: number[] = [];
-    const writes: Array<Promise<void>> = [];
+    const rows: { id: number; assignments: [string, SqlValue][] }[] = [];
     specs.forEach((spec, i) => {
       const id = ids[i] as number;
       const changed = spec.changedColumns().filter((name) => name !== table.primaryKey);
@@ -594,13 +593,7 @@ export class ServerStore implements Store {
       const lockAssignments: [string, SqlValue][] = [];
       if (lock !== undefined && release) lockAssignments.push([lock.lock, null]);
       else if (lock !== undefined && !changed.includes(lock.lockTime)) lockAssignments.push([lock.lockTime, now.getTime()]);
-      const all = [...assignments.filter(([name]) => !lockAssignments.some(([l]) => l === name)), ...lockAssignments];
-      // Sent without waiting for each reply: a driver that pipelines (MariaDB's) saves the round trips.
-      writes.push(
-        table.update(s, id, all, guard).then((changes) => {
-          if (changes === 0 && guard !== undefined) lostIds.push(id);
-        }),
-      );
+      rows.push({ id, assignments: [...assignments.filter(([name]) => !lockAssignments.some(([l]) => l === name)), ...lockAssignments] });
       after.push(() => {
         for (const [name] of lockAssignments) {
           if (spec.layout.byName.has(name)) spec.setField(name, name === lock?.lock ? null : now);
@@ -608,7 +601,13 @@ export class ServerStore implements Store {
         spec.resetChanges();
       });
     });
-    await settleAll(writes);
+    // A row without changes is not written; with a lock, it is still checked below (it must be held).
+    const unchanged = rows.filter((r) => r.assignments.length === 0).map((r) => r.id);
+    const lostIds = await table.updateRows(s, rows, guard);
+    if (guard !== undefined && unchanged.length > 0) {
+      const holders = await table.existing(s, unchanged, guard[0]);
+      lostIds.push(...unchanged.filter((id) => holders.get(id) !== guard[1]));
+    }
     if (lock !== undefined && lostIds.length > 0) {
       lostIds.sort((a, b) => ids.indexOf(a) - ids.indexOf(b));
       const holders = await table.existing(s, lostIds, lock.lock);
@@ -713,13 +712,6 @@ export class ServerStore implements Store {
       return counts;
     });
   }
-}
-
-/** Waits for every promise, then throws the first failure (no statement is left running on the session). */
-async function settleAll(promises: readonly Promise<void>[]): Promise<void> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
 }
 
 async function touchLocks(s: SqlSession, table: string, locks: readonly LockColumns[], owner: string, nowMs: number): Promise<number> {
