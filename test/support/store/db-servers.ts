@@ -53,9 +53,9 @@ export async function dropTestDatabases(env: DbServersEnv, engine: ServerEngine)
   await adminQuery(env, engine, names.map((name) => `DROP DATABASE IF EXISTS ${name}${engine === 'postgresql' ? ' WITH (FORCE)' : ''}`));
 }
 
-/** Runs statements as the test user against the engine's base test database. */
-export async function adminQuery(env: DbServersEnv, engine: ServerEngine, statements: readonly string[]): Promise<unknown[]> {
-  const server = env[engine];
+/** Runs statements as the test user against a database (default: the engine's base test database). */
+export async function adminQuery(env: DbServersEnv, engine: ServerEngine, statements: readonly string[], database?: string): Promise<unknown[]> {
+  const server = { ...env[engine], ...(database === undefined ? {} : { database }) };
   const results: unknown[] = [];
   if (engine === 'postgresql') {
     const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: env.password, database: server.database });
