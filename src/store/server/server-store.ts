@@ -426,11 +426,27 @@ export class ServerStore implements Store {
     return this.#write('renewLocks', async (s, ctx) => {
       const { nowMs } = this.#timing(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
       return {
-        jobs: await touchLocks(s, JOB_TABLE, jobLockTimes, owner, nowMs),
-        workers: await touchLocks(s, WORK_TABLE, workerLockTimes, owner, nowMs),
+        jobs: await this.#touchLocks(s, JOB_TABLE, 'PandaID', jobLockTimes, owner, nowMs),
+        workers: await this.#touchLocks(s, WORK_TABLE, 'workerID', workerLockTimes, owner, nowMs),
         queues: await s.execute(`UPDATE ${quote(QUEUE_TABLE)} SET "lockTime" = ? WHERE "lockedBy" = ?`, [nowMs, owner]),
       };
     });
+  }
+
+  /**
+   * Sets the lock time of the owner's locks in a table. Rows another transaction holds right now are skipped
+   * (SKIP LOCKED): the owner's own write-back of those rows, running at the same time on another connection,
+   * refreshes or releases their locks itself, and waiting for it could deadlock with it.
+   */
+  async #touchLocks(s: SqlSession, table: string, key: string, locks: readonly LockColumns[], owner: string, nowMs: number): Promise<number> {
+    const held = await s.query(
+      `SELECT ${quote(key)} AS "id" FROM ${quote(table)} WHERE ${locks.map((c) => `${quote(c.lock)} = ?`).join(' OR ')} ORDER BY ${quote(key)} ${SKIP_LOCKED}`,
+      locks.map(() => owner),
+    );
+    if (held.length === 0) return 0;
+    const list = this.#d.inList(key, held.map((r) => Number(r.id)));
+    const set = locks.map((c) => `${quote(c.lockTime)} = CASE WHEN ${quote(c.lock)} = ? THEN ? ELSE ${quote(c.lockTime)} END`).join(', ');
+    return s.execute(`UPDATE ${quote(table)} SET ${set} WHERE ${list.sql}`, [...locks.flatMap(() => [owner, nowMs]), ...list.parameters]);
   }
 
   async close(): Promise<void> {
@@ -712,12 +728,6 @@ export class ServerStore implements Store {
       return counts;
     });
   }
-}
-
-async function touchLocks(s: SqlSession, table: string, locks: readonly LockColumns[], owner: string, nowMs: number): Promise<number> {
-  const set = locks.map((c) => `${quote(c.lockTime)} = CASE WHEN ${quote(c.lock)} = ? THEN ? ELSE ${quote(c.lockTime)} END`).join(', ');
-  const where = locks.map((c) => `${quote(c.lock)} = ?`).join(' OR ');
-  return s.execute(`UPDATE ${quote(table)} SET ${set} WHERE ${where}`, [...locks.flatMap(() => [owner, nowMs]), ...locks.map(() => owner)]);
 }
 
 async function clearLocks(s: SqlSession, table: string, lockColumns: readonly string[], owner: string): Promise<number> {
