@@ -66,12 +66,16 @@ async function main(): Promise<void> {
       swept += await store.deleteWorkers(workers.map((w) => w.workerID as number));
     }
   };
-  await Promise.all([submitter(), monitor(), sweeper()]);
-  await store.close();
+  try {
+    await Promise.all([submitter(), monitor(), sweeper()]);
+  } finally {
+    await store.close();
+  }
   process.stdout.write(`${JSON.stringify({ submitted, swept })}\n`);
 }
 
 main().catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
+  // The other loops may still hold the pool: a failed instance must not outlive its benchmark.
+  process.exit(1);
 });

@@ -128,6 +128,7 @@ export class MariadbDriver implements ServerDriver {
         new StoreConnectionError(this.database, operation, `connect to ${serverTarget(this.#settings)}`, `${reason} (gave up after ${attempts} attempts in ${this.#settings.reconnectTimeoutSec} s, reconnectTimeout)`, {
           cause,
         }),
+      (reason, cause, attempts) => new StoreQueryError(this.database, operation, `${reason} (rolled back ${attempts} times by the server to break lock conflicts; giving up)`, { cause }),
     );
   }
 
@@ -184,7 +185,7 @@ export class MariadbDriver implements ServerDriver {
     if (this.#isConnectionLoss(error)) return { retry: true, reason: reasonOf(error as SqlError) };
     const e = error as SqlError | undefined;
     // 1213 deadlock, 1205 lock wait timeout: the engine rolled the transaction back.
-    if (e?.errno === 1213 || e?.errno === 1205) return { retry: true, reason: reasonOf(e) };
+    if (e?.errno === 1213 || e?.errno === 1205) return { retry: true, conflict: true, reason: reasonOf(e) };
     return { retry: false, error: this.#translate(error, operation) };
   }
 

@@ -127,6 +127,7 @@ export class PostgresqlDriver implements ServerDriver {
         new StoreConnectionError(this.database, operation, `connect to ${serverTarget(this.#settings)}`, `${reason} (gave up after ${attempts} attempts in ${this.#settings.reconnectTimeoutSec} s, reconnectTimeout)`, {
           cause,
         }),
+      (reason, cause, attempts) => new StoreQueryError(this.database, operation, `${reason} (rolled back ${attempts} times by the server to break lock conflicts; giving up)`, { cause }),
     );
   }
 
@@ -173,7 +174,7 @@ export class PostgresqlDriver implements ServerDriver {
     if (error instanceof StoreError) return { retry: false, error };
     if (this.#isConnectionLoss(error)) return { retry: true, reason: (error as Error).message || String((error as PgError).code) };
     const code = (error as PgError | undefined)?.code;
-    if (code === '40P01' || code === '40001') return { retry: true, reason: `${code}: ${(error as Error).message}` };
+    if (code === '40P01' || code === '40001') return { retry: true, conflict: true, reason: `${code}: ${(error as Error).message}` };
     return { retry: false, error: this.#translate(error, operation) };
   }
 

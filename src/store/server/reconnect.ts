@@ -16,8 +16,15 @@ export type ReconnectEvent =
   | { readonly kind: 'retrying'; readonly operation: string; readonly reason: string; readonly attempt: number; readonly waitMs: number; readonly remainingMs: number }
   | { readonly kind: 'recovered'; readonly operation: string; readonly attempts: number; readonly downMs: number };
 
-/** How a failed attempt is to be treated. */
-export type Failure = { readonly retry: true; readonly reason: string } | { readonly retry: false; readonly error: unknown };
+/**
+ * How a failed attempt is to be treated. `conflict`: the engine rolled the transaction back to break a
+ * deadlock (or a lock wait timed out): retried at once, up to maxConflictRetries times, whatever
+ * reconnectTimeout says (the server is there; another transaction was in the way).
+ */
+export type Failure = { readonly retry: true; readonly reason: string; readonly conflict?: boolean } | { readonly retry: false; readonly error: unknown };
+
+/** Retries of a transaction the engine rolled back to break a deadlock, before the error goes to the caller. */
+export const maxConflictRetries = 20;
 
 export async function withReconnect<T>(
   operation: string,
@@ -25,9 +32,11 @@ export async function withReconnect<T>(
   attempt: () => Promise<T>,
   classify: (error: unknown) => Failure,
   giveUp: (reason: string, cause: unknown, attempts: number) => StoreError,
+  giveUpConflict: (reason: string, cause: unknown, attempts: number) => StoreError,
 ): Promise<T> {
   const started = Date.now();
   let attempts = 0;
+  let conflicts = 0;
   for (;;) {
     attempts++;
     try {
@@ -37,6 +46,12 @@ export async function withReconnect<T>(
     } catch (error) {
       const failure = classify(error);
       if (!failure.retry) throw failure.error;
+      if (failure.conflict === true) {
+        if (++conflicts > maxConflictRetries) throw giveUpConflict(failure.reason, error, conflicts);
+        // A short random pause: the two transactions that met should not meet again in step.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * conflicts));
+        continue;
+      }
       const remainingMs = started + policy.reconnectTimeoutSec * 1000 - Date.now();
       if (remainingMs <= 0) throw giveUp(failure.reason, error, attempts);
       const waitMs = Math.min(remainingMs, 100 * 2 ** Math.min(attempts - 1, 5), 2000);
