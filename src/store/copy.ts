@@ -94,8 +94,8 @@ export async function copySqliteToServer(file: string, target: ServerConnectionS
 }
 
 async function serverDriver(settings: ServerConnectionSettings): Promise<ServerDriver> {
-  if (settings.engine === 'postgresql') return new (await import('./postgresql/driver.js')).PostgresqlDriver(settings);
-  return new (await import('./mariadb/driver.js')).MariadbDriver(settings);
+  if (settings.engine === 'postgresql') return (await import('./postgresql/driver.js')).PostgresqlDriver.create(settings);
+  return (await import('./mariadb/driver.js')).MariadbDriver.create(settings);
 }
 
 async function refuseNonEmpty(s: SqlSession, driver: ServerDriver): Promise<void> {

@@ -2,7 +2,9 @@
 // store's SQL quotes identifiers with double quotes), strict mode (a value that does not fit is refused,
 // never cut), READ COMMITTED, BIGINT read as numbers. Tables compare text byte-wise (utf8mb4_nopad_bin), as
 // SQLite and PostgreSQL do: 'Running' is not 'running', and 'a ' is not 'a'.
-import mariadb, { type ConnectionConfig, type Pool, type PoolConnection } from 'mariadb';
+import type { ConnectionConfig, Pool, PoolConnection } from 'mariadb';
+
+type MariadbModule = typeof import('mariadb');
 import type { ColumnKind } from '../../spec/index.js';
 import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
 import { commitUnknown, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
@@ -74,8 +76,16 @@ export class MariadbDriver implements ServerDriver {
   readonly #settings: ServerConnectionSettings;
   readonly #pool: Pool;
   readonly #connectionOptions: ConnectionConfig;
+  readonly #mariadb: MariadbModule;
 
-  constructor(settings: ServerConnectionSettings) {
+  /** The connector is loaded here, not imported by the module (see PostgresqlDriver.create). */
+  static async create(settings: ServerConnectionSettings): Promise<MariadbDriver> {
+    const connector = (await import('mariadb')) as MariadbModule & { default?: MariadbModule };
+    return new MariadbDriver(settings, connector.default ?? connector);
+  }
+
+  private constructor(settings: ServerConnectionSettings, mariadb: MariadbModule) {
+    this.#mariadb = mariadb;
     this.#settings = settings;
     this.database = describeServer(settings);
     this.#connectionOptions = {
@@ -110,7 +120,7 @@ export class MariadbDriver implements ServerDriver {
    */
   async #diagnose(poolError: unknown): Promise<unknown> {
     try {
-      const connection = await mariadb.createConnection(this.#connectionOptions);
+      const connection = await this.#mariadb.createConnection(this.#connectionOptions);
       await connection.end();
       return poolError;
     } catch (error) {

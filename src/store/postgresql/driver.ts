@@ -3,7 +3,8 @@
 //
 // PostgreSQL's text cannot hold U+0000, which a spec's text field may: string values are escaped on the way
 // in and out (U+FFFF followed by "0" for U+0000, U+FFFF doubled for itself), so every string round-trips.
-import pg from 'pg';
+import type PgModule from 'pg';
+import type { Pool as PgPool } from 'pg';
 import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
 import { commitUnknown, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
 import type { Parameter, Row, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
@@ -96,9 +97,18 @@ export class PostgresqlDriver implements ServerDriver {
   readonly dialect = postgresqlDialect;
   readonly database: string;
   readonly #settings: ServerConnectionSettings;
-  readonly #pool: pg.Pool;
+  readonly #pool: PgPool;
 
-  constructor(settings: ServerConnectionSettings) {
+  /**
+   * node-postgres is loaded here, not imported by the module: a bundler would hoist a static import to the top
+   * of the offline bundle's one file, which carries no store drivers.
+   */
+  static async create(settings: ServerConnectionSettings): Promise<PostgresqlDriver> {
+    const pg = (await import('pg')).default;
+    return new PostgresqlDriver(settings, pg);
+  }
+
+  private constructor(settings: ServerConnectionSettings, pg: typeof PgModule) {
     this.#settings = settings;
     this.database = describeServer(settings);
     this.#pool = new pg.Pool({

@@ -9,10 +9,10 @@ import type { ServerConnectionSettings } from './settings.js';
 async function driverFor(settings: ServerConnectionSettings): Promise<ServerDriver> {
   if (settings.engine === 'postgresql') {
     const { PostgresqlDriver } = await import('../postgresql/driver.js');
-    return new PostgresqlDriver(settings);
+    return PostgresqlDriver.create(settings);
   }
   const { MariadbDriver } = await import('../mariadb/driver.js');
-  return new MariadbDriver(settings);
+  return MariadbDriver.create(settings);
 }
 
 /**
