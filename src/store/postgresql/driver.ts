@@ -144,6 +144,12 @@ export class PostgresqlDriver implements ServerDriver {
   async #attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     let broken: unknown;
+    // A connection that dies while checked out (server restarted) emits 'error' on the client: without a
+    // listener that would end the process. The failing query rejects as well; the client is then discarded.
+    const onError = (error: unknown): void => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const session: SqlSession = {
@@ -169,6 +175,7 @@ export class PostgresqlDriver implements ServerDriver {
       if (this.#isConnectionLoss(error)) broken = error;
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken === undefined ? undefined : true);
     }
   }
