@@ -1,5 +1,5 @@
 // What the core benchmark runs the agents in: a fresh harvester home in a temporary directory, a real
-// SqliteStore on a file there, one NoJob queue with the dummy plugins (built by the real plugin factory from
+// store of the engine chosen (SQLite on a file there by default, see core-store.ts), one NoJob queue with the dummy plugins (built by the real plugin factory from
 // a queue configuration, as `harvester run` builds them), the real Submitter, Monitor and Sweeper, and a clock
 // the benchmark moves, so check intervals and keep times pass at once instead of being slept through.
 // The dummy batch system keeps each worker's state in status.txt in its access point; `setBatchStatus` plays
@@ -17,9 +17,10 @@ import { defaultAgentSettings, parseQueueConfig, type AgentSettings, type QueueC
 import type { Logger } from '../src/logging/index.js';
 import { writeStatusFile } from '../src/plugins/builtin/status-file.js';
 import { PluginFactory } from '../src/plugins/index.js';
-import { SqliteStore } from '../src/store/index.js';
+import type { Store } from '../src/store/index.js';
 import { HarvesterMetrics } from '../src/metrics/index.js';
 import { instrumentEnvironment, sqliteSizeBytes } from '../src/cli/instrument.js';
+import { benchEngine, openBenchStore } from './core-store.js';
 
 export const benchQueueName = 'BENCH_NOJOB';
 
@@ -155,7 +156,7 @@ function timedCalls<T extends object>(target: T, busy: BusyTime): T {
 export interface CoreEnvironment {
   readonly env: AgentEnvironment;
   /** The store itself (the environment's is timed): for the benchmark's own, unmeasured, reads. */
-  readonly store: SqliteStore;
+  readonly store: Store;
   /** Time the agents spent in store and plugin calls since it was last taken. */
   readonly split: TimeSplit;
   readonly clock: BenchClock;
@@ -200,14 +201,15 @@ function benchMetrics(): HarvesterMetrics {
 /** A fresh home, store, queue and agents; `maxWorkers` is the queue's room (nQueueLimitWorker and maxWorkers). */
 export async function openCoreEnvironment(opts: { maxWorkers: number; batches: CoreBatches; log: Logger; metrics?: boolean }): Promise<CoreEnvironment> {
   const home = await mkdtemp(join(tmpdir(), 'hv-bench-core-'));
-  let store: SqliteStore | undefined;
+  let store: Store | undefined;
+  let remove: () => Promise<void> = async () => undefined;
   try {
     const load = parseQueueConfig(benchQueueConfigText(opts.maxWorkers), join(home, 'panda_queueconfig.json'));
     const queue = load.queues.get(benchQueueName);
     if (queue === undefined) {
       throw new CoreBenchSetupError(`the benchmark queue did not build: ${load.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, 'queue configuration');
     }
-    store = await SqliteStore.open(join(home, 'harvester.db'));
+    ({ store, remove } = await openBenchStore(home));
     const clock = new BenchClock();
     const factory = new PluginFactory({ log: opts.log });
     const settings = settingsWith(opts.batches);
@@ -238,7 +240,11 @@ export async function openCoreEnvironment(opts: { maxWorkers: number; batches: C
       metrics = benchMetrics();
       const databaseFile = join(home, 'harvester.db');
       const counted = store;
-      metrics.setSources({ workers: () => counted.getWorkerStatsByQueue(), jobs: () => counted.getJobStatsByQueue(), storeSizeBytes: async () => sqliteSizeBytes(databaseFile) });
+      metrics.setSources({
+        workers: () => counted.getWorkerStatsByQueue(),
+        jobs: () => counted.getJobStatsByQueue(),
+        ...(benchEngine() === 'sqlite' ? { storeSizeBytes: async () => sqliteSizeBytes(databaseFile) } : {}),
+      });
     }
     const env = metrics === undefined ? plain : instrumentEnvironment(plain, metrics);
     for (const kind of ['submitter', 'monitor', 'sweeper'] as const) {
@@ -261,11 +267,13 @@ export async function openCoreEnvironment(opts: { maxWorkers: number; batches: C
       scrapeMs: [],
       close: async () => {
         await opened.close();
+        await remove();
         await rm(home, { recursive: true, force: true });
       },
     };
   } catch (error) {
     await store?.close();
+    await remove();
     await rm(home, { recursive: true, force: true });
     throw error;
   }

@@ -1,7 +1,9 @@
 // `npm run bench:core`: what the core costs with nothing slow behind it. The real Submitter, Monitor and Sweeper
 // drive workers of a NoJob queue with the dummy plugins over a real SqliteStore on a temporary file, with a
 // clock the benchmark moves. Prints a fixed-width table (medians, p90, where the time goes, PASS/MISS against
-// the targets) and writes bench-results/core.json. `--quick`: the same cases, small (CI smoke).
+// the targets) and writes bench-results/core.json. `--quick`: the same cases, small (CI smoke). `--engine`
+// postgresql|mariadb: the same on the test database servers (scripts/db-servers), written to core-<engine>.json;
+// `--cases`: a comma-separated subset of lifecycle, cycles, claims.
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,6 +20,7 @@ function wrapperQueue() {
   if (queue === undefined) throw new Error('the benchmark queue did not build');
   return queue;
 }
+import { benchEngines, setBenchEngine, type BenchEngine } from './core-store.js';
 
 const defaultOutput = fileURLToPath(new URL('../../bench-results/core.json', import.meta.url));
 
@@ -35,13 +38,20 @@ async function main(): Promise<number> {
     args: process.argv.slice(2),
     options: {
       quick: { type: 'boolean', default: false },
-      output: { type: 'string', default: defaultOutput },
+      output: { type: 'string' },
+      engine: { type: 'string', default: 'sqlite' },
+      cases: { type: 'string', default: 'lifecycle,cycles,claims' },
       // both: every lifecycle and cycle case with metrics off and on, run by run (order alternating).
       metrics: { type: 'string', default: 'both' },
       // Only the paired off/on monitor cycles (the cost of metrics), not the rest of the benchmark.
       'metrics-cost-only': { type: 'boolean', default: false },
     },
   });
+  const engine = values.engine as BenchEngine;
+  if (!(benchEngines as readonly string[]).includes(engine)) throw new Error(`--engine must be one of ${benchEngines.join(', ')}`);
+  setBenchEngine(engine);
+  const chosen = new Set(values.cases.split(','));
+  const output = values.output ?? (engine === 'sqlite' ? defaultOutput : defaultOutput.replace(/core\.json$/, `core-${engine}.json`));
   const modesByOption: Record<string, readonly MetricsMode[]> = { off: ['off'], on: ['on'], both: ['off', 'on'] };
   const modes = modesByOption[values.metrics];
   if (modes === undefined) throw new Error(`--metrics takes off, on or both, not '${values.metrics}'`);
@@ -56,12 +66,18 @@ async function main(): Promise<number> {
   const memory: MemoryMark[] = [{ after: 'start', peakRssMB: peakRssMB() }];
 
   if (!values['metrics-cost-only']) {
-    cases.push(...(await lifecycleCases(plan.lifecycle, log, progress, modes, scrapes)));
-    memory.push({ after: `the lifecycle of ${plan.lifecycle.workers}`, peakRssMB: peakRssMB() });
-    cases.push(...(await cycleCases(plan.cycles, log, progress, modes, scrapes)));
-    memory.push({ after: `the cycles over ${plan.cycles.large}`, peakRssMB: peakRssMB() });
-    cases.push(await claimCase(plan.claims, log, progress));
-    memory.push({ after: 'the claims', peakRssMB: peakRssMB() });
+    if (chosen.has('lifecycle')) {
+      cases.push(...(await lifecycleCases(plan.lifecycle, log, progress, modes, scrapes)));
+      memory.push({ after: `the lifecycle of ${plan.lifecycle.workers}`, peakRssMB: peakRssMB() });
+    }
+    if (chosen.has('cycles')) {
+      cases.push(...(await cycleCases(plan.cycles, log, progress, modes, scrapes)));
+      memory.push({ after: `the cycles over ${plan.cycles.large}`, peakRssMB: peakRssMB() });
+    }
+    if (chosen.has('claims')) {
+      cases.push(await claimCase(plan.claims, log, progress));
+      memory.push({ after: 'the claims', peakRssMB: peakRssMB() });
+    }
   }
   if (modes.length > 1 || values['metrics-cost-only']) {
     cases.push(...(await metricsCostCases(values.quick ? { sizes: [1_000], warmups: 1, runs: 5 } : { sizes: [1_000, 10_000], warmups: 2, runs: 15 }, log, progress)));
@@ -78,7 +94,8 @@ async function main(): Promise<number> {
   const notes = [
     `load average (1/5/15 min) ${loadAtStart} at the start, ${load()} at the end: the machine may be shared; numbers are medians of runs`,
     'stages time only the agents\' cycles; the dummy batch system moving workers along (status files) is not counted',
-    'where the time goes: store = SqliteStore calls; plugins = the dummy plugins (status files in each access point); agent = the rest (for the submitter: creating the access point directories)',
+    `store engine: ${engine}`,
+    'where the time goes: store = store calls; plugins = the dummy plugins (status files in each access point); agent = the rest (for the submitter: creating the access point directories)',
   ];
   if (modes.includes('on')) {
     const sorted = [...scrapes].sort((a, b) => a - b);
@@ -94,8 +111,8 @@ async function main(): Promise<number> {
   process.stdout.write(renderCoreTable(cases, targets, memory, notes));
   if (modes.length > 1) process.stdout.write(metricsCostLines(cases));
   const wallSeconds = (performance.now() - started) / 1000;
-  await writeCoreReport(values.output, { plan, cases, targets, memory, notes, wallSeconds, metrics: values.metrics });
-  progress(`wrote ${values.output} (${wallSeconds.toFixed(0)} s)`);
+  await writeCoreReport(output, { plan, cases, targets, memory, notes, wallSeconds, metrics: values.metrics });
+  progress(`wrote ${output} (${wallSeconds.toFixed(0)} s)`);
   return 0;
 }
 

@@ -2,7 +2,9 @@
 // Runs every compiled test file in ONE node --test run (so there is one summary). When we are root, the
 // multi-host testbed (scripts/testbed) is brought up first and the whole run happens inside the hv-core
 // network namespace, from where the jump and hpc hosts are reachable; it is torn down afterwards, whatever
-// happened. Outside CI, without root, tests needing the testbed skip themselves and say why; under CI=true
+// happened. The database servers of the store tests (scripts/db-servers: PostgreSQL and MariaDB) are started
+// next to the tests: inside hv-core when the testbed is up (a namespace has its own loopback), else in the
+// root namespace; they are stopped afterwards too. Outside CI, without root, tests needing the testbed skip themselves and say why; under CI=true
 // a missing prerequisite fails the run, and so does any test that was skipped or marked todo (counted from a
 // TAP copy of the run's report, so a skip nobody guarded can never leave CI green).
 import { spawnSync } from 'node:child_process';
@@ -55,6 +57,23 @@ if (needsTestbed) {
   }
 }
 
+const dbServers = join(root, 'scripts', 'db-servers');
+const dbServersNamespace = testbedUp ? ['hv-core'] : [];
+let dbServersUp = false;
+if (isRoot) {
+  const up = spawnSync('bash', [dbServers, 'up', ...dbServersNamespace], { stdio: 'inherit', cwd: root });
+  if (up.status !== 0) {
+    spawnSync('bash', [dbServers, 'down'], { stdio: 'inherit', cwd: root });
+    if (testbedUp) spawnSync('bash', [testbed, 'down'], { stdio: 'inherit', cwd: root });
+    fail(`scripts/db-servers up failed (exit ${up.status}); see its messages above`);
+  }
+  dbServersUp = true;
+} else if (ci) {
+  fail('the server store tests need PostgreSQL and MariaDB, which scripts/db-servers starts as root; CI runs as root, so this is a broken CI machine');
+} else {
+  console.error('run-tests: not root: the PostgreSQL and MariaDB store tests will skip themselves (scripts/db-servers needs root)');
+}
+
 // One file at a time: fault tests stop sshd or kill bots on the shared testbed, and CI has 2 cores anyway.
 const reportDir = mkdtempSync(join(tmpdir(), 'hv-test-report-'));
 const tapReport = join(reportDir, 'report.tap');
@@ -93,6 +112,13 @@ try {
     }
   }
 } finally {
+  if (dbServersUp) {
+    const down = spawnSync('bash', [dbServers, 'down'], { stdio: 'inherit', cwd: root });
+    if (down.status !== 0) {
+      console.error('run-tests: scripts/db-servers down failed; PostgreSQL or MariaDB may be left running');
+      status = status || 1;
+    }
+  }
   if (testbedUp) {
     const down = spawnSync('bash', [testbed, 'down'], { stdio: 'inherit', cwd: root });
     if (down.status !== 0) {

@@ -8,9 +8,10 @@ import { DialogRecorder } from '../agents/dialog-recorder.js';
 import { EmbeddedJobSource } from '../agents/embedded-job-source.js';
 import { hasHarvesterDialogs, PandaClient, pandaConfigFrom, type JobSource } from '../communicator/index.js';
 import type { QueueConfig } from '../config/index.js';
-import { SqliteStore } from '../store/index.js';
 import type { CliContext } from './context.js';
+import type { Store } from '../store/index.js';
 import { UsageError } from './exit-codes.js';
+import { openStore } from './open-store.js';
 
 export interface AgentRuntime {
   readonly env: AgentEnvironment;
@@ -50,7 +51,7 @@ export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
   mkdirSync(master.logDir, { recursive: true });
   const { file: queueConfigFile, queues, skipped } = selectOnlineQueues(ctx);
   const log = ctx.log;
-  const store = await SqliteStore.open(master.db.databaseFile);
+  const store = await openStore(master, { mode: 'agents', log });
   let jobSource: JobSource;
   try {
     jobSource = makeJobSource(ctx, store);
@@ -96,7 +97,7 @@ export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
   };
 }
 
-function makeJobSource(ctx: CliContext, store: SqliteStore): JobSource {
+function makeJobSource(ctx: CliContext, store: Store): JobSource {
   if (ctx.master.jobSource === 'embedded') {
     return new EmbeddedJobSource({ store, log: ctx.log, lockIntervalSec: ctx.master.agents.jobfetcher.lockInterval });
   }

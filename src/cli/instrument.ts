@@ -169,11 +169,13 @@ export async function sampleRoutes(clients: readonly BotClient[], timeoutMs: num
 }
 
 /** The scrape-time sources of a running instance. */
-export function instanceSources(opts: { store: Store; databaseFile: string; routes: () => readonly BotClient[]; log: Logger }) {
+export function instanceSources(opts: { store: Store; databaseFile: string | undefined; routes: () => readonly BotClient[]; log: Logger }) {
+  const { databaseFile } = opts;
   return {
     workers: () => opts.store.getWorkerStatsByQueue(),
     jobs: () => opts.store.getJobStatsByQueue(),
-    storeSizeBytes: async () => sqliteSizeBytes(opts.databaseFile),
+    // A server engine's size lives on its server (not measured here yet): the gauge is absent then.
+    ...(databaseFile === undefined ? {} : { storeSizeBytes: async () => sqliteSizeBytes(databaseFile) }),
     routes: () => sampleRoutes(opts.routes(), 2000, (route, error) => opts.log.debug({ route, err: error }, 'the bot did not answer the health request')),
     onError: (source: string, error: unknown) => opts.log.warn({ source, err: error }, 'a metrics source failed; the scrape goes on without it'),
   };

@@ -15,6 +15,7 @@ import { registerJobsCommands } from './commands/jobs.js';
 import { registerRemoteInstallCommand } from './commands/remote-install.js';
 import { registerBundleCommand } from './commands/bundle.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerDbCommands } from './commands/db.js';
 import { programVersion } from '../version.js';
 
 export function buildProgram(): Command {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerJobsCommands(program);
   registerRemoteInstallCommand(program);
   registerBundleCommand(program);
+  registerDbCommands(program);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

@@ -19,7 +19,7 @@ export interface Monitoring {
 export async function startMonitoring(ctx: CliContext, env: AgentEnvironment): Promise<Monitoring> {
   const startedAt = new Date();
   const metrics = new HarvesterMetrics({ processMetrics: true, version: programVersion() });
-  metrics.setSources(instanceSources({ store: env.store, databaseFile: ctx.master.db.databaseFile, routes: () => ctx.routes(), log: ctx.log }));
+  metrics.setSources(instanceSources({ store: env.store, databaseFile: ctx.master.db.engine === 'sqlite' ? ctx.master.db.databaseFile : undefined, routes: () => ctx.routes(), log: ctx.log }));
   let metricsUrl: string | undefined;
   const server = await ControlServer.start({
     metrics,

@@ -1,12 +1,19 @@
-// The admin commands' way to the database: the SQLite file the master config names (db.database_filename,
-// default <home>/harvester.db). Reading commands never create it — a fresh home has nothing to list — and
-// writing commands create it with its directory. Store errors (corrupt file, newer schema, read-only...)
-// already name the file and the cause in one line; they reach main's reporter unchanged (exit 1).
-// SQLite (a native module) is loaded only when a command opens the store: the bot runs the same CLI and
-// never needs it, and the offline bundle (the bot's install on a login node) does not carry it at all.
-import { existsSync, mkdirSync } from 'node:fs';
+// The one way to the database, for `harvester run` and every admin command: openStore chooses the engine
+// the master configuration names ([db] engine). SQLite: the file db.database_filename (default
+// <home>/harvester.db); reading commands never create it (a fresh home has nothing to list) and writing
+// commands create it with its directory. MariaDB/PostgreSQL: the server, whose schema is created or migrated
+// on first use. Store errors already name the database and the cause in one line; they reach main's
+// reporter unchanged (exit 1). Admin commands fail at once when the server is unreachable; the agents wait
+// for it up to reconnectTimeout, saying so in the log.
+// The engines' drivers are loaded only when a command opens the store: the bot runs the same CLI and never
+// needs them, and the offline bundle (the bot's install on a login node) does not carry them at all.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MasterConfig } from '../config/index.js';
+import type { ServerDbSettings } from '../config/agent-settings.js';
+import type { Logger } from '../logging/index.js';
+import type { ReconnectEvent } from '../store/server/reconnect.js';
+import type { ServerConnectionSettings } from '../store/server/settings.js';
 import { runningBundled } from '../package-location.js';
 import { StoreOpenError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
@@ -16,7 +23,7 @@ import { UsageError } from './exit-codes.js';
 export class StoreNotInBundleError extends UsageError {
   constructor() {
     super(
-      'the offline bundle has no SQLite store (it carries the bot and the commands that need no database): ' +
+      'the offline bundle has no store (it carries the bot and the commands that need no database): ' +
         'run this command on the core, where harvester-ts is installed with its dependencies',
     );
   }
@@ -32,18 +39,76 @@ async function openSqlite(file: string): Promise<Store> {
   return SqliteStore.open(file);
 }
 
-/** The store when the database file exists; undefined for a home that has no database yet. */
-export async function openExistingStore(master: MasterConfig): Promise<Store | undefined> {
-  requireStoreSupport();
-  const file = master.db.databaseFile;
-  if (!existsSync(file)) return undefined;
-  return openSqlite(file);
+/** Who opens the store: an admin command (fails at once on an unreachable server) or the agents (wait). */
+export interface OpenStoreOptions {
+  /** read: a SQLite file that does not exist is not created (undefined is returned). */
+  readonly mode: 'read' | 'write' | 'agents';
+  /** Where the agents say that the server is unreachable and that it is back. */
+  readonly log?: Logger;
 }
 
-/** The store, creating the database file (and its directory) when absent. */
-export async function openStoreForWrite(master: MasterConfig): Promise<Store> {
+/** The connection settings of a server engine, with the TLS CA file read; StoreOpenError when it cannot be. */
+export function serverConnectionSettings(server: ServerDbSettings, options: { reconnectTimeoutSec: number; onEvent?: (event: ReconnectEvent) => void }): ServerConnectionSettings {
+  let tls: ServerConnectionSettings['tls'];
+  if (server.tls !== undefined) {
+    let ca: string | undefined;
+    if (server.tls.caFile !== undefined) {
+      try {
+        ca = readFileSync(server.tls.caFile, 'utf8');
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? String(error);
+        throw new StoreOpenError(`${server.engine}://${server.user}@${server.host}:${server.port}/${server.schema}`, `cannot read db.tls.ca ${server.tls.caFile} (${code})`, { cause: error });
+      }
+    }
+    tls = { rejectUnauthorized: server.tls.rejectUnauthorized, ...(ca === undefined ? {} : { ca }) };
+  }
+  return {
+    engine: server.engine,
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    ...(server.password === undefined ? {} : { password: server.password.value }),
+    schema: server.schema,
+    nConnections: server.nConnections,
+    reconnectTimeoutSec: options.reconnectTimeoutSec,
+    ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+    ...(tls === undefined ? {} : { tls }),
+  };
+}
+
+/** Logs the agents' waits for the server and its return (warn, then info), never more than one line a retry. */
+function reconnectLogger(log: Logger | undefined): ((event: ReconnectEvent) => void) | undefined {
+  if (log === undefined) return undefined;
+  return (event) => {
+    if (event.kind === 'retrying') {
+      log.warn(
+        { operation: event.operation, attempt: event.attempt, retryInMs: event.waitMs, giveUpInS: Math.round(event.remainingMs / 1000) },
+        `database unreachable (${event.reason}); retrying ${event.operation}, nothing is lost`,
+      );
+    } else {
+      log.info({ operation: event.operation, attempts: event.attempts, downMs: event.downMs }, `database reachable again after ${event.attempts} attempts; ${event.operation} done`);
+    }
+  };
+}
+
+/**
+ * The store the master configuration names. SQLite in mode "read": undefined when the file does not exist.
+ * A server engine: connected and migrated; in mode "agents" an unreachable server is waited for up to
+ * reconnectTimeout (also for every later call), in the other modes it fails at once.
+ */
+export async function openStore(master: MasterConfig, options: OpenStoreOptions & { mode: 'write' | 'agents' }): Promise<Store>;
+export async function openStore(master: MasterConfig, options: OpenStoreOptions): Promise<Store | undefined>;
+export async function openStore(master: MasterConfig, options: OpenStoreOptions): Promise<Store | undefined> {
   requireStoreSupport();
+  const server = master.db.server;
+  if (server !== undefined) {
+    const { openServerStore } = await import('../store/server/open-server-store.js');
+    const agents = options.mode === 'agents';
+    const onEvent = reconnectLogger(options.log);
+    return openServerStore(serverConnectionSettings(server, { reconnectTimeoutSec: agents ? server.reconnectTimeout : 0, ...(onEvent === undefined ? {} : { onEvent }) }));
+  }
   const file = master.db.databaseFile;
+  if (options.mode === 'read') return existsSync(file) ? openSqlite(file) : undefined;
   const directory = dirname(file);
   try {
     mkdirSync(directory, { recursive: true });
@@ -52,6 +117,16 @@ export async function openStoreForWrite(master: MasterConfig): Promise<Store> {
     throw new StoreOpenError(file, `cannot create its directory ${directory} (${code})`, { cause: error });
   }
   return openSqlite(file);
+}
+
+/** The store when there is one; undefined for a SQLite home that has no database yet. */
+export async function openExistingStore(master: MasterConfig): Promise<Store | undefined> {
+  return openStore(master, { mode: 'read' });
+}
+
+/** The store, creating the SQLite file (and its directory) when absent. */
+export async function openStoreForWrite(master: MasterConfig): Promise<Store> {
+  return openStore(master, { mode: 'write' });
 }
 
 /** Runs `use` with the store and closes it afterwards, whether `use` succeeded or not. */

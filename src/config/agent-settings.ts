@@ -3,6 +3,7 @@
 // units: seconds everywhere, except the sweeper's keep times, which harvester gives in hours. Every value is
 // defaulted here and nowhere else; fractions are allowed so tests can run agents at sub-second pace.
 import { z } from 'zod';
+import type { Secret } from './types.js';
 
 const seconds = z.number().nonnegative();
 const positiveSeconds = z.number().positive();
@@ -119,13 +120,77 @@ export const defaultAgentSettings: AgentSettings = {
   sweeper: { ...commonDefaults, sleepTime: 60, checkInterval: 60, maxWorkers: 500, keepFinished: 24, keepFailed: 72, keepCancelled: 72, keepMissed: 24 },
 };
 
-/** The [db] section: where the SQLite file is (relative = under the home). */
-export const dbSectionSchema = z.strictObject({ database_filename: z.string().min(1) });
+/**
+ * The [db] section, in harvester's keys: the engine (sqlite, the default; mariadb, also spelled mysql as
+ * harvester does; postgresql), the SQLite file, and for the server engines host, port, user, password (a
+ * secret: inline, {"file"} or {"env"}; resolved by the master configuration), schema (the database),
+ * nConnections and reconnectTimeout (seconds the agents wait for an unreachable server). `tls` is ours: true,
+ * or {"ca": "/path/ca.pem", "rejectUnauthorized": true}. harvester's verbose and useInspect are accepted and
+ * have no effect.
+ */
+export const dbSectionSchema = z.strictObject({
+  engine: z.enum(['sqlite', 'mariadb', 'mysql', 'postgresql', 'postgres']),
+  database_filename: z.string().min(1),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  user: z.string().min(1),
+  password: z.unknown(),
+  schema: z.string().regex(/^[A-Za-z0-9_$-]{1,64}$/, 'must be a database name of letters, digits, _, $ or - (at most 64)'),
+  nConnections: z.number().int().min(1).max(1000),
+  reconnectTimeout: z.number().min(0),
+  tls: z.union([z.boolean(), z.strictObject({ ca: z.string().min(1).optional(), rejectUnauthorized: z.boolean().optional() })]),
+  verbose: z.unknown(),
+  useInspect: z.unknown(),
+});
+
+export type DbEngine = 'sqlite' | 'mariadb' | 'postgresql';
+export type ServerDbEngine = Exclude<DbEngine, 'sqlite'>;
+
+export interface DbTlsSettings {
+  /** Absolute path of a PEM file of CA certificates to trust; default: the system's. */
+  readonly caFile?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
+/** The settings of a server engine, defaulted. */
+export interface ServerDbSettings {
+  readonly engine: ServerDbEngine;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** The resolved secret; never shown (see describeDbSettings). */
+  readonly password?: Secret;
+  readonly schema: string;
+  readonly nConnections: number;
+  readonly reconnectTimeout: number;
+  readonly tls?: DbTlsSettings;
+}
+
 export interface DbSettings {
-  /** Absolute path of the SQLite database file. */
+  readonly engine: DbEngine;
+  /** Absolute path of the SQLite database file (the engine's, or the source of `db copy` for a server engine). */
   readonly databaseFile: string;
+  /** Set when engine is mariadb or postgresql. */
+  readonly server?: ServerDbSettings;
 }
 export const defaultDatabaseFileName = 'harvester.db';
+
+/** The one place the [db] section is defaulted: harvester's defaults where it has them. */
+export const dbDefaults = {
+  host: 'localhost',
+  port: { mariadb: 3306, postgresql: 5432 } as Readonly<Record<ServerDbEngine, number>>,
+  user: 'harvester',
+  schema: 'harvester',
+  nConnections: 10,
+  reconnectTimeout: 300,
+} as const;
+
+/** harvester's engine names (and common aliases) to ours. */
+export function dbEngineOf(name: string | undefined): DbEngine {
+  if (name === 'mariadb' || name === 'mysql') return 'mariadb';
+  if (name === 'postgresql' || name === 'postgres') return 'postgresql';
+  return 'sqlite';
+}
 
 /** The agent sections as written in harvester.json: every key optional. */
 export const agentSectionsSchema = z.object(

@@ -3,11 +3,15 @@
 // example shipped with the package is used.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { logLevels, type LogLevel } from '../logging/index.js';
 import { examplesDir } from '../package-location.js';
-import { agentSectionsSchema, agentSettingsFrom, dbSectionSchema, defaultDatabaseFileName, type AgentSettings, type DbSettings } from './agent-settings.js';
+import { agentSectionsSchema, agentSettingsFrom, dbSectionSchema, type AgentSettings, type DbSettings } from './agent-settings.js';
+import { dbSettingsFrom } from './db-settings.js';
+import { resolveSecret } from './secret-values.js';
+import { processSecrets } from '../logging/index.js';
+import type { Secret } from './types.js';
 import { deepFreeze } from './deep-freeze.js';
 import { harvesterIDFrom } from './harvester-id.js';
 import { JsonSyntaxError, parseJsonText } from './json-text.js';
@@ -112,10 +116,12 @@ function nonEmpty(value: string | undefined): string | undefined {
 interface MasterFile {
   readonly values: z.output<typeof masterFileSchema>;
   readonly harvesterID: string;
+  /** db.password, resolved (inline, file or environment variable) and registered for masking. */
+  readonly dbPassword?: Secret;
   readonly extra: Record<string, unknown>;
 }
 
-function readMasterFile(file: string): MasterFile {
+function readMasterFile(file: string, env: Readonly<Record<string, string | undefined>>): MasterFile {
   const collector = new ProblemCollector(file);
   const report = collector.forQueue(undefined);
   let document: unknown;
@@ -132,9 +138,11 @@ function readMasterFile(file: string): MasterFile {
   }
   const values = parseReported(masterFileSchema, document, [], report);
   const harvesterID = harvesterIDFrom(document, report);
+  const rawDb = isPlainObject(document.db) ? document.db : {};
+  const dbPassword = resolveSecret(rawDb.password, 'db.password', { env, baseDir: dirname(file), secrets: processSecrets, report });
   if (values === undefined || collector.problems.length > 0) throw new ConfigInvalidError(file, collector.problems);
   const extra = Object.fromEntries(Object.entries(document).filter(([key]) => !masterFileKeys.has(key)));
-  return { values, harvesterID, extra };
+  return { values, harvesterID, extra, ...(dbPassword === undefined ? {} : { dbPassword }) };
 }
 
 export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
@@ -149,7 +157,8 @@ export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
   } else if (existsSync(join(home, MASTER_CONFIG_NAME))) {
     configFile = join(home, MASTER_CONFIG_NAME);
   }
-  const { values, harvesterID, extra } = configFile === undefined ? { values: {}, harvesterID: harvesterIDFrom({}), extra: {} } : readMasterFile(configFile);
+  const { values, harvesterID, extra, dbPassword }: MasterFile =
+    configFile === undefined ? { values: {}, harvesterID: harvesterIDFrom({}), extra: {} } : readMasterFile(configFile, opts.env);
 
   let logLevel: LogLevel = values.logLevel ?? 'info';
   if (opts.logLevel !== undefined) {
@@ -184,7 +193,7 @@ export function loadMasterConfig(opts: MasterConfigOptions): MasterConfig {
     knownHostsFile: underHome(values.knownHostsFile ?? 'known_hosts'),
     pluginDirs: (values.pluginDirs ?? []).map(underHome),
     agents: agentSettingsFrom(values),
-    db: { databaseFile: underHome(values.db?.database_filename ?? defaultDatabaseFileName) },
+    db: dbSettingsFrom(values.db ?? {}, dbPassword, underHome),
     jobSource: values.communicator?.className === 'PandaCommunicator' ? 'panda' : 'embedded',
     harvesterID,
     ...(values.metrics === undefined ? {} : { metrics: { host: values.metrics.host, port: values.metrics.port } }),

@@ -1,6 +1,8 @@
 // lib/harvester.mjs: the whole CLI in one ESM file, bundled by esbuild from tsc's output (dist/), so it works
 // from an installed package as well as from a checkout. What cannot travel in one file stays out:
 // better-sqlite3 (native; the store is for the core, and the CLI loads it only when a command opens a store),
+// the server stores' drivers pg (with its optional pg-native) and mariadb (the same: core only, loaded when a
+// store is opened),
 // ssh2's optional native parts (cpu-features, sshcrypto.node: ssh2 loads them in try/catch and falls back to
 // JavaScript), and esbuild itself (a native binary; only `harvester bundle` uses it).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ export interface JsBundle {
 }
 
 /** Packages left out of the bundle (see above); the CLI runs without them. */
-export const bundleExternals = ['better-sqlite3', 'cpu-features', 'esbuild', '*.node'] as const;
+export const bundleExternals = ['better-sqlite3', 'pg', 'pg-native', 'mariadb', 'cpu-features', 'esbuild', '*.node'] as const;
 
 /**
  * CommonJS packages (ssh2, pino, commander...) call require() for Node's built-ins; in an ESM file esbuild's

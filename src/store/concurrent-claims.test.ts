@@ -22,7 +22,7 @@ interface Claimed {
 
 /** A claimer process: `ready` resolves once it has opened the store, `go()` starts it, `result` is what it claimed. */
 function startClaimer(database: string, owner: string): { ready: Promise<void>; go: () => void; result: Promise<Claimed> } {
-  const script = fileURLToPath(new URL('./testing/claim-loop.js', import.meta.url));
+  const script = fileURLToPath(new URL('../../test/support/store/claim-loop.js', import.meta.url));
   const child = spawn(process.execPath, [script, database, owner], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

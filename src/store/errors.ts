@@ -147,3 +147,20 @@ export class StoreArgumentError extends StoreError {
     this.name = 'StoreArgumentError';
   }
 }
+
+/**
+ * The database server cannot be reached or refused the connection (wrong password, unknown database...).
+ * The message names the server (host, port), the user and the step that failed, never the password.
+ */
+export class StoreConnectionError extends StoreError {
+  constructor(
+    database: string,
+    operation: string,
+    readonly step: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(database, operation, `${step}: ${reason}`, options);
+    this.name = 'StoreConnectionError';
+  }
+}

@@ -34,6 +34,7 @@ export {
   StoreArgumentError,
   StoreBusyError,
   StoreClosedError,
+  StoreConnectionError,
   StoreCorruptError,
   StoreDiskFullError,
   StoreDuplicateError,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { JobSpec, WorkSpec } from '../spec/index.js';
-import { defineStoreConformance } from './conformance.js';
+import { defineStoreConformance } from '../../test/support/store/conformance.js';
 import {
   SCHEMA_VERSION,
   SqliteStore,
@@ -18,7 +18,7 @@ import {
   StoreSchemaTooNewError,
 } from './index.js';
 import { migrate } from './sqlite/schema.js';
-import { withTmpfs } from './testing/tmpfs.js';
+import { withTmpfs } from '../../test/support/store/tmpfs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'harvester-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));

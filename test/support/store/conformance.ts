@@ -4,9 +4,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FileSpec, JobSpec, WorkSpec, type Spec } from '../spec/index.js';
-import { fieldValue } from '../../test/support/spec/arbitraries.js';
-import type { FieldDef } from '../spec/spec.js';
+import { FileSpec, JobSpec, WorkSpec, type Spec } from '../../../src/spec/index.js';
+import { fieldValue } from '../spec/arbitraries.js';
+import type { FieldDef } from '../../../src/spec/spec.js';
 import {
   StoreArgumentError,
   StoreClosedError,
@@ -14,8 +14,8 @@ import {
   StoreLockLostError,
   StoreRecordNotFoundError,
   StoreValueError,
-} from './errors.js';
-import type { NewDialogMessage, NewQueuedJob, Store } from './store.js';
+} from '../../../src/store/errors.js';
+import type { NewDialogMessage, NewQueuedJob, Store } from '../../../src/store/store.js';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const at = (seconds: number): Date => new Date(T0.getTime() + seconds * 1000);

@@ -1,5 +1,6 @@
 // Test support: a process that claims rows of a shared database in a loop, as an agent would, for the
-// two-process claim test. Usage: node claim-loop.js <database> <owner>
+// multi-process claim tests. Usage: node claim-loop.js <database> <owner>, where <database> is a SQLite
+// file or the JSON of server connection settings (ServerConnectionSettings).
 // Opens the store and writes "ready" on stdout, then waits for a line on stdin (so that both processes
 // start claiming together). Claims fetched jobs and submitted workers in small batches, moves each batch on
 // (prepared / running) and releases it, and takes entries of the embedded job queue of queue QE and stores
@@ -7,13 +8,20 @@
 // "queued": [...]} (the ids it claimed or took) on stdout. Any error ends the process with a non-zero exit code and the error on stderr.
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { JobSpec } from '../../spec/index.js';
-import { SqliteStore } from '../sqlite-store.js';
+import { JobSpec } from '../../../src/spec/index.js';
+import { SqliteStore } from '../../../src/store/sqlite-store.js';
+import { openServerStore } from '../../../src/store/server/open-server-store.js';
+import type { ServerConnectionSettings } from '../../../src/store/server/settings.js';
+import type { Store } from '../../../src/store/store.js';
+
+async function open(database: string): Promise<Store> {
+  return database.startsWith('{') ? openServerStore(JSON.parse(database) as ServerConnectionSettings) : SqliteStore.open(database);
+}
 
 async function main(): Promise<void> {
   const [database, owner] = process.argv.slice(2);
   if (database === undefined || owner === undefined) throw new Error('usage: claim-loop <database> <owner>');
-  const store = await SqliteStore.open(database);
+  const store = await open(database);
   const claimed = { jobs: [] as number[], workers: [] as number[], queued: [] as number[] };
   const input = createInterface({ input: process.stdin });
   process.stdout.write('ready\n');

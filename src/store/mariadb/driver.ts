@@ -1,0 +1,226 @@
+// MariaDB through MariaDB's own connector (mariadb): a pool of connections, sessions in ANSI_QUOTES (the
+// store's SQL quotes identifiers with double quotes), strict mode (a value that does not fit is refused,
+// never cut), READ COMMITTED, BIGINT read as numbers. Tables compare text byte-wise (utf8mb4_nopad_bin), as
+// SQLite and PostgreSQL do: 'Running' is not 'running', and 'a ' is not 'a'.
+import type { ConnectionConfig, Pool, PoolConnection } from 'mariadb';
+
+type MariadbModule = typeof import('mariadb');
+import type { ColumnKind } from '../../spec/index.js';
+import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { commitUnknown, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
+import type { Parameter, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
+import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
+import type { SqlValue } from '../sqlite/values.js';
+
+export const mariadbDialect: ServerDialect = {
+  engine: 'mariadb',
+  inList(column: string, values: readonly SqlValue[]) {
+    // The connector expands an array parameter into a list of values.
+    return values.length === 0 ? { sql: '1 = 0', parameters: [] } : { sql: `"${column}" IN (?)`, parameters: [values] };
+  },
+  insertIgnore(table: string, columns: readonly string[]) {
+    return { head: `INSERT IGNORE INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')})`, tail: '' };
+  },
+  ascNullsFirst(column: string) {
+    return `"${column}" ASC`;
+  },
+  async followExplicitKeys() {
+    // AUTO_INCREMENT moves past an explicit key by itself.
+  },
+  async advanceKey(session: SqlSession, table: string, _key: string, next: number) {
+    // InnoDB never sets AUTO_INCREMENT below the largest key + 1, so this only ever moves it forward.
+    if (!Number.isSafeInteger(next)) throw new Error(`bad AUTO_INCREMENT ${next}`);
+    await session.execute(`ALTER TABLE "${table}" AUTO_INCREMENT = ${next}`);
+  },
+  columnType(kind: ColumnKind, indexed: boolean) {
+    if (kind === 'integer' || kind === 'timestamp') return 'BIGINT';
+    // An index needs a bounded type; 255 characters of utf8mb4 fit InnoDB's key size.
+    return kind === 'text' && indexed ? 'VARCHAR(255)' : 'LONGTEXT';
+  },
+  autoKey: 'BIGINT AUTO_INCREMENT PRIMARY KEY',
+  tableOptions: ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin',
+  currentSchema: 'DATABASE()',
+  async lockSchema(session: SqlSession) {
+    // DDL commits implicitly in MariaDB: a named lock (not a transaction) serialises concurrent migrations.
+    const [row] = await session.query(`SELECT GET_LOCK('harvester_ts_schema', 120) AS "got"`);
+    if (Number(row?.got) !== 1) throw new Error('another process held the schema lock harvester_ts_schema for more than 120 s');
+    return { unlock: async () => void (await session.query(`SELECT RELEASE_LOCK('harvester_ts_schema')`)) };
+  },
+};
+
+interface SqlError extends Error {
+  code?: string;
+  errno?: number;
+  sqlState?: string;
+  fatal?: boolean;
+  text?: string;
+}
+
+/** Connector codes that mean the connection is gone or cannot be made (the server may come back). */
+const lostConnectionCodes: ReadonlySet<string> = new Set([
+  'ER_SOCKET_UNEXPECTED_CLOSE',
+  'ER_GET_CONNECTION_TIMEOUT',
+  'ER_CONNECTION_TIMEOUT',
+  'ER_CONNECTION_ALREADY_CLOSED',
+  'ER_CONN_PVT_ACQUIRE_TIMEOUT',
+  'ER_POOL_ALREADY_CLOSED',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_SOCKET_TIMEOUT',
+  'ER_SOCKET_CLOSED',
+]);
+
+export class MariadbDriver implements ServerDriver {
+  readonly dialect = mariadbDialect;
+  readonly database: string;
+  readonly #settings: ServerConnectionSettings;
+  readonly #pool: Pool;
+  readonly #connectionOptions: ConnectionConfig;
+  readonly #mariadb: MariadbModule;
+
+  /** The connector is loaded here, not imported by the module (see PostgresqlDriver.create). */
+  static async create(settings: ServerConnectionSettings): Promise<MariadbDriver> {
+    const connector = (await import('mariadb')) as MariadbModule & { default?: MariadbModule };
+    return new MariadbDriver(settings, connector.default ?? connector);
+  }
+
+  private constructor(settings: ServerConnectionSettings, mariadb: MariadbModule) {
+    this.#mariadb = mariadb;
+    this.#settings = settings;
+    this.database = describeServer(settings);
+    this.#connectionOptions = {
+      host: settings.host,
+      port: settings.port,
+      user: settings.user,
+      ...(settings.password === undefined ? {} : { password: settings.password }),
+      database: settings.schema,
+      connectTimeout: (settings.connectTimeoutSec ?? 10) * 1000,
+      ...(settings.tls === undefined ? {} : { ssl: { rejectUnauthorized: settings.tls.rejectUnauthorized, ...(settings.tls.ca === undefined ? {} : { ca: settings.tls.ca }) } }),
+      bigIntAsNumber: true,
+      insertIdAsNumber: true,
+      decimalAsNumber: true,
+      foundRows: true,
+      pipelining: true,
+      // Errors must not carry the statement's values (rows may hold job parameters).
+      logParam: false,
+      sessionVariables: { sql_mode: 'ANSI_QUOTES,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO', tx_isolation: 'READ-COMMITTED' },
+    };
+    this.#pool = mariadb.createPool({
+      ...this.#connectionOptions,
+      connectionLimit: settings.nConnections,
+      minimumIdle: 0,
+      acquireTimeout: (settings.connectTimeoutSec ?? 10) * 1000 + 1000,
+    });
+  }
+
+  /**
+   * The pool says only "failed to retrieve a connection" when it cannot connect: one direct connection tells
+   * why (login refused, unknown database, connection refused). Returns that error, or the pool's when the
+   * direct connection works.
+   */
+  async #diagnose(poolError: unknown): Promise<unknown> {
+    try {
+      const connection = await this.#mariadb.createConnection(this.#connectionOptions);
+      await connection.end();
+      return poolError;
+    } catch (error) {
+      return error;
+    }
+  }
+
+  async transaction<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
+    return withReconnect(
+      operation,
+      this.#settings,
+      () => this.#attempt(operation, work),
+      (error) => this.#classify(error, operation),
+      (reason, cause, attempts) =>
+        new StoreConnectionError(this.database, operation, `connect to ${serverTarget(this.#settings)}`, `${reason} (gave up after ${attempts} attempts in ${this.#settings.reconnectTimeoutSec} s, reconnectTimeout)`, {
+          cause,
+        }),
+      (reason, cause, attempts) => new StoreQueryError(this.database, operation, `${reason} (rolled back ${attempts} times by the server to break lock conflicts; giving up)`, { cause }),
+    );
+  }
+
+  async #attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
+    let connection: PoolConnection;
+    try {
+      connection = await this.#pool.getConnection();
+    } catch (error) {
+      throw (error as SqlError).code === 'ER_GET_CONNECTION_TIMEOUT' ? await this.#diagnose(error) : error;
+    }
+    let broken = false;
+    try {
+      await connection.beginTransaction();
+      const session: SqlSession = {
+        query: async (sql, parameters = []) => toRows(await connection.query(sql, parameters as Parameter[])),
+        execute: async (sql, parameters = []) => Number((await connection.query(sql, parameters as Parameter[]) as { affectedRows?: number }).affectedRows ?? 0),
+      };
+      let result: T;
+      try {
+        result = await work(session);
+      } catch (error) {
+        await connection.rollback().catch(() => (broken = true));
+        throw error;
+      }
+      try {
+        await connection.commit();
+      } catch (error) {
+        if (this.#isConnectionLoss(error)) {
+          broken = true;
+          throw commitUnknown(this.database, operation, `commit on ${serverTarget(this.#settings)}`, error);
+        }
+        throw error;
+      }
+      return result;
+    } catch (error) {
+      if (this.#isConnectionLoss(error)) broken = true;
+      throw error;
+    } finally {
+      if (broken) await connection.destroy();
+      else await connection.release();
+    }
+  }
+
+  #isConnectionLoss(error: unknown): boolean {
+    if (!(error instanceof Error) || error instanceof StoreError) return false;
+    const e = error as SqlError;
+    if (e.code !== undefined && (socketErrorCodes.has(e.code) || lostConnectionCodes.has(e.code))) return true;
+    // 1053 server shutdown, 1927 connection killed, 2006/2013 gone away / lost during query.
+    return e.errno === 1053 || e.errno === 1927 || e.errno === 2006 || e.errno === 2013 || (e.fatal === true && e.errno !== 1045 && e.errno !== 1044 && e.errno !== 1049);
+  }
+
+  #classify(error: unknown, operation: string): Failure {
+    if (error instanceof StoreError) return { retry: false, error };
+    if (this.#isConnectionLoss(error)) return { retry: true, reason: reasonOf(error as SqlError) };
+    const e = error as SqlError | undefined;
+    // 1213 deadlock, 1205 lock wait timeout: the engine rolled the transaction back.
+    if (e?.errno === 1213 || e?.errno === 1205) return { retry: true, conflict: true, reason: reasonOf(e) };
+    return { retry: false, error: this.#translate(error, operation) };
+  }
+
+  #translate(error: unknown, operation: string): unknown {
+    if (!(error instanceof Error)) return error;
+    const e = error as SqlError;
+    const target = serverTarget(this.#settings);
+    if (e.errno === 1045) return new StoreConnectionError(this.database, operation, `log in to ${target}`, `the server refused the login (${reasonOf(e)})`, { cause: error });
+    if (e.errno === 1049) return new StoreConnectionError(this.database, operation, `open database ${this.#settings.schema} on ${target}`, `${reasonOf(e)} (create it, or set db.schema)`, { cause: error });
+    if (e.errno === 1044) return new StoreConnectionError(this.database, operation, `use database ${this.#settings.schema} on ${target}`, `permission denied (${reasonOf(e)})`, { cause: error });
+    if (e.errno !== undefined) return new StoreQueryError(this.database, operation, reasonOf(e), { cause: error });
+    return new StoreConnectionError(this.database, operation, `talk to ${target}`, error.message, { cause: error });
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+/** The server's own words (sqlMessage), without the statement the connector appends to its message. */
+function reasonOf(e: SqlError): string {
+  const text = e.text ?? e.message.split('\n')[0] ?? e.message;
+  return `${e.code ?? 'error'}${e.errno === undefined ? '' : ` (${e.errno})`}: ${text}`;
+}
+
+function toRows(result: unknown): Record<string, unknown>[] {
+  return Array.isArray(result) ? (result as Record<string, unknown>[]) : [];
+}

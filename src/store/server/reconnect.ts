@@ -1,0 +1,70 @@
+// Riding out a database server that is gone for a while (restarted, failed over, network cut): a
+// transaction that failed because the connection was lost before its COMMIT was sent was rolled back by the
+// server, so it is run again, until the server answers or reconnectTimeout has passed. A connection lost
+// during COMMIT leaves the outcome unknown: that is never retried blindly (the error says so). Deadlocks
+// between instances are retried the same way (the engine rolled the victim back).
+import { StoreConnectionError, StoreError } from '../errors.js';
+
+export interface ReconnectPolicy {
+  /** How long to keep retrying (harvester's [db] reconnectTimeout, seconds); 0: fail at once. */
+  readonly reconnectTimeoutSec: number;
+  /** Told of each failed attempt that will be retried, and of the recovery. */
+  readonly onEvent?: (event: ReconnectEvent) => void;
+}
+
+export type ReconnectEvent =
+  | { readonly kind: 'retrying'; readonly operation: string; readonly reason: string; readonly attempt: number; readonly waitMs: number; readonly remainingMs: number }
+  | { readonly kind: 'recovered'; readonly operation: string; readonly attempts: number; readonly downMs: number };
+
+/**
+ * How a failed attempt is to be treated. `conflict`: the engine rolled the transaction back to break a
+ * deadlock (or a lock wait timed out): retried at once, up to maxConflictRetries times, whatever
+ * reconnectTimeout says (the server is there; another transaction was in the way).
+ */
+export type Failure = { readonly retry: true; readonly reason: string; readonly conflict?: boolean } | { readonly retry: false; readonly error: unknown };
+
+/** Retries of a transaction the engine rolled back to break a deadlock, before the error goes to the caller. */
+export const maxConflictRetries = 20;
+
+export async function withReconnect<T>(
+  operation: string,
+  policy: ReconnectPolicy,
+  attempt: () => Promise<T>,
+  classify: (error: unknown) => Failure,
+  giveUp: (reason: string, cause: unknown, attempts: number) => StoreError,
+  giveUpConflict: (reason: string, cause: unknown, attempts: number) => StoreError,
+): Promise<T> {
+  const started = Date.now();
+  let attempts = 0;
+  let conflicts = 0;
+  for (;;) {
+    attempts++;
+    try {
+      const result = await attempt();
+      if (attempts > 1) policy.onEvent?.({ kind: 'recovered', operation, attempts, downMs: Date.now() - started });
+      return result;
+    } catch (error) {
+      const failure = classify(error);
+      if (!failure.retry) throw failure.error;
+      if (failure.conflict === true) {
+        if (++conflicts > maxConflictRetries) throw giveUpConflict(failure.reason, error, conflicts);
+        // A short random pause: the two transactions that met should not meet again in step.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * conflicts));
+        continue;
+      }
+      const remainingMs = started + policy.reconnectTimeoutSec * 1000 - Date.now();
+      if (remainingMs <= 0) throw giveUp(failure.reason, error, attempts);
+      const waitMs = Math.min(remainingMs, 100 * 2 ** Math.min(attempts - 1, 5), 2000);
+      policy.onEvent?.({ kind: 'retrying', operation, reason: failure.reason, attempt: attempts, waitMs, remainingMs });
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+}
+
+/** Node's socket errors that mean "the server is not there (now)". */
+export const socketErrorCodes: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
+
+/** Thrown inside a transaction when COMMIT itself failed on a lost connection: the outcome is unknown. */
+export function commitUnknown(database: string, operation: string, step: string, cause: unknown): StoreConnectionError {
+  return new StoreConnectionError(database, operation, step, 'the connection was lost during COMMIT: the transaction may or may not have been applied', { cause });
+}

@@ -1,0 +1,780 @@
+// The Store on a database server (PostgreSQL or MariaDB, through a ServerDriver): the same tables, values
+// and rules as SqliteStore, for several harvester instances on several machines sharing one database.
+//
+// Claims pick the claimable rows with SELECT ... FOR UPDATE SKIP LOCKED and lock them for the owner in the
+// same transaction: two instances claiming at once never wait for each other's rows nor get the same row,
+// and a row whose lock is older than the lock interval (its owner died) is claimable again. Transactions
+// run at READ COMMITTED, so a locking read sees the latest committed lock columns.
+import { FileSpec, JobSpec, WorkSpec, type ColumnDef, type Spec } from '../../spec/index.js';
+import {
+  StoreArgumentError,
+  StoreClosedError,
+  StoreDuplicateError,
+  StoreLockLostError,
+  StoreRecordNotFoundError,
+  StoreValueError,
+} from '../errors.js';
+import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, workerLockColumns, workerLockNames, workerLockTimes, type LockColumns } from '../lock-columns.js';
+import { MAX_DIAG_MESSAGE_LENGTH, MAX_IDENTIFIER_LENGTH } from '../sqlite/dialogs.js';
+import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, PANDAID_SEQUENCE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from '../sqlite/schema.js';
+import type { OperationContext } from '../sqlite/spec-table.js';
+import { fromSqlValue, toSqlValue, type SqlValue } from '../sqlite/values.js';
+import { isPlainObject } from '../../spec/index.js';
+import type {
+  DialogClaim,
+  DialogMessage,
+  FileFilter,
+  JobClaim,
+  JobFilter,
+  JobUpdate,
+  NewDialogMessage,
+  NewQueuedJob,
+  QueueClaim,
+  QueuedJob,
+  QueuedJobFilter,
+  QueuedJobTake,
+  ReleasedLocks,
+  RenewedLocks,
+  Store,
+  WorkerClaim,
+  WorkerCounts,
+  WorkerFilter,
+  WorkerUpdate,
+} from '../store.js';
+import type { Parameter, Row, ServerDialect, ServerDriver, SqlSession } from './session.js';
+import { ServerSpecTable } from './spec-table.js';
+
+const inputFileTypes: ReadonlySet<string | null> = new Set(['input', 'aux_input']);
+type AfterCommit = Array<() => void>;
+
+interface Condition {
+  readonly sql: string;
+  readonly parameters: readonly Parameter[];
+}
+
+interface Timing {
+  readonly owner: string;
+  readonly nowMs: number;
+  readonly lockIntervalSec: number;
+  readonly checkIntervalSec: number;
+  readonly limit: number;
+}
+
+const SKIP_LOCKED = 'FOR UPDATE SKIP LOCKED';
+const queueTable = quote(JOB_QUEUE_TABLE);
+const notInJobs = `NOT EXISTS (SELECT 1 FROM ${quote(JOB_TABLE)} j WHERE j."PandaID" = q."PandaID")`;
+const takeOrder = `ORDER BY q."currentPriority" IS NULL, q."currentPriority" DESC, q."PandaID"`;
+
+export class ServerStore implements Store {
+  readonly database: string;
+  readonly #driver: ServerDriver;
+  readonly #d: ServerDialect;
+  readonly #jobs: ServerSpecTable<JobSpec>;
+  readonly #workers: ServerSpecTable<WorkSpec>;
+  readonly #files: ServerSpecTable<FileSpec>;
+  #closed = false;
+
+  constructor(driver: ServerDriver) {
+    this.#driver = driver;
+    this.#d = driver.dialect;
+    this.database = driver.database;
+    this.#jobs = new ServerSpecTable(this.#d, JOB_TABLE, 'PandaID', () => new JobSpec(), JobSpec.columns);
+    this.#workers = new ServerSpecTable(this.#d, WORK_TABLE, 'workerID', () => new WorkSpec(), WorkSpec.columns, workerInternalColumns as readonly ColumnDef[], true);
+    this.#files = new ServerSpecTable(this.#d, FILE_TABLE, 'fileID', () => new FileSpec(), FileSpec.columns, [], true);
+  }
+
+  // ---- jobs ----
+
+  async insertJobs(jobs: readonly JobSpec[]): Promise<void> {
+    await this.#write('insertJobs', async (s, ctx, after) => {
+      await this.#refuseDuplicates(s, ctx, this.#jobs, 'job', jobs);
+      const given = jobs.map((job) => this.#jobs.idOf(job)).filter((id): id is number => id !== null);
+      await this.#notePandaIDs(s, given);
+      const unnumbered = jobs.length - given.length;
+      let next = unnumbered > 0 ? await this.#allocatePandaIDs(s, ctx, unnumbered) : 0;
+      for (const job of jobs) await this.#insertJob(s, ctx, job, after, this.#jobs.idOf(job) === null ? next++ : undefined);
+      if (given.length > 0) {
+        const list = this.#d.inList('PandaID', given);
+        await s.execute(`DELETE FROM ${queueTable} WHERE ${list.sql}`, list.parameters);
+      }
+    });
+  }
+
+  async claimJobs(claim: JobClaim): Promise<JobSpec[]> {
+    const lock = Object.hasOwn(jobLockColumns, claim.for) ? jobLockColumns[claim.for] : undefined;
+    if (lock === undefined) throw new StoreArgumentError(this.database, 'claimJobs', `unknown purpose ${JSON.stringify(claim.for)}`);
+    const conditions: Condition[] = [];
+    if (claim.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [claim.queueName] });
+    if (claim.status !== undefined) conditions.push(this.#d.inList('status', claim.status));
+    if (claim.subStatus !== undefined) conditions.push(this.#d.inList('subStatus', claim.subStatus));
+    return this.#write('claimJobs', async (s, ctx) => this.#withFiles(s, await this.#claimRows(s, this.#jobs, lock, conditions, this.#timing(ctx, claim))));
+  }
+
+  async updateJobs(jobs: readonly JobSpec[], options: JobUpdate = {}): Promise<void> {
+    await this.#write('updateJobs', async (s, ctx, after) => {
+      const lock = this.#lockOf(ctx, options, jobLockColumns);
+      await this.#updateSpecs(s, ctx, this.#jobs, 'job', jobs, lock, options, after);
+      for (const job of jobs) await this.#saveFilesOf(s, ctx, job, after);
+    });
+  }
+
+  async getJobs(PandaIDs: readonly number[]): Promise<JobSpec[]> {
+    return this.#read('getJobs', async (s) => this.#withFiles(s, await this.#jobs.byIds(s, PandaIDs)));
+  }
+
+  async getJob(PandaID: number): Promise<JobSpec> {
+    const [job] = await this.getJobs([PandaID]);
+    if (job === undefined) throw new StoreRecordNotFoundError(this.database, 'getJob', 'job', [PandaID]);
+    return job;
+  }
+
+  async listJobs(filter: JobFilter = {}): Promise<JobSpec[]> {
+    const conditions: Condition[] = [];
+    if (filter.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [filter.queueName] });
+    if (filter.status !== undefined) conditions.push(this.#d.inList('status', filter.status));
+    if (filter.subStatus !== undefined) conditions.push(this.#d.inList('subStatus', filter.subStatus));
+    if (filter.PandaIDs !== undefined) conditions.push(this.#d.inList('PandaID', filter.PandaIDs));
+    return this.#read('listJobs', async (s, ctx) => {
+      const jobs = await this.#select(s, ctx, this.#jobs, conditions, filter.limit);
+      return filter.withFiles === true ? this.#withFiles(s, jobs) : jobs;
+    });
+  }
+
+  async deleteJobs(PandaIDs: readonly number[]): Promise<number> {
+    return this.#write('deleteJobs', async (s) => {
+      const list = this.#d.inList('PandaID', PandaIDs);
+      return s.execute(`DELETE FROM ${quote(JOB_TABLE)} WHERE ${list.sql}`, list.parameters);
+    });
+  }
+
+  // ---- workers ----
+
+  async insertWorkers(workers: readonly WorkSpec[], options: { readonly jobs?: JobUpdate } = {}): Promise<void> {
+    await this.#write('insertWorkers', async (s, ctx, after) => {
+      await this.#refuseDuplicates(s, ctx, this.#workers, 'worker', workers);
+      const jobs = distinct(workers.flatMap((w) => w.jobSpecs));
+      const jobIDs = jobs.map((job) => this.#requireId(ctx, this.#jobs, job));
+      const present = await this.#jobs.existing(s, jobIDs);
+      const missing = jobIDs.filter((id) => !present.has(id));
+      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      for (const worker of workers) {
+        const workerID = await this.#workers.insert(s, ctx, worker);
+        await this.#relate(s, workerID, worker.jobSpecs.map((job) => job.PandaID as number));
+        after.push(() => {
+          worker.workerID = workerID;
+          worker.pandaid_list = worker.jobSpecs.map((job) => job.PandaID as number);
+          worker.resetChanges();
+        });
+      }
+      if (options.jobs !== undefined) {
+        const lock = this.#lockOf(ctx, options.jobs, jobLockColumns);
+        await this.#updateSpecs(s, ctx, this.#jobs, 'job', jobs, lock, options.jobs, after);
+        for (const job of jobs) await this.#saveFilesOf(s, ctx, job, after);
+      }
+    });
+  }
+
+  async claimWorkers(claim: WorkerClaim): Promise<WorkSpec[]> {
+    const lock = Object.hasOwn(workerLockColumns, claim.purpose) ? workerLockColumns[claim.purpose] : undefined;
+    if (lock === undefined) throw new StoreArgumentError(this.database, 'claimWorkers', `unknown purpose ${JSON.stringify(claim.purpose)}`);
+    return this.#write('claimWorkers', async (s, ctx) => {
+      const timing = this.#timing(ctx, claim);
+      const conditions: Condition[] = [];
+      if (claim.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [claim.queueName] });
+      if (claim.statuses !== undefined) conditions.push(this.#d.inList('status', claim.statuses));
+      if (claim.killRequested === true) conditions.push({ sql: `("killTime" IS NOT NULL AND "killTime" <= ?)`, parameters: [timing.nowMs] });
+      if (claim.endedBefore !== undefined) {
+        const endedBefore = claim.endedBefore instanceof Date ? claim.endedBefore.getTime() : Number.NaN;
+        if (Number.isNaN(endedBefore)) throw new StoreArgumentError(ctx.database, ctx.operation, 'endedBefore is not a valid Date');
+        conditions.push({ sql: `("endTime" IS NOT NULL AND "endTime" < ?)`, parameters: [endedBefore] });
+      }
+      return this.#withJobs(s, await this.#claimRows(s, this.#workers, lock, conditions, timing));
+    });
+  }
+
+  async updateWorkers(workers: readonly WorkSpec[], options: WorkerUpdate = {}): Promise<void> {
+    await this.#write('updateWorkers', async (s, ctx, after) => {
+      const lock = this.#lockOf(ctx, options, workerLockColumns);
+      await this.#updateSpecs(s, ctx, this.#workers, 'worker', workers, lock, options, after);
+      if (options.includeJobs === true) {
+        const jobs = distinct(workers.flatMap((w) => w.jobSpecs));
+        await this.#updateSpecs(s, ctx, this.#jobs, 'job', jobs, undefined, { now: options.now }, after);
+        for (const job of jobs) await this.#saveFilesOf(s, ctx, job, after);
+      }
+    });
+  }
+
+  async getWorkers(workerIDs: readonly number[]): Promise<WorkSpec[]> {
+    return this.#read('getWorkers', async (s) => this.#withJobs(s, await this.#workers.byIds(s, workerIDs)));
+  }
+
+  async getWorker(workerID: number): Promise<WorkSpec> {
+    const [worker] = await this.getWorkers([workerID]);
+    if (worker === undefined) throw new StoreRecordNotFoundError(this.database, 'getWorker', 'worker', [workerID]);
+    return worker;
+  }
+
+  async listWorkers(filter: WorkerFilter = {}): Promise<WorkSpec[]> {
+    const conditions: Condition[] = [];
+    if (filter.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [filter.queueName] });
+    if (filter.status !== undefined) conditions.push(this.#d.inList('status', filter.status));
+    if (filter.workerIDs !== undefined) conditions.push(this.#d.inList('workerID', filter.workerIDs));
+    return this.#read('listWorkers', async (s, ctx) => {
+      const workers = await this.#select(s, ctx, this.#workers, conditions, filter.limit);
+      return filter.withJobs === true ? this.#withJobs(s, workers) : workers;
+    });
+  }
+
+  async deleteWorkers(workerIDs: readonly number[]): Promise<number> {
+    return this.#write('deleteWorkers', async (s) => {
+      const list = this.#d.inList('workerID', workerIDs);
+      return s.execute(`DELETE FROM ${quote(WORK_TABLE)} WHERE ${list.sql}`, list.parameters);
+    });
+  }
+
+  async relateJobsToWorker(workerID: number, PandaIDs: readonly number[]): Promise<void> {
+    await this.#write('relateJobsToWorker', async (s, ctx) => {
+      if (!(await this.#workers.existing(s, [workerID])).has(workerID)) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'worker', [workerID]);
+      const present = await this.#jobs.existing(s, PandaIDs);
+      const missing = PandaIDs.filter((id) => !present.has(id));
+      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      await this.#relate(s, workerID, PandaIDs);
+    });
+  }
+
+  async getWorkerIDsOfJob(PandaID: number): Promise<number[]> {
+    return this.#read('getWorkerIDsOfJob', async (s) =>
+      (await s.query(`SELECT "workerID" FROM ${quote(JOB_WORKER_TABLE)} WHERE "PandaID" = ? ORDER BY "workerID"`, [PandaID])).map((r) => Number(r.workerID)),
+    );
+  }
+
+  async getWorkerStats(queueName: string): Promise<WorkerCounts> {
+    return (await this.#workerCounts('getWorkerStats', queueName)).get(queueName) ?? {};
+  }
+
+  async getWorkerStatsByQueue(): Promise<Map<string, WorkerCounts>> {
+    return this.#workerCounts('getWorkerStatsByQueue', undefined);
+  }
+
+  async getJobStatsByQueue(): Promise<Map<string, WorkerCounts>> {
+    return this.#countsByQueue('getJobStatsByQueue', JOB_TABLE, undefined);
+  }
+
+  // ---- files ----
+
+  async getFiles(filter: FileFilter): Promise<FileSpec[]> {
+    const conditions: Condition[] = [];
+    if (filter.PandaID !== undefined) conditions.push({ sql: `"PandaID" = ?`, parameters: [filter.PandaID] });
+    if (filter.fileType !== undefined) conditions.push(this.#d.inList('fileType', filter.fileType));
+    if (filter.status !== undefined) conditions.push(this.#d.inList('status', filter.status));
+    return this.#read('getFiles', (s, ctx) => this.#select(s, ctx, this.#files, conditions, filter.limit));
+  }
+
+  async saveFiles(files: readonly FileSpec[]): Promise<void> {
+    await this.#write('saveFiles', async (s, ctx, after) => {
+      const jobIDs = distinct(files.filter((f) => f.fileID === null).map((f) => this.#requireColumn(ctx, this.#files, f, 'PandaID')));
+      const present = await this.#jobs.existing(s, jobIDs);
+      const missing = jobIDs.filter((id) => !present.has(id));
+      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      for (const file of files) await this.#saveFile(s, ctx, file, file.PandaID as number, after);
+    });
+  }
+
+  // ---- the embedded job queue ----
+
+  async enqueueJobs(entries: readonly NewQueuedJob[]): Promise<number[]> {
+    return this.#write('enqueueJobs', async (s, ctx) => {
+      if (entries.length === 0) return [];
+      const rows = entries.map((entry, i) => queueEntryValues(ctx, entry, i));
+      const first = await this.#allocatePandaIDs(s, ctx, entries.length);
+      const nowMs = Date.now();
+      const ids: number[] = [];
+      for (const [i, values] of rows.entries()) {
+        await s.execute(
+          `INSERT INTO ${queueTable} ("PandaID", "queueName", "jobParams", "taskID", "currentPriority", "nCore", "creationTime") VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          [first + i, ...values, nowMs],
+        );
+        ids.push(first + i);
+      }
+      return ids;
+    });
+  }
+
+  async takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]> {
+    return this.#write('takeQueuedJobs', async (s, ctx) => {
+      const timing = this.#timing(ctx, take);
+      if (typeof take.queueName !== 'string' || take.queueName === '') {
+        throw new StoreArgumentError(ctx.database, ctx.operation, 'the queueName must be a non-empty string');
+      }
+      const rows = await s.query(
+        `SELECT q.* FROM ${queueTable} q WHERE q."queueName" = ? AND (q."takenTime" IS NULL OR q."takenTime" <= ?) AND ${notInJobs} ${takeOrder} LIMIT ? ${SKIP_LOCKED}`,
+        [take.queueName, timing.nowMs - timing.lockIntervalSec * 1000, timing.limit],
+      );
+      if (rows.length === 0) return [];
+      const list = this.#d.inList('PandaID', rows.map((r) => Number(r.PandaID)));
+      await s.execute(`UPDATE ${queueTable} SET "takenBy" = ?, "takenTime" = ? WHERE ${list.sql}`, [timing.owner, timing.nowMs, ...list.parameters]);
+      return rows.map((row) => queuedJobOf({ ...row, takenTime: timing.nowMs }));
+    });
+  }
+
+  async listQueuedJobs(filter: QueuedJobFilter = {}): Promise<QueuedJob[]> {
+    return this.#read('listQueuedJobs', async (s, ctx) => {
+      const limit = this.#limit(ctx, filter.limit);
+      const byQueue = filter.queueName === undefined ? '' : `q."queueName" = ? AND `;
+      const rows = await s.query(`SELECT q.* FROM ${queueTable} q WHERE ${byQueue}${notInJobs} ORDER BY q."PandaID"${limit === undefined ? '' : ' LIMIT ?'}`, [
+        ...(filter.queueName === undefined ? [] : [filter.queueName]),
+        ...(limit === undefined ? [] : [limit]),
+      ]);
+      return rows.map(queuedJobOf);
+    });
+  }
+
+  // ---- dialog messages ----
+
+  async addDialogMessages(messages: readonly NewDialogMessage[], options: { readonly keep: number }): Promise<void> {
+    await this.#write('addDialogMessages', async (s, ctx) => {
+      const keep = options.keep;
+      if (!Number.isSafeInteger(keep) || keep < 1) throw new StoreArgumentError(ctx.database, ctx.operation, `keep must be an integer of at least 1, got ${keep}`);
+      const table = quote(DIAG_TABLE);
+      for (const m of messages) {
+        const time = m.creationTime.getTime();
+        if (Number.isNaN(time)) throw new StoreArgumentError(ctx.database, ctx.operation, 'a dialog message has an invalid creationTime');
+        await s.execute(`INSERT INTO ${table} ("moduleName", "identifier", "creationTime", "messageLevel", "diagMessage") VALUES (?, ?, ?, ?, ?)`, [
+          m.moduleName,
+          m.identifier === null ? null : m.identifier.slice(0, MAX_IDENTIFIER_LENGTH),
+          time,
+          m.messageLevel,
+          m.diagMessage.slice(0, MAX_DIAG_MESSAGE_LENGTH),
+        ]);
+      }
+      const [oldest] = await s.query(`SELECT "diagID" FROM ${table} ORDER BY "diagID" DESC LIMIT 1 OFFSET ?`, [keep]);
+      if (oldest !== undefined) await s.execute(`DELETE FROM ${table} WHERE "diagID" <= ?`, [Number(oldest.diagID)]);
+    });
+  }
+
+  async claimDialogMessages(claim: DialogClaim): Promise<DialogMessage[]> {
+    return this.#write('claimDialogMessages', async (s, ctx) => {
+      const timing = this.#timing(ctx, claim);
+      const table = quote(DIAG_TABLE);
+      const rows = await s.query(`SELECT * FROM ${table} WHERE "lockTime" IS NULL OR "lockTime" < ? ORDER BY "diagID" LIMIT ? ${SKIP_LOCKED}`, [
+        timing.nowMs - timing.lockIntervalSec * 1000,
+        timing.limit,
+      ]);
+      if (rows.length === 0) return [];
+      const list = this.#d.inList('diagID', rows.map((r) => Number(r.diagID)));
+      await s.execute(`UPDATE ${table} SET "lockedBy" = ?, "lockTime" = ? WHERE ${list.sql}`, [timing.owner, timing.nowMs, ...list.parameters]);
+      return rows.map((r) => ({
+        diagID: Number(r.diagID),
+        moduleName: String(r.moduleName),
+        identifier: r.identifier === null ? null : String(r.identifier),
+        creationTime: new Date(Number(r.creationTime)),
+        messageLevel: String(r.messageLevel),
+        diagMessage: String(r.diagMessage),
+      }));
+    });
+  }
+
+  async deleteDialogMessages(diagIDs: readonly number[]): Promise<number> {
+    return this.#write('deleteDialogMessages', async (s) => {
+      const list = this.#d.inList('diagID', diagIDs);
+      return s.execute(`DELETE FROM ${quote(DIAG_TABLE)} WHERE ${list.sql}`, list.parameters);
+    });
+  }
+
+  // ---- queues and locks ----
+
+  async claimQueues(claim: QueueClaim): Promise<string[]> {
+    return this.#write('claimQueues', async (s, ctx) => {
+      const timing = this.#timing(ctx, { ...claim, limit: Math.max(1, claim.queueNames.length) });
+      const names = distinct(claim.queueNames);
+      if (names.length === 0) return [];
+      const ignore = this.#d.insertIgnore(QUEUE_TABLE, ['queueName']);
+      // Sorted: two instances adding the same queues lock the keys in the same order (no deadlock).
+      for (const name of [...names].sort()) await s.execute(`${ignore.head} VALUES (?)${ignore.tail}`, [name]);
+      const list = this.#d.inList('queueName', names);
+      const due = await s.query(
+        `SELECT "queueName" FROM ${quote(QUEUE_TABLE)} WHERE ${list.sql} AND (("lockedBy" IS NULL AND ("submitTime" IS NULL OR "submitTime" <= ?))
+           OR ("lockedBy" IS NOT NULL AND ("lockTime" IS NULL OR "lockTime" < ?))) ${SKIP_LOCKED}`,
+        [...list.parameters, timing.nowMs - timing.checkIntervalSec * 1000, timing.nowMs - timing.lockIntervalSec * 1000],
+      );
+      const got = new Set(due.map((r) => String(r.queueName)));
+      if (got.size > 0) {
+        const claimed = this.#d.inList('queueName', [...got]);
+        await s.execute(`UPDATE ${quote(QUEUE_TABLE)} SET "lockedBy" = ?, "lockTime" = ?, "submitTime" = ? WHERE ${claimed.sql}`, [
+          timing.owner,
+          timing.nowMs,
+          timing.nowMs,
+          ...claimed.parameters,
+        ]);
+      }
+      return names.filter((name) => got.has(name));
+    });
+  }
+
+  async releaseQueues(queueNames: readonly string[], owner: string): Promise<void> {
+    await this.#write('releaseQueues', async (s) => {
+      const list = this.#d.inList('queueName', queueNames);
+      await s.execute(`UPDATE ${quote(QUEUE_TABLE)} SET "lockedBy" = NULL WHERE "lockedBy" = ? AND ${list.sql}`, [owner, ...list.parameters]);
+    });
+  }
+
+  async releaseLocks(owner: string): Promise<ReleasedLocks> {
+    return this.#write('releaseLocks', async (s) => ({
+      jobs: await clearLocks(s, JOB_TABLE, jobLockNames, owner),
+      workers: await clearLocks(s, WORK_TABLE, workerLockNames, owner),
+      queues: await s.execute(`UPDATE ${quote(QUEUE_TABLE)} SET "lockedBy" = NULL WHERE "lockedBy" = ?`, [owner]),
+    }));
+  }
+
+  async renewLocks(owner: string, now: Date = new Date()): Promise<RenewedLocks> {
+    return this.#write('renewLocks', async (s, ctx) => {
+      const { nowMs } = this.#timing(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
+      return {
+        jobs: await this.#touchLocks(s, JOB_TABLE, 'PandaID', jobLockTimes, owner, nowMs),
+        workers: await this.#touchLocks(s, WORK_TABLE, 'workerID', workerLockTimes, owner, nowMs),
+        queues: await s.execute(`UPDATE ${quote(QUEUE_TABLE)} SET "lockTime" = ? WHERE "lockedBy" = ?`, [nowMs, owner]),
+      };
+    });
+  }
+
+  /**
+   * Sets the lock time of the owner's locks in a table. Rows another transaction holds right now are skipped
+   * (SKIP LOCKED): the owner's own write-back of those rows, running at the same time on another connection,
+   * refreshes or releases their locks itself, and waiting for it could deadlock with it.
+   */
+  async #touchLocks(s: SqlSession, table: string, key: string, locks: readonly LockColumns[], owner: string, nowMs: number): Promise<number> {
+    const held = await s.query(
+      `SELECT ${quote(key)} AS "id" FROM ${quote(table)} WHERE ${locks.map((c) => `${quote(c.lock)} = ?`).join(' OR ')} ORDER BY ${quote(key)} ${SKIP_LOCKED}`,
+      locks.map(() => owner),
+    );
+    if (held.length === 0) return 0;
+    const list = this.#d.inList(key, held.map((r) => Number(r.id)));
+    const set = locks.map((c) => `${quote(c.lockTime)} = CASE WHEN ${quote(c.lock)} = ? THEN ? ELSE ${quote(c.lockTime)} END`).join(', ');
+    return s.execute(`UPDATE ${quote(table)} SET ${set} WHERE ${list.sql}`, [...locks.flatMap(() => [owner, nowMs]), ...list.parameters]);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#driver.close();
+  }
+
+  // ---- helpers ----
+
+  async #write<T>(operation: string, work: (s: SqlSession, ctx: OperationContext, after: AfterCommit) => Promise<T>): Promise<T> {
+    const ctx = this.#context(operation);
+    let after: AfterCommit = [];
+    // A transaction retried after a lost connection starts over: nothing of the failed attempt is applied.
+    const result = await this.#driver.transaction(operation, (s) => {
+      after = [];
+      return work(s, ctx, after);
+    });
+    for (const apply of after) apply();
+    return result;
+  }
+
+  async #read<T>(operation: string, work: (s: SqlSession, ctx: OperationContext) => Promise<T>): Promise<T> {
+    const ctx = this.#context(operation);
+    return this.#driver.transaction(operation, (s) => work(s, ctx));
+  }
+
+  #context(operation: string): OperationContext {
+    if (this.#closed) throw new StoreClosedError(this.database, operation);
+    return { database: this.database, operation };
+  }
+
+  #timing(ctx: OperationContext, claim: { owner: string; lockIntervalSec: number; checkIntervalSec?: number; limit: number; now?: Date }): Timing {
+    const bad = (what: string) => new StoreArgumentError(ctx.database, ctx.operation, what);
+    if (typeof claim.owner !== 'string' || claim.owner === '') throw bad('the owner must be a non-empty string');
+    if (!Number.isSafeInteger(claim.limit) || claim.limit < 1) throw bad(`the limit must be an integer of at least 1, got ${claim.limit}`);
+    if (!(claim.lockIntervalSec >= 0)) throw bad(`lockIntervalSec must be a number of seconds >= 0, got ${claim.lockIntervalSec}`);
+    const checkIntervalSec = claim.checkIntervalSec ?? 0;
+    if (!(checkIntervalSec >= 0)) throw bad(`checkIntervalSec must be a number of seconds >= 0, got ${checkIntervalSec}`);
+    const nowMs = (claim.now ?? new Date()).getTime();
+    if (Number.isNaN(nowMs)) throw bad('now is an invalid Date');
+    return { owner: claim.owner, nowMs, lockIntervalSec: claim.lockIntervalSec, checkIntervalSec, limit: claim.limit };
+  }
+
+  #lockOf(ctx: OperationContext, options: { lock?: { purpose: string; owner: string }; releaseLock?: boolean }, table: Readonly<Record<string, LockColumns>>): (LockColumns & { owner: string; purpose: string }) | undefined {
+    if (options.lock === undefined) {
+      if (options.releaseLock === true) throw new StoreArgumentError(ctx.database, ctx.operation, 'releaseLock needs the lock (purpose and owner) to release');
+      return undefined;
+    }
+    const columns = Object.hasOwn(table, options.lock.purpose) ? table[options.lock.purpose] : undefined;
+    if (columns === undefined) throw new StoreArgumentError(ctx.database, ctx.operation, `unknown lock purpose ${JSON.stringify(options.lock.purpose)}`);
+    return { ...columns, owner: options.lock.owner, purpose: options.lock.purpose };
+  }
+
+  #requireId<S extends Spec>(ctx: OperationContext, table: ServerSpecTable<S>, spec: S): number {
+    return this.#requireColumn(ctx, table, spec, table.primaryKey);
+  }
+
+  #requireColumn<S extends Spec>(ctx: OperationContext, table: ServerSpecTable<S>, spec: S, column: string): number {
+    const value = spec.getField(column);
+    if (typeof value !== 'number') throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, table.idOf(spec), column, 'is not set');
+    return value;
+  }
+
+  async #refuseDuplicates<S extends Spec>(s: SqlSession, ctx: OperationContext, table: ServerSpecTable<S>, kind: 'job' | 'worker', specs: readonly S[]): Promise<void> {
+    const ids = specs.map((spec) => table.idOf(spec)).filter((id): id is number => id !== null);
+    const seen = new Set<number>();
+    const repeated = ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
+    const present = await table.existing(s, ids);
+    const duplicates = distinct([...repeated, ...ids.filter((id) => present.has(id))]);
+    if (duplicates.length > 0) throw new StoreDuplicateError(ctx.database, ctx.operation, kind, duplicates);
+  }
+
+  /** Reserves `count` consecutive PandaIDs (see SqliteStore); the sequence row is locked until commit. */
+  async #allocatePandaIDs(s: SqlSession, ctx: OperationContext, count: number): Promise<number> {
+    await s.query(`SELECT "next" FROM ${quote(SEQUENCE_TABLE)} WHERE "name" = ? FOR UPDATE`, [PANDAID_SEQUENCE]);
+    const [row] = await s.query(
+      `SELECT GREATEST(
+         COALESCE((SELECT "next" FROM ${quote(SEQUENCE_TABLE)} WHERE "name" = ?), 1),
+         COALESCE((SELECT MAX("PandaID") FROM ${quote(JOB_TABLE)}), 0) + 1,
+         COALESCE((SELECT MAX("PandaID") FROM ${queueTable}), 0) + 1) AS "next"`,
+      [PANDAID_SEQUENCE],
+    );
+    const next = Number(row?.next);
+    const after = next + count;
+    if (!Number.isSafeInteger(after)) {
+      throw new StoreArgumentError(ctx.database, ctx.operation, `the PandaID sequence is exhausted: ${count} ids from ${next} go beyond 2^53-1`);
+    }
+    await s.execute(`UPDATE ${quote(SEQUENCE_TABLE)} SET "next" = ? WHERE "name" = ?`, [after, PANDAID_SEQUENCE]);
+    return next;
+  }
+
+  async #notePandaIDs(s: SqlSession, PandaIDs: readonly number[]): Promise<void> {
+    if (PandaIDs.length === 0) return;
+    const past = Math.min(Math.max(...PandaIDs) + 1, Number.MAX_SAFE_INTEGER);
+    await s.execute(`UPDATE ${quote(SEQUENCE_TABLE)} SET "next" = GREATEST("next", ?) WHERE "name" = ?`, [past, PANDAID_SEQUENCE]);
+  }
+
+  async #relate(s: SqlSession, workerID: number, PandaIDs: readonly number[]): Promise<void> {
+    if (PandaIDs.length === 0) return;
+    const ignore = this.#d.insertIgnore(JOB_WORKER_TABLE, ['PandaID', 'workerID']);
+    const unique = distinct(PandaIDs);
+    await s.execute(`${ignore.head} VALUES ${unique.map(() => '(?, ?)').join(', ')}${ignore.tail}`, unique.flatMap((id) => [id, workerID]));
+  }
+
+  async #insertJob(s: SqlSession, ctx: OperationContext, job: JobSpec, after: AfterCommit, newPandaID: number | undefined): Promise<void> {
+    const PandaID = await this.#jobs.insert(s, ctx, job, newPandaID === undefined ? {} : { PandaID: newPandaID });
+    after.push(() => {
+      job.PandaID = PandaID;
+      job.resetChanges();
+    });
+    for (const file of [...job.inFiles, ...job.outFiles]) await this.#saveFile(s, ctx, file, PandaID, after);
+  }
+
+  async #saveFile(s: SqlSession, ctx: OperationContext, file: FileSpec, PandaID: number, after: AfterCommit): Promise<void> {
+    if (file.fileID === null) {
+      const fileID = await this.#files.insert(s, ctx, file, { PandaID });
+      after.push(() => {
+        file.fileID = fileID;
+        file.PandaID = PandaID;
+        file.resetChanges();
+      });
+      return;
+    }
+    const changed = file.changedColumns().filter((name) => name !== 'fileID');
+    if (changed.length === 0) return;
+    const changes = await this.#files.update(s, file.fileID, changed.map((name) => [name, this.#files.sqlValue(ctx, file, name)] as const));
+    if (changes === 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'file', [file.fileID]);
+    after.push(() => file.resetChanges());
+  }
+
+  async #saveFilesOf(s: SqlSession, ctx: OperationContext, job: JobSpec, after: AfterCommit): Promise<void> {
+    for (const file of [...job.inFiles, ...job.outFiles]) await this.#saveFile(s, ctx, file, job.PandaID as number, after);
+  }
+
+  async #updateSpecs<S extends Spec>(
+    s: SqlSession,
+    ctx: OperationContext,
+    table: ServerSpecTable<S>,
+    kind: 'job' | 'worker',
+    specs: readonly S[],
+    lock: (LockColumns & { owner: string; purpose: string }) | undefined,
+    options: { releaseLock?: boolean; now?: Date },
+    after: AfterCommit,
+  ): Promise<void> {
+    const ids = specs.map((spec) => this.#requireId(ctx, table, spec));
+    if (lock === undefined) {
+      const holders = await table.existing(s, ids);
+      const missing = ids.filter((id) => !holders.has(id));
+      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, kind, missing);
+    }
+    const now = options.now ?? new Date();
+    const release = options.releaseLock === true;
+    const guard = lock === undefined ? undefined : ([lock.lock, lock.owner] as const);
+    const rows: { id: number; assignments: [string, SqlValue][] }[] = [];
+    specs.forEach((spec, i) => {
+      const id = ids[i] as number;
+      const changed = spec.changedColumns().filter((name) => name !== table.primaryKey);
+      const assignments = changed.map((name) => [name, table.sqlValue(ctx, spec, name)] as [string, SqlValue]);
+      const lockAssignments: [string, SqlValue][] = [];
+      if (lock !== undefined && release) lockAssignments.push([lock.lock, null]);
+      else if (lock !== undefined && !changed.includes(lock.lockTime)) lockAssignments.push([lock.lockTime, now.getTime()]);
+      rows.push({ id, assignments: [...assignments.filter(([name]) => !lockAssignments.some(([l]) => l === name)), ...lockAssignments] });
+      after.push(() => {
+        for (const [name] of lockAssignments) {
+          if (spec.layout.byName.has(name)) spec.setField(name, name === lock?.lock ? null : now);
+        }
+        spec.resetChanges();
+      });
+    });
+    // A row without changes is not written; with a lock, it is still checked below (it must be held).
+    const unchanged = rows.filter((r) => r.assignments.length === 0).map((r) => r.id);
+    const lostIds = await table.updateRows(s, rows, guard);
+    if (guard !== undefined && unchanged.length > 0) {
+      const holders = await table.existing(s, unchanged, guard[0]);
+      lostIds.push(...unchanged.filter((id) => holders.get(id) !== guard[1]));
+    }
+    if (lock !== undefined && lostIds.length > 0) {
+      lostIds.sort((a, b) => ids.indexOf(a) - ids.indexOf(b));
+      const holders = await table.existing(s, lostIds, lock.lock);
+      const lost = lostIds.map((id) => ({ id, holder: (holders.get(id) as string | null | undefined) ?? null }));
+      throw new StoreLockLostError(ctx.database, ctx.operation, kind, lock.purpose, lock.owner, lost);
+    }
+  }
+
+  #limit(ctx: OperationContext, limit: number | undefined): number | undefined {
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+      throw new StoreArgumentError(ctx.database, ctx.operation, `the limit must be an integer >= 0, got ${limit}`);
+    }
+    return limit;
+  }
+
+  async #select<S extends Spec>(s: SqlSession, ctx: OperationContext, table: ServerSpecTable<S>, conditions: readonly Condition[], limit: number | undefined): Promise<S[]> {
+    const max = this.#limit(ctx, limit);
+    return table.where(
+      s,
+      conditions.map((c) => c.sql).join(' AND '),
+      [...conditions.flatMap((c) => c.parameters), ...(max === undefined ? [] : [max])],
+      `ORDER BY ${quote(table.primaryKey)}${max === undefined ? '' : ' LIMIT ?'}`,
+    );
+  }
+
+  /** Picks and locks up to `limit` claimable rows for the owner, most overdue first, skipping rows others hold. */
+  async #claimRows<S extends Spec>(s: SqlSession, table: ServerSpecTable<S>, lock: LockColumns, conditions: readonly Condition[], timing: Timing): Promise<S[]> {
+    const checkLimit = timing.nowMs - timing.checkIntervalSec * 1000;
+    const lockLimit = timing.nowMs - timing.lockIntervalSec * 1000;
+    const [owner, lockTime, due] = [quote(lock.lock), quote(lock.lockTime), quote(lock.due)];
+    const isDue = lock.dueRequired ? `(${due} IS NOT NULL AND ${due} <= ?)` : `(${due} IS NULL OR ${due} <= ?)`;
+    const claimable = `((${owner} IS NULL AND ${isDue}) OR (${owner} IS NOT NULL AND (${lockTime} IS NULL OR ${lockTime} < ?)))`;
+    const where = [...conditions.map((c) => c.sql), claimable].join(' AND ');
+    const parameters = [...conditions.flatMap((c) => c.parameters), checkLimit, lockLimit, timing.limit];
+    const specs = await table.where(s, where, parameters, `ORDER BY ${this.#d.ascNullsFirst(lock.due)}, ${quote(table.primaryKey)} LIMIT ? ${SKIP_LOCKED}`);
+    if (specs.length === 0) return specs;
+    const stamped = [...new Set([lock.lockTime, lock.due])];
+    const assignments: [string, SqlValue][] = [[lock.lock, timing.owner], ...stamped.map((column): [string, SqlValue] => [column, timing.nowMs])];
+    const list = this.#d.inList(table.primaryKey, specs.map((spec) => table.idOf(spec) as number));
+    await s.execute(`UPDATE ${quote(table.table)} SET ${assignments.map(([column]) => `${quote(column)} = ?`).join(', ')} WHERE ${list.sql}`, [
+      ...assignments.map(([, value]) => value),
+      ...list.parameters,
+    ]);
+    for (const spec of specs) for (const [column, value] of assignments) table.mirror(spec, column, value);
+    return specs;
+  }
+
+  async #withFiles(s: SqlSession, jobs: JobSpec[]): Promise<JobSpec[]> {
+    if (jobs.length === 0) return jobs;
+    const list = this.#d.inList('PandaID', jobs.map((j) => j.PandaID as number));
+    const files = await this.#files.where(s, list.sql, list.parameters, `ORDER BY "fileID"`);
+    const byJob = new Map<number, FileSpec[]>();
+    for (const file of files) {
+      const own = byJob.get(file.PandaID as number) ?? [];
+      own.push(file);
+      byJob.set(file.PandaID as number, own);
+    }
+    for (const job of jobs) {
+      const own = byJob.get(job.PandaID as number) ?? [];
+      job.inFiles = own.filter((f) => inputFileTypes.has(f.fileType));
+      job.outFiles = own.filter((f) => !inputFileTypes.has(f.fileType));
+      job.resetChanges();
+    }
+    return jobs;
+  }
+
+  async #withJobs(s: SqlSession, workers: WorkSpec[]): Promise<WorkSpec[]> {
+    if (workers.length === 0) return workers;
+    const list = this.#d.inList('workerID', workers.map((w) => w.workerID as number));
+    const relations = (await s.query(`SELECT "PandaID", "workerID" FROM ${quote(JOB_WORKER_TABLE)} WHERE ${list.sql} ORDER BY "workerID", "PandaID"`, list.parameters)).map(
+      (r) => ({ PandaID: Number(r.PandaID), workerID: Number(r.workerID) }),
+    );
+    const jobs = new Map((await this.#withFiles(s, await this.#jobs.byIds(s, distinct(relations.map((r) => r.PandaID))))).map((job) => [job.PandaID as number, job]));
+    const byWorker = new Map<number, number[]>();
+    for (const r of relations) {
+      const own = byWorker.get(r.workerID) ?? [];
+      own.push(r.PandaID);
+      byWorker.set(r.workerID, own);
+    }
+    for (const worker of workers) {
+      const own = byWorker.get(worker.workerID as number) ?? [];
+      worker.jobSpecs = own.map((id) => jobs.get(id)).filter((job): job is JobSpec => job !== undefined);
+      worker.pandaid_list = own;
+      worker.resetChanges();
+    }
+    return workers;
+  }
+
+  #workerCounts(operation: string, queueName: string | undefined): Promise<Map<string, WorkerCounts>> {
+    return this.#countsByQueue(operation, WORK_TABLE, queueName);
+  }
+
+  /** Rows of a table (workers or jobs) by queue and status. */
+  async #countsByQueue(operation: string, table: string, queueName: string | undefined): Promise<Map<string, WorkerCounts>> {
+    return this.#read(operation, async (s) => {
+      const where = queueName === undefined ? `"computingSite" IS NOT NULL` : `"computingSite" = ?`;
+      const rows = await s.query(
+        `SELECT "computingSite" AS "queue", "status" AS "status", COUNT(*) AS "n" FROM ${quote(table)} WHERE ${where} GROUP BY "computingSite", "status" ORDER BY "computingSite", "status"`,
+        queueName === undefined ? [] : [queueName],
+      );
+      const counts = new Map<string, Record<string, number>>();
+      for (const row of rows) {
+        const queue = counts.get(String(row.queue)) ?? {};
+        queue[row.status === null ? 'null' : String(row.status)] = Number(row.n);
+        counts.set(String(row.queue), queue);
+      }
+      return counts;
+    });
+  }
+}
+
+async function clearLocks(s: SqlSession, table: string, lockColumns: readonly string[], owner: string): Promise<number> {
+  const set = lockColumns.map((c) => `${quote(c)} = CASE WHEN ${quote(c)} = ? THEN NULL ELSE ${quote(c)} END`).join(', ');
+  const where = lockColumns.map((c) => `${quote(c)} = ?`).join(' OR ');
+  return s.execute(`UPDATE ${quote(table)} SET ${set} WHERE ${where}`, [...lockColumns.map(() => owner), ...lockColumns.map(() => owner)]);
+}
+
+function queueEntryValues(ctx: OperationContext, entry: NewQueuedJob, index: number): SqlValue[] {
+  const refuse = (field: string, reason: string) => new StoreValueError(ctx.database, ctx.operation, 'queued job', null, `entries[${index}].${field}`, reason);
+  if (typeof entry.queueName !== 'string' || entry.queueName === '') throw refuse('queueName', 'must be a non-empty string');
+  const queueName = toSqlValue('text', entry.queueName);
+  if (!queueName.ok) throw refuse('queueName', queueName.reason);
+  if (!isPlainObject(entry.jobParams)) throw refuse('jobParams', 'must be an object');
+  const jobParams = toSqlValue('dict', entry.jobParams);
+  if (!jobParams.ok) throw refuse('jobParams', jobParams.reason);
+  const integers = (['taskID', 'currentPriority', 'nCore'] as const).map((field) => {
+    const value = toSqlValue('integer', entry[field] ?? null);
+    if (!value.ok) throw refuse(field, value.reason);
+    return value.value;
+  });
+  return [queueName.value, jobParams.value, ...integers];
+}
+
+function queuedJobOf(row: Row): QueuedJob {
+  const intOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+  return {
+    PandaID: Number(row.PandaID),
+    queueName: String(row.queueName),
+    jobParams: fromSqlValue('dict', row.jobParams) as Record<string, unknown>,
+    taskID: intOrNull(row.taskID),
+    currentPriority: intOrNull(row.currentPriority),
+    nCore: intOrNull(row.nCore),
+    creationTime: new Date(Number(row.creationTime)),
+    takenTime: row.takenTime === null || row.takenTime === undefined ? null : new Date(Number(row.takenTime)),
+  };
+}
+
+function distinct<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
+}

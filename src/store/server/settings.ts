@@ -1,0 +1,38 @@
+// How to reach a database server: what the [db] section of the master configuration resolves to for the
+// server engines. The password is the resolved secret; it goes to the driver and nowhere else.
+import type { ServerEngine } from './session.js';
+import type { ReconnectPolicy } from './reconnect.js';
+
+export interface ServerTls {
+  /** PEM text of the CA certificates to trust (read from the file the configuration names); default: the system's. */
+  readonly ca?: string;
+  /** Verify the server's certificate and name (default true). */
+  readonly rejectUnauthorized: boolean;
+}
+
+export interface ServerConnectionSettings extends ReconnectPolicy {
+  readonly engine: ServerEngine;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password?: string;
+  /** The database (harvester's "schema"). */
+  readonly schema: string;
+  /** Connections in the pool (harvester's nConnections). */
+  readonly nConnections: number;
+  /** TLS to the server; undefined: plain TCP (loopback, or a trusted network). */
+  readonly tls?: ServerTls;
+  /** How long one connection attempt may take (seconds). */
+  readonly connectTimeoutSec?: number;
+}
+
+/** "engine://user@host:port/schema": how logs and errors name the database; never the password. */
+export function describeServer(s: Pick<ServerConnectionSettings, 'engine' | 'host' | 'port' | 'user' | 'schema'>): string {
+  const host = s.host.includes(':') ? `[${s.host}]` : s.host;
+  return `${s.engine}://${s.user}@${host}:${s.port}/${s.schema}`;
+}
+
+/** "host:port as user U": the part of an error message that says where we tried to go. */
+export function serverTarget(s: Pick<ServerConnectionSettings, 'host' | 'port' | 'user'>): string {
+  return `${s.host}:${s.port} as user ${s.user}`;
+}

@@ -1,0 +1,155 @@
+// One spec kind's table on a server engine: inserts, changed-column updates and reads by id, over a session
+// of the current transaction. Values are converted as on SQLite (sqlite/values.ts), so a row reads back the
+// same on every engine.
+import type { ColumnDef, Spec } from '../../spec/index.js';
+import { StoreValueError } from '../errors.js';
+import { quote } from '../sqlite/schema.js';
+import type { OperationContext } from '../sqlite/spec-table.js';
+import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from '../sqlite/values.js';
+import type { Parameter, Row, ServerDialect, SqlSession } from './session.js';
+
+function pgTypeOf(kind: ColumnDef['kind'] | undefined): string {
+  return kind === 'integer' || kind === 'timestamp' ? 'bigint' : 'text';
+}
+
+export class ServerSpecTable<S extends Spec> {
+  readonly #columnsByName: ReadonlyMap<string, ColumnDef>;
+  readonly #positions: readonly number[];
+
+  constructor(
+    readonly dialect: ServerDialect,
+    readonly table: string,
+    readonly primaryKey: string,
+    readonly create: () => S,
+    readonly columns: readonly ColumnDef[],
+    readonly internalColumns: readonly ColumnDef[] = [],
+    /** The engine assigns the key of rows inserted without one. */
+    readonly autoKey = false,
+  ) {
+    this.#columnsByName = new Map([...columns, ...internalColumns].map((c) => [c.name, c]));
+    this.#positions = columns.map((_, i) => i);
+  }
+
+  sqlValue(ctx: OperationContext, spec: S, column: string, value: unknown = spec.getField(column)): SqlValue {
+    const def = this.#columnsByName.get(column);
+    if (def === undefined) throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, this.idOf(spec), column, 'is no column of the table');
+    const converted = toSqlValue(def.kind, value);
+    if (!converted.ok) throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, this.idOf(spec), column, converted.reason);
+    return converted.value;
+  }
+
+  mirror(spec: S, column: string, value: SqlValue): void {
+    const def = spec.layout.byName.get(column);
+    const kind = this.#columnsByName.get(column)?.kind;
+    if (def === undefined || kind === undefined) return;
+    spec.loadField(def, value === null ? null : fromSqlValue(kind, value));
+  }
+
+  idOf(spec: S): number | null {
+    const id = spec.getField(this.primaryKey);
+    return typeof id === 'number' ? id : null;
+  }
+
+  /** Inserts every column of the spec (with `overrides`) and returns the row's key. */
+  async insert(session: SqlSession, ctx: OperationContext, spec: S, overrides: Readonly<Record<string, unknown>> = {}): Promise<number> {
+    const valueOf = (name: string): unknown => (Object.hasOwn(overrides, name) ? overrides[name] : spec.getField(name));
+    const key = valueOf(this.primaryKey);
+    const names = this.columns.map((c) => c.name).filter((name) => name !== this.primaryKey || key !== null);
+    const values = names.map((name) => this.sqlValue(ctx, spec, name, valueOf(name)));
+    const sql = `INSERT INTO ${quote(this.table)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+    if (typeof key === 'number') {
+      await session.execute(sql, values);
+      if (this.autoKey) await this.dialect.followExplicitKeys(session, this.table, this.primaryKey, key);
+      return key;
+    }
+    const [row] = await session.query(`${sql} RETURNING ${quote(this.primaryKey)}`, values);
+    return Number(row?.[this.primaryKey]);
+  }
+
+  /** Sets the given columns of one row; rows changed (0: no such row, or `guard` [column, value] did not hold). */
+  async update(session: SqlSession, id: number, assignments: ReadonlyArray<readonly [string, SqlValue]>, guard?: readonly [string, SqlValue]): Promise<number> {
+    if (assignments.length === 0) return 0;
+    const condition = `${quote(this.primaryKey)} = ?${guard === undefined ? '' : ` AND ${quote(guard[0])} = ?`}`;
+    const sql = `UPDATE ${quote(this.table)} SET ${assignments.map(([name]) => `${quote(name)} = ?`).join(', ')} WHERE ${condition}`;
+    const values: Parameter[] = [...assignments.map(([, value]) => value), id];
+    if (guard !== undefined) values.push(guard[1]);
+    return session.execute(sql, values);
+  }
+
+  /**
+   * Sets columns of many rows: each row its own values, rows with the same column set in one statement on
+   * PostgreSQL (UPDATE ... FROM (VALUES ...)), pipelined statements on MariaDB. Returns the ids that were not
+   * written (no such row, or `guard` [column, value] did not hold).
+   */
+  async updateRows(session: SqlSession, rows: ReadonlyArray<{ readonly id: number; readonly assignments: ReadonlyArray<readonly [string, SqlValue]> }>, guard?: readonly [string, SqlValue]): Promise<number[]> {
+    const groups = new Map<string, { columns: string[]; rows: { id: number; values: SqlValue[] }[] }>();
+    for (const row of rows) {
+      if (row.assignments.length === 0) continue;
+      const key = row.assignments.map(([name]) => name).join('\u0000');
+      let group = groups.get(key);
+      if (group === undefined) {
+        group = { columns: row.assignments.map(([name]) => name), rows: [] };
+        groups.set(key, group);
+      }
+      group.rows.push({ id: row.id, values: row.assignments.map(([, value]) => value) });
+    }
+    const notWritten: number[] = [];
+    for (const group of groups.values()) {
+      if (this.dialect.engine !== 'postgresql') {
+        const results = await Promise.all(group.rows.map((row) => this.update(session, row.id, group.columns.map((c, i) => [c, row.values[i] ?? null] as const), guard)));
+        results.forEach((changes, i) => {
+          if (changes === 0) notWritten.push(group.rows[i]?.id as number);
+        });
+        continue;
+      }
+      // At most ~30,000 parameters per statement (PostgreSQL takes 65,535).
+      const perStatement = Math.max(1, Math.floor(30_000 / (group.columns.length + 1)));
+      const types = group.columns.map((c) => pgTypeOf(this.#columnsByName.get(c)?.kind));
+      for (let start = 0; start < group.rows.length; start += perStatement) {
+        const chunk = group.rows.slice(start, start + perStatement);
+        const tuple = `(?::bigint, ${types.map((t) => `?::${t}`).join(', ')})`;
+        const names = ['__id', ...group.columns.map((_, i) => `c${i}`)];
+        const set = group.columns.map((c, i) => `${quote(c)} = v."c${i}"`).join(', ');
+        const guardSql = guard === undefined ? '' : ` AND t.${quote(guard[0])} = ?`;
+        const sql = `UPDATE ${quote(this.table)} AS t SET ${set} FROM (VALUES ${chunk.map(() => tuple).join(', ')}) AS v(${names.map((n) => `"${n}"`).join(', ')}) WHERE t.${quote(this.primaryKey)} = v."__id"${guardSql} RETURNING t.${quote(this.primaryKey)} AS "id"`;
+        const parameters: Parameter[] = chunk.flatMap((row) => [row.id, ...row.values]);
+        if (guard !== undefined) parameters.push(guard[1]);
+        const written = new Set((await session.query(sql, parameters)).map((r) => Number(r.id)));
+        for (const row of chunk) if (!written.has(row.id)) notWritten.push(row.id);
+      }
+    }
+    return notWritten;
+  }
+
+  /** The keys of the given ids that exist, with the value of one more column (a lock holder). */
+  async existing(session: SqlSession, ids: readonly number[], column: string = this.primaryKey): Promise<Map<number, unknown>> {
+    if (ids.length === 0) return new Map();
+    const list = this.dialect.inList(this.primaryKey, ids);
+    const rows = await session.query(`SELECT ${quote(this.primaryKey)} AS "id", ${quote(column)} AS "value" FROM ${quote(this.table)} WHERE ${list.sql}`, list.parameters);
+    return new Map(rows.map((r) => [Number(r.id), r.value]));
+  }
+
+  /** Specs by id, in the order asked; missing ids are left out. */
+  async byIds(session: SqlSession, ids: readonly number[]): Promise<S[]> {
+    if (ids.length === 0) return [];
+    const list = this.dialect.inList(this.primaryKey, ids);
+    const specs = await this.where(session, list.sql, list.parameters);
+    const byId = new Map(specs.map((spec) => [this.idOf(spec), spec]));
+    const found: S[] = [];
+    for (const id of ids) {
+      const spec = byId.get(id);
+      if (spec !== undefined) found.push(spec);
+    }
+    return found;
+  }
+
+  /** Specs matching a WHERE clause, with a suffix (ORDER BY, LIMIT, FOR UPDATE). */
+  async where(session: SqlSession, condition: string, parameters: readonly Parameter[], suffix = ''): Promise<S[]> {
+    const rows = await session.query(`SELECT * FROM ${quote(this.table)}${condition === '' ? '' : ` WHERE ${condition}`} ${suffix}`, parameters);
+    return rows.map((row) => this.fromRow(row));
+  }
+
+  fromRow(row: Row): S {
+    return specFromRow(this.create(), this.columns, this.#positions, this.columns.map((c) => row[c.name] ?? null));
+  }
+}

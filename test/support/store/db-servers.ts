@@ -1,0 +1,77 @@
+// Access to the database servers that scripts/db-servers starts (PostgreSQL and MariaDB on loopback, with a
+// test user). Tests read the connection file (DBSERVERS_ENV, default /run/harvester-dbservers/env.json);
+// without it they skip saying why, except under CI=true, where a missing server fails the test.
+import { existsSync, readFileSync } from 'node:fs';
+import mariadb from 'mariadb';
+import pg from 'pg';
+import { z } from 'zod';
+import type { ServerConnectionSettings } from '../../../src/store/server/settings.js';
+import type { ServerEngine } from '../../../src/store/server/session.js';
+
+export const serverEngines: readonly ServerEngine[] = ['postgresql', 'mariadb'];
+
+const serverSchema = z.object({ host: z.string().min(1), port: z.number().int().positive(), user: z.string().min(1), database: z.string().min(1) });
+const envSchema = z.object({ password: z.string().min(1), postgresql: serverSchema, mariadb: serverSchema });
+export type DbServersEnv = z.output<typeof envSchema>;
+
+export const dbServersEnvFile = process.env.DBSERVERS_ENV ?? '/run/harvester-dbservers/env.json';
+
+/** Why the servers cannot be used, or undefined when the connection file is there. */
+export function dbServersProblem(): string | undefined {
+  if (!existsSync(dbServersEnvFile)) return `the test database servers are not up (${dbServersEnvFile} is missing): run scripts/db-servers up as root`;
+  return undefined;
+}
+
+/** The servers' description; throws under CI=true when they are not up, else undefined (the caller skips). */
+export function loadDbServers(): DbServersEnv | undefined {
+  const problem = dbServersProblem();
+  if (problem !== undefined) {
+    if (process.env.CI === 'true') throw new Error(problem);
+    return undefined;
+  }
+  return envSchema.parse(JSON.parse(readFileSync(dbServersEnvFile, 'utf8')));
+}
+
+/** Settings for a database of the test server. */
+export function serverSettings(env: DbServersEnv, engine: ServerEngine, schema: string, overrides: Partial<ServerConnectionSettings> = {}): ServerConnectionSettings {
+  const server = env[engine];
+  return { engine, host: server.host, port: server.port, user: server.user, password: env.password, schema, nConnections: 4, reconnectTimeoutSec: 0, ...overrides };
+}
+
+let counter = 0;
+
+/** A new, empty database on the engine's test server: returns its name (harvester_test_<pid>_<n>). */
+export async function createTestDatabase(env: DbServersEnv, engine: ServerEngine): Promise<string> {
+  const name = `${env[engine].database}_${process.pid}_${counter++}`;
+  await adminQuery(env, engine, [`DROP DATABASE IF EXISTS ${name}`, `CREATE DATABASE ${name}`]);
+  return name;
+}
+
+/** Drops the test databases this process created. */
+export async function dropTestDatabases(env: DbServersEnv, engine: ServerEngine): Promise<void> {
+  const names = Array.from({ length: counter }, (_, i) => `${env[engine].database}_${process.pid}_${i}`);
+  await adminQuery(env, engine, names.map((name) => `DROP DATABASE IF EXISTS ${name}${engine === 'postgresql' ? ' WITH (FORCE)' : ''}`));
+}
+
+/** Runs statements as the test user against a database (default: the engine's base test database). */
+export async function adminQuery(env: DbServersEnv, engine: ServerEngine, statements: readonly string[], database?: string): Promise<unknown[]> {
+  const server = { ...env[engine], ...(database === undefined ? {} : { database }) };
+  const results: unknown[] = [];
+  if (engine === 'postgresql') {
+    const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: env.password, database: server.database });
+    await client.connect();
+    try {
+      for (const sql of statements) results.push((await client.query(sql)).rows);
+    } finally {
+      await client.end();
+    }
+  } else {
+    const connection = await mariadb.createConnection({ host: server.host, port: server.port, user: server.user, password: env.password, database: server.database });
+    try {
+      for (const sql of statements) results.push(await connection.query(sql));
+    } finally {
+      await connection.end();
+    }
+  }
+  return results;
+}
