@@ -235,7 +235,7 @@ describe('the bundle with its Node.js runtime', () => {
       const result = await runBundle(b.installed.launcher, ['--home', home, ...args], noNodePath);
       assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stdout, '');
-      assert.match(result.stderr, /^harvester: the offline bundle has no SQLite store .*: run this command on the core, where harvester-ts is installed with its dependencies\n$/, args.join(' '));
+      assert.match(result.stderr, /^harvester: the offline bundle has no store .*: run this command on the core, where harvester-ts is installed with its dependencies\n$/, args.join(' '));
     }
   });
 
