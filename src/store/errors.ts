@@ -164,3 +164,14 @@ export class StoreConnectionError extends StoreError {
     this.name = 'StoreConnectionError';
   }
 }
+
+/**
+ * The connection was lost during COMMIT: the transaction may or may not have been applied, so it is never
+ * repeated blindly; the caller re-judges from the store (an owned update that did apply finds its lock gone).
+ */
+export class StoreCommitUnknownError extends StoreConnectionError {
+  constructor(database: string, operation: string, step: string, options?: { cause?: unknown }) {
+    super(database, operation, step, 'the connection was lost during COMMIT: the transaction may or may not have been applied', options);
+    this.name = 'StoreCommitUnknownError';
+  }
+}

@@ -34,6 +34,7 @@ export {
   StoreArgumentError,
   StoreBusyError,
   StoreClosedError,
+  StoreCommitUnknownError,
   StoreConnectionError,
   StoreCorruptError,
   StoreDiskFullError,

@@ -3,7 +3,7 @@
 // server, so it is run again, until the server answers or reconnectTimeout has passed. A connection lost
 // during COMMIT leaves the outcome unknown: that is never retried blindly (the error says so). Deadlocks
 // between instances are retried the same way (the engine rolled the victim back).
-import { StoreConnectionError, StoreError } from '../errors.js';
+import { StoreCommitUnknownError, StoreError } from '../errors.js';
 
 export interface ReconnectPolicy {
   /** How long to keep retrying (harvester's [db] reconnectTimeout, seconds); 0: fail at once. */
@@ -65,6 +65,6 @@ export async function withReconnect<T>(
 export const socketErrorCodes: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 
 /** Thrown inside a transaction when COMMIT itself failed on a lost connection: the outcome is unknown. */
-export function commitUnknown(database: string, operation: string, step: string, cause: unknown): StoreConnectionError {
-  return new StoreConnectionError(database, operation, step, 'the connection was lost during COMMIT: the transaction may or may not have been applied', { cause });
+export function commitUnknown(database: string, operation: string, step: string, cause: unknown): StoreCommitUnknownError {
+  return new StoreCommitUnknownError(database, operation, step, { cause });
 }
