@@ -2,6 +2,7 @@
 // so several processes share the file, foreign keys so files and relations go with their job or worker.
 // Every write is one immediate transaction: all or nothing, and claims are atomic across processes.
 // better-sqlite3 is synchronous; the async methods keep the interface fit for a networked database.
+import { claimTiming, lockOf } from './claim-arguments.js';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -145,13 +146,13 @@ export class SqliteStore implements Store {
     if (claim.status !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(claim.status)] });
     if (claim.subStatus !== undefined) conditions.push({ sql: inList('subStatus'), parameters: [JSON.stringify(claim.subStatus)] });
     return this.#write('claimJobs', (ctx) => {
-      return this.#withFiles(claimRows(this.#jobs, lock, conditions, this.#timing(ctx, claim)));
+      return this.#withFiles(claimRows(this.#jobs, lock, conditions, claimTiming(ctx, claim)));
     });
   }
 
   async updateJobs(jobs: readonly JobSpec[], options: JobUpdate = {}): Promise<void> {
     this.#write('updateJobs', (ctx, after) => {
-      const lock = this.#lockOf(ctx, options, jobLockColumns);
+      const lock = lockOf(ctx, options, jobLockColumns);
       this.#updateSpecs(ctx, this.#jobs, 'job', jobs, lock, options, after);
       for (const job of jobs) this.#saveFilesOf(ctx, job, after);
     });
@@ -205,7 +206,7 @@ export class SqliteStore implements Store {
         });
       }
       if (options.jobs !== undefined) {
-        const lock = this.#lockOf(ctx, options.jobs, jobLockColumns);
+        const lock = lockOf(ctx, options.jobs, jobLockColumns);
         this.#updateSpecs(ctx, this.#jobs, 'job', jobs, lock, options.jobs, after);
         for (const job of jobs) this.#saveFilesOf(ctx, job, after);
       }
@@ -216,7 +217,7 @@ export class SqliteStore implements Store {
     const lock = workerLockColumns[claim.purpose];
     if (lock === undefined) throw new StoreArgumentError(this.database, 'claimWorkers', `unknown purpose ${JSON.stringify(claim.purpose)}`);
     return this.#write('claimWorkers', (ctx) => {
-      const timing = this.#timing(ctx, claim);
+      const timing = claimTiming(ctx, claim);
       const conditions: Condition[] = [];
       if (claim.queueName !== undefined) conditions.push({ sql: `${quote('computingSite')} = ?`, parameters: [claim.queueName] });
       if (claim.statuses !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(claim.statuses)] });
@@ -232,7 +233,7 @@ export class SqliteStore implements Store {
 
   async updateWorkers(workers: readonly WorkSpec[], options: WorkerUpdate = {}): Promise<void> {
     this.#write('updateWorkers', (ctx, after) => {
-      const lock = this.#lockOf(ctx, options, workerLockColumns);
+      const lock = lockOf(ctx, options, workerLockColumns);
       this.#updateSpecs(ctx, this.#workers, 'worker', workers, lock, options, after);
       if (options.includeJobs === true) {
         const jobs = distinct(workers.flatMap((w) => w.jobSpecs));
@@ -324,7 +325,7 @@ export class SqliteStore implements Store {
 
   async takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]> {
     return this.#write('takeQueuedJobs', (ctx) => {
-      const timing = this.#timing(ctx, take);
+      const timing = claimTiming(ctx, take);
       if (typeof take.queueName !== 'string' || take.queueName === '') {
         throw new StoreArgumentError(ctx.database, ctx.operation, 'the queueName must be a non-empty string');
       }
@@ -343,7 +344,7 @@ export class SqliteStore implements Store {
   }
 
   async claimDialogMessages(claim: DialogClaim): Promise<DialogMessage[]> {
-    return this.#write('claimDialogMessages', (ctx) => claimDialogRows(this.#statements, this.#timing(ctx, claim)));
+    return this.#write('claimDialogMessages', (ctx) => claimDialogRows(this.#statements, claimTiming(ctx, claim)));
   }
 
   async deleteDialogMessages(diagIDs: readonly number[]): Promise<number> {
@@ -354,7 +355,7 @@ export class SqliteStore implements Store {
 
   async claimQueues(claim: QueueClaim): Promise<string[]> {
     return this.#write('claimQueues', (ctx) => {
-      const timing = this.#timing(ctx, { ...claim, limit: Math.max(1, claim.queueNames.length) });
+      const timing = claimTiming(ctx, { ...claim, limit: Math.max(1, claim.queueNames.length) });
       const names = JSON.stringify(claim.queueNames);
       this.#statements.get(`INSERT OR IGNORE INTO ${quote(QUEUE_TABLE)} ("queueName") SELECT value FROM json_each(?)`).run(names);
       const claimed = this.#statements
@@ -387,7 +388,7 @@ export class SqliteStore implements Store {
   async renewLocks(owner: string, now: Date = new Date()): Promise<RenewedLocks> {
     return this.#write('renewLocks', (ctx) => {
       // The same checks of owner and time as a claim's.
-      const { nowMs } = this.#timing(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
+      const { nowMs } = claimTiming(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
       return {
         jobs: this.#touchLocks(JOB_TABLE, jobLockTimes, owner, nowMs),
         workers: this.#touchLocks(WORK_TABLE, workerLockTimes, owner, nowMs),
@@ -431,28 +432,6 @@ export class SqliteStore implements Store {
   #context(operation: string): OperationContext {
     if (this.#closed) throw new StoreClosedError(this.database, operation);
     return { database: this.database, operation };
-  }
-
-  #timing(ctx: OperationContext, claim: { owner: string; lockIntervalSec: number; checkIntervalSec?: number; limit: number; now?: Date }) {
-    const bad = (what: string) => new StoreArgumentError(ctx.database, ctx.operation, what);
-    if (typeof claim.owner !== 'string' || claim.owner === '') throw bad('the owner must be a non-empty string');
-    if (!Number.isSafeInteger(claim.limit) || claim.limit < 1) throw bad(`the limit must be an integer of at least 1, got ${claim.limit}`);
-    if (!(claim.lockIntervalSec >= 0)) throw bad(`lockIntervalSec must be a number of seconds >= 0, got ${claim.lockIntervalSec}`);
-    const checkIntervalSec = claim.checkIntervalSec ?? 0;
-    if (!(checkIntervalSec >= 0)) throw bad(`checkIntervalSec must be a number of seconds >= 0, got ${checkIntervalSec}`);
-    const nowMs = (claim.now ?? new Date()).getTime();
-    if (Number.isNaN(nowMs)) throw bad('now is an invalid Date');
-    return { owner: claim.owner, nowMs, lockIntervalSec: claim.lockIntervalSec, checkIntervalSec, limit: claim.limit };
-  }
-
-  #lockOf(ctx: OperationContext, options: { lock?: { purpose: string; owner: string }; releaseLock?: boolean }, table: Readonly<Record<string, LockColumns>>): (LockColumns & { owner: string; purpose: string }) | undefined {
-    if (options.lock === undefined) {
-      if (options.releaseLock === true) throw new StoreArgumentError(ctx.database, ctx.operation, 'releaseLock needs the lock (purpose and owner) to release');
-      return undefined;
-    }
-    const columns = Object.hasOwn(table, options.lock.purpose) ? table[options.lock.purpose] : undefined;
-    if (columns === undefined) throw new StoreArgumentError(ctx.database, ctx.operation, `unknown lock purpose ${JSON.stringify(options.lock.purpose)}`);
-    return { ...columns, owner: options.lock.owner, purpose: options.lock.purpose };
   }
 
   #requireId<S extends Spec>(ctx: OperationContext, table: SpecTable<S>, spec: S): number {

@@ -5,6 +5,7 @@
 // same transaction: two instances claiming at once never wait for each other's rows nor get the same row,
 // and a row whose lock is older than the lock interval (its owner died) is claimable again. Transactions
 // run at READ COMMITTED, so a locking read sees the latest committed lock columns.
+import { claimTiming, lockOf } from '../claim-arguments.js';
 import { FileSpec, JobSpec, WorkSpec, type ColumnDef, type Spec } from '../../spec/index.js';
 import {
   StoreArgumentError,
@@ -107,12 +108,12 @@ export class ServerStore implements Store {
     if (claim.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [claim.queueName] });
     if (claim.status !== undefined) conditions.push(this.#d.inList('status', claim.status));
     if (claim.subStatus !== undefined) conditions.push(this.#d.inList('subStatus', claim.subStatus));
-    return this.#write('claimJobs', async (s, ctx) => this.#withFiles(s, await this.#claimRows(s, this.#jobs, lock, conditions, this.#timing(ctx, claim))));
+    return this.#write('claimJobs', async (s, ctx) => this.#withFiles(s, await this.#claimRows(s, this.#jobs, lock, conditions, claimTiming(ctx, claim))));
   }
 
   async updateJobs(jobs: readonly JobSpec[], options: JobUpdate = {}): Promise<void> {
     await this.#write('updateJobs', async (s, ctx, after) => {
-      const lock = this.#lockOf(ctx, options, jobLockColumns);
+      const lock = lockOf(ctx, options, jobLockColumns);
       await this.#updateSpecs(s, ctx, this.#jobs, 'job', jobs, lock, options, after);
       for (const job of jobs) await this.#saveFilesOf(s, ctx, job, after);
     });
@@ -167,7 +168,7 @@ export class ServerStore implements Store {
         });
       }
       if (options.jobs !== undefined) {
-        const lock = this.#lockOf(ctx, options.jobs, jobLockColumns);
+        const lock = lockOf(ctx, options.jobs, jobLockColumns);
         await this.#updateSpecs(s, ctx, this.#jobs, 'job', jobs, lock, options.jobs, after);
         for (const job of jobs) await this.#saveFilesOf(s, ctx, job, after);
       }
@@ -178,7 +179,7 @@ export class ServerStore implements Store {
     const lock = Object.hasOwn(workerLockColumns, claim.purpose) ? workerLockColumns[claim.purpose] : undefined;
     if (lock === undefined) throw new StoreArgumentError(this.database, 'claimWorkers', `unknown purpose ${JSON.stringify(claim.purpose)}`);
     return this.#write('claimWorkers', async (s, ctx) => {
-      const timing = this.#timing(ctx, claim);
+      const timing = claimTiming(ctx, claim);
       const conditions: Condition[] = [];
       if (claim.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [claim.queueName] });
       if (claim.statuses !== undefined) conditions.push(this.#d.inList('status', claim.statuses));
@@ -194,7 +195,7 @@ export class ServerStore implements Store {
 
   async updateWorkers(workers: readonly WorkSpec[], options: WorkerUpdate = {}): Promise<void> {
     await this.#write('updateWorkers', async (s, ctx, after) => {
-      const lock = this.#lockOf(ctx, options, workerLockColumns);
+      const lock = lockOf(ctx, options, workerLockColumns);
       await this.#updateSpecs(s, ctx, this.#workers, 'worker', workers, lock, options, after);
       if (options.includeJobs === true) {
         const jobs = distinct(workers.flatMap((w) => w.jobSpecs));
@@ -302,7 +303,7 @@ export class ServerStore implements Store {
 
   async takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]> {
     return this.#write('takeQueuedJobs', async (s, ctx) => {
-      const timing = this.#timing(ctx, take);
+      const timing = claimTiming(ctx, take);
       if (typeof take.queueName !== 'string' || take.queueName === '') {
         throw new StoreArgumentError(ctx.database, ctx.operation, 'the queueName must be a non-empty string');
       }
@@ -354,7 +355,7 @@ export class ServerStore implements Store {
 
   async claimDialogMessages(claim: DialogClaim): Promise<DialogMessage[]> {
     return this.#write('claimDialogMessages', async (s, ctx) => {
-      const timing = this.#timing(ctx, claim);
+      const timing = claimTiming(ctx, claim);
       const table = quote(DIAG_TABLE);
       const rows = await s.query(`SELECT * FROM ${table} WHERE "lockTime" IS NULL OR "lockTime" < ? ORDER BY "diagID" LIMIT ? ${SKIP_LOCKED}`, [
         timing.nowMs - timing.lockIntervalSec * 1000,
@@ -385,7 +386,7 @@ export class ServerStore implements Store {
 
   async claimQueues(claim: QueueClaim): Promise<string[]> {
     return this.#write('claimQueues', async (s, ctx) => {
-      const timing = this.#timing(ctx, { ...claim, limit: Math.max(1, claim.queueNames.length) });
+      const timing = claimTiming(ctx, { ...claim, limit: Math.max(1, claim.queueNames.length) });
       const names = distinct(claim.queueNames);
       if (names.length === 0) return [];
       const ignore = this.#d.insertIgnore(QUEUE_TABLE, ['queueName']);
@@ -428,7 +429,7 @@ export class ServerStore implements Store {
 
   async renewLocks(owner: string, now: Date = new Date()): Promise<RenewedLocks> {
     return this.#write('renewLocks', async (s, ctx) => {
-      const { nowMs } = this.#timing(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
+      const { nowMs } = claimTiming(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
       return {
         jobs: await this.#touchLocks(s, JOB_TABLE, 'PandaID', jobLockTimes, owner, nowMs),
         workers: await this.#touchLocks(s, WORK_TABLE, 'workerID', workerLockTimes, owner, nowMs),
@@ -481,28 +482,6 @@ export class ServerStore implements Store {
   #context(operation: string): OperationContext {
     if (this.#closed) throw new StoreClosedError(this.database, operation);
     return { database: this.database, operation };
-  }
-
-  #timing(ctx: OperationContext, claim: { owner: string; lockIntervalSec: number; checkIntervalSec?: number; limit: number; now?: Date }): Timing {
-    const bad = (what: string) => new StoreArgumentError(ctx.database, ctx.operation, what);
-    if (typeof claim.owner !== 'string' || claim.owner === '') throw bad('the owner must be a non-empty string');
-    if (!Number.isSafeInteger(claim.limit) || claim.limit < 1) throw bad(`the limit must be an integer of at least 1, got ${claim.limit}`);
-    if (!(claim.lockIntervalSec >= 0)) throw bad(`lockIntervalSec must be a number of seconds >= 0, got ${claim.lockIntervalSec}`);
-    const checkIntervalSec = claim.checkIntervalSec ?? 0;
-    if (!(checkIntervalSec >= 0)) throw bad(`checkIntervalSec must be a number of seconds >= 0, got ${checkIntervalSec}`);
-    const nowMs = (claim.now ?? new Date()).getTime();
-    if (Number.isNaN(nowMs)) throw bad('now is an invalid Date');
-    return { owner: claim.owner, nowMs, lockIntervalSec: claim.lockIntervalSec, checkIntervalSec, limit: claim.limit };
-  }
-
-  #lockOf(ctx: OperationContext, options: { lock?: { purpose: string; owner: string }; releaseLock?: boolean }, table: Readonly<Record<string, LockColumns>>): (LockColumns & { owner: string; purpose: string }) | undefined {
-    if (options.lock === undefined) {
-      if (options.releaseLock === true) throw new StoreArgumentError(ctx.database, ctx.operation, 'releaseLock needs the lock (purpose and owner) to release');
-      return undefined;
-    }
-    const columns = Object.hasOwn(table, options.lock.purpose) ? table[options.lock.purpose] : undefined;
-    if (columns === undefined) throw new StoreArgumentError(ctx.database, ctx.operation, `unknown lock purpose ${JSON.stringify(options.lock.purpose)}`);
-    return { ...columns, owner: options.lock.owner, purpose: options.lock.purpose };
   }
 
   #requireId<S extends Spec>(ctx: OperationContext, table: ServerSpecTable<S>, spec: S): number {

@@ -1,0 +1,46 @@
+// The checks every engine makes on a claim's and an owned update's arguments, before any SQL: one place, so the
+// engines refuse the same inputs with the same messages.
+import { StoreArgumentError } from './errors.js';
+import type { LockColumns } from './lock-columns.js';
+
+/** Which database and operation an error names. */
+export interface ArgumentContext {
+  readonly database: string;
+  readonly operation: string;
+}
+
+export interface ClaimTiming {
+  readonly owner: string;
+  readonly nowMs: number;
+  readonly lockIntervalSec: number;
+  readonly checkIntervalSec: number;
+  readonly limit: number;
+}
+
+/** A claim's owner, limit, intervals and clock, checked (StoreArgumentError naming what is wrong). */
+export function claimTiming(ctx: ArgumentContext, claim: { owner: string; lockIntervalSec: number; checkIntervalSec?: number; limit: number; now?: Date }): ClaimTiming {
+  const bad = (what: string) => new StoreArgumentError(ctx.database, ctx.operation, what);
+  if (typeof claim.owner !== 'string' || claim.owner === '') throw bad('the owner must be a non-empty string');
+  if (!Number.isSafeInteger(claim.limit) || claim.limit < 1) throw bad(`the limit must be an integer of at least 1, got ${claim.limit}`);
+  if (!(claim.lockIntervalSec >= 0)) throw bad(`lockIntervalSec must be a number of seconds >= 0, got ${claim.lockIntervalSec}`);
+  const checkIntervalSec = claim.checkIntervalSec ?? 0;
+  if (!(checkIntervalSec >= 0)) throw bad(`checkIntervalSec must be a number of seconds >= 0, got ${checkIntervalSec}`);
+  const nowMs = (claim.now ?? new Date()).getTime();
+  if (Number.isNaN(nowMs)) throw bad('now is an invalid Date');
+  return { owner: claim.owner, nowMs, lockIntervalSec: claim.lockIntervalSec, checkIntervalSec, limit: claim.limit };
+}
+
+/** The lock columns an owned update names (undefined for an admin update), or StoreArgumentError. */
+export function lockOf(
+  ctx: ArgumentContext,
+  options: { lock?: { purpose: string; owner: string }; releaseLock?: boolean },
+  table: Readonly<Record<string, LockColumns>>,
+): (LockColumns & { owner: string; purpose: string }) | undefined {
+  if (options.lock === undefined) {
+    if (options.releaseLock === true) throw new StoreArgumentError(ctx.database, ctx.operation, 'releaseLock needs the lock (purpose and owner) to release');
+    return undefined;
+  }
+  const columns = Object.hasOwn(table, options.lock.purpose) ? table[options.lock.purpose] : undefined;
+  if (columns === undefined) throw new StoreArgumentError(ctx.database, ctx.operation, `unknown lock purpose ${JSON.stringify(options.lock.purpose)}`);
+  return { ...columns, owner: options.lock.owner, purpose: options.lock.purpose };
+}
