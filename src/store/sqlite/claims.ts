@@ -1,19 +1,14 @@
 // The claim: pick the claimable rows and lock them for the owner. Runs inside an immediate transaction
 // (SQLite has one writer at a time), so the rows picked cannot be taken by anyone between the pick and the
 // lock: two claims never return the same row.
+import type { ClaimTiming } from '../claim-arguments.js';
 import type { LockColumns } from '../lock-columns.js';
 import { quote } from './schema.js';
 import type { Spec } from '../../spec/index.js';
 import { inList, type SpecTable } from './spec-table.js';
 import type { SqlValue } from './values.js';
 
-export interface ClaimTiming {
-  readonly owner: string;
-  readonly nowMs: number;
-  readonly lockIntervalSec: number;
-  readonly checkIntervalSec: number;
-  readonly limit: number;
-}
+export type { ClaimTiming } from '../claim-arguments.js';
 
 /** A condition on the table with its `?` parameters, e.g. a status list. */
 export interface Condition {
