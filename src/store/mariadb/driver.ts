@@ -7,7 +7,7 @@ import type { ConnectionConfig, Pool, PoolConnection } from 'mariadb';
 type MariadbModule = typeof import('mariadb');
 import type { ColumnKind } from '../../spec/index.js';
 import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
-import { commitUnknown, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
+import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
 import type { Parameter, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
 import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
 import type { SqlValue } from '../sqlite/values.js';
@@ -134,11 +134,7 @@ export class MariadbDriver implements ServerDriver {
       this.#settings,
       () => this.#attempt(operation, work),
       (error) => this.#classify(error, operation),
-      (reason, cause, attempts) =>
-        new StoreConnectionError(this.database, operation, `connect to ${serverTarget(this.#settings)}`, `${reason} (gave up after ${attempts} attempts in ${this.#settings.reconnectTimeoutSec} s, reconnectTimeout)`, {
-          cause,
-        }),
-      (reason, cause, attempts) => new StoreQueryError(this.database, operation, `${reason} (rolled back ${attempts} times by the server to break lock conflicts; giving up)`, { cause }),
+      ...serverGiveUps(this.database, operation, this.#settings),
     );
   }
 

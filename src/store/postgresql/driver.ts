@@ -6,7 +6,7 @@
 import type PgModule from 'pg';
 import type { Pool as PgPool } from 'pg';
 import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
-import { commitUnknown, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
+import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
 import type { Parameter, Row, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
 import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
 import type { SqlValue } from '../sqlite/values.js';
@@ -133,11 +133,7 @@ export class PostgresqlDriver implements ServerDriver {
       this.#settings,
       () => this.#attempt(operation, work),
       (error) => this.#classify(error, operation),
-      (reason, cause, attempts) =>
-        new StoreConnectionError(this.database, operation, `connect to ${serverTarget(this.#settings)}`, `${reason} (gave up after ${attempts} attempts in ${this.#settings.reconnectTimeoutSec} s, reconnectTimeout)`, {
-          cause,
-        }),
-      (reason, cause, attempts) => new StoreQueryError(this.database, operation, `${reason} (rolled back ${attempts} times by the server to break lock conflicts; giving up)`, { cause }),
+      ...serverGiveUps(this.database, operation, this.#settings),
     );
   }
 

@@ -3,7 +3,8 @@
 // server, so it is run again, until the server answers or reconnectTimeout has passed. A connection lost
 // during COMMIT leaves the outcome unknown: that is never retried blindly (the error says so). Deadlocks
 // between instances are retried the same way (the engine rolled the victim back).
-import { StoreCommitUnknownError, StoreError } from '../errors.js';
+import { StoreCommitUnknownError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { serverTarget, type ServerConnectionSettings } from './settings.js';
 
 export interface ReconnectPolicy {
   /** How long to keep retrying (harvester's [db] reconnectTimeout, seconds); 0: fail at once. */
@@ -67,4 +68,17 @@ export const socketErrorCodes: ReadonlySet<string> = new Set(['ECONNREFUSED', 'E
 /** Thrown inside a transaction when COMMIT itself failed on a lost connection: the outcome is unknown. */
 export function commitUnknown(database: string, operation: string, step: string, cause: unknown): StoreCommitUnknownError {
   return new StoreCommitUnknownError(database, operation, step, { cause });
+}
+
+/** The two give-up errors of withReconnect for a server store: the server stayed away, or conflicts did not end. */
+export function serverGiveUps(
+  database: string,
+  operation: string,
+  settings: ServerConnectionSettings,
+): [(reason: string, cause: unknown, attempts: number) => StoreError, (reason: string, cause: unknown, attempts: number) => StoreError] {
+  return [
+    (reason, cause, attempts) =>
+      new StoreConnectionError(database, operation, `connect to ${serverTarget(settings)}`, `${reason} (gave up after ${attempts} attempts in ${settings.reconnectTimeoutSec} s, reconnectTimeout)`, { cause }),
+    (reason, cause, attempts) => new StoreQueryError(database, operation, `${reason} (rolled back ${attempts} times by the server to break lock conflicts; giving up)`, { cause }),
+  ];
 }
