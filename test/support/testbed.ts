@@ -122,6 +122,11 @@ function runCommand(argv: readonly string[], options: SpawnOptions & { input?: s
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', (error) => reject(new TestbedError(`cannot run ${command}: ${error.message}`, 'run command', undefined, { cause: error })));
     child.on('close', (status, signal) => resolvePromise({ status, signal, stdout, stderr }));
+    // A command that exits without reading its stdin (kill, ip, ...) closes the pipe before our write lands
+    // when the machine is loaded: EPIPE then says nothing about the command, whose status 'close' reports.
+    child.stdin?.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(new TestbedError(`cannot write to the stdin of ${command}: ${error.message}`, 'run command', undefined, { cause: error }));
+    });
     child.stdin?.end(options.input ?? '');
   });
 }
