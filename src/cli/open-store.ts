@@ -13,7 +13,7 @@ import type { MasterConfig } from '../config/index.js';
 import type { ServerDbSettings } from '../config/agent-settings.js';
 import type { Logger } from '../logging/index.js';
 import type { ReconnectEvent } from '../store/server/reconnect.js';
-import type { ServerConnectionSettings } from '../store/server/settings.js';
+import { describeServer, serverAddress, type ServerConnectionSettings } from '../store/server/settings.js';
 import { runningBundled } from '../package-location.js';
 import { StoreOpenError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
@@ -76,17 +76,25 @@ export function serverConnectionSettings(server: ServerDbSettings, options: { re
   };
 }
 
-/** Logs the agents' waits for the server and its return (warn, then info), never more than one line a retry. */
-function reconnectLogger(log: Logger | undefined): ((event: ReconnectEvent) => void) | undefined {
+/**
+ * Logs the agents' waits for the server and its return (warn, then info), never more than one line a retry.
+ * Each line names the server (host:port, and the database URL without the password) and the operation.
+ */
+function reconnectLogger(log: Logger | undefined, server: ServerDbSettings): ((event: ReconnectEvent) => void) | undefined {
   if (log === undefined) return undefined;
+  const database = describeServer(server);
+  const where = serverAddress(server);
   return (event) => {
     if (event.kind === 'retrying') {
       log.warn(
-        { operation: event.operation, attempt: event.attempt, retryInMs: event.waitMs, giveUpInS: Math.round(event.remainingMs / 1000) },
-        `database unreachable (${event.reason}); retrying ${event.operation}, nothing is lost`,
+        { database, operation: event.operation, attempt: event.attempt, retryInMs: event.waitMs, giveUpInS: Math.round(event.remainingMs / 1000) },
+        `database server ${where} unreachable (${event.reason}); ${event.operation} waits for it and retries (attempt ${event.attempt}), nothing is lost`,
       );
     } else {
-      log.info({ operation: event.operation, attempts: event.attempts, downMs: event.downMs }, `database reachable again after ${event.attempts} attempts; ${event.operation} done`);
+      log.info(
+        { database, operation: event.operation, attempts: event.attempts, downMs: event.downMs },
+        `database server ${where} reachable again; ${event.operation} done after ${event.attempts} attempts (${event.downMs} ms)`,
+      );
     }
   };
 }
@@ -104,7 +112,7 @@ export async function openStore(master: MasterConfig, options: OpenStoreOptions)
   if (server !== undefined) {
     const { openServerStore } = await import('../store/server/open-server-store.js');
     const agents = options.mode === 'agents';
-    const onEvent = reconnectLogger(options.log);
+    const onEvent = reconnectLogger(options.log, server);
     return openServerStore(serverConnectionSettings(server, { reconnectTimeoutSec: agents ? server.reconnectTimeout : 0, ...(onEvent === undefined ? {} : { onEvent }) }));
   }
   const file = master.db.databaseFile;

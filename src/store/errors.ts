@@ -168,6 +168,7 @@ export class StoreConnectionError extends StoreError {
 /**
  * The connection was lost during COMMIT: the transaction may or may not have been applied, so it is never
  * repeated blindly; the caller re-judges from the store (an owned update that did apply finds its lock gone).
+ * The server stores' claims settle it themselves, from the stamp on their rows.
  */
 export class StoreCommitUnknownError extends StoreConnectionError {
   constructor(database: string, operation: string, step: string, options?: { cause?: unknown }) {

@@ -1,6 +1,6 @@
 // MariaDB through MariaDB's own connector (mariadb): a pool of connections, sessions in ANSI_QUOTES (the
 // store's SQL quotes identifiers with double quotes), strict mode (a value that does not fit is refused,
-// never cut), READ COMMITTED, BIGINT read as numbers. Tables compare text byte-wise (utf8mb4_nopad_bin), as
+// never cut), READ COMMITTED, autocommit off, BIGINT read as numbers. Tables compare text byte-wise (utf8mb4_nopad_bin), as
 // SQLite and PostgreSQL do: 'Running' is not 'running', and 'a ' is not 'a'.
 import type { ConnectionConfig, Pool, PoolConnection } from 'mariadb';
 
@@ -103,7 +103,10 @@ export class MariadbDriver implements ServerDriver {
       pipelining: true,
       // Errors must not carry the statement's values (rows may hold job parameters).
       logParam: false,
-      sessionVariables: { sql_mode: 'ANSI_QUOTES,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO', tx_isolation: 'READ-COMMITTED' },
+      // autocommit off: no statement ever commits by itself. A deadlock makes MariaDB roll the whole transaction
+      // back at once, and statements already pipelined behind the failing one would otherwise each commit on
+      // their own (half a write-back applied, its locks released, outside the transaction the caller retries).
+      sessionVariables: { sql_mode: 'ANSI_QUOTES,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO', tx_isolation: 'READ-COMMITTED', autocommit: 0 },
     };
     this.#pool = mariadb.createPool({
       ...this.#connectionOptions,

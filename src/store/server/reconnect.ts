@@ -9,7 +9,7 @@ import { serverTarget, type ServerConnectionSettings } from './settings.js';
 export interface ReconnectPolicy {
   /** How long to keep retrying (harvester's [db] reconnectTimeout, seconds); 0: fail at once. */
   readonly reconnectTimeoutSec: number;
-  /** Told of each failed attempt that will be retried, and of the recovery. */
+  /** Told of each attempt that failed on an unreachable server and will be retried, and of the recovery. */
   readonly onEvent?: (event: ReconnectEvent) => void;
 }
 
@@ -38,11 +38,13 @@ export async function withReconnect<T>(
   const started = Date.now();
   let attempts = 0;
   let conflicts = 0;
+  let outages = 0;
   for (;;) {
     attempts++;
     try {
       const result = await attempt();
-      if (attempts > 1) policy.onEvent?.({ kind: 'recovered', operation, attempts, downMs: Date.now() - started });
+      // Only after waiting for the server: a deadlock retried at once is no outage to report.
+      if (outages > 0) policy.onEvent?.({ kind: 'recovered', operation, attempts, downMs: Date.now() - started });
       return result;
     } catch (error) {
       const failure = classify(error);
@@ -55,8 +57,9 @@ export async function withReconnect<T>(
       }
       const remainingMs = started + policy.reconnectTimeoutSec * 1000 - Date.now();
       if (remainingMs <= 0) throw giveUp(failure.reason, error, attempts);
-      const waitMs = Math.min(remainingMs, 100 * 2 ** Math.min(attempts - 1, 5), 2000);
-      policy.onEvent?.({ kind: 'retrying', operation, reason: failure.reason, attempt: attempts, waitMs, remainingMs });
+      outages++;
+      const waitMs = Math.min(remainingMs, 100 * 2 ** Math.min(outages - 1, 5), 2000);
+      policy.onEvent?.({ kind: 'retrying', operation, reason: failure.reason, attempt: outages, waitMs, remainingMs });
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }

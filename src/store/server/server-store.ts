@@ -10,6 +10,7 @@ import { FileSpec, JobSpec, WorkSpec, type ColumnDef, type Spec } from '../../sp
 import {
   StoreArgumentError,
   StoreClosedError,
+  StoreCommitUnknownError,
   StoreDuplicateError,
   StoreLockLostError,
   StoreRecordNotFoundError,
@@ -47,6 +48,16 @@ import { ServerSpecTable } from './spec-table.js';
 
 const inputFileTypes: ReadonlySet<string | null> = new Set(['input', 'aux_input']);
 type AfterCommit = Array<() => void>;
+
+/** What a claim took, and how to tell (after its COMMIT was cut) whether the claim was applied. */
+interface Claimed<T> {
+  readonly result: T;
+  /** True when the claim's stamp (its owner and lock time) is on its rows: the COMMIT went through. */
+  readonly applied: (s: SqlSession) => Promise<boolean>;
+}
+
+/** Claims in a row whose COMMIT was cut and found not applied, before the error goes to the caller. */
+const maxCutClaimCommits = 5;
 
 interface Condition {
   readonly sql: string;
@@ -108,7 +119,10 @@ export class ServerStore implements Store {
     if (claim.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [claim.queueName] });
     if (claim.status !== undefined) conditions.push(this.#d.inList('status', claim.status));
     if (claim.subStatus !== undefined) conditions.push(this.#d.inList('subStatus', claim.subStatus));
-    return this.#write('claimJobs', async (s, ctx) => this.#withFiles(s, await this.#claimRows(s, this.#jobs, lock, conditions, claimTiming(ctx, claim))));
+    return this.#claim('claimJobs', async (s, ctx) => {
+      const claimed = await this.#claimRows(s, this.#jobs, lock, conditions, claimTiming(ctx, claim));
+      return { result: await this.#withFiles(s, claimed.result), applied: claimed.applied };
+    });
   }
 
   async updateJobs(jobs: readonly JobSpec[], options: JobUpdate = {}): Promise<void> {
@@ -178,7 +192,7 @@ export class ServerStore implements Store {
   async claimWorkers(claim: WorkerClaim): Promise<WorkSpec[]> {
     const lock = Object.hasOwn(workerLockColumns, claim.purpose) ? workerLockColumns[claim.purpose] : undefined;
     if (lock === undefined) throw new StoreArgumentError(this.database, 'claimWorkers', `unknown purpose ${JSON.stringify(claim.purpose)}`);
-    return this.#write('claimWorkers', async (s, ctx) => {
+    return this.#claim('claimWorkers', async (s, ctx) => {
       const timing = claimTiming(ctx, claim);
       const conditions: Condition[] = [];
       if (claim.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [claim.queueName] });
@@ -189,7 +203,8 @@ export class ServerStore implements Store {
         if (Number.isNaN(endedBefore)) throw new StoreArgumentError(ctx.database, ctx.operation, 'endedBefore is not a valid Date');
         conditions.push({ sql: `("endTime" IS NOT NULL AND "endTime" < ?)`, parameters: [endedBefore] });
       }
-      return this.#withJobs(s, await this.#claimRows(s, this.#workers, lock, conditions, timing));
+      const claimed = await this.#claimRows(s, this.#workers, lock, conditions, timing);
+      return { result: await this.#withJobs(s, claimed.result), applied: claimed.applied };
     });
   }
 
@@ -474,6 +489,31 @@ export class ServerStore implements Store {
     return result;
   }
 
+  /**
+   * A claim: rows locked for their owner. When the connection is lost during its COMMIT, the outcome is
+   * unknown; the claim's stamp on its rows, read back once the server answers, tells. Applied: the rows are
+   * the caller's. Not applied: nothing of it is in the database, and it runs again. (Reported as failed, an
+   * applied claim would hold its rows for lockInterval, unknown to every instance.)
+   */
+  async #claim<T>(operation: string, work: (s: SqlSession, ctx: OperationContext) => Promise<Claimed<T>>): Promise<T> {
+    const ctx = this.#context(operation);
+    for (let cut = 1; ; cut++) {
+      let attempt: Claimed<T> | undefined;
+      try {
+        const claimed = await this.#driver.transaction(operation, async (s) => {
+          attempt = undefined;
+          attempt = await work(s, ctx);
+          return attempt;
+        });
+        return claimed.result;
+      } catch (error) {
+        const cutAttempt = attempt;
+        if (!(error instanceof StoreCommitUnknownError) || cutAttempt === undefined || cut >= maxCutClaimCommits) throw error;
+        if (await this.#driver.transaction(`${operation} (reading back a claim whose COMMIT was cut)`, (s) => cutAttempt.applied(s))) return cutAttempt.result;
+      }
+    }
+  }
+
   async #read<T>(operation: string, work: (s: SqlSession, ctx: OperationContext) => Promise<T>): Promise<T> {
     const ctx = this.#context(operation);
     return this.#driver.transaction(operation, (s) => work(s, ctx));
@@ -632,8 +672,11 @@ export class ServerStore implements Store {
     );
   }
 
-  /** Picks and locks up to `limit` claimable rows for the owner, most overdue first, skipping rows others hold. */
-  async #claimRows<S extends Spec>(s: SqlSession, table: ServerSpecTable<S>, lock: LockColumns, conditions: readonly Condition[], timing: Timing): Promise<S[]> {
+  /**
+   * Picks and locks up to `limit` claimable rows for the owner, most overdue first, skipping rows others hold.
+   * The claim was applied when its rows carry its stamp: the owner, and this claim's time as lock time.
+   */
+  async #claimRows<S extends Spec>(s: SqlSession, table: ServerSpecTable<S>, lock: LockColumns, conditions: readonly Condition[], timing: Timing): Promise<Claimed<S[]>> {
     const checkLimit = timing.nowMs - timing.checkIntervalSec * 1000;
     const lockLimit = timing.nowMs - timing.lockIntervalSec * 1000;
     const [owner, lockTime, due] = [quote(lock.lock), quote(lock.lockTime), quote(lock.due)];
@@ -642,7 +685,7 @@ export class ServerStore implements Store {
     const where = [...conditions.map((c) => c.sql), claimable].join(' AND ');
     const parameters = [...conditions.flatMap((c) => c.parameters), checkLimit, lockLimit, timing.limit];
     const specs = await table.where(s, where, parameters, `ORDER BY ${this.#d.ascNullsFirst(lock.due)}, ${quote(table.primaryKey)} LIMIT ? ${SKIP_LOCKED}`);
-    if (specs.length === 0) return specs;
+    if (specs.length === 0) return { result: specs, applied: async () => true };
     const stamped = [...new Set([lock.lockTime, lock.due])];
     const assignments: [string, SqlValue][] = [[lock.lock, timing.owner], ...stamped.map((column): [string, SqlValue] => [column, timing.nowMs])];
     const list = this.#d.inList(table.primaryKey, specs.map((spec) => table.idOf(spec) as number));
@@ -651,7 +694,15 @@ export class ServerStore implements Store {
       ...list.parameters,
     ]);
     for (const spec of specs) for (const [column, value] of assignments) table.mirror(spec, column, value);
-    return specs;
+    const applied = async (session: SqlSession): Promise<boolean> => {
+      const [row] = await session.query(`SELECT COUNT(*) AS "n" FROM ${quote(table.table)} WHERE ${list.sql} AND ${owner} = ? AND ${lockTime} = ?`, [
+        ...list.parameters,
+        timing.owner,
+        timing.nowMs,
+      ]);
+      return Number(row?.n) > 0;
+    };
+    return { result: specs, applied };
   }
 
   async #withFiles(s: SqlSession, jobs: JobSpec[]): Promise<JobSpec[]> {

@@ -28,8 +28,12 @@ export interface ServerConnectionSettings extends ReconnectPolicy {
 
 /** "engine://user@host:port/schema": how logs and errors name the database; never the password. */
 export function describeServer(s: Pick<ServerConnectionSettings, 'engine' | 'host' | 'port' | 'user' | 'schema'>): string {
-  const host = s.host.includes(':') ? `[${s.host}]` : s.host;
-  return `${s.engine}://${s.user}@${host}:${s.port}/${s.schema}`;
+  return `${s.engine}://${s.user}@${serverAddress(s)}/${s.schema}`;
+}
+
+/** "host:port" ("[host]:port" for an IPv6 address). */
+export function serverAddress(s: Pick<ServerConnectionSettings, 'host' | 'port'>): string {
+  return `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
 }
 
 /** "host:port as user U": the part of an error message that says where we tried to go. */

@@ -1,0 +1,108 @@
+// A claim whose COMMIT is cut by a lost connection (server restarted, network cut) has an unknown outcome;
+// the store reads the claim's stamp back from its rows: applied, the caller gets the rows; not applied, the
+// claim runs again. Never a claim applied behind the caller's back (rows locked for lockInterval, unknown).
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JobSpec, WorkSpec } from '../../src/spec/index.js';
+import { StoreCommitUnknownError } from '../../src/store/errors.js';
+import { MariadbDriver } from '../../src/store/mariadb/driver.js';
+import { PostgresqlDriver } from '../../src/store/postgresql/driver.js';
+import { openServerStore } from '../../src/store/server/open-server-store.js';
+import { ServerStore } from '../../src/store/server/server-store.js';
+import type { ServerDriver, SqlSession } from '../../src/store/server/session.js';
+import type { ServerConnectionSettings } from '../../src/store/server/settings.js';
+import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings } from '../support/store/db-servers.js';
+
+type Cut = 'applied' | 'not applied';
+
+/** A real driver whose next transactions of one operation lose their COMMIT: applied or rolled back, then the error. */
+class CuttingDriver implements ServerDriver {
+  readonly cuts: { operation: string; outcome: Cut }[] = [];
+  readonly operations: string[] = [];
+
+  constructor(readonly inner: ServerDriver) {}
+
+  get dialect(): ServerDriver['dialect'] {
+    return this.inner.dialect;
+  }
+
+  get database(): string {
+    return this.inner.database;
+  }
+
+  async transaction<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
+    this.operations.push(operation);
+    const index = this.cuts.findIndex((c) => c.operation === operation);
+    if (index < 0) return this.inner.transaction(operation, work);
+    const [cut] = this.cuts.splice(index, 1);
+    if (cut!.outcome === 'applied') await this.inner.transaction(operation, work);
+    else {
+      const rolledBack = new Error('rolled back by the test');
+      await this.inner.transaction(operation, async (s) => {
+        await work(s);
+        throw rolledBack;
+      }).catch((error: unknown) => {
+        // The driver wraps what the work threw (its cause).
+        if ((error as Error).cause !== rolledBack) throw error;
+      });
+    }
+    throw new StoreCommitUnknownError(this.database, operation, 'commit on the test server', { cause: new Error('socket has unexpectedly been closed') });
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function driverFor(settings: ServerConnectionSettings): Promise<ServerDriver> {
+  return settings.engine === 'postgresql' ? PostgresqlDriver.create(settings) : MariadbDriver.create(settings);
+}
+
+const env = loadDbServers();
+if (env === undefined) {
+  test('claims whose COMMIT is cut', (t) => t.skip(dbServersProblem()));
+} else {
+  for (const engine of serverEngines) {
+    after(() => dropTestDatabases(env, engine));
+    describe(`claims whose COMMIT is cut on ${engine}`, () => {
+      async function storeWithCuts(): Promise<{ store: ServerStore; driver: CuttingDriver }> {
+        const settings = serverSettings(env!, engine, await createTestDatabase(env!, engine));
+        await (await openServerStore(settings)).close(); // creates the tables
+        const driver = new CuttingDriver(await driverFor(settings));
+        return { store: new ServerStore(driver), driver };
+      }
+
+      test('a claim applied before its COMMIT was cut returns its rows, once, without claiming again', async () => {
+        const { store, driver } = await storeWithCuts();
+        try {
+          await store.insertWorkers(Array.from({ length: 5 }, () => new WorkSpec({ computingSite: 'Q1', status: 'running' })));
+          driver.cuts.push({ operation: 'claimWorkers', outcome: 'applied' });
+          const claimed = await store.claimWorkers({ purpose: 'monitor', owner: 'm1', lockIntervalSec: 600, limit: 3 });
+          assert.deepEqual(claimed.map((w) => w.workerID), [1, 2, 3]);
+          assert.equal(driver.operations.filter((o) => o === 'claimWorkers').length, 1, 'the claim was not run again');
+          const locked = (await store.listWorkers()).filter((w) => w.lockedBy === 'm1').map((w) => w.workerID);
+          assert.deepEqual(locked, [1, 2, 3], 'the rows the caller got are the rows locked for it');
+          await store.updateWorkers(claimed, { lock: { purpose: 'monitor', owner: 'm1' }, releaseLock: true });
+          assert.equal((await store.listWorkers()).filter((w) => w.lockedBy !== null).length, 0);
+        } finally {
+          await store.close();
+        }
+      });
+
+      test('a claim not applied when its COMMIT was cut runs again and returns the rows it then locked', async () => {
+        const { store, driver } = await storeWithCuts();
+        try {
+          await store.insertJobs(Array.from({ length: 4 }, (_, i) => new JobSpec({ PandaID: i + 1, computingSite: 'Q1', subStatus: 'fetched' })));
+          driver.cuts.push({ operation: 'claimJobs', outcome: 'not applied' });
+          const claimed = await store.claimJobs({ for: 'preparator', owner: 'p1', lockIntervalSec: 600, limit: 2 });
+          assert.deepEqual(claimed.map((j) => j.PandaID), [1, 2]);
+          assert.equal(driver.operations.filter((o) => o === 'claimJobs').length, 2, 'the claim ran again');
+          const locked = (await store.listJobs()).filter((j) => j.lockedBy === 'p1').map((j) => j.PandaID);
+          assert.deepEqual(locked, [1, 2]);
+        } finally {
+          await store.close();
+        }
+      });
+    });
+  }
+}
