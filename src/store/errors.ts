@@ -166,6 +166,17 @@ export class StoreConnectionError extends StoreError {
 }
 
 /**
+ * TLS to the server could not be set up as db.tls asks: the server's certificate did not verify, or the
+ * server offers no TLS. A configuration error: never retried.
+ */
+export class StoreTlsError extends StoreConnectionError {
+  constructor(database: string, operation: string, step: string, reason: string, options?: { cause?: unknown }) {
+    super(database, operation, step, reason, options);
+    this.name = 'StoreTlsError';
+  }
+}
+
+/**
  * The connection was lost during COMMIT: the transaction may or may not have been applied, so it is never
  * repeated blindly; the caller re-judges from the store (an owned update that did apply finds its lock gone).
  */

@@ -11,7 +11,9 @@ import type { ServerEngine } from '../../../src/store/server/session.js';
 export const serverEngines: readonly ServerEngine[] = ['postgresql', 'mariadb'];
 
 const serverSchema = z.object({ host: z.string().min(1), port: z.number().int().positive(), user: z.string().min(1), database: z.string().min(1) });
-const envSchema = z.object({ password: z.string().min(1), postgresql: serverSchema, mariadb: serverSchema });
+// tls: the CA that signed both servers' certificate, and another CA that signed nothing (older env files lack it).
+const tlsSchema = z.object({ ca: z.string().min(1), otherCa: z.string().min(1) });
+const envSchema = z.object({ password: z.string().min(1), postgresql: serverSchema, mariadb: serverSchema, tls: tlsSchema.optional() });
 export type DbServersEnv = z.output<typeof envSchema>;
 
 export const dbServersEnvFile = process.env.DBSERVERS_ENV ?? '/run/harvester-dbservers/env.json';
