@@ -1,8 +1,9 @@
 // The one way to the database, for `harvester run` and every admin command: openStore chooses the engine
 // the master configuration names ([db] engine). SQLite: the file db.database_filename (default
 // <home>/harvester.db); reading commands never create it (a fresh home has nothing to list) and writing
-// commands create it with its directory. MariaDB/PostgreSQL: the server, whose schema is created or migrated
-// on first use. Store errors already name the database and the cause in one line; they reach main's
+// commands create it with its directory. MariaDB/PostgreSQL: the server, whose schema `harvester run` and the
+// writing commands create or migrate; reading commands never create or change it (an absent or older schema
+// is refused in one line saying which command creates or migrates it). Store errors already name the database and the cause in one line; they reach main's
 // reporter unchanged (exit 1). Admin commands fail at once when the server is unreachable; the agents wait
 // for it up to reconnectTimeout, saying so in the log.
 // The engines' drivers are loaded only when a command opens the store: the bot runs the same CLI and never
@@ -41,7 +42,10 @@ async function openSqlite(file: string): Promise<Store> {
 
 /** Who opens the store: an admin command (fails at once on an unreachable server) or the agents (wait). */
 export interface OpenStoreOptions {
-  /** read: a SQLite file that does not exist is not created (undefined is returned). */
+  /**
+   * read: a SQLite file that does not exist is not created (undefined is returned); a server's schema is
+   * neither created nor migrated (StoreSchemaMissingError, StoreSchemaTooOldError).
+   */
   readonly mode: 'read' | 'write' | 'agents';
   /** Where the agents say that the server is unreachable and that it is back. */
   readonly log?: Logger;
@@ -101,8 +105,9 @@ function reconnectLogger(log: Logger | undefined, server: ServerDbSettings): ((e
 
 /**
  * The store the master configuration names. SQLite in mode "read": undefined when the file does not exist.
- * A server engine: connected and migrated; in mode "agents" an unreachable server is waited for up to
- * reconnectTimeout (also for every later call), in the other modes it fails at once.
+ * A server engine: connected and migrated, in mode "read" connected to the schema as it is; in mode "agents"
+ * an unreachable server is waited for up to reconnectTimeout (also for every later call), in the other modes
+ * it fails at once.
  */
 export async function openStore(master: MasterConfig, options: OpenStoreOptions & { mode: 'write' | 'agents' }): Promise<Store>;
 export async function openStore(master: MasterConfig, options: OpenStoreOptions): Promise<Store | undefined>;
@@ -113,7 +118,9 @@ export async function openStore(master: MasterConfig, options: OpenStoreOptions)
     const { openServerStore } = await import('../store/server/open-server-store.js');
     const agents = options.mode === 'agents';
     const onEvent = reconnectLogger(options.log, server);
-    return openServerStore(serverConnectionSettings(server, { reconnectTimeoutSec: agents ? server.reconnectTimeout : 0, ...(onEvent === undefined ? {} : { onEvent }) }));
+    return openServerStore(serverConnectionSettings(server, { reconnectTimeoutSec: agents ? server.reconnectTimeout : 0, ...(onEvent === undefined ? {} : { onEvent }) }), {
+      schema: options.mode === 'read' ? 'existing' : 'migrate',
+    });
   }
   const file = master.db.databaseFile;
   if (options.mode === 'read') return existsSync(file) ? openSqlite(file) : undefined;
@@ -127,7 +134,7 @@ export async function openStore(master: MasterConfig, options: OpenStoreOptions)
   return openSqlite(file);
 }
 
-/** The store when there is one; undefined for a SQLite home that has no database yet. */
+/** The store when there is one; undefined for a SQLite home that has no database yet. A server's schema is used as it is, never created or migrated. */
 export async function openExistingStore(master: MasterConfig): Promise<Store | undefined> {
   return openStore(master, { mode: 'read' });
 }

@@ -45,6 +45,40 @@ export class StoreSchemaTooNewError extends StoreError {
   }
 }
 
+/**
+ * A command that never creates or migrates the schema (the admin commands that read) found none on the
+ * server: nothing was created.
+ */
+export class StoreSchemaMissingError extends StoreError {
+  constructor(
+    database: string,
+    readonly schema: string,
+  ) {
+    super(database, 'open', `database ${schema} holds no harvester-ts tables yet, and this command creates none: \`harvester run\` creates them when it starts`);
+    this.name = 'StoreSchemaMissingError';
+  }
+}
+
+/**
+ * A command that never creates or migrates the schema found an older one (an older version, or columns this
+ * version adds): nothing was changed.
+ */
+export class StoreSchemaTooOldError extends StoreError {
+  constructor(
+    database: string,
+    readonly databaseVersion: number,
+    readonly supportedVersion: number,
+    readonly missingColumns: readonly string[],
+  ) {
+    const found =
+      databaseVersion < supportedVersion
+        ? `schema version ${databaseVersion}, older than the ${supportedVersion} this harvester-ts uses`
+        : `schema version ${databaseVersion} without the column${missingColumns.length === 1 ? '' : 's'} ${missingColumns.slice(0, 5).join(', ')}${missingColumns.length > 5 ? ` and ${missingColumns.length - 5} more` : ''} this harvester-ts uses`;
+    super(database, 'open', `the database has ${found}, and this command does not migrate: \`harvester run\` migrates it when it starts (as does \`harvester jobs add\`)`);
+    this.name = 'StoreSchemaTooOldError';
+  }
+}
+
 /** A write was refused because the file, its directory or the file system is read-only. */
 export class StoreReadOnlyError extends StoreError {
   constructor(database: string, operation: string, detail: string, options?: { cause?: unknown }) {
@@ -162,6 +196,17 @@ export class StoreConnectionError extends StoreError {
   ) {
     super(database, operation, `${step}: ${reason}`, options);
     this.name = 'StoreConnectionError';
+  }
+}
+
+/**
+ * TLS to the server could not be set up as db.tls asks: the server's certificate did not verify, or the
+ * server offers no TLS. A configuration error: never retried.
+ */
+export class StoreTlsError extends StoreConnectionError {
+  constructor(database: string, operation: string, step: string, reason: string, options?: { cause?: unknown }) {
+    super(database, operation, step, reason, options);
+    this.name = 'StoreTlsError';
   }
 }
 

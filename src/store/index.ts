@@ -45,7 +45,10 @@ export {
   StoreQueryError,
   StoreReadOnlyError,
   StoreRecordNotFoundError,
+  StoreSchemaMissingError,
   StoreSchemaTooNewError,
+  StoreSchemaTooOldError,
+  StoreTlsError,
   StoreValueError,
   type RecordKind,
 } from './errors.js';

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { JobSpec, WorkSpec } from '../../src/spec/index.js';
 import { openServerStore } from '../../src/store/server/open-server-store.js';
 import type { ServerConnectionSettings } from '../../src/store/server/settings.js';
-import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings } from '../support/store/db-servers.js';
+import { reusableTestDatabase, type ReusableTestDatabase } from '../support/store/reusable-database.js';
+import { dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings } from '../support/store/db-servers.js';
 
 interface Claimed {
   jobs: number[];
@@ -36,7 +37,9 @@ function startClaimer(settings: ServerConnectionSettings, owner: string): { read
       else reject(new Error(`claimer ${owner} exited with ${code}: ${stderr}`));
     });
   });
-  return { ready: Promise.race([ready, result.then(() => undefined)]), go: () => child.stdin.end('go\n'), result };
+  // go is safe to call again (the test's cleanup lets claimers that never got it finish).
+  const go = (): void => void (child.stdin.writableEnded || child.stdin.end('go\n'));
+  return { ready: Promise.race([ready, result.then(() => undefined)]), go, result };
 }
 
 const env = loadDbServers();
@@ -45,16 +48,25 @@ if (env === undefined) {
 } else {
   for (const engine of serverEngines) {
     after(() => dropTestDatabases(env, engine));
+    // One database per engine, migrated once and emptied before each test (creating one per test cost more than most tests).
+    let database: Promise<ReusableTestDatabase> | undefined;
+    const emptyDatabase = async (): Promise<ServerConnectionSettings> => {
+      database ??= reusableTestDatabase(env, engine, async (name) => (await openServerStore(serverSettings(env, engine, name))).close());
+      const db = await database;
+      await db.empty();
+      return serverSettings(env, engine, db.name);
+    };
     describe(`claims across instances on ${engine}`, () => {
       test('three processes claiming in a loop never claim the same job, worker or queued job, and claim them all', { timeout: 180_000 }, async () => {
-        const settings = serverSettings(env, engine, await createTestDatabase(env, engine));
+        const settings = await emptyDatabase();
         const store = await openServerStore(settings);
+        // Started first: the processes come up (node, the store) while the rows are written, and wait for "go".
+        const claimers = ['instance-A', 'instance-B', 'instance-C'].map((owner) => startClaimer(settings, owner));
         try {
           const rows = 900;
           await store.insertJobs(Array.from({ length: rows }, (_, i) => new JobSpec({ PandaID: i + 1, computingSite: 'Q1', subStatus: 'fetched' })));
           await store.insertWorkers(Array.from({ length: rows }, () => new WorkSpec({ computingSite: 'Q1', status: 'submitted' })));
           await store.enqueueJobs(Array.from({ length: rows }, (_, i) => ({ queueName: 'QE', jobParams: { i } })));
-          const claimers = ['instance-A', 'instance-B', 'instance-C'].map((owner) => startClaimer(settings, owner));
           await Promise.all(claimers.map((c) => c.ready));
           for (const c of claimers) c.go();
           const results = await Promise.all(claimers.map((c) => c.result));
@@ -69,12 +81,14 @@ if (env === undefined) {
           assert.deepEqual(await store.listQueuedJobs(), [], 'the embedded queue is empty');
           assert.deepEqual(await store.getWorkerStats('Q1'), { running: rows });
         } finally {
+          for (const c of claimers) c.go();
+          await Promise.allSettled(claimers.map((c) => c.result));
           await store.close();
         }
       });
 
       test('workers inserted by several instances at once get distinct IDs', { timeout: 120_000 }, async () => {
-        const settings = serverSettings(env, engine, await createTestDatabase(env, engine));
+        const settings = await emptyDatabase();
         const stores = await Promise.all([0, 1, 2].map(() => openServerStore(settings)));
         try {
           const batches = await Promise.all(
@@ -96,7 +110,7 @@ if (env === undefined) {
       });
 
       test('an instance that died holding locks loses them to another after lockInterval, and its late write is refused', async () => {
-        const settings = serverSettings(env, engine, await createTestDatabase(env, engine));
+        const settings = await emptyDatabase();
         const dead = await openServerStore(settings);
         const alive = await openServerStore(settings);
         try {

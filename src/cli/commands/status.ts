@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { livePid } from '../../middleware/bot/pid-file.js';
+import { StoreSchemaMissingError } from '../../store/errors.js';
+import { describeServer } from '../../store/server/settings.js';
 import { CliContext } from '../context.js';
 import { controlSocketPath } from '../control-socket.js';
 import { ExitCode } from '../exit-codes.js';
@@ -119,7 +121,12 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
   }
 
   const { openExistingStore, withStore } = await import('../open-store.js');
-  const store = await openExistingStore(ctx.master);
+  // A server without harvester-ts tables yet is what a SQLite home without its file is: nothing stored yet.
+  const store = await openExistingStore(ctx.master).catch((error: unknown) => {
+    if (error instanceof StoreSchemaMissingError) return undefined;
+    throw error;
+  });
+  const storeName = ctx.master.db.server === undefined ? ctx.master.db.databaseFile : describeServer(ctx.master.db.server);
   const queueNames = new Set<string>();
   try {
     for (const q of ctx.loadQueues().queues.values()) if (q.queueStatus === 'online') queueNames.add(q.queueName);
@@ -155,7 +162,7 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
     ...(instanceError === undefined ? {} : { instanceError }),
     ...(instance === undefined ? {} : { instance }),
     queues,
-    store: store === undefined ? `${ctx.master.db.databaseFile} (none yet)` : ctx.master.db.databaseFile,
+    store: store === undefined ? `${storeName} (none yet)` : storeName,
   };
 }
 

@@ -10,6 +10,7 @@ import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js'
 import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
 import type { Parameter, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
 import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
+import { tlsErrorOf } from '../server/tls-failure.js';
 import type { SqlValue } from '../sqlite/values.js';
 
 export const mariadbDialect: ServerDialect = {
@@ -116,16 +117,12 @@ export class MariadbDriver implements ServerDriver {
     });
   }
 
-  /**
-   * The pool says only "failed to retrieve a connection" when it cannot connect: one direct connection tells
-   * why (login refused, unknown database, connection refused). Returns that error, or the pool's when the
-   * direct connection works.
-   */
-  async #diagnose(poolError: unknown): Promise<unknown> {
+  /** Why a direct connection (not the pool's) cannot be made: its error, or undefined when it can. */
+  async #directConnectionError(): Promise<unknown> {
     try {
       const connection = await this.#mariadb.createConnection(this.#connectionOptions);
       await connection.end();
-      return poolError;
+      return undefined;
     } catch (error) {
       return error;
     }
@@ -142,11 +139,18 @@ export class MariadbDriver implements ServerDriver {
   }
 
   async #attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
+    // A pool that cannot connect retries until acquireTimeout and then says only "failed to retrieve a
+    // connection". While it holds none (first use, or the server went away), one direct connection tells at
+    // once why none can be made: login refused, unknown database, TLS refused, connection refused.
+    if (this.#pool.totalConnections() === 0) {
+      const why = await this.#directConnectionError();
+      if (why !== undefined) throw why;
+    }
     let connection: PoolConnection;
     try {
       connection = await this.#pool.getConnection();
     } catch (error) {
-      throw (error as SqlError).code === 'ER_GET_CONNECTION_TIMEOUT' ? await this.#diagnose(error) : error;
+      throw (error as SqlError).code === 'ER_GET_CONNECTION_TIMEOUT' ? ((await this.#directConnectionError()) ?? error) : error;
     }
     let broken = false;
     try {
@@ -191,6 +195,9 @@ export class MariadbDriver implements ServerDriver {
 
   #classify(error: unknown, operation: string): Failure {
     if (error instanceof StoreError) return { retry: false, error };
+    // Before the connection-loss test: a refused certificate ends the connection too, but waiting does not fix it.
+    const tls = tlsErrorOf(error, this.database, operation, this.#settings);
+    if (tls !== undefined) return { retry: false, error: tls };
     if (this.#isConnectionLoss(error)) return { retry: true, reason: reasonOf(error as SqlError) };
     const e = error as SqlError | undefined;
     // 1213 deadlock, 1205 lock wait timeout: the engine rolled the transaction back.

@@ -9,6 +9,7 @@ import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js'
 import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
 import type { Parameter, Row, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
 import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
+import { tlsErrorOf } from '../server/tls-failure.js';
 import type { SqlValue } from '../sqlite/values.js';
 import type { ColumnKind } from '../../spec/index.js';
 
@@ -185,6 +186,9 @@ export class PostgresqlDriver implements ServerDriver {
 
   #classify(error: unknown, operation: string): Failure {
     if (error instanceof StoreError) return { retry: false, error };
+    // Before the connection-loss test: a refused certificate ends the connection too, but waiting does not fix it.
+    const tls = tlsErrorOf(error, this.database, operation, this.#settings);
+    if (tls !== undefined) return { retry: false, error: tls };
     if (this.#isConnectionLoss(error)) return { retry: true, reason: (error as Error).message || String((error as PgError).code) };
     const code = (error as PgError | undefined)?.code;
     if (code === '40P01' || code === '40001') return { retry: true, conflict: true, reason: `${code}: ${(error as Error).message}` };

@@ -134,9 +134,18 @@ export async function migrateServer(session: SqlSession, dialect: ServerDialect,
   await addMissingColumns(session, dialect);
 }
 
+/** The spec columns the tables lack, as "table.column" (every open adds them; see addMissingColumns). */
+export async function missingServerColumns(session: SqlSession, dialect: ServerDialect): Promise<string[]> {
+  const missing: string[] = [];
+  for (const spec of specTables) {
+    const present = await columnNames(session, dialect, spec.table);
+    for (const column of allColumns(spec)) if (!present.has(column.name)) missing.push(`${spec.table}.${column.name}`);
+  }
+  return missing;
+}
+
 async function addMissingColumns(session: SqlSession, dialect: ServerDialect): Promise<void> {
   for (const spec of specTables) {
-    // Reading zero rows still names every column.
     const present = await columnNames(session, dialect, spec.table);
     for (const column of allColumns(spec)) {
       if (!present.has(column.name)) {

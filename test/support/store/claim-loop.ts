@@ -30,17 +30,20 @@ async function main(): Promise<void> {
   let idleRounds = 0;
   for (let round = 0; idleRounds < 3; round++) {
     const limit = 1 + (round % 7);
+    // Writes only when something was claimed, as the agents do: a write of nothing is a transaction for nothing.
     const jobs = await store.claimJobs({ for: 'preparator', owner, lockIntervalSec: 3600, limit, subStatus: ['fetched'] });
     for (const job of jobs) job.subStatus = 'prepared';
-    await store.updateJobs(jobs, { lock: { purpose: 'preparator', owner }, releaseLock: true });
+    if (jobs.length > 0) await store.updateJobs(jobs, { lock: { purpose: 'preparator', owner }, releaseLock: true });
     const workers = await store.claimWorkers({ purpose: 'monitor', owner, lockIntervalSec: 3600, limit, statuses: ['submitted'] });
     for (const worker of workers) worker.status = 'running';
-    await store.updateWorkers(workers, { lock: { purpose: 'monitor', owner }, releaseLock: true });
+    if (workers.length > 0) await store.updateWorkers(workers, { lock: { purpose: 'monitor', owner }, releaseLock: true });
     claimed.jobs.push(...jobs.map((j) => j.PandaID as number));
     claimed.workers.push(...workers.map((w) => w.workerID as number));
     const taken = await store.takeQueuedJobs({ queueName: 'QE', owner, lockIntervalSec: 3600, limit });
     // Stored as already prepared, so that this loop's preparator claims leave them alone.
-    await store.insertJobs(taken.map((q) => new JobSpec({ PandaID: q.PandaID, computingSite: q.queueName, status: 'starting', subStatus: 'prepared' })));
+    if (taken.length > 0) {
+      await store.insertJobs(taken.map((q) => new JobSpec({ PandaID: q.PandaID, computingSite: q.queueName, status: 'starting', subStatus: 'prepared' })));
+    }
     claimed.queued.push(...taken.map((q) => q.PandaID));
     idleRounds = jobs.length + workers.length + taken.length === 0 ? idleRounds + 1 : 0;
     // A pause between cycles, as agents have: SQLite's busy handler is not fair, and a process writing

@@ -11,7 +11,9 @@ import type { ServerEngine } from '../../../src/store/server/session.js';
 export const serverEngines: readonly ServerEngine[] = ['postgresql', 'mariadb'];
 
 const serverSchema = z.object({ host: z.string().min(1), port: z.number().int().positive(), user: z.string().min(1), database: z.string().min(1) });
-const envSchema = z.object({ password: z.string().min(1), postgresql: serverSchema, mariadb: serverSchema });
+// tls: the CA that signed both servers' certificate, and another CA that signed nothing (older env files lack it).
+const tlsSchema = z.object({ ca: z.string().min(1), otherCa: z.string().min(1) });
+const envSchema = z.object({ password: z.string().min(1), postgresql: serverSchema, mariadb: serverSchema, tls: tlsSchema.optional() });
 export type DbServersEnv = z.output<typeof envSchema>;
 
 export const dbServersEnvFile = process.env.DBSERVERS_ENV ?? '/run/harvester-dbservers/env.json';
@@ -53,25 +55,40 @@ export async function dropTestDatabases(env: DbServersEnv, engine: ServerEngine)
   await adminQuery(env, engine, names.map((name) => `DROP DATABASE IF EXISTS ${name}${engine === 'postgresql' ? ' WITH (FORCE)' : ''}`));
 }
 
-/** Runs statements as the test user against a database (default: the engine's base test database). */
-export async function adminQuery(env: DbServersEnv, engine: ServerEngine, statements: readonly string[], database?: string): Promise<unknown[]> {
+/** One statement on an admin session: `?` placeholders for both engines; the rows (none for a statement that returns none). */
+export type AdminSql = (sql: string, parameters?: readonly unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** Runs `work` on one connection as the test user to a database (default: the engine's base test database). */
+export async function withAdminSession<T>(env: DbServersEnv, engine: ServerEngine, database: string | undefined, work: (sql: AdminSql) => Promise<T>): Promise<T> {
   const server = { ...env[engine], ...(database === undefined ? {} : { database }) };
-  const results: unknown[] = [];
   if (engine === 'postgresql') {
     const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: env.password, database: server.database });
     await client.connect();
     try {
-      for (const sql of statements) results.push((await client.query(sql)).rows);
+      return await work(async (sql, parameters = []) => {
+        let n = 0;
+        return (await client.query(sql.replace(/\?/g, () => `$${++n}`), [...parameters])).rows as Record<string, unknown>[];
+      });
     } finally {
       await client.end();
     }
-  } else {
-    const connection = await mariadb.createConnection({ host: server.host, port: server.port, user: server.user, password: env.password, database: server.database });
-    try {
-      for (const sql of statements) results.push(await connection.query(sql));
-    } finally {
-      await connection.end();
-    }
   }
-  return results;
+  const connection = await mariadb.createConnection({ host: server.host, port: server.port, user: server.user, password: env.password, database: server.database });
+  try {
+    return await work(async (sql, parameters = []) => {
+      const result: unknown = await connection.query(sql, [...parameters]);
+      return Array.isArray(result) ? (result as Record<string, unknown>[]) : [];
+    });
+  } finally {
+    await connection.end();
+  }
+}
+
+/** Runs statements as the test user against a database (default: the engine's base test database). */
+export async function adminQuery(env: DbServersEnv, engine: ServerEngine, statements: readonly string[], database?: string): Promise<unknown[]> {
+  return withAdminSession(env, engine, database, async (sql) => {
+    const results: unknown[] = [];
+    for (const statement of statements) results.push(await sql(statement));
+    return results;
+  });
 }
