@@ -57,11 +57,12 @@ describe('two harvester instances on one database', () => {
     });
     const a = makeRunHome(dirs, 'instance-a', { queueConfigFile, database });
     const b = makeRunHome(dirs, 'instance-b', { queueConfigFile, database });
-    const command = `while [ ! -e '${gate}' ]; do sleep 0.05; done; ${recordingCommand(outputs)}`;
+    const command = `while [ ! -e '${gate}' ]; do sleep 0.5; done; ${recordingCommand(outputs)}`;
     const added = await runCli(['jobs', 'add', '--queue', 'sharedq', '--count', String(JOBS), '--command', command], { home: a.home });
     assert.equal(added.status, 0, added.stderr);
 
-    const runArgs = ['run', '--until-done', '--timeout', '120'];
+    // Generous hang guards: under a CPU hog a cycle takes seconds, and the gate loops' forks add to it.
+    const runArgs = ['run', '--until-done', '--timeout', '400'];
     const runA = new HarvesterProcess(runArgs, a.home);
     processes.push(runA);
     await waitFor(`A alone submitting the first ${LIMIT} workers`, () => (countByFirstWord(submittedLog).size >= LIMIT ? true : undefined), 60_000, 50);
@@ -72,10 +73,10 @@ describe('two harvester instances on one database', () => {
     runA.child.kill('SIGSTOP');
     waitUntilStopped(runA.pid);
     writeFileSync(gate, '');
-    await waitFor('B submitting workers while A is stalled', () => (submittedBy(b) > 0 ? true : undefined), 60_000, 50);
+    await waitFor('B submitting workers while A is stalled', () => (submittedBy(b) > 0 ? true : undefined), 240_000, 50);
     runA.child.kill('SIGCONT');
 
-    const [exitA, exitB] = await Promise.all([runA.exit(150_000), runB.exit(150_000)]);
+    const [exitA, exitB] = await Promise.all([runA.exit(420_000), runB.exit(420_000)]);
     assert.deepEqual(exitA, { code: 0, signal: null }, `A: ${runA.stderr}`);
     assert.deepEqual(exitB, { code: 0, signal: null }, `B: ${runB.stderr}`);
 
