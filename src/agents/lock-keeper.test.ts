@@ -2,7 +2,7 @@
 // the agent holds are not taken over by another instance; once no call runs, nothing renews them.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Store } from '../store/index.js';
+import { StoreClosedError, type Store } from '../store/index.js';
 import { lockOwner } from './environment.js';
 import { lockKeeperFor } from './lock-keeper.js';
 import { insertWorker, withWorkerSideEnv, type WorkerSideEnv } from '../../test/support/agents/worker-side-fixtures.js';
@@ -95,6 +95,43 @@ describe('LockKeeper', () => {
         return 'answer';
       }), 'answer');
       assert.equal(w.log.problems('cannot renew the locks held during a plugin call').length >= 1, true);
+    });
+  });
+  test('a renewal that waits (the server away) is not joined by more: one renewal at a time', { timeout: 20_000 }, async () => {
+    await withWorkerSideEnv({ settings: { sweeper: { lockInterval: 0.03 } } }, async (w) => {
+      let calls = 0;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let started!: () => void;
+      const first = new Promise<void>((resolve) => (started = resolve));
+      const waiting = withRenewLocks(w.store, (real) => async (...args) => {
+        calls++;
+        started();
+        await released;
+        return real.renewLocks(...args);
+      });
+      const keeper = lockKeeperFor({ ...w.env, store: waiting }, 'sweeper');
+      await keeper.during(async () => {
+        await first;
+        // Many renewal periods (10 ms each) pass while the first renewal waits.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(calls, 1, 'the ticks while a renewal waits start no other');
+        release();
+      });
+    });
+  });
+
+  test('a renewal ended by the store closing (shutdown) is no warning', { timeout: 20_000 }, async () => {
+    await withWorkerSideEnv({ settings: { sweeper: { lockInterval: 0.3 } } }, async (w) => {
+      let ended!: () => void;
+      const endedOnce = new Promise<void>((resolve) => (ended = resolve));
+      const closing = withRenewLocks(w.store, () => async () => {
+        setImmediate(ended);
+        throw new StoreClosedError('db', 'renewLocks');
+      });
+      const keeper = lockKeeperFor({ ...w.env, store: closing }, 'sweeper');
+      await keeper.during(async () => endedOnce);
+      assert.deepEqual(w.log.problems('cannot renew the locks held during a plugin call'), []);
     });
   });
 });

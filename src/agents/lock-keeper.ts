@@ -12,7 +12,7 @@
 // renewing, and its rows come back after lockInterval as before.
 import type { AgentName } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { Store } from '../store/index.js';
+import { StoreClosedError, type Store } from '../store/index.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import type { LockHolder } from './plugin-call.js';
 
@@ -33,6 +33,8 @@ export class LockKeeper implements LockHolder {
   #inFlight = 0;
   #timer: NodeJS.Timeout | undefined;
   #renewals = 0;
+  /** The renewal under way: ticks meanwhile are skipped (a store waiting for its server would pile them up). */
+  #renewing = false;
 
   constructor(opts: LockKeeperOptions) {
     this.#opts = opts;
@@ -51,7 +53,11 @@ export class LockKeeper implements LockHolder {
 
   /** Runs `work`, renewing the owner's locks until it settles; calls may overlap (one timer serves them all). */
   async during<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#inFlight++ === 0) this.#timer = setInterval(() => void this.#renew(), this.#periodMs);
+    if (this.#inFlight++ === 0) {
+      this.#timer = setInterval(() => {
+        if (!this.#renewing) void this.#renew();
+      }, this.#periodMs);
+    }
     try {
       return await work();
     } finally {
@@ -64,13 +70,21 @@ export class LockKeeper implements LockHolder {
 
   async #renew(): Promise<void> {
     const { store, owner, now, log } = this.#opts;
+    this.#renewing = true;
     try {
       const renewed = await store.renewLocks(owner, now());
       this.#renewals++;
       log.debug({ owner, ...renewed }, 'locks renewed while a plugin call runs');
     } catch (error) {
-      // The next tick tries again; if the locks do expire, the agent's write-back reports the rows it lost.
-      log.warn({ owner, err: error }, 'cannot renew the locks held during a plugin call');
+      if (error instanceof StoreClosedError) {
+        // The process is stopping: its locks are released or expire; nothing to renew any more.
+        log.debug({ owner, err: error }, 'lock renewal ended: the store is closed');
+      } else {
+        // The next tick tries again; if the locks do expire, the agent's write-back reports the rows it lost.
+        log.warn({ owner, err: error }, 'cannot renew the locks held during a plugin call');
+      }
+    } finally {
+      this.#renewing = false;
     }
   }
 }

@@ -87,9 +87,12 @@ if (env === undefined) {
           assert.ok(typeof r.operation === 'string' && r.msg.includes(r.operation), `names the operation: ${r.msg}`);
           assert.equal(r.database, `${engine}://${server.user}@${address}/${schema}`);
         }
+        // Which waiting operation retries first once the server is back is up to the backoff: a lock renewal
+        // may still be between retries when the run ends (the store's close then ends it).
+        const waited = new Set(waits.map((r) => r.operation));
         assert.ok(
-          backs.some((r) => r.operation === firstWait.operation),
-          `the operation that waited (${String(firstWait.operation)}) said when the server was back: ${backs.map((r) => r.msg).join(' | ')}`,
+          backs.some((r) => waited.has(r.operation)),
+          `an operation that waited (${[...waited].join(', ')}; first ${String(firstWait.operation)}) said when the server was back: ${backs.map((r) => r.msg).join(' | ')}`,
         );
         const everything = readFileSync(home.logFile, 'utf8') + run.stdout + run.stderr;
         assert.ok(!everything.includes(env.password), 'the password appears in no log line or output');

@@ -6,7 +6,7 @@ import type { ConnectionConfig, Pool, PoolConnection } from 'mariadb';
 
 type MariadbModule = typeof import('mariadb');
 import type { ColumnKind } from '../../spec/index.js';
-import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { StoreClosedError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
 import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
 import type { Parameter, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
 import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
@@ -72,6 +72,7 @@ const lostConnectionCodes: ReadonlySet<string> = new Set([
 ]);
 
 export class MariadbDriver implements ServerDriver {
+  #closed = false;
   readonly dialect = mariadbDialect;
   readonly database: string;
   readonly #settings: ServerConnectionSettings;
@@ -195,6 +196,8 @@ export class MariadbDriver implements ServerDriver {
 
   #classify(error: unknown, operation: string): Failure {
     if (error instanceof StoreError) return { retry: false, error };
+    // Closed under a transaction that waits for the server (shutdown): waiting would never end.
+    if (this.#closed) return { retry: false, error: new StoreClosedError(this.database, operation) };
     // Before the connection-loss test: a refused certificate ends the connection too, but waiting does not fix it.
     const tls = tlsErrorOf(error, this.database, operation, this.#settings);
     if (tls !== undefined) return { retry: false, error: tls };
@@ -217,6 +220,7 @@ export class MariadbDriver implements ServerDriver {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#pool.end();
   }
 }

@@ -5,7 +5,7 @@
 // in and out (U+FFFF followed by "0" for U+0000, U+FFFF doubled for itself), so every string round-trips.
 import type PgModule from 'pg';
 import type { Pool as PgPool } from 'pg';
-import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { StoreClosedError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
 import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
 import type { Parameter, Row, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
 import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
@@ -95,6 +95,7 @@ interface PgError extends Error {
 }
 
 export class PostgresqlDriver implements ServerDriver {
+  #closed = false;
   readonly dialect = postgresqlDialect;
   readonly database: string;
   readonly #settings: ServerConnectionSettings;
@@ -186,6 +187,8 @@ export class PostgresqlDriver implements ServerDriver {
 
   #classify(error: unknown, operation: string): Failure {
     if (error instanceof StoreError) return { retry: false, error };
+    // Closed under a transaction that waits for the server (shutdown): waiting would never end.
+    if (this.#closed) return { retry: false, error: new StoreClosedError(this.database, operation) };
     // Before the connection-loss test: a refused certificate ends the connection too, but waiting does not fix it.
     const tls = tlsErrorOf(error, this.database, operation, this.#settings);
     if (tls !== undefined) return { retry: false, error: tls };
@@ -207,6 +210,7 @@ export class PostgresqlDriver implements ServerDriver {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#pool.end();
   }
 }
