@@ -7,9 +7,10 @@ import mariadb from 'mariadb';
 import pg from 'pg';
 import { z } from 'zod';
 import { SqliteStore, type Store } from '../src/store/index.js';
-import { openServerStore } from '../src/store/server/open-server-store.js';
+import { openServerStoreOn, serverDriverFor } from '../src/store/server/open-server-store.js';
 import type { ServerConnectionSettings } from '../src/store/server/settings.js';
 import type { ServerEngine } from '../src/store/server/session.js';
+import type { StatementTrace } from './statement-trace.js';
 
 export const benchEngines = ['sqlite', 'postgresql', 'mariadb'] as const;
 export type BenchEngine = (typeof benchEngines)[number];
@@ -22,6 +23,13 @@ export function setBenchEngine(chosen: BenchEngine): void {
 
 export function benchEngine(): BenchEngine {
   return engine;
+}
+
+let trace: StatementTrace | undefined;
+
+/** Server stores opened from now on report their statements to `chosen` (bench/core-trace.ts). */
+export function traceBenchStatements(chosen: StatementTrace | undefined): void {
+  trace = chosen;
 }
 
 const serverSchema = z.object({ host: z.string(), port: z.number(), user: z.string(), database: z.string() });
@@ -67,6 +75,7 @@ export async function openBenchStore(home: string): Promise<{ store: Store; remo
     return { store, remove: async () => undefined };
   }
   const { settings, drop } = await newServerDatabase(engine);
-  const store = await openServerStore(settings);
+  const driver = await serverDriverFor(settings);
+  const store = await openServerStoreOn(trace === undefined ? driver : trace.wrap(driver));
   return { store, remove: drop };
 }

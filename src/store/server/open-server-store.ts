@@ -6,7 +6,8 @@ import { ServerStore } from './server-store.js';
 import type { ServerDriver } from './session.js';
 import type { ServerConnectionSettings } from './settings.js';
 
-async function driverFor(settings: ServerConnectionSettings): Promise<ServerDriver> {
+/** The engine's driver for the settings (not connected until first used). */
+export async function serverDriverFor(settings: ServerConnectionSettings): Promise<ServerDriver> {
   if (settings.engine === 'postgresql') {
     const { PostgresqlDriver } = await import('../postgresql/driver.js');
     return PostgresqlDriver.create(settings);
@@ -21,7 +22,11 @@ async function driverFor(settings: ServerConnectionSettings): Promise<ServerDriv
  * user, or StoreSchemaTooNewError.
  */
 export async function openServerStore(settings: ServerConnectionSettings): Promise<ServerStore> {
-  const driver = await driverFor(settings);
+  return openServerStoreOn(await serverDriverFor(settings));
+}
+
+/** openServerStore on a driver already made (a benchmark's statement-counting wrapper of one); closes it on failure. */
+export async function openServerStoreOn(driver: ServerDriver): Promise<ServerStore> {
   try {
     await driver.transaction('open', async (session) => {
       const lock = await driver.dialect.lockSchema(session);
