@@ -121,7 +121,7 @@ export interface LifecycleOptions {
   /** Told each untimed scrape's duration (ms), with metrics on. */
   readonly scrapes?: number[];
   /** Told when each stage starts and ends (bench/core-trace.ts counts statements per stage). */
-  readonly onStage?: (stage: StageName, moment: 'start' | 'end') => void;
+  readonly onStage?: (stage: StageName, moment: 'start' | 'end') => void | Promise<void>;
 }
 
 /** Runs `workers` workers through their life in a fresh environment, which it removes at the end. */
@@ -134,9 +134,9 @@ export async function runLifecycle(opts: LifecycleOptions): Promise<LifecycleRun
     const cyclesFor = (batch: number): number => Math.ceil(n / batch) + 2;
     const stages: StageRun[] = [];
     const drive = async (plan: StagePlan, cycles: number): Promise<void> => {
-      opts.onStage?.(plan.stage, 'start');
+      await opts.onStage?.(plan.stage, 'start');
       stages.push(await driveStage(core, plan, n, cycles));
-      opts.onStage?.(plan.stage, 'end');
+      await opts.onStage?.(plan.stage, 'end');
     };
     let batchSystemMs = 0;
     const batch = async (from: string, to: string): Promise<void> => {

@@ -600,13 +600,8 @@ export class ServerStore implements Store {
         spec.resetChanges();
       });
     });
-    // A row without changes is not written; with a lock, it is still checked below (it must be held).
-    const unchanged = rows.filter((r) => r.assignments.length === 0).map((r) => r.id);
+    // A row without changes is not written; with a lock, updateRows still checks that it is held.
     const lostIds = await table.updateRows(s, rows, guard);
-    if (guard !== undefined && unchanged.length > 0) {
-      const holders = await table.existing(s, unchanged, guard[0]);
-      lostIds.push(...unchanged.filter((id) => holders.get(id) !== guard[1]));
-    }
     if (lock !== undefined && lostIds.length > 0) {
       lostIds.sort((a, b) => ids.indexOf(a) - ids.indexOf(b));
       const holders = await table.existing(s, lostIds, lock.lock);
