@@ -63,16 +63,6 @@ export class ServerSpecTable<S extends Spec> {
     return Number(row?.[this.primaryKey]);
   }
 
-  /** Sets the given columns of one row; rows changed (0: no such row, or `guard` [column, value] did not hold). */
-  async update(session: SqlSession, id: number, assignments: ReadonlyArray<readonly [string, SqlValue]>, guard?: readonly [string, SqlValue]): Promise<number> {
-    if (assignments.length === 0) return 0;
-    const condition = `${quote(this.primaryKey)} = ?${guard === undefined ? '' : ` AND ${quote(guard[0])} = ?`}`;
-    const sql = `UPDATE ${quote(this.table)} SET ${assignments.map(([name]) => `${quote(name)} = ?`).join(', ')} WHERE ${condition}`;
-    const values: Parameter[] = [...assignments.map(([, value]) => value), id];
-    if (guard !== undefined) values.push(guard[1]);
-    return session.execute(sql, values);
-  }
-
   /**
    * Sets columns of many rows, each row its own values, rows with the same column set in a few set-based
    * statements (row-updates.ts). Without `guard`: returns the ids of rows that do not exist. With `guard`
