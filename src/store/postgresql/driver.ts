@@ -79,6 +79,9 @@ export const postgresqlDialect: ServerDialect = {
   columnType(kind: ColumnKind) {
     return kind === 'integer' || kind === 'timestamp' ? 'BIGINT' : 'TEXT';
   },
+  dropIndex(_table: string, index: string) {
+    return `DROP INDEX IF EXISTS "${index}"`;
+  },
   autoKey: 'BIGSERIAL PRIMARY KEY',
   tableOptions: '',
   currentSchema: 'current_schema()',
