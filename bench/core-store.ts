@@ -45,8 +45,25 @@ export async function newServerDatabase(server: ServerEngine, nConnections = 4):
   await admin(server, env.password, s, [`CREATE DATABASE ${name}`]);
   return {
     settings: { engine: server, host: s.host, port: s.port, user: s.user, password: env.password, schema: name, nConnections, reconnectTimeoutSec: 0 },
-    drop: () => admin(server, env.password, s, [`DROP DATABASE IF EXISTS ${name}${server === 'postgresql' ? ' WITH (FORCE)' : ''}`]),
+    drop: () => dropDatabase(server, env.password, s, name),
   };
+}
+
+/**
+ * Drops a benchmark database. PostgreSQL refuses while an autovacuum worker is in it (FORCE may not end a
+ * superuser's process; 42501): a freshly churned table is often being vacuumed right then. Tries again for 60 s.
+ */
+async function dropDatabase(server: ServerEngine, password: string, s: z.output<typeof serverSchema>, name: string): Promise<void> {
+  const sql = `DROP DATABASE IF EXISTS ${name}${server === 'postgresql' ? ' WITH (FORCE)' : ''}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin(server, password, s, [sql]);
+      return;
+    } catch (error) {
+      if (attempt >= 60 || (error as { code?: string }).code !== '42501') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 async function admin(server: ServerEngine, password: string, s: z.output<typeof serverSchema>, statements: readonly string[]): Promise<void> {
