@@ -45,7 +45,8 @@ function toPg(sql: string): string {
   let text = statementCache.get(sql);
   if (text === undefined) {
     text = numbered(sql);
-    if (statementCache.size < 2000) statementCache.set(sql, text);
+    // Short statements only: a write-back's 10,000-row VALUES list is hundreds of kB, and rarely the same twice.
+    if (statementCache.size < 2000 && sql.length <= 4096) statementCache.set(sql, text);
   }
   return text;
 }

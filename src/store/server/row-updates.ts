@@ -83,8 +83,8 @@ function* postgresqlStatements(target: UpdateTarget, columns: readonly string[],
   for (let start = 0; start < rows.length; start += perStatement) {
     const chunk = rows.slice(start, start + perStatement);
     yield {
-      sql: `UPDATE ${quote(target.table)} AS t SET ${set} FROM (VALUES ${chunk.map(() => tuple).join(', ')}) AS v(${names}) WHERE t.${quote(target.primaryKey)} = v."__id"`,
-      parameters: chunk.flatMap((row) => [row.id, ...row.values]),
+      sql: `UPDATE ${quote(target.table)} AS t SET ${set} FROM (VALUES ${repeated(tuple, chunk.length)}) AS v(${names}) WHERE t.${quote(target.primaryKey)} = v."__id"`,
+      parameters: flatRows(chunk),
       chunk,
     };
   }
@@ -102,13 +102,28 @@ function* mariadbStatements(target: UpdateTarget, columns: readonly string[], ro
   const tuple = `(${aliases.map(() => '?').join(', ')})`;
   const set = columns.map((c, i) => `t.${quote(c)} = v."c${i}"`).join(', ');
   for (const chunk of mariadbChunks(rows)) {
-    const derived = chunk.length === 1 ? first : `${first} UNION ALL VALUES ${chunk.slice(1).map(() => tuple).join(', ')}`;
+    const derived = chunk.length === 1 ? first : `${first} UNION ALL VALUES ${repeated(tuple, chunk.length - 1)}`;
     yield {
       sql: `UPDATE ${quote(target.table)} AS t JOIN (${derived}) AS v ON t.${quote(target.primaryKey)} = v."__id" SET ${set}`,
-      parameters: chunk.flatMap((row) => [row.id, ...row.values]),
+      parameters: flatRows(chunk),
       chunk,
     };
   }
+}
+
+/** `text, text, ...` (`count` times): one allocation, not an array of 10,000 strings joined. */
+function repeated(text: string, count: number): string {
+  return `${text}${`, ${text}`.repeat(count - 1)}`;
+}
+
+/** Each row's key, then its values: the parameters of the tuples. */
+function flatRows(rows: readonly Row[]): Parameter[] {
+  const parameters: Parameter[] = [];
+  for (const row of rows) {
+    parameters.push(row.id);
+    for (const value of row.values) parameters.push(value);
+  }
+  return parameters;
 }
 
 function* mariadbChunks<R extends { readonly values: readonly SqlValue[] }>(rows: readonly R[]): Generator<R[]> {
