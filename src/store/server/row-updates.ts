@@ -91,7 +91,7 @@ function* postgresqlStatements(target: UpdateTarget, columns: readonly string[],
 }
 
 /** Rows per MariaDB statement, and the statement's estimated size (max_allowed_packet is 16 MB by default). */
-const MARIADB_ROWS_PER_STATEMENT = 2_000;
+const MARIADB_ROWS_PER_STATEMENT = 5_000;
 const MARIADB_BYTES_PER_STATEMENT = 4 * 1024 * 1024;
 const KEYS_PER_READ = 10_000;
 
