@@ -120,6 +120,8 @@ export interface LifecycleOptions {
   readonly metrics?: boolean;
   /** Told each untimed scrape's duration (ms), with metrics on. */
   readonly scrapes?: number[];
+  /** Told when each stage starts and ends (bench/core-trace.ts counts statements per stage). */
+  readonly onStage?: (stage: StageName, moment: 'start' | 'end') => void | Promise<void>;
 }
 
 /** Runs `workers` workers through their life in a fresh environment, which it removes at the end. */
@@ -131,6 +133,11 @@ export async function runLifecycle(opts: LifecycleOptions): Promise<LifecycleRun
     // Room for a cycle that handles fewer than its batch (a claim ordered oldest first never starves a row).
     const cyclesFor = (batch: number): number => Math.ceil(n / batch) + 2;
     const stages: StageRun[] = [];
+    const drive = async (plan: StagePlan, cycles: number): Promise<void> => {
+      await opts.onStage?.(plan.stage, 'start');
+      stages.push(await driveStage(core, plan, n, cycles));
+      await opts.onStage?.(plan.stage, 'end');
+    };
     let batchSystemMs = 0;
     const batch = async (from: string, to: string): Promise<void> => {
       const started = performance.now();
@@ -146,14 +153,14 @@ export async function runLifecycle(opts: LifecycleOptions): Promise<LifecycleRun
       mayRepeat: counts === 'checked',
     });
 
-    stages.push(await driveStage(core, { stage: 'submit', agent: core.submitter, counts: 'submitted', advanceSec: settings.submitter.checkInterval + 1 }, n, cyclesFor(opts.batches.submitter)));
+    await drive({ stage: 'submit', agent: core.submitter, counts: 'submitted', advanceSec: settings.submitter.checkInterval + 1 }, cyclesFor(opts.batches.submitter));
     await batch('submitted', 'running');
-    stages.push(await driveStage(core, monitorStage('monitor: submitted -> running', 'running'), n, cyclesFor(opts.batches.monitor)));
-    stages.push(await driveStage(core, monitorStage('monitor: running, no change', 'checked'), n, cyclesFor(opts.batches.monitor)));
+    await drive(monitorStage('monitor: submitted -> running', 'running'), cyclesFor(opts.batches.monitor));
+    await drive(monitorStage('monitor: running, no change', 'checked'), cyclesFor(opts.batches.monitor));
     await batch('running', 'finished');
-    stages.push(await driveStage(core, monitorStage('monitor: running -> finished', 'finished'), n, cyclesFor(opts.batches.monitor)));
+    await drive(monitorStage('monitor: running -> finished', 'finished'), cyclesFor(opts.batches.monitor));
     core.clock.advance(settings.sweeper.keepFinished * 3600);
-    stages.push(await driveStage(core, { stage: 'sweep', agent: core.sweeper, counts: 'deleted', advanceSec: settings.sweeper.checkInterval + 1 }, n, cyclesFor(opts.batches.sweeper)));
+    await drive({ stage: 'sweep', agent: core.sweeper, counts: 'deleted', advanceSec: settings.sweeper.checkInterval + 1 }, cyclesFor(opts.batches.sweeper));
 
     const workersLeft = (await core.store.listWorkers({ queueName: core.queue.queueName })).length;
     return { workers: n, batches: opts.batches, stages, totalMs: stages.reduce((sum, s) => sum + s.ms, 0), batchSystemMs, workersLeft, batchJobsLeft: await batchJobsLeft(core) };

@@ -7,9 +7,10 @@ import mariadb from 'mariadb';
 import pg from 'pg';
 import { z } from 'zod';
 import { SqliteStore, type Store } from '../src/store/index.js';
-import { openServerStore } from '../src/store/server/open-server-store.js';
+import { openServerStoreOn, serverDriverFor } from '../src/store/server/open-server-store.js';
 import type { ServerConnectionSettings } from '../src/store/server/settings.js';
 import type { ServerEngine } from '../src/store/server/session.js';
+import type { StatementTrace } from './statement-trace.js';
 
 export const benchEngines = ['sqlite', 'postgresql', 'mariadb'] as const;
 export type BenchEngine = (typeof benchEngines)[number];
@@ -22,6 +23,13 @@ export function setBenchEngine(chosen: BenchEngine): void {
 
 export function benchEngine(): BenchEngine {
   return engine;
+}
+
+let trace: StatementTrace | undefined;
+
+/** Server stores opened from now on report their statements to `chosen` (bench/core-trace.ts). */
+export function traceBenchStatements(chosen: StatementTrace | undefined): void {
+  trace = chosen;
 }
 
 const serverSchema = z.object({ host: z.string(), port: z.number(), user: z.string(), database: z.string() });
@@ -37,8 +45,25 @@ export async function newServerDatabase(server: ServerEngine, nConnections = 4):
   await admin(server, env.password, s, [`CREATE DATABASE ${name}`]);
   return {
     settings: { engine: server, host: s.host, port: s.port, user: s.user, password: env.password, schema: name, nConnections, reconnectTimeoutSec: 0 },
-    drop: () => admin(server, env.password, s, [`DROP DATABASE IF EXISTS ${name}${server === 'postgresql' ? ' WITH (FORCE)' : ''}`]),
+    drop: () => dropDatabase(server, env.password, s, name),
   };
+}
+
+/**
+ * Drops a benchmark database. PostgreSQL refuses while an autovacuum worker is in it (FORCE may not end a
+ * superuser's process; 42501): a freshly churned table is often being vacuumed right then. Tries again for 60 s.
+ */
+async function dropDatabase(server: ServerEngine, password: string, s: z.output<typeof serverSchema>, name: string): Promise<void> {
+  const sql = `DROP DATABASE IF EXISTS ${name}${server === 'postgresql' ? ' WITH (FORCE)' : ''}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin(server, password, s, [sql]);
+      return;
+    } catch (error) {
+      if (attempt >= 60 || (error as { code?: string }).code !== '42501') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 async function admin(server: ServerEngine, password: string, s: z.output<typeof serverSchema>, statements: readonly string[]): Promise<void> {
@@ -67,6 +92,7 @@ export async function openBenchStore(home: string): Promise<{ store: Store; remo
     return { store, remove: async () => undefined };
   }
   const { settings, drop } = await newServerDatabase(engine);
-  const store = await openServerStore(settings);
+  const driver = await serverDriverFor(settings);
+  const store = await openServerStoreOn(trace === undefined ? driver : trace.wrap(driver));
   return { store, remove: drop };
 }

@@ -38,6 +38,9 @@ export const mariadbDialect: ServerDialect = {
     // An index needs a bounded type; 255 characters of utf8mb4 fit InnoDB's key size.
     return kind === 'text' && indexed ? 'VARCHAR(255)' : 'LONGTEXT';
   },
+  dropIndex(table: string, index: string) {
+    return `DROP INDEX IF EXISTS "${index}" ON "${table}"`;
+  },
   autoKey: 'BIGINT AUTO_INCREMENT PRIMARY KEY',
   tableOptions: ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin',
   currentSchema: 'DATABASE()',

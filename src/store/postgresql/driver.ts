@@ -46,7 +46,8 @@ function toPg(sql: string): string {
   let text = statementCache.get(sql);
   if (text === undefined) {
     text = numbered(sql);
-    if (statementCache.size < 2000) statementCache.set(sql, text);
+    // Short statements only: a write-back's 10,000-row VALUES list is hundreds of kB, and rarely the same twice.
+    if (statementCache.size < 2000 && sql.length <= 4096) statementCache.set(sql, text);
   }
   return text;
 }
@@ -79,6 +80,9 @@ export const postgresqlDialect: ServerDialect = {
   },
   columnType(kind: ColumnKind) {
     return kind === 'integer' || kind === 'timestamp' ? 'BIGINT' : 'TEXT';
+  },
+  dropIndex(_table: string, index: string) {
+    return `DROP INDEX IF EXISTS "${index}"`;
   },
   autoKey: 'BIGSERIAL PRIMARY KEY',
   tableOptions: '',

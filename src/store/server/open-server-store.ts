@@ -7,7 +7,8 @@ import { ServerStore } from './server-store.js';
 import type { ServerDriver, SqlSession } from './session.js';
 import type { ServerConnectionSettings } from './settings.js';
 
-async function driverFor(settings: ServerConnectionSettings): Promise<ServerDriver> {
+/** The engine's driver for the settings (not connected until first used). */
+export async function serverDriverFor(settings: ServerConnectionSettings): Promise<ServerDriver> {
   if (settings.engine === 'postgresql') {
     const { PostgresqlDriver } = await import('../postgresql/driver.js');
     return PostgresqlDriver.create(settings);
@@ -51,9 +52,13 @@ async function checkExisting(driver: ServerDriver, session: SqlSession, schema: 
  * "existing" StoreSchemaMissingError or StoreSchemaTooOldError.
  */
 export async function openServerStore(settings: ServerConnectionSettings, options: OpenServerStoreOptions = {}): Promise<ServerStore> {
-  const driver = await driverFor(settings);
+  return openServerStoreOn(await serverDriverFor(settings), { ...options, schemaName: settings.schema });
+}
+
+/** openServerStore on a driver already made (a benchmark's statement-counting wrapper of one); closes it on failure. */
+export async function openServerStoreOn(driver: ServerDriver, options: OpenServerStoreOptions & { readonly schemaName?: string } = {}): Promise<ServerStore> {
   try {
-    await driver.transaction('open', (session) => (options.schema === 'existing' ? checkExisting(driver, session, settings.schema) : migrate(driver, session)));
+    await driver.transaction('open', (session) => (options.schema === 'existing' ? checkExisting(driver, session, options.schemaName ?? driver.database) : migrate(driver, session)));
   } catch (error) {
     await driver.close().catch(() => undefined);
     throw error;

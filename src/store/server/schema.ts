@@ -21,7 +21,7 @@ import {
 import type { ServerDialect, SqlSession } from './session.js';
 
 /** The schema version of the server engines that this code writes and understands. */
-export const SERVER_SCHEMA_VERSION = 1;
+export const SERVER_SCHEMA_VERSION = 2;
 
 interface TableSpec {
   readonly table: string;
@@ -106,8 +106,24 @@ async function createVersion1(session: SqlSession, d: ServerDialect): Promise<vo
     "diagMessage" ${text(false)} NOT NULL)${d.tableOptions}`);
 }
 
+/**
+ * Version 2: the worker table costs less to update. Every claim of the monitor, the sweeper and the submitter
+ * sets modificationTime (their lock time and due time), so its two indexes took a new entry per claimed row,
+ * and no query reads them (claims select by computingSite and status, then sort what they take);
+ * work_table_computingSite repeats the first column of work_table_computingSite_status. On PostgreSQL the table's
+ * pages also keep room (fillfactor 70): an update that changes no indexed column (a claim, a write-back without
+ * a status change) then stays on its page and writes no index entry at all (a HOT update).
+ */
+async function migrateVersion2(session: SqlSession, d: ServerDialect): Promise<void> {
+  for (const index of ['work_table_modificationTime', 'work_table_status_modificationTime', 'work_table_computingSite']) {
+    await session.execute(d.dropIndex(WORK_TABLE, index));
+  }
+  if (d.engine === 'postgresql') await session.execute(`ALTER TABLE ${quote(WORK_TABLE)} SET (fillfactor = 70)`);
+}
+
 const migrations: ReadonlyArray<{ readonly version: number; readonly apply: (session: SqlSession, dialect: ServerDialect) => Promise<void> }> = [
   { version: 1, apply: createVersion1 },
+  { version: 2, apply: migrateVersion2 },
 ];
 
 /** The version recorded in the database, 0 for a database without harvester tables. */

@@ -129,7 +129,7 @@ export class ServerStore implements Store {
     await this.#write('updateJobs', async (s, ctx, after) => {
       const lock = lockOf(ctx, options, jobLockColumns);
       await this.#updateSpecs(s, ctx, this.#jobs, 'job', jobs, lock, options, after);
-      for (const job of jobs) await this.#saveFilesOf(s, ctx, job, after);
+      await this.#saveFilesOf(s, ctx, jobs, after);
     });
   }
 
@@ -184,7 +184,7 @@ export class ServerStore implements Store {
       if (options.jobs !== undefined) {
         const lock = lockOf(ctx, options.jobs, jobLockColumns);
         await this.#updateSpecs(s, ctx, this.#jobs, 'job', jobs, lock, options.jobs, after);
-        for (const job of jobs) await this.#saveFilesOf(s, ctx, job, after);
+        await this.#saveFilesOf(s, ctx, jobs, after);
       }
     });
   }
@@ -215,7 +215,7 @@ export class ServerStore implements Store {
       if (options.includeJobs === true) {
         const jobs = distinct(workers.flatMap((w) => w.jobSpecs));
         await this.#updateSpecs(s, ctx, this.#jobs, 'job', jobs, undefined, { now: options.now }, after);
-        for (const job of jobs) await this.#saveFilesOf(s, ctx, job, after);
+        await this.#saveFilesOf(s, ctx, jobs, after);
       }
     });
   }
@@ -292,7 +292,7 @@ export class ServerStore implements Store {
       const present = await this.#jobs.existing(s, jobIDs);
       const missing = jobIDs.filter((id) => !present.has(id));
       if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
-      for (const file of files) await this.#saveFile(s, ctx, file, file.PandaID as number, after);
+      await this.#saveFiles(s, ctx, files.map((file) => ({ file, PandaID: file.PandaID as number })), after);
     });
   }
 
@@ -581,28 +581,33 @@ export class ServerStore implements Store {
       job.PandaID = PandaID;
       job.resetChanges();
     });
-    for (const file of [...job.inFiles, ...job.outFiles]) await this.#saveFile(s, ctx, file, PandaID, after);
+    await this.#saveFiles(s, ctx, [...job.inFiles, ...job.outFiles].map((file) => ({ file, PandaID })), after);
   }
 
-  async #saveFile(s: SqlSession, ctx: OperationContext, file: FileSpec, PandaID: number, after: AfterCommit): Promise<void> {
-    if (file.fileID === null) {
-      const fileID = await this.#files.insert(s, ctx, file, { PandaID });
-      after.push(() => {
-        file.fileID = fileID;
-        file.PandaID = PandaID;
-        file.resetChanges();
-      });
-      return;
+  /** Inserts the new files (in order, each taking the next fileID) and writes the changed columns of the others, set-based. */
+  async #saveFiles(s: SqlSession, ctx: OperationContext, files: ReadonlyArray<{ readonly file: FileSpec; readonly PandaID: number }>, after: AfterCommit): Promise<void> {
+    const changes: { id: number; assignments: [string, SqlValue][] }[] = [];
+    for (const { file, PandaID } of files) {
+      if (file.fileID === null) {
+        const fileID = await this.#files.insert(s, ctx, file, { PandaID });
+        after.push(() => {
+          file.fileID = fileID;
+          file.PandaID = PandaID;
+          file.resetChanges();
+        });
+        continue;
+      }
+      const changed = file.changedColumns().filter((name) => name !== 'fileID');
+      if (changed.length === 0) continue;
+      changes.push({ id: file.fileID, assignments: changed.map((name) => [name, this.#files.sqlValue(ctx, file, name)]) });
+      after.push(() => file.resetChanges());
     }
-    const changed = file.changedColumns().filter((name) => name !== 'fileID');
-    if (changed.length === 0) return;
-    const changes = await this.#files.update(s, file.fileID, changed.map((name) => [name, this.#files.sqlValue(ctx, file, name)] as const));
-    if (changes === 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'file', [file.fileID]);
-    after.push(() => file.resetChanges());
+    const missing = await this.#files.updateRows(s, changes);
+    if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'file', missing);
   }
 
-  async #saveFilesOf(s: SqlSession, ctx: OperationContext, job: JobSpec, after: AfterCommit): Promise<void> {
-    for (const file of [...job.inFiles, ...job.outFiles]) await this.#saveFile(s, ctx, file, job.PandaID as number, after);
+  async #saveFilesOf(s: SqlSession, ctx: OperationContext, jobs: readonly JobSpec[], after: AfterCommit): Promise<void> {
+    await this.#saveFiles(s, ctx, jobs.flatMap((job) => [...job.inFiles, ...job.outFiles].map((file) => ({ file, PandaID: job.PandaID as number }))), after);
   }
 
   async #updateSpecs<S extends Spec>(
@@ -640,13 +645,8 @@ export class ServerStore implements Store {
         spec.resetChanges();
       });
     });
-    // A row without changes is not written; with a lock, it is still checked below (it must be held).
-    const unchanged = rows.filter((r) => r.assignments.length === 0).map((r) => r.id);
+    // A row without changes is not written; with a lock, updateRows still checks that it is held.
     const lostIds = await table.updateRows(s, rows, guard);
-    if (guard !== undefined && unchanged.length > 0) {
-      const holders = await table.existing(s, unchanged, guard[0]);
-      lostIds.push(...unchanged.filter((id) => holders.get(id) !== guard[1]));
-    }
     if (lock !== undefined && lostIds.length > 0) {
       lostIds.sort((a, b) => ids.indexOf(a) - ids.indexOf(b));
       const holders = await table.existing(s, lostIds, lock.lock);

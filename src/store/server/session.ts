@@ -45,6 +45,8 @@ export interface ServerDialect {
   columnType(kind: ColumnKind, indexed: boolean): string;
   /** A BIGINT primary key the engine assigns, never reused. */
   readonly autoKey: string;
+  /** The statement dropping an index of a table, if it is there. */
+  dropIndex(table: string, index: string): string;
   /** Appended to CREATE TABLE (MariaDB: InnoDB, utf8mb4, binary comparison of text). */
   readonly tableOptions: string;
   /** The SQL expression naming the schema (database) the tables live in, for information_schema. */

@@ -6,11 +6,8 @@ import { StoreValueError } from '../errors.js';
 import { quote } from '../sqlite/schema.js';
 import type { OperationContext } from '../sqlite/spec-table.js';
 import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from '../sqlite/values.js';
+import { updateRowGroups } from './row-updates.js';
 import type { Parameter, Row, ServerDialect, SqlSession } from './session.js';
-
-function pgTypeOf(kind: ColumnDef['kind'] | undefined): string {
-  return kind === 'integer' || kind === 'timestamp' ? 'bigint' : 'text';
-}
 
 export class ServerSpecTable<S extends Spec> {
   readonly #columnsByName: ReadonlyMap<string, ColumnDef>;
@@ -66,20 +63,11 @@ export class ServerSpecTable<S extends Spec> {
     return Number(row?.[this.primaryKey]);
   }
 
-  /** Sets the given columns of one row; rows changed (0: no such row, or `guard` [column, value] did not hold). */
-  async update(session: SqlSession, id: number, assignments: ReadonlyArray<readonly [string, SqlValue]>, guard?: readonly [string, SqlValue]): Promise<number> {
-    if (assignments.length === 0) return 0;
-    const condition = `${quote(this.primaryKey)} = ?${guard === undefined ? '' : ` AND ${quote(guard[0])} = ?`}`;
-    const sql = `UPDATE ${quote(this.table)} SET ${assignments.map(([name]) => `${quote(name)} = ?`).join(', ')} WHERE ${condition}`;
-    const values: Parameter[] = [...assignments.map(([, value]) => value), id];
-    if (guard !== undefined) values.push(guard[1]);
-    return session.execute(sql, values);
-  }
-
   /**
-   * Sets columns of many rows: each row its own values, rows with the same column set in one statement on
-   * PostgreSQL (UPDATE ... FROM (VALUES ...)), pipelined statements on MariaDB. Returns the ids that were not
-   * written (no such row, or `guard` [column, value] did not hold).
+   * Sets columns of many rows, each row its own values, rows with the same column set in a few set-based
+   * statements (row-updates.ts). Without `guard`: returns the ids of rows that do not exist. With `guard`
+   * [column, value]: returns the ids whose row is missing or does not hold the guard, rows without assignments
+   * included (they are only checked); the caller must then roll back.
    */
   async updateRows(session: SqlSession, rows: ReadonlyArray<{ readonly id: number; readonly assignments: ReadonlyArray<readonly [string, SqlValue]> }>, guard?: readonly [string, SqlValue]): Promise<number[]> {
     const groups = new Map<string, { columns: string[]; rows: { id: number; values: SqlValue[] }[] }>();
@@ -93,32 +81,8 @@ export class ServerSpecTable<S extends Spec> {
       }
       group.rows.push({ id: row.id, values: row.assignments.map(([, value]) => value) });
     }
-    const notWritten: number[] = [];
-    for (const group of groups.values()) {
-      if (this.dialect.engine !== 'postgresql') {
-        const results = await Promise.all(group.rows.map((row) => this.update(session, row.id, group.columns.map((c, i) => [c, row.values[i] ?? null] as const), guard)));
-        results.forEach((changes, i) => {
-          if (changes === 0) notWritten.push(group.rows[i]?.id as number);
-        });
-        continue;
-      }
-      // At most ~30,000 parameters per statement (PostgreSQL takes 65,535).
-      const perStatement = Math.max(1, Math.floor(30_000 / (group.columns.length + 1)));
-      const types = group.columns.map((c) => pgTypeOf(this.#columnsByName.get(c)?.kind));
-      for (let start = 0; start < group.rows.length; start += perStatement) {
-        const chunk = group.rows.slice(start, start + perStatement);
-        const tuple = `(?::bigint, ${types.map((t) => `?::${t}`).join(', ')})`;
-        const names = ['__id', ...group.columns.map((_, i) => `c${i}`)];
-        const set = group.columns.map((c, i) => `${quote(c)} = v."c${i}"`).join(', ');
-        const guardSql = guard === undefined ? '' : ` AND t.${quote(guard[0])} = ?`;
-        const sql = `UPDATE ${quote(this.table)} AS t SET ${set} FROM (VALUES ${chunk.map(() => tuple).join(', ')}) AS v(${names.map((n) => `"${n}"`).join(', ')}) WHERE t.${quote(this.primaryKey)} = v."__id"${guardSql} RETURNING t.${quote(this.primaryKey)} AS "id"`;
-        const parameters: Parameter[] = chunk.flatMap((row) => [row.id, ...row.values]);
-        if (guard !== undefined) parameters.push(guard[1]);
-        const written = new Set((await session.query(sql, parameters)).map((r) => Number(r.id)));
-        for (const row of chunk) if (!written.has(row.id)) notWritten.push(row.id);
-      }
-    }
-    return notWritten;
+    const target = { dialect: this.dialect, table: this.table, primaryKey: this.primaryKey, kindOf: (column: string) => this.#columnsByName.get(column)?.kind };
+    return updateRowGroups(session, target, [...groups.values()], rows.map((row) => row.id), guard);
   }
 
   /** The keys of the given ids that exist, with the value of one more column (a lock holder). */

@@ -48,7 +48,7 @@ function storableValue(def: FieldDef): fc.Arbitrary<unknown> {
 }
 
 /** A spec with random storable column values and no pending changes (non-column fields stay empty). */
-function storableSpec<S extends Spec>(create: () => S, skip: readonly string[]): fc.Arbitrary<S> {
+export function storableSpec<S extends Spec>(create: () => S, skip: readonly string[]): fc.Arbitrary<S> {
   const columns = create().layout.fields.filter((def) => def.isColumn && !skip.includes(def.name));
   return fc.tuple(...columns.map(storableValue)).map((values) => {
     const spec = create();
@@ -59,7 +59,7 @@ function storableSpec<S extends Spec>(create: () => S, skip: readonly string[]):
 }
 
 /** The column values only, encoded, for comparing a spec with what came back from the store. */
-function columnsOf(spec: Spec): unknown {
+export function columnsOf(spec: Spec): unknown {
   const copy = spec.clone();
   for (const def of copy.layout.fields) if (!def.isColumn) copy.setField(def.name, def.kind === 'specs' ? [] : def.kind === 'flag' ? false : null);
   copy.extra = {};

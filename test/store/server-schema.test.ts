@@ -1,0 +1,78 @@
+// The server schema's migrations beyond the first: a database made by an earlier version is brought to the
+// current one on open, keeping its rows.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkSpec } from '../../src/spec/index.js';
+import { openServerStore } from '../../src/store/server/open-server-store.js';
+import { SERVER_SCHEMA_VERSION } from '../../src/store/server/schema.js';
+import type { ServerEngine } from '../../src/store/server/session.js';
+import { adminQuery, createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings, type DbServersEnv } from '../support/store/db-servers.js';
+
+const droppedInVersion2 = ['work_table_modificationTime', 'work_table_status_modificationTime', 'work_table_computingSite'];
+
+async function workTableIndexes(env: DbServersEnv, engine: ServerEngine, schema: string): Promise<string[]> {
+  const sql =
+    engine === 'postgresql'
+      ? `SELECT indexname AS name FROM pg_indexes WHERE tablename = 'work_table'`
+      : `SELECT DISTINCT index_name AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'work_table'`;
+  const [rows] = (await adminQuery(env, engine, [sql], schema)) as [Array<{ name: string }>];
+  return rows.map((r) => r.name).sort();
+}
+
+async function versions(env: DbServersEnv, engine: ServerEngine, schema: string): Promise<number[]> {
+  const [rows] = (await adminQuery(env, engine, ['SELECT version FROM schema_version ORDER BY version'], schema)) as [Array<{ version: number | string }>];
+  return rows.map((r) => Number(r.version));
+}
+
+const env = loadDbServers();
+if (env === undefined) {
+  test('server schema migrations on PostgreSQL and MariaDB', (t) => t.skip(dbServersProblem()));
+} else {
+  for (const engine of serverEngines) {
+    after(() => dropTestDatabases(env, engine));
+    describe(`server schema migrations on ${engine}`, () => {
+      test('a version-1 database loses the worker table\'s lock-time indexes on open (PostgreSQL: its pages keep room for updates), and keeps its rows', async () => {
+        const schema = await createTestDatabase(env, engine);
+        const store = await openServerStore(serverSettings(env, engine, schema));
+        await store.insertWorkers([new WorkSpec({ computingSite: 'Q1', status: 'running' } as never)]);
+        await store.close();
+        const current = await workTableIndexes(env, engine, schema);
+        assert.deepEqual(
+          droppedInVersion2.filter((name) => current.includes(name)),
+          [],
+          'a new database has none of them',
+        );
+        // Back to what version 1 left.
+        const q = (name: string) => (engine === 'postgresql' ? `"${name}"` : `\`${name}\``);
+        await adminQuery(
+          env,
+          engine,
+          [
+            `CREATE INDEX ${q('work_table_modificationTime')} ON work_table (${q('modificationTime')})`,
+            `CREATE INDEX ${q('work_table_status_modificationTime')} ON work_table (status, ${q('modificationTime')})`,
+            `CREATE INDEX ${q('work_table_computingSite')} ON work_table (${q('computingSite')})`,
+            ...(engine === 'postgresql' ? ['ALTER TABLE work_table RESET (fillfactor)'] : []),
+            'DELETE FROM schema_version WHERE version > 1',
+          ],
+          schema,
+        );
+        assert.deepEqual(await versions(env, engine, schema), [1]);
+
+        const reopened = await openServerStore(serverSettings(env, engine, schema));
+        try {
+          assert.equal((await reopened.listWorkers({ queueName: 'Q1' })).length, 1, 'the rows stay');
+        } finally {
+          await reopened.close();
+        }
+        assert.deepEqual(await versions(env, engine, schema), Array.from({ length: SERVER_SCHEMA_VERSION }, (_, i) => i + 1));
+        const migrated = await workTableIndexes(env, engine, schema);
+        assert.deepEqual(droppedInVersion2.filter((name) => migrated.includes(name)), []);
+        assert.ok(migrated.includes('work_table_computingSite_status') && migrated.includes('work_table_status'), `the claims' indexes stay: ${migrated.join(', ')}`);
+        if (engine === 'postgresql') {
+          const [rows] = (await adminQuery(env, engine, [`SELECT reloptions FROM pg_class WHERE relname = 'work_table'`], schema)) as [Array<{ reloptions: string[] | null }>];
+          assert.deepEqual(rows[0]?.reloptions, ['fillfactor=70']);
+        }
+      });
+    });
+  }
+}
