@@ -5,12 +5,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobSpec, WorkSpec } from '../../src/spec/index.js';
 import { StoreCommitUnknownError } from '../../src/store/errors.js';
-import { MariadbDriver } from '../../src/store/mariadb/driver.js';
-import { PostgresqlDriver } from '../../src/store/postgresql/driver.js';
-import { openServerStore } from '../../src/store/server/open-server-store.js';
+import { openServerStore, serverDriverFor } from '../../src/store/server/open-server-store.js';
 import { ServerStore } from '../../src/store/server/server-store.js';
 import type { ServerDriver, SqlSession } from '../../src/store/server/session.js';
-import type { ServerConnectionSettings } from '../../src/store/server/settings.js';
 import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings } from '../support/store/db-servers.js';
 
 type Cut = 'applied' | 'not applied';
@@ -54,10 +51,6 @@ class CuttingDriver implements ServerDriver {
   }
 }
 
-async function driverFor(settings: ServerConnectionSettings): Promise<ServerDriver> {
-  return settings.engine === 'postgresql' ? PostgresqlDriver.create(settings) : MariadbDriver.create(settings);
-}
-
 const env = loadDbServers();
 if (env === undefined) {
   test('claims whose COMMIT is cut', (t) => t.skip(dbServersProblem()));
@@ -68,7 +61,7 @@ if (env === undefined) {
       async function storeWithCuts(): Promise<{ store: ServerStore; driver: CuttingDriver }> {
         const settings = serverSettings(env!, engine, await createTestDatabase(env!, engine));
         await (await openServerStore(settings)).close(); // creates the tables
-        const driver = new CuttingDriver(await driverFor(settings));
+        const driver = new CuttingDriver(await serverDriverFor(settings));
         return { store: new ServerStore(driver), driver };
       }
 

@@ -11,22 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkSpec } from '../../src/spec/index.js';
 import { StoreTlsError } from '../../src/store/errors.js';
-import { MariadbDriver } from '../../src/store/mariadb/driver.js';
-import { PostgresqlDriver } from '../../src/store/postgresql/driver.js';
-import { openServerStore } from '../../src/store/server/open-server-store.js';
-import type { ServerDriver } from '../../src/store/server/session.js';
+import { openServerStore, serverDriverFor } from '../../src/store/server/open-server-store.js';
 import type { ServerConnectionSettings } from '../../src/store/server/settings.js';
 import { runCli } from '../cli/support.js';
 import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings, type DbServersEnv } from '../support/store/db-servers.js';
 import { startTlsStrippingProxy } from '../support/store/tls-stripping-proxy.js';
 
-async function driverFor(settings: ServerConnectionSettings): Promise<ServerDriver> {
-  return settings.engine === 'postgresql' ? PostgresqlDriver.create(settings) : MariadbDriver.create(settings);
-}
-
 /** The TLS cipher of the session a driver's transaction runs on; '' when the session is not encrypted. */
 async function sessionCipher(settings: ServerConnectionSettings): Promise<string> {
-  const driver = await driverFor(settings);
+  const driver = await serverDriverFor(settings);
   try {
     return await driver.transaction('cipher', async (session) => {
       if (settings.engine === 'postgresql') {
