@@ -71,6 +71,7 @@ export class StatementTrace {
     return {
       dialect: driver.dialect,
       database: driver.database,
+      schema: driver.schema,
       transaction: (operation, work) => {
         this.#transactions += 1;
         return driver.transaction(operation, (session) => work(traced(operation, session)));

@@ -27,6 +27,10 @@ class CuttingDriver implements ServerDriver {
     return this.inner.database;
   }
 
+  get schema(): string {
+    return this.inner.schema;
+  }
+
   async transaction<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
     this.operations.push(operation);
     const index = this.cuts.findIndex((c) => c.operation === operation);

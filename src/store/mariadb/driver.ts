@@ -78,6 +78,7 @@ export class MariadbDriver implements ServerDriver {
   #closed = false;
   readonly dialect = mariadbDialect;
   readonly database: string;
+  readonly schema: string;
   readonly #settings: ServerConnectionSettings;
   readonly #pool: Pool;
   readonly #connectionOptions: ConnectionConfig;
@@ -93,6 +94,7 @@ export class MariadbDriver implements ServerDriver {
     this.#mariadb = mariadb;
     this.#settings = settings;
     this.database = describeServer(settings);
+    this.schema = settings.schema;
     this.#connectionOptions = {
       host: settings.host,
       port: settings.port,

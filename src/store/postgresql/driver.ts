@@ -102,6 +102,7 @@ export class PostgresqlDriver implements ServerDriver {
   #closed = false;
   readonly dialect = postgresqlDialect;
   readonly database: string;
+  readonly schema: string;
   readonly #settings: ServerConnectionSettings;
   readonly #pool: PgPool;
 
@@ -117,6 +118,7 @@ export class PostgresqlDriver implements ServerDriver {
   private constructor(settings: ServerConnectionSettings, pg: typeof PgModule) {
     this.#settings = settings;
     this.database = describeServer(settings);
+    this.schema = settings.schema;
     this.#pool = new pg.Pool({
       host: settings.host,
       port: settings.port,

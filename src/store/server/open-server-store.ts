@@ -37,10 +37,10 @@ async function migrate(driver: ServerDriver, session: SqlSession): Promise<void>
   }
 }
 
-async function checkExisting(driver: ServerDriver, session: SqlSession, schema: string): Promise<void> {
+async function checkExisting(driver: ServerDriver, session: SqlSession): Promise<void> {
   const found = await readServerSchemaVersion(session, driver.dialect);
   if (found > SERVER_SCHEMA_VERSION) throw new StoreSchemaTooNewError(driver.database, found, SERVER_SCHEMA_VERSION);
-  if (found === 0) throw new StoreSchemaMissingError(driver.database, schema);
+  if (found === 0) throw new StoreSchemaMissingError(driver.database, driver.schema);
   const missing = found < SERVER_SCHEMA_VERSION ? [] : await missingServerColumns(session, driver.dialect);
   if (found < SERVER_SCHEMA_VERSION || missing.length > 0) throw new StoreSchemaTooOldError(driver.database, found, SERVER_SCHEMA_VERSION, missing);
 }
@@ -52,13 +52,13 @@ async function checkExisting(driver: ServerDriver, session: SqlSession, schema: 
  * "existing" StoreSchemaMissingError or StoreSchemaTooOldError.
  */
 export async function openServerStore(settings: ServerConnectionSettings, options: OpenServerStoreOptions = {}): Promise<ServerStore> {
-  return openServerStoreOn(await serverDriverFor(settings), { ...options, schemaName: settings.schema });
+  return openServerStoreOn(await serverDriverFor(settings), options);
 }
 
 /** openServerStore on a driver already made (a benchmark's statement-counting wrapper of one); closes it on failure. */
-export async function openServerStoreOn(driver: ServerDriver, options: OpenServerStoreOptions & { readonly schemaName?: string } = {}): Promise<ServerStore> {
+export async function openServerStoreOn(driver: ServerDriver, options: OpenServerStoreOptions = {}): Promise<ServerStore> {
   try {
-    await driver.transaction('open', (session) => (options.schema === 'existing' ? checkExisting(driver, session, options.schemaName ?? driver.database) : migrate(driver, session)));
+    await driver.transaction('open', (session) => (options.schema === 'existing' ? checkExisting(driver, session) : migrate(driver, session)));
   } catch (error) {
     await driver.close().catch(() => undefined);
     throw error;

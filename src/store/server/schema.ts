@@ -152,23 +152,22 @@ export async function migrateServer(session: SqlSession, dialect: ServerDialect,
 
 /** The spec columns the tables lack, as "table.column" (every open adds them; see addMissingColumns). */
 export async function missingServerColumns(session: SqlSession, dialect: ServerDialect): Promise<string[]> {
-  const missing: string[] = [];
-  for (const spec of specTables) {
-    const present = await columnNames(session, dialect, spec.table);
-    for (const column of allColumns(spec)) if (!present.has(column.name)) missing.push(`${spec.table}.${column.name}`);
-  }
-  return missing;
+  return (await missingColumns(session, dialect)).map(({ table, column }) => `${table}.${column.name}`);
 }
 
 async function addMissingColumns(session: SqlSession, dialect: ServerDialect): Promise<void> {
+  for (const { table, column } of await missingColumns(session, dialect)) {
+    await session.execute(`ALTER TABLE ${quote(table)} ADD COLUMN ${quote(column.name)} ${dialect.columnType(column.kind, isIndexed(column))}`);
+  }
+}
+
+async function missingColumns(session: SqlSession, dialect: ServerDialect): Promise<{ table: string; column: ColumnDef }[]> {
+  const missing: { table: string; column: ColumnDef }[] = [];
   for (const spec of specTables) {
     const present = await columnNames(session, dialect, spec.table);
-    for (const column of allColumns(spec)) {
-      if (!present.has(column.name)) {
-        await session.execute(`ALTER TABLE ${quote(spec.table)} ADD COLUMN ${quote(column.name)} ${dialect.columnType(column.kind, isIndexed(column))}`);
-      }
-    }
+    for (const column of allColumns(spec)) if (!present.has(column.name)) missing.push({ table: spec.table, column });
   }
+  return missing;
 }
 
 async function columnNames(session: SqlSession, dialect: ServerDialect, table: string): Promise<Set<string>> {

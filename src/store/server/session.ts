@@ -60,6 +60,8 @@ export interface ServerDriver {
   readonly dialect: ServerDialect;
   /** "postgresql://user@host:port/schema": for logs and errors, never with the password. */
   readonly database: string;
+  /** The database (schema) name the tables live in (db.schema). */
+  readonly schema: string;
   /**
    * Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it
    * throws. Engine errors are translated into store errors naming the operation.
