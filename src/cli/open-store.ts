@@ -61,7 +61,7 @@ export function serverConnectionSettings(server: ServerDbSettings, options: { re
         ca = readFileSync(server.tls.caFile, 'utf8');
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? String(error);
-        throw new StoreOpenError(`${server.engine}://${server.user}@${server.host}:${server.port}/${server.schema}`, `cannot read db.tls.ca ${server.tls.caFile} (${code})`, { cause: error });
+        throw new StoreOpenError(describeServer(server), `cannot read db.tls.ca ${server.tls.caFile} (${code})`, { cause: error });
       }
     }
     tls = { rejectUnauthorized: server.tls.rejectUnauthorized, ...(ca === undefined ? {} : { ca }) };

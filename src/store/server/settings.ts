@@ -36,7 +36,7 @@ export function serverAddress(s: Pick<ServerConnectionSettings, 'host' | 'port'>
   return `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
 }
 
-/** "host:port as user U": the part of an error message that says where we tried to go. */
+/** "host:port as user U" ("[host]:port" for IPv6): the part of an error message that says where we tried to go. */
 export function serverTarget(s: Pick<ServerConnectionSettings, 'host' | 'port' | 'user'>): string {
-  return `${s.host}:${s.port} as user ${s.user}`;
+  return `${serverAddress(s)} as user ${s.user}`;
 }
