@@ -74,6 +74,9 @@ const lostConnectionCodes: ReadonlySet<string> = new Set([
   'ER_SOCKET_CLOSED',
 ]);
 
+/** How long a caller waits on the pool before the server is probed directly (see #acquire). */
+const probeAfterMs = 1000;
+
 export class MariadbDriver implements ServerDriver {
   #closed = false;
   readonly dialect = mariadbDialect;
@@ -83,6 +86,7 @@ export class MariadbDriver implements ServerDriver {
   readonly #pool: Pool;
   readonly #connectionOptions: ConnectionConfig;
   readonly #mariadb: MariadbModule;
+  #probe: Promise<unknown> | undefined;
 
   /** The connector is loaded here, not imported by the module (see PostgresqlDriver.create). */
   static async create(settings: ServerConnectionSettings): Promise<MariadbDriver> {
@@ -123,14 +127,49 @@ export class MariadbDriver implements ServerDriver {
     });
   }
 
-  /** Why a direct connection (not the pool's) cannot be made: its error, or undefined when it can. */
-  async #directConnectionError(): Promise<unknown> {
+  /**
+   * Why a direct connection (not the pool's) cannot be made: its error, or undefined when it can. Callers
+   * that ask while a probe is under way share it (several agents waiting on the pool make one login, not one each).
+   */
+  #directConnectionError(): Promise<unknown> {
+    this.#probe ??= (async () => {
+      try {
+        const connection = await this.#mariadb.createConnection(this.#connectionOptions);
+        await connection.end();
+        return undefined;
+      } catch (error) {
+        return error;
+      } finally {
+        this.#probe = undefined;
+      }
+    })();
+    return this.#probe;
+  }
+
+  /**
+   * A connection from the pool. A pool whose server went away keeps retrying in silence until acquireTimeout
+   * (11 s) for every caller queued on it: one that has waited probeAfterMs probes the server directly, and
+   * when that fails too the caller fails now with the probe's reason (an outage, retried and logged), instead
+   * of 11 s later. A pool that is only busy passes the probe, and the caller keeps waiting for it.
+   */
+  async #acquire(): Promise<PoolConnection> {
+    const pending = this.#pool.getConnection();
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), probeAfterMs)));
     try {
-      const connection = await this.#mariadb.createConnection(this.#connectionOptions);
-      await connection.end();
-      return undefined;
+      const first = await Promise.race([pending, slow]);
+      if (first !== 'slow') return first;
+      const why = await this.#directConnectionError();
+      if (why !== undefined) {
+        // The queued request is left to the pool: a connection it hands over later goes straight back.
+        pending.then((connection) => connection.release(), () => undefined);
+        throw why;
+      }
+      return await pending;
     } catch (error) {
-      return error;
+      throw (error as SqlError).code === 'ER_GET_CONNECTION_TIMEOUT' ? ((await this.#directConnectionError()) ?? error) : error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -152,12 +191,7 @@ export class MariadbDriver implements ServerDriver {
       const why = await this.#directConnectionError();
       if (why !== undefined) throw why;
     }
-    let connection: PoolConnection;
-    try {
-      connection = await this.#pool.getConnection();
-    } catch (error) {
-      throw (error as SqlError).code === 'ER_GET_CONNECTION_TIMEOUT' ? ((await this.#directConnectionError()) ?? error) : error;
-    }
+    const connection = await this.#acquire();
     let broken = false;
     try {
       await connection.beginTransaction();
