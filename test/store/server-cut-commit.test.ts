@@ -100,6 +100,50 @@ if (env === undefined) {
           await store.close();
         }
       });
+
+      test('a take of queued jobs applied before its COMMIT was cut hands out its entries once, and no other taker gets them', async () => {
+        const { store, driver } = await storeWithCuts();
+        try {
+          const ids = await store.enqueueJobs(Array.from({ length: 4 }, (_, i) => ({ queueName: 'Q1', jobParams: { n: i } })));
+          driver.cuts.push({ operation: 'takeQueuedJobs', outcome: 'applied' });
+          const taken = await store.takeQueuedJobs({ queueName: 'Q1', limit: 3, owner: 'f1', lockIntervalSec: 600 });
+          assert.deepEqual(taken.map((q) => q.PandaID), ids.slice(0, 3));
+          assert.equal(driver.operations.filter((o) => o === 'takeQueuedJobs').length, 1, 'the take was not run again');
+          const other = await store.takeQueuedJobs({ queueName: 'Q1', limit: 10, owner: 'f2', lockIntervalSec: 600 });
+          assert.deepEqual(other.map((q) => q.PandaID), ids.slice(3), 'only the entry the first take left is handed out again');
+        } finally {
+          await store.close();
+        }
+      });
+
+      test('a claim of dialog messages not applied when its COMMIT was cut runs again and returns the messages it then locked', async () => {
+        const { store, driver } = await storeWithCuts();
+        try {
+          const messages = Array.from({ length: 3 }, (_, i) => ({ moduleName: 'monitor', identifier: `workerID=${i}`, messageLevel: 'ERROR', diagMessage: `m${i}`, creationTime: new Date() }));
+          await store.addDialogMessages(messages, { keep: 100 });
+          driver.cuts.push({ operation: 'claimDialogMessages', outcome: 'not applied' });
+          const claimed = await store.claimDialogMessages({ owner: 'd1', lockIntervalSec: 600, limit: 2 });
+          assert.deepEqual(claimed.map((m) => m.diagMessage), ['m0', 'm1']);
+          assert.equal(driver.operations.filter((o) => o === 'claimDialogMessages').length, 2, 'the claim ran again');
+          const rest = await store.claimDialogMessages({ owner: 'd2', lockIntervalSec: 600, limit: 10 });
+          assert.deepEqual(rest.map((m) => m.diagMessage), ['m2'], 'the messages the first claim got are locked for it');
+        } finally {
+          await store.close();
+        }
+      });
+
+      test('a claim of queues applied before its COMMIT was cut returns the queues, and another instance does not get them', async () => {
+        const { store, driver } = await storeWithCuts();
+        try {
+          driver.cuts.push({ operation: 'claimQueues', outcome: 'applied' });
+          const got = await store.claimQueues({ queueNames: ['Q1', 'Q2'], owner: 's1', lockIntervalSec: 600 });
+          assert.deepEqual(got, ['Q1', 'Q2']);
+          assert.equal(driver.operations.filter((o) => o === 'claimQueues').length, 1, 'the claim was not run again');
+          assert.deepEqual(await store.claimQueues({ queueNames: ['Q1', 'Q2'], owner: 's2', lockIntervalSec: 600 }), []);
+        } finally {
+          await store.close();
+        }
+      });
     });
   }
 }

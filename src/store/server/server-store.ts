@@ -56,6 +56,15 @@ interface Claimed<T> {
   readonly applied: (s: SqlSession) => Promise<boolean>;
 }
 
+/** The columns a claim of plain rows stamps: its owner and its time (and other times set with it). */
+interface RowStamp {
+  readonly table: string;
+  readonly key: string;
+  readonly owner: string;
+  readonly time: string;
+  readonly alsoTime?: readonly string[];
+}
+
 /** Claims in a row whose COMMIT was cut and found not applied, before the error goes to the caller. */
 const maxCutClaimCommits = 5;
 
@@ -317,7 +326,7 @@ export class ServerStore implements Store {
   }
 
   async takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]> {
-    return this.#write('takeQueuedJobs', async (s, ctx) => {
+    return this.#claim('takeQueuedJobs', async (s, ctx) => {
       const timing = claimTiming(ctx, take);
       if (typeof take.queueName !== 'string' || take.queueName === '') {
         throw new StoreArgumentError(ctx.database, ctx.operation, 'the queueName must be a non-empty string');
@@ -326,10 +335,9 @@ export class ServerStore implements Store {
         `SELECT q.* FROM ${queueTable} q WHERE q."queueName" = ? AND (q."takenTime" IS NULL OR q."takenTime" <= ?) AND ${notInJobs} ${takeOrder} LIMIT ? ${SKIP_LOCKED}`,
         [take.queueName, timing.nowMs - timing.lockIntervalSec * 1000, timing.limit],
       );
-      if (rows.length === 0) return [];
-      const list = this.#d.inList('PandaID', rows.map((r) => Number(r.PandaID)));
-      await s.execute(`UPDATE ${queueTable} SET "takenBy" = ?, "takenTime" = ? WHERE ${list.sql}`, [timing.owner, timing.nowMs, ...list.parameters]);
-      return rows.map((row) => queuedJobOf({ ...row, takenTime: timing.nowMs }));
+      const stamp = { table: JOB_QUEUE_TABLE, key: 'PandaID', owner: 'takenBy', time: 'takenTime' };
+      const applied = await this.#stampRows(s, stamp, rows.map((r) => Number(r.PandaID)), timing);
+      return { result: rows.map((row) => queuedJobOf({ ...row, takenTime: timing.nowMs })), applied };
     });
   }
 
@@ -369,17 +377,16 @@ export class ServerStore implements Store {
   }
 
   async claimDialogMessages(claim: DialogClaim): Promise<DialogMessage[]> {
-    return this.#write('claimDialogMessages', async (s, ctx) => {
+    return this.#claim('claimDialogMessages', async (s, ctx) => {
       const timing = claimTiming(ctx, claim);
       const table = quote(DIAG_TABLE);
       const rows = await s.query(`SELECT * FROM ${table} WHERE "lockTime" IS NULL OR "lockTime" < ? ORDER BY "diagID" LIMIT ? ${SKIP_LOCKED}`, [
         timing.nowMs - timing.lockIntervalSec * 1000,
         timing.limit,
       ]);
-      if (rows.length === 0) return [];
-      const list = this.#d.inList('diagID', rows.map((r) => Number(r.diagID)));
-      await s.execute(`UPDATE ${table} SET "lockedBy" = ?, "lockTime" = ? WHERE ${list.sql}`, [timing.owner, timing.nowMs, ...list.parameters]);
-      return rows.map((r) => ({
+      const stamp = { table: DIAG_TABLE, key: 'diagID', owner: 'lockedBy', time: 'lockTime' };
+      const applied = await this.#stampRows(s, stamp, rows.map((r) => Number(r.diagID)), timing);
+      const result = rows.map((r) => ({
         diagID: Number(r.diagID),
         moduleName: String(r.moduleName),
         identifier: r.identifier === null ? null : String(r.identifier),
@@ -387,6 +394,7 @@ export class ServerStore implements Store {
         messageLevel: String(r.messageLevel),
         diagMessage: String(r.diagMessage),
       }));
+      return { result, applied };
     });
   }
 
@@ -400,10 +408,10 @@ export class ServerStore implements Store {
   // ---- queues and locks ----
 
   async claimQueues(claim: QueueClaim): Promise<string[]> {
-    return this.#write('claimQueues', async (s, ctx) => {
+    return this.#claim('claimQueues', async (s, ctx) => {
       const timing = claimTiming(ctx, { ...claim, limit: Math.max(1, claim.queueNames.length) });
       const names = distinct(claim.queueNames);
-      if (names.length === 0) return [];
+      if (names.length === 0) return { result: [], applied: async () => true };
       const ignore = this.#d.insertIgnore(QUEUE_TABLE, ['queueName']);
       // Sorted: two instances adding the same queues lock the keys in the same order (no deadlock).
       for (const name of [...names].sort()) await s.execute(`${ignore.head} VALUES (?)${ignore.tail}`, [name]);
@@ -414,16 +422,9 @@ export class ServerStore implements Store {
         [...list.parameters, timing.nowMs - timing.checkIntervalSec * 1000, timing.nowMs - timing.lockIntervalSec * 1000],
       );
       const got = new Set(due.map((r) => String(r.queueName)));
-      if (got.size > 0) {
-        const claimed = this.#d.inList('queueName', [...got]);
-        await s.execute(`UPDATE ${quote(QUEUE_TABLE)} SET "lockedBy" = ?, "lockTime" = ?, "submitTime" = ? WHERE ${claimed.sql}`, [
-          timing.owner,
-          timing.nowMs,
-          timing.nowMs,
-          ...claimed.parameters,
-        ]);
-      }
-      return names.filter((name) => got.has(name));
+      const stamp = { table: QUEUE_TABLE, key: 'queueName', owner: 'lockedBy', time: 'lockTime', alsoTime: ['submitTime'] };
+      const applied = await this.#stampRows(s, stamp, [...got], timing);
+      return { result: names.filter((name) => got.has(name)), applied };
     });
   }
 
@@ -703,6 +704,26 @@ export class ServerStore implements Store {
       return Number(row?.n) > 0;
     };
     return { result: specs, applied };
+  }
+
+  /**
+   * Stamps rows for a claim that is not of a spec table (queued jobs, dialog messages, queues): the owner and
+   * the claim's time. The claim was applied when the rows carry that stamp (see #claim).
+   */
+  async #stampRows(s: SqlSession, stamp: RowStamp, keys: readonly SqlValue[], timing: Timing): Promise<Claimed<unknown>['applied']> {
+    if (keys.length === 0) return async () => true;
+    const list = this.#d.inList(stamp.key, keys);
+    const times = [stamp.time, ...(stamp.alsoTime ?? [])];
+    await s.execute(`UPDATE ${quote(stamp.table)} SET ${quote(stamp.owner)} = ?, ${times.map((c) => `${quote(c)} = ?`).join(', ')} WHERE ${list.sql}`, [
+      timing.owner,
+      ...times.map(() => timing.nowMs),
+      ...list.parameters,
+    ]);
+    return async (session) => {
+      const where = `${list.sql} AND ${quote(stamp.owner)} = ? AND ${quote(stamp.time)} = ?`;
+      const [row] = await session.query(`SELECT COUNT(*) AS "n" FROM ${quote(stamp.table)} WHERE ${where}`, [...list.parameters, timing.owner, timing.nowMs]);
+      return Number(row?.n) > 0;
+    };
   }
 
   async #withFiles(s: SqlSession, jobs: JobSpec[]): Promise<JobSpec[]> {
