@@ -16,7 +16,8 @@ harvester queues list
 echo
 echo "== harvester jobs add   (4 sample jobs in the embedded job queue; the last one fails on purpose)"
 harvester jobs add --queue local --count 3 --command 'echo "job $HARVESTER_PANDA_ID, worker $HARVESTER_WORKER_ID, in $PWD"; sleep 1'
-harvester jobs add --queue local --command 'echo "this one fails" >&2; exit 3'
+# A short stderr line, so that the workers table shows it whole (tables cut texts at 60 characters).
+harvester jobs add --queue local --command 'echo "bad input" >&2; exit 3'
 echo
 echo "== harvester run --until-done   (every agent, pass after pass, until no job or worker is in progress)"
 harvester run --until-done --timeout 300

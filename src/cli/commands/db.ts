@@ -32,6 +32,9 @@ export function registerDbCommands(program: Command): void {
       const ctx = CliContext.fromCommand(command);
       const file = sourceFile(opts.from, process.env);
       const target = opts.to === undefined ? configuredServer(ctx.master) : serverFromUrl(opts.to, ctx.master);
+      // A server that asks for a password we do not have answers with a driver message that does not say so
+      // (PostgreSQL: "SASL: ... client password must be a string"): name the places a password comes from first.
+      if (opts.to !== undefined && target.password === undefined) process.stderr.write(`${noPasswordNote(target)}\n`);
       const { copySqliteToServer } = await import('../../store/copy.js');
       const settings = serverConnectionSettings(target, { reconnectTimeoutSec: 0 });
       const counts = await copySqliteToServer(file, settings, (line) => process.stderr.write(`db copy: ${line}\n`));
@@ -62,6 +65,14 @@ function configuredServer(master: MasterConfig): ServerDbSettings {
     throw new UsageError(`db copy: give --to <url>, or set [db] engine to mariadb or postgresql in ${master.configFile ?? join(master.home, 'harvester.json')}`);
   }
   return master.db.server;
+}
+
+/** One line for a --to URL that got no password from anywhere: the copy goes on (a server may need none). */
+function noPasswordNote(target: ServerDbSettings): string {
+  return (
+    `db copy: no password for ${target.user}@${target.host}:${target.port}: the --to URL has none, $HARVESTER_DB_PASSWORD is unset, ` +
+    `and [db] does not name this ${target.engine} server and user; connecting without one`
+  );
 }
 
 function serverFromUrl(text: string, master: MasterConfig): ServerDbSettings {
