@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ReconnectEvent } from '../../src/store/server/reconnect.js';
 import { openServerStore } from '../../src/store/server/open-server-store.js';
-import { startCuttableProxy } from '../support/store/cuttable-proxy.js';
+import { startTcpRelay } from '../support/store/tcp-relay.js';
 import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings } from '../support/store/db-servers.js';
 
 const env = loadDbServers();
@@ -22,7 +22,7 @@ if (env === undefined) {
     describe(`an outage on ${engine}`, () => {
       test('every call that waits for the server says so and says when it is back, also the calls queued on the pool', { timeout: 120_000 }, async () => {
         const schema = await createTestDatabase(env, engine);
-        const proxy = await startCuttableProxy(env[engine]);
+        const proxy = await startTcpRelay(env[engine]);
         const events: ReconnectEvent[] = [];
         let longOutage: () => void = () => undefined;
         const outageLasted = new Promise<void>((resolve) => (longOutage = resolve));

@@ -4,53 +4,19 @@
 // downgrade, not just an error.
 //   PostgreSQL: the client asks first (SSLRequest); the proxy answers "N" itself, then relays.
 //   MariaDB: the server speaks first; the proxy clears the SSL bit in the capabilities of its handshake.
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ServerEngine } from '../../../src/store/server/session.js';
+import { pipeBoth, startTcpRelay, type TcpRelay } from './tcp-relay.js';
 
 /** PostgreSQL's SSLRequest: length 8, then the request code 80877103. */
 const PG_SSL_REQUEST_CODE = 80877103;
 /** MariaDB's CLIENT_SSL capability, in the lower 16 bits of the handshake's capabilities. */
 const MARIADB_SSL_CAPABILITY = 0x0800;
 
-export interface TlsStrippingProxy {
-  readonly port: number;
-  /** How many client connections it took (a test can check that the client came at all). */
-  readonly connections: () => number;
-  close(): Promise<void>;
-}
+export type TlsStrippingProxy = TcpRelay;
 
-export async function startTlsStrippingProxy(engine: ServerEngine, target: { host: string; port: number }): Promise<TlsStrippingProxy> {
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const track = (socket: Socket): Socket => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    // A peer that goes away ends the relay; the other side is closed with it (below).
-    socket.on('error', () => socket.destroy());
-    return socket;
-  };
-  const server: Server = createServer((client) => {
-    connections++;
-    track(client);
-    const upstream = track(connect(target.port, target.host));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    if (engine === 'postgresql') relayPostgresql(client, upstream);
-    else relayMariadb(client, upstream);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    connections: () => connections,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+export function startTlsStrippingProxy(engine: ServerEngine, target: { host: string; port: number }): Promise<TlsStrippingProxy> {
+  return startTcpRelay(target, engine === 'postgresql' ? relayPostgresql : relayMariadb);
 }
 
 /** Answers the client's SSLRequest with "N" (no TLS here); every other byte goes through. */
@@ -66,8 +32,7 @@ function relayPostgresql(client: Socket, upstream: Socket): void {
       rest = head.subarray(8);
     }
     if (rest.length > 0) upstream.write(rest);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    pipeBoth(client, upstream);
   };
   client.on('data', onFirst);
 }
@@ -85,8 +50,7 @@ function relayMariadb(client: Socket, upstream: Socket): void {
     const packet = Buffer.from(head);
     packet.writeUInt16LE(packet.readUInt16LE(capabilities) & ~MARIADB_SSL_CAPABILITY, capabilities);
     client.write(packet);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    pipeBoth(client, upstream);
   };
   upstream.on('data', onFirst);
 }
