@@ -2,12 +2,7 @@
 // engines refuse the same inputs with the same messages.
 import { StoreArgumentError } from './errors.js';
 import type { LockColumns } from './lock-columns.js';
-
-/** Which database and operation an error names. */
-export interface ArgumentContext {
-  readonly database: string;
-  readonly operation: string;
-}
+import type { OperationContext } from './sql/operation.js';
 
 export interface ClaimTiming {
   readonly owner: string;
@@ -18,7 +13,7 @@ export interface ClaimTiming {
 }
 
 /** A claim's owner, limit, intervals and clock, checked (StoreArgumentError naming what is wrong). */
-export function claimTiming(ctx: ArgumentContext, claim: { owner: string; lockIntervalSec: number; checkIntervalSec?: number; limit: number; now?: Date }): ClaimTiming {
+export function claimTiming(ctx: OperationContext, claim: { owner: string; lockIntervalSec: number; checkIntervalSec?: number; limit: number; now?: Date }): ClaimTiming {
   const bad = (what: string) => new StoreArgumentError(ctx.database, ctx.operation, what);
   if (typeof claim.owner !== 'string' || claim.owner === '') throw bad('the owner must be a non-empty string');
   if (!Number.isSafeInteger(claim.limit) || claim.limit < 1) throw bad(`the limit must be an integer of at least 1, got ${claim.limit}`);
@@ -32,7 +27,7 @@ export function claimTiming(ctx: ArgumentContext, claim: { owner: string; lockIn
 
 /** The lock columns an owned update names (undefined for an admin update), or StoreArgumentError. */
 export function lockOf(
-  ctx: ArgumentContext,
+  ctx: OperationContext,
   options: { lock?: { purpose: string; owner: string }; releaseLock?: boolean },
   table: Readonly<Record<string, LockColumns>>,
 ): (LockColumns & { owner: string; purpose: string }) | undefined {

@@ -24,9 +24,11 @@ import { claimDialogRows, deleteDialogRows, insertDialogRows } from './sqlite/di
 import { allocatePandaIDs, insertQueuedJobs, listQueuedRows, notePandaIDs, removeQueuedJobs, takeQueuedRows } from './sqlite/job-queue.js';
 import { loadSqliteDriver } from './sqlite/driver.js';
 import { translateSqliteError } from './sqlite/engine-errors.js';
-import { FILE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, WORK_TABLE, SCHEMA_VERSION, migrate, quote, readSchemaVersion } from './sqlite/schema.js';
-import { inList, SpecTable, StatementCache, type OperationContext } from './sqlite/spec-table.js';
-import type { SqlValue } from './sqlite/values.js';
+import { SCHEMA_VERSION, migrate, readSchemaVersion } from './sqlite/schema.js';
+import type { AfterCommit, OperationContext } from './sql/operation.js';
+import { FILE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, WORK_TABLE, quote } from './sql/tables.js';
+import { inList, SpecTable, StatementCache } from './sqlite/spec-table.js';
+import type { SqlValue } from './sql/values.js';
 import type {
   DialogClaim,
   DialogMessage,
@@ -56,9 +58,6 @@ export interface SqliteStoreOptions {
 
 /** Input files (and aux inputs) go to JobSpec.inFiles, every other type to outFiles. */
 const inputFileTypes: ReadonlySet<string | null> = new Set(['input', 'aux_input']);
-
-/** Work done inside a transaction that touches the caller's specs only once the transaction committed. */
-type AfterCommit = Array<() => void>;
 
 export class SqliteStore implements Store {
   readonly database: string;

@@ -18,9 +18,9 @@ import {
 } from '../errors.js';
 import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, workerLockColumns, workerLockNames, workerLockTimes, type LockColumns } from '../lock-columns.js';
 import { MAX_DIAG_MESSAGE_LENGTH, MAX_IDENTIFIER_LENGTH } from '../sqlite/dialogs.js';
-import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, PANDAID_SEQUENCE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from '../sqlite/schema.js';
-import type { OperationContext } from '../sqlite/spec-table.js';
-import { fromSqlValue, toSqlValue, type SqlValue } from '../sqlite/values.js';
+import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, PANDAID_SEQUENCE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from '../sql/tables.js';
+import type { AfterCommit, OperationContext } from '../sql/operation.js';
+import { fromSqlValue, toSqlValue, type SqlValue } from '../sql/values.js';
 import { isPlainObject } from '../../spec/index.js';
 import type {
   DialogClaim,
@@ -47,7 +47,6 @@ import type { Parameter, Row, ServerDialect, ServerDriver, SqlSession } from './
 import { ServerSpecTable } from './spec-table.js';
 
 const inputFileTypes: ReadonlySet<string | null> = new Set(['input', 'aux_input']);
-type AfterCommit = Array<() => void>;
 
 /** What a claim took, and how to tell (after its COMMIT was cut) whether the claim was applied. */
 interface Claimed<T> {

@@ -1,11 +1,11 @@
 // One spec kind's table on a server engine: inserts, changed-column updates and reads by id, over a session
-// of the current transaction. Values are converted as on SQLite (sqlite/values.ts), so a row reads back the
+// of the current transaction. Values are converted as on SQLite (sql/values.ts), so a row reads back the
 // same on every engine.
 import type { ColumnDef, Spec } from '../../spec/index.js';
 import { StoreValueError } from '../errors.js';
-import { quote } from '../sqlite/schema.js';
-import type { OperationContext } from '../sqlite/spec-table.js';
-import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from '../sqlite/values.js';
+import { quote } from '../sql/tables.js';
+import type { OperationContext } from '../sql/operation.js';
+import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from '../sql/values.js';
 import { updateRowGroups } from './row-updates.js';
 import type { Parameter, Row, ServerDialect, SqlSession } from './session.js';
 

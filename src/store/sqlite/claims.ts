@@ -3,10 +3,10 @@
 // lock: two claims never return the same row.
 import type { ClaimTiming } from '../claim-arguments.js';
 import type { LockColumns } from '../lock-columns.js';
-import { quote } from './schema.js';
+import { quote } from '../sql/tables.js';
 import type { Spec } from '../../spec/index.js';
 import { inList, type SpecTable } from './spec-table.js';
-import type { SqlValue } from './values.js';
+import type { SqlValue } from '../sql/values.js';
 
 export type { ClaimTiming } from '../claim-arguments.js';
 

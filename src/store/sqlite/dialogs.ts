@@ -2,8 +2,9 @@
 // by the propagator once PanDA took them. Every function runs inside the store's transaction.
 import { StoreArgumentError } from '../errors.js';
 import type { DialogMessage, NewDialogMessage } from '../store.js';
-import { DIAG_TABLE, quote } from './schema.js';
-import { inList, type OperationContext, type StatementCache } from './spec-table.js';
+import { DIAG_TABLE, quote } from '../sql/tables.js';
+import type { OperationContext } from '../sql/operation.js';
+import { inList, type StatementCache } from './spec-table.js';
 
 /** harvester's column sizes: identifier text cut to 100, diagMessage varchar(500). */
 export const MAX_IDENTIFIER_LENGTH = 100;

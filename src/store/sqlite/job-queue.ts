@@ -4,9 +4,10 @@
 import { isPlainObject } from '../../spec/index.js';
 import { StoreArgumentError, StoreValueError } from '../errors.js';
 import type { NewQueuedJob, QueuedJob } from '../store.js';
-import { JOB_QUEUE_TABLE, JOB_TABLE, PANDAID_SEQUENCE, SEQUENCE_TABLE, quote } from './schema.js';
-import { inList, type OperationContext, type StatementCache } from './spec-table.js';
-import { fromSqlValue, toSqlValue, type SqlValue } from './values.js';
+import { JOB_QUEUE_TABLE, JOB_TABLE, PANDAID_SEQUENCE, SEQUENCE_TABLE, quote } from '../sql/tables.js';
+import type { OperationContext } from '../sql/operation.js';
+import { inList, type StatementCache } from './spec-table.js';
+import { fromSqlValue, toSqlValue, type SqlValue } from '../sql/values.js';
 
 interface QueueRow {
   readonly PandaID: number;

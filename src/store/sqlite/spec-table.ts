@@ -3,14 +3,9 @@
 import type Database from 'better-sqlite3';
 import type { ColumnDef, Spec } from '../../spec/index.js';
 import { StoreValueError } from '../errors.js';
-import { quote } from './schema.js';
-import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from './values.js';
-
-/** Where an operation runs, for the errors it raises. */
-export interface OperationContext {
-  readonly database: string;
-  readonly operation: string;
-}
+import type { OperationContext } from '../sql/operation.js';
+import { quote } from '../sql/tables.js';
+import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from '../sql/values.js';
 
 /** `IN (SELECT value FROM json_each(?))`: a list of any length as one parameter. */
 export const inList = (column: string): string => `${quote(column)} IN (SELECT value FROM json_each(?))`;
