@@ -12,7 +12,7 @@ import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, work
 import { checkedLimit, fileConditions, jobConditions, listing, workerClaimConditions, workerConditions, type Condition } from './sql/conditions.js';
 import { clearLocksStatement, heldByCondition, renewedLockTimes } from './sql/locks.js';
 import { attachFiles, attachJobs, countsByQueue } from './sql/related-rows.js';
-import { distinct, givenIds, lockLostError, refuseDuplicates, refuseMissing, specWrites } from './sql/spec-writes.js';
+import { distinct, fileInserted, givenIds, jobInserted, lockLostError, refuseDuplicates, refuseMissing, specWrites, workerInserted } from './sql/spec-writes.js';
 import { claimRows } from './sqlite/claims.js';
 import { claimDialogRows, deleteDialogRows, insertDialogRows } from './sqlite/dialogs.js';
 import { allocatePandaIDs, insertQueuedJobs, listQueuedRows, notePandaIDs, removeQueuedJobs, takeQueuedRows } from './sqlite/job-queue.js';
@@ -177,11 +177,7 @@ export class SqliteStore implements Store {
       for (const worker of workers) {
         const workerID = this.#workers.insert(ctx, worker);
         for (const job of worker.jobSpecs) relate.run(job.PandaID, workerID);
-        after.push(() => {
-          worker.workerID = workerID;
-          worker.pandaid_list = worker.jobSpecs.map((job) => job.PandaID as number);
-          worker.resetChanges();
-        });
+        after.push(workerInserted(worker, workerID));
       }
       if (options.jobs !== undefined) {
         const lock = lockOf(ctx, options.jobs, jobLockColumns);
@@ -401,10 +397,7 @@ export class SqliteStore implements Store {
   /** Inserts a job with its files; `newPandaID` for a job without one (drawn from the sequence). */
   #insertJob(ctx: OperationContext, job: JobSpec, after: AfterCommit, newPandaID: number | undefined): void {
     const PandaID = this.#jobs.insert(ctx, job, newPandaID === undefined ? {} : { PandaID: newPandaID });
-    after.push(() => {
-      job.PandaID = PandaID;
-      job.resetChanges();
-    });
+    after.push(jobInserted(job, PandaID));
     for (const file of [...job.inFiles, ...job.outFiles]) this.#saveFile(ctx, file, PandaID, after);
   }
 
@@ -412,11 +405,7 @@ export class SqliteStore implements Store {
   #saveFile(ctx: OperationContext, file: FileSpec, PandaID: number, after: AfterCommit): void {
     if (file.fileID === null) {
       const fileID = this.#files.insert(ctx, file, { PandaID });
-      after.push(() => {
-        file.fileID = fileID;
-        file.PandaID = PandaID;
-        file.resetChanges();
-      });
+      after.push(fileInserted(file, fileID, PandaID));
       return;
     }
     const changed = this.#files.changedValues(ctx, file);

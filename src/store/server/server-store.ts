@@ -15,7 +15,7 @@ import { checkedKeep, dialogMessageOf, dialogValues, insertDialogMessage } from 
 import { insertQueueEntry, queueEntryValues, queuedJobOf, sequenceAfter, sequencePast, takeOrder } from '../sql/job-queue.js';
 import { clearLocksStatement, heldByCondition, renewedLockTimes } from '../sql/locks.js';
 import { attachFiles, attachJobs, countsByQueue, relationOf } from '../sql/related-rows.js';
-import { distinct, givenIds, lockLostError, refuseDuplicates, refuseMissing, specWrites } from '../sql/spec-writes.js';
+import { distinct, fileInserted, givenIds, jobInserted, lockLostError, refuseDuplicates, refuseMissing, specWrites, workerInserted } from '../sql/spec-writes.js';
 import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, PANDAID_SEQUENCE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from '../sql/tables.js';
 import type { AfterCommit, OperationContext } from '../sql/operation.js';
 import type { SqlValue } from '../sql/values.js';
@@ -147,11 +147,7 @@ export class ServerStore implements Store {
       for (const worker of workers) {
         const workerID = await this.#workers.insert(s, ctx, worker);
         await this.#relate(s, workerID, worker.jobSpecs.map((job) => job.PandaID as number));
-        after.push(() => {
-          worker.workerID = workerID;
-          worker.pandaid_list = worker.jobSpecs.map((job) => job.PandaID as number);
-          worker.resetChanges();
-        });
+        after.push(workerInserted(worker, workerID));
       }
       if (options.jobs !== undefined) {
         const lock = lockOf(ctx, options.jobs, jobLockColumns);
@@ -487,10 +483,7 @@ export class ServerStore implements Store {
 
   async #insertJob(s: SqlSession, ctx: OperationContext, job: JobSpec, after: AfterCommit, newPandaID: number | undefined): Promise<void> {
     const PandaID = await this.#jobs.insert(s, ctx, job, newPandaID === undefined ? {} : { PandaID: newPandaID });
-    after.push(() => {
-      job.PandaID = PandaID;
-      job.resetChanges();
-    });
+    after.push(jobInserted(job, PandaID));
     await this.#saveFiles(s, ctx, [...job.inFiles, ...job.outFiles].map((file) => ({ file, PandaID })), after);
   }
 
@@ -500,11 +493,7 @@ export class ServerStore implements Store {
     for (const { file, PandaID } of files) {
       if (file.fileID === null) {
         const fileID = await this.#files.insert(s, ctx, file, { PandaID });
-        after.push(() => {
-          file.fileID = fileID;
-          file.PandaID = PandaID;
-          file.resetChanges();
-        });
+        after.push(fileInserted(file, fileID, PandaID));
         continue;
       }
       const changed = this.#files.changedValues(ctx, file);

@@ -1,7 +1,7 @@
 // Writing specs back, on every engine: what each row of an update gets, what the caller's spec gets once the
 // transaction committed, and the refusals (ids repeated or already stored, rows missing, locks lost). The
 // engine reads the rows and writes them, one statement per row (SQLite) or set-based (server engines).
-import type { Spec } from '../../spec/index.js';
+import type { FileSpec, JobSpec, Spec, WorkSpec } from '../../spec/index.js';
 import type { OwnedLock } from '../claim-arguments.js';
 import { StoreDuplicateError, StoreLockLostError, StoreRecordNotFoundError, type RecordKind } from '../errors.js';
 import type { OperationContext } from './operation.js';
@@ -46,6 +46,32 @@ export function specWrites<S extends Spec>(
       },
     };
   });
+}
+
+// What an inserted spec gets once its insert committed: the key it was given (and what else the row holds
+// that the caller's spec does not know yet), with no pending changes.
+
+export function jobInserted(job: JobSpec, PandaID: number): () => void {
+  return () => {
+    job.PandaID = PandaID;
+    job.resetChanges();
+  };
+}
+
+export function fileInserted(file: FileSpec, fileID: number, PandaID: number): () => void {
+  return () => {
+    file.fileID = fileID;
+    file.PandaID = PandaID;
+    file.resetChanges();
+  };
+}
+
+export function workerInserted(worker: WorkSpec, workerID: number): () => void {
+  return () => {
+    worker.workerID = workerID;
+    worker.pandaid_list = worker.jobSpecs.map((job) => job.PandaID as number);
+    worker.resetChanges();
+  };
 }
 
 /** The refusal of an owned update whose owner lost the lock of `lostIds`; `holders`: who holds them now. */
