@@ -16,47 +16,72 @@ export interface Condition<P = SqlValue> {
 /** The engine's condition "column is one of the values"; an empty list matches nothing. */
 export type InList<P> = (column: string, values: readonly SqlValue[]) => Condition<P>;
 
-function equals(column: string, value: SqlValue): Condition {
-  return { sql: `${quote(column)} = ?`, parameters: [value] };
+/** A filter field and the condition it makes: its column equals the value, or (`list`) is one of the values. */
+interface FilterField<F> {
+  readonly field: keyof F & string;
+  readonly column: string;
+  readonly list: boolean;
 }
 
-/** A listing's or a job claim's conditions on jobs (a claim has no PandaIDs). */
-export function jobConditions<P>(filter: Pick<JobFilter, 'queueName' | 'status' | 'subStatus' | 'PandaIDs'>, inList: InList<P>): Condition<P | SqlValue>[] {
+/** The conditions of the fields a filter sets, in the order of `fields`. */
+function conditionsOf<F, P>(fields: readonly FilterField<F>[], filter: F, inList: InList<P>): Condition<P | SqlValue>[] {
   const conditions: Condition<P | SqlValue>[] = [];
-  if (filter.queueName !== undefined) conditions.push(equals('computingSite', filter.queueName));
-  if (filter.status !== undefined) conditions.push(inList('status', filter.status));
-  if (filter.subStatus !== undefined) conditions.push(inList('subStatus', filter.subStatus));
-  if (filter.PandaIDs !== undefined) conditions.push(inList('PandaID', filter.PandaIDs));
+  for (const { field, column, list } of fields) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    conditions.push(list ? inList(column, value as readonly SqlValue[]) : { sql: `${quote(column)} = ?`, parameters: [value as SqlValue] });
+  }
   return conditions;
+}
+
+type JobConditionFilter = Pick<JobFilter, 'queueName' | 'status' | 'subStatus' | 'PandaIDs'>;
+
+const jobFields: readonly FilterField<JobConditionFilter>[] = [
+  { field: 'queueName', column: 'computingSite', list: false },
+  { field: 'status', column: 'status', list: true },
+  { field: 'subStatus', column: 'subStatus', list: true },
+  { field: 'PandaIDs', column: 'PandaID', list: true },
+];
+
+const workerFields: readonly FilterField<WorkerFilter>[] = [
+  { field: 'queueName', column: 'computingSite', list: false },
+  { field: 'status', column: 'status', list: true },
+  { field: 'workerIDs', column: 'workerID', list: true },
+];
+
+const workerClaimFields: readonly FilterField<WorkerClaim>[] = [
+  { field: 'queueName', column: 'computingSite', list: false },
+  { field: 'statuses', column: 'status', list: true },
+];
+
+const fileFields: readonly FilterField<FileFilter>[] = [
+  { field: 'PandaID', column: 'PandaID', list: false },
+  { field: 'fileType', column: 'fileType', list: true },
+  { field: 'status', column: 'status', list: true },
+];
+
+/** A listing's or a job claim's conditions on jobs (a claim has no PandaIDs). */
+export function jobConditions<P>(filter: JobConditionFilter, inList: InList<P>): Condition<P | SqlValue>[] {
+  return conditionsOf(jobFields, filter, inList);
 }
 
 export function workerConditions<P>(filter: WorkerFilter, inList: InList<P>): Condition<P | SqlValue>[] {
-  const conditions: Condition<P | SqlValue>[] = [];
-  if (filter.queueName !== undefined) conditions.push(equals('computingSite', filter.queueName));
-  if (filter.status !== undefined) conditions.push(inList('status', filter.status));
-  if (filter.workerIDs !== undefined) conditions.push(inList('workerID', filter.workerIDs));
-  return conditions;
+  return conditionsOf(workerFields, filter, inList);
+}
+
+export function fileConditions<P>(filter: FileFilter, inList: InList<P>): Condition<P | SqlValue>[] {
+  return conditionsOf(fileFields, filter, inList);
 }
 
 /** A worker claim's conditions, the claim's clock `nowMs` deciding which kills are due; StoreArgumentError for a bad endedBefore. */
 export function workerClaimConditions<P>(ctx: OperationContext, claim: WorkerClaim, nowMs: number, inList: InList<P>): Condition<P | SqlValue>[] {
-  const conditions: Condition<P | SqlValue>[] = [];
-  if (claim.queueName !== undefined) conditions.push(equals('computingSite', claim.queueName));
-  if (claim.statuses !== undefined) conditions.push(inList('status', claim.statuses));
+  const conditions = conditionsOf(workerClaimFields, claim, inList);
   if (claim.killRequested === true) conditions.push({ sql: `(${quote('killTime')} IS NOT NULL AND ${quote('killTime')} <= ?)`, parameters: [nowMs] });
   if (claim.endedBefore !== undefined) {
     const endedBefore = claim.endedBefore instanceof Date ? claim.endedBefore.getTime() : Number.NaN;
     if (Number.isNaN(endedBefore)) throw new StoreArgumentError(ctx.database, ctx.operation, 'endedBefore is not a valid Date');
     conditions.push({ sql: `(${quote('endTime')} IS NOT NULL AND ${quote('endTime')} < ?)`, parameters: [endedBefore] });
   }
-  return conditions;
-}
-
-export function fileConditions<P>(filter: FileFilter, inList: InList<P>): Condition<P | SqlValue>[] {
-  const conditions: Condition<P | SqlValue>[] = [];
-  if (filter.PandaID !== undefined) conditions.push(equals('PandaID', filter.PandaID));
-  if (filter.fileType !== undefined) conditions.push(inList('fileType', filter.fileType));
-  if (filter.status !== undefined) conditions.push(inList('status', filter.status));
   return conditions;
 }
 
