@@ -9,7 +9,7 @@ import { openServerStore } from './server/open-server-store.js';
 import type { Parameter, ServerDriver, SqlSession } from './server/session.js';
 import type { ServerConnectionSettings } from './server/settings.js';
 import { loadSqliteDriver } from './sqlite/driver.js';
-import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from './sqlite/schema.js';
+import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from './sql/tables.js';
 import { SqliteStore } from './sqlite-store.js';
 
 /** A copy refused (target not empty) or failed its check (counts differ). */

@@ -2,31 +2,26 @@
 // so several processes share the file, foreign keys so files and relations go with their job or worker.
 // Every write is one immediate transaction: all or nothing, and claims are atomic across processes.
 // better-sqlite3 is synchronous; the async methods keep the interface fit for a networked database.
-import { claimTiming, lockOf } from './claim-arguments.js';
+import { claimLockOf, claimTiming, lockOf, queueClaimTiming, queuedJobTake, renewalTimeMs, type OwnedLock } from './claim-arguments.js';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { FileSpec, JobSpec, WorkSpec, type ColumnDef, type Spec } from '../spec/index.js';
-import {
-  StoreArgumentError,
-  StoreClosedError,
-  StoreDuplicateError,
-  StoreLockLostError,
-  StoreOpenError,
-  StoreReadOnlyError,
-  StoreRecordNotFoundError,
-  StoreSchemaTooNewError,
-  StoreValueError,
-} from './errors.js';
+import { StoreClosedError, StoreOpenError, StoreReadOnlyError, StoreRecordNotFoundError, StoreSchemaTooNewError, type RecordKind } from './errors.js';
 import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, workerLockColumns, workerLockNames, workerLockTimes, type LockColumns } from './lock-columns.js';
-import { claimRows, type Condition } from './sqlite/claims.js';
+import { checkedLimit, fileConditions, jobConditions, listing, workerClaimConditions, workerConditions, type Condition } from './sql/conditions.js';
+import { clearLocksStatement, heldByCondition, renewedLockTimes } from './sql/locks.js';
+import { attachFiles, attachJobs, countsByQueue } from './sql/related-rows.js';
+import { distinct, fileInserted, givenIds, jobInserted, lockLostError, refuseDuplicates, refuseMissing, specWrites, workerInserted } from './sql/spec-writes.js';
+import { claimRows } from './sqlite/claims.js';
 import { claimDialogRows, deleteDialogRows, insertDialogRows } from './sqlite/dialogs.js';
 import { allocatePandaIDs, insertQueuedJobs, listQueuedRows, notePandaIDs, removeQueuedJobs, takeQueuedRows } from './sqlite/job-queue.js';
 import { loadSqliteDriver } from './sqlite/driver.js';
 import { translateSqliteError } from './sqlite/engine-errors.js';
-import { FILE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, WORK_TABLE, SCHEMA_VERSION, migrate, quote, readSchemaVersion } from './sqlite/schema.js';
-import { inList, SpecTable, StatementCache, type OperationContext } from './sqlite/spec-table.js';
-import type { SqlValue } from './sqlite/values.js';
+import { SCHEMA_VERSION, migrate, readSchemaVersion } from './sqlite/schema.js';
+import type { AfterCommit, OperationContext } from './sql/operation.js';
+import { FILE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, QUEUE_TABLE, WORK_TABLE, quote } from './sql/tables.js';
+import { inList, jsonInList, SpecTable, StatementCache } from './sqlite/spec-table.js';
 import type {
   DialogClaim,
   DialogMessage,
@@ -53,12 +48,6 @@ export interface SqliteStoreOptions {
   /** How long a statement waits for another process's write to finish (SQLite's busy_timeout); default 10 s. */
   readonly busyTimeoutMs?: number;
 }
-
-/** Input files (and aux inputs) go to JobSpec.inFiles, every other type to outFiles. */
-const inputFileTypes: ReadonlySet<string | null> = new Set(['input', 'aux_input']);
-
-/** Work done inside a transaction that touches the caller's specs only once the transaction committed. */
-type AfterCommit = Array<() => void>;
 
 export class SqliteStore implements Store {
   readonly database: string;
@@ -127,8 +116,7 @@ export class SqliteStore implements Store {
 
   async insertJobs(jobs: readonly JobSpec[]): Promise<void> {
     this.#write('insertJobs', (ctx, after) => {
-      this.#refuseDuplicates(ctx, this.#jobs, 'job', jobs);
-      const given = jobs.map((job) => this.#jobs.idOf(job)).filter((id): id is number => id !== null);
+      const given = this.#refuseDuplicates(ctx, this.#jobs, 'job', jobs);
       notePandaIDs(this.#statements, given);
       const unnumbered = jobs.length - given.length;
       let next = unnumbered > 0 ? allocatePandaIDs(ctx, this.#statements, unnumbered) : 0;
@@ -139,12 +127,8 @@ export class SqliteStore implements Store {
   }
 
   async claimJobs(claim: JobClaim): Promise<JobSpec[]> {
-    const lock = jobLockColumns[claim.for];
-    if (lock === undefined) throw new StoreArgumentError(this.database, 'claimJobs', `unknown purpose ${JSON.stringify(claim.for)}`);
-    const conditions: Condition[] = [];
-    if (claim.queueName !== undefined) conditions.push({ sql: `${quote('computingSite')} = ?`, parameters: [claim.queueName] });
-    if (claim.status !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(claim.status)] });
-    if (claim.subStatus !== undefined) conditions.push({ sql: inList('subStatus'), parameters: [JSON.stringify(claim.subStatus)] });
+    const lock = claimLockOf({ database: this.database, operation: 'claimJobs' }, jobLockColumns, claim.for);
+    const conditions = jobConditions(claim, jsonInList);
     return this.#write('claimJobs', (ctx) => {
       return this.#withFiles(claimRows(this.#jobs, lock, conditions, claimTiming(ctx, claim)));
     });
@@ -169,11 +153,7 @@ export class SqliteStore implements Store {
   }
 
   async listJobs(filter: JobFilter = {}): Promise<JobSpec[]> {
-    const conditions: Condition[] = [];
-    if (filter.queueName !== undefined) conditions.push({ sql: `${quote('computingSite')} = ?`, parameters: [filter.queueName] });
-    if (filter.status !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(filter.status)] });
-    if (filter.subStatus !== undefined) conditions.push({ sql: inList('subStatus'), parameters: [JSON.stringify(filter.subStatus)] });
-    if (filter.PandaIDs !== undefined) conditions.push({ sql: inList('PandaID'), parameters: [JSON.stringify(filter.PandaIDs)] });
+    const conditions = jobConditions(filter, jsonInList);
     return this.#read('listJobs', (ctx) => {
       const jobs = this.#select(ctx, this.#jobs, conditions, filter.limit);
       return filter.withFiles === true ? this.#withFiles(jobs) : jobs;
@@ -191,19 +171,13 @@ export class SqliteStore implements Store {
     this.#write('insertWorkers', (ctx, after) => {
       this.#refuseDuplicates(ctx, this.#workers, 'worker', workers);
       const jobs = distinct(workers.flatMap((w) => w.jobSpecs));
-      const jobIDs = jobs.map((job) => this.#requireId(ctx, this.#jobs, job));
-      const present = this.#jobs.existing(jobIDs);
-      const missing = jobIDs.filter((id) => !present.has(id));
-      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      const jobIDs = jobs.map((job) => this.#jobs.requireColumn(ctx, job));
+      refuseMissing(ctx, 'job', jobIDs, this.#jobs.existing(jobIDs));
       const relate = this.#statements.get(`INSERT OR IGNORE INTO ${quote(JOB_WORKER_TABLE)} ("PandaID", "workerID") VALUES (?, ?)`);
       for (const worker of workers) {
         const workerID = this.#workers.insert(ctx, worker);
         for (const job of worker.jobSpecs) relate.run(job.PandaID, workerID);
-        after.push(() => {
-          worker.workerID = workerID;
-          worker.pandaid_list = worker.jobSpecs.map((job) => job.PandaID as number);
-          worker.resetChanges();
-        });
+        after.push(workerInserted(worker, workerID));
       }
       if (options.jobs !== undefined) {
         const lock = lockOf(ctx, options.jobs, jobLockColumns);
@@ -214,19 +188,10 @@ export class SqliteStore implements Store {
   }
 
   async claimWorkers(claim: WorkerClaim): Promise<WorkSpec[]> {
-    const lock = workerLockColumns[claim.purpose];
-    if (lock === undefined) throw new StoreArgumentError(this.database, 'claimWorkers', `unknown purpose ${JSON.stringify(claim.purpose)}`);
+    const lock = claimLockOf({ database: this.database, operation: 'claimWorkers' }, workerLockColumns, claim.purpose);
     return this.#write('claimWorkers', (ctx) => {
       const timing = claimTiming(ctx, claim);
-      const conditions: Condition[] = [];
-      if (claim.queueName !== undefined) conditions.push({ sql: `${quote('computingSite')} = ?`, parameters: [claim.queueName] });
-      if (claim.statuses !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(claim.statuses)] });
-      if (claim.killRequested === true) conditions.push({ sql: `(${quote('killTime')} IS NOT NULL AND ${quote('killTime')} <= ?)`, parameters: [timing.nowMs] });
-      if (claim.endedBefore !== undefined) {
-        const endedBefore = claim.endedBefore instanceof Date ? claim.endedBefore.getTime() : Number.NaN;
-        if (Number.isNaN(endedBefore)) throw new StoreArgumentError(ctx.database, ctx.operation, 'endedBefore is not a valid Date');
-        conditions.push({ sql: `(${quote('endTime')} IS NOT NULL AND ${quote('endTime')} < ?)`, parameters: [endedBefore] });
-      }
+      const conditions = workerClaimConditions(ctx, claim, timing.nowMs, jsonInList);
       return this.#withJobs(claimRows(this.#workers, lock, conditions, timing));
     });
   }
@@ -254,10 +219,7 @@ export class SqliteStore implements Store {
   }
 
   async listWorkers(filter: WorkerFilter = {}): Promise<WorkSpec[]> {
-    const conditions: Condition[] = [];
-    if (filter.queueName !== undefined) conditions.push({ sql: `${quote('computingSite')} = ?`, parameters: [filter.queueName] });
-    if (filter.status !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(filter.status)] });
-    if (filter.workerIDs !== undefined) conditions.push({ sql: inList('workerID'), parameters: [JSON.stringify(filter.workerIDs)] });
+    const conditions = workerConditions(filter, jsonInList);
     return this.#read('listWorkers', (ctx) => {
       const workers = this.#select(ctx, this.#workers, conditions, filter.limit);
       return filter.withJobs === true ? this.#withJobs(workers) : workers;
@@ -271,9 +233,7 @@ export class SqliteStore implements Store {
   async relateJobsToWorker(workerID: number, PandaIDs: readonly number[]): Promise<void> {
     this.#write('relateJobsToWorker', (ctx) => {
       if (!this.#workers.existing([workerID]).has(workerID)) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'worker', [workerID]);
-      const present = this.#jobs.existing(PandaIDs);
-      const missing = PandaIDs.filter((id) => !present.has(id));
-      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      refuseMissing(ctx, 'job', PandaIDs, this.#jobs.existing(PandaIDs));
       const relate = this.#statements.get(`INSERT OR IGNORE INTO ${quote(JOB_WORKER_TABLE)} ("PandaID", "workerID") VALUES (?, ?)`);
       for (const PandaID of PandaIDs) relate.run(PandaID, workerID);
     });
@@ -300,19 +260,14 @@ export class SqliteStore implements Store {
   // ---- files ----
 
   async getFiles(filter: FileFilter): Promise<FileSpec[]> {
-    const conditions: Condition[] = [];
-    if (filter.PandaID !== undefined) conditions.push({ sql: `${quote('PandaID')} = ?`, parameters: [filter.PandaID] });
-    if (filter.fileType !== undefined) conditions.push({ sql: inList('fileType'), parameters: [JSON.stringify(filter.fileType)] });
-    if (filter.status !== undefined) conditions.push({ sql: inList('status'), parameters: [JSON.stringify(filter.status)] });
+    const conditions = fileConditions(filter, jsonInList);
     return this.#read('getFiles', (ctx) => this.#select(ctx, this.#files, conditions, filter.limit));
   }
 
   async saveFiles(files: readonly FileSpec[]): Promise<void> {
     this.#write('saveFiles', (ctx, after) => {
-      const jobIDs = distinct(files.filter((f) => f.fileID === null).map((f) => this.#requireColumn(ctx, this.#files, f, 'PandaID')));
-      const present = this.#jobs.existing(jobIDs);
-      const missing = jobIDs.filter((id) => !present.has(id));
-      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      const jobIDs = distinct(files.filter((f) => f.fileID === null).map((f) => this.#files.requireColumn(ctx, f, 'PandaID')));
+      refuseMissing(ctx, 'job', jobIDs, this.#jobs.existing(jobIDs));
       for (const file of files) this.#saveFile(ctx, file, file.PandaID as number, after);
     });
   }
@@ -324,17 +279,11 @@ export class SqliteStore implements Store {
   }
 
   async takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]> {
-    return this.#write('takeQueuedJobs', (ctx) => {
-      const timing = claimTiming(ctx, take);
-      if (typeof take.queueName !== 'string' || take.queueName === '') {
-        throw new StoreArgumentError(ctx.database, ctx.operation, 'the queueName must be a non-empty string');
-      }
-      return takeQueuedRows(this.#statements, { ...timing, queueName: take.queueName });
-    });
+    return this.#write('takeQueuedJobs', (ctx) => takeQueuedRows(this.#statements, queuedJobTake(ctx, take)));
   }
 
   async listQueuedJobs(filter: QueuedJobFilter = {}): Promise<QueuedJob[]> {
-    return this.#read('listQueuedJobs', (ctx) => listQueuedRows(this.#statements, filter.queueName, this.#limit(ctx, filter.limit)));
+    return this.#read('listQueuedJobs', (ctx) => listQueuedRows(this.#statements, filter.queueName, checkedLimit(ctx, filter.limit) ?? -1));
   }
 
   // ---- dialog messages ----
@@ -355,7 +304,7 @@ export class SqliteStore implements Store {
 
   async claimQueues(claim: QueueClaim): Promise<string[]> {
     return this.#write('claimQueues', (ctx) => {
-      const timing = claimTiming(ctx, { ...claim, limit: Math.max(1, claim.queueNames.length) });
+      const timing = queueClaimTiming(ctx, claim);
       const names = JSON.stringify(claim.queueNames);
       this.#statements.get(`INSERT OR IGNORE INTO ${quote(QUEUE_TABLE)} ("queueName") SELECT value FROM json_each(?)`).run(names);
       const claimed = this.#statements
@@ -379,16 +328,15 @@ export class SqliteStore implements Store {
 
   async releaseLocks(owner: string): Promise<ReleasedLocks> {
     return this.#write('releaseLocks', () => ({
-      jobs: this.#clearLocks(JOB_TABLE, jobLockNames, owner),
-      workers: this.#clearLocks(WORK_TABLE, workerLockNames, owner),
+      jobs: this.#run(clearLocksStatement(JOB_TABLE, jobLockNames, owner)),
+      workers: this.#run(clearLocksStatement(WORK_TABLE, workerLockNames, owner)),
       queues: this.#statements.get(`UPDATE ${quote(QUEUE_TABLE)} SET "lockedBy" = NULL WHERE "lockedBy" = ?`).run(owner).changes,
     }));
   }
 
   async renewLocks(owner: string, now: Date = new Date()): Promise<RenewedLocks> {
     return this.#write('renewLocks', (ctx) => {
-      // The same checks of owner and time as a claim's.
-      const { nowMs } = claimTiming(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
+      const nowMs = renewalTimeMs(ctx, owner, now);
       return {
         jobs: this.#touchLocks(JOB_TABLE, jobLockTimes, owner, nowMs),
         workers: this.#touchLocks(WORK_TABLE, workerLockTimes, owner, nowMs),
@@ -434,32 +382,22 @@ export class SqliteStore implements Store {
     return { database: this.database, operation };
   }
 
-  #requireId<S extends Spec>(ctx: OperationContext, table: SpecTable<S>, spec: S): number {
-    return this.#requireColumn(ctx, table, spec, table.primaryKey);
+  /** Refuses ids given twice or already stored (StoreDuplicateError); returns the ids the specs have. */
+  #refuseDuplicates<S extends Spec>(ctx: OperationContext, table: SpecTable<S>, kind: RecordKind, specs: readonly S[]): number[] {
+    const ids = givenIds(table, specs);
+    refuseDuplicates(ctx, kind, ids, table.existing(ids));
+    return ids;
   }
 
-  #requireColumn<S extends Spec>(ctx: OperationContext, table: SpecTable<S>, spec: S, column: string): number {
-    const value = spec.getField(column);
-    if (typeof value !== 'number') throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, table.idOf(spec), column, 'is not set');
-    return value;
-  }
-
-  #refuseDuplicates<S extends Spec>(ctx: OperationContext, table: SpecTable<S>, kind: 'job' | 'worker', specs: readonly S[]): void {
-    const ids = specs.map((s) => table.idOf(s)).filter((id): id is number => id !== null);
-    const seen = new Set<number>();
-    const repeated = ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
-    const present = table.existing(ids);
-    const duplicates = distinct([...repeated, ...ids.filter((id) => present.has(id))]);
-    if (duplicates.length > 0) throw new StoreDuplicateError(ctx.database, ctx.operation, kind, duplicates);
+  /** Runs a statement and returns how many rows it changed. */
+  #run(statement: { readonly sql: string; readonly parameters: readonly unknown[] }): number {
+    return this.#statements.get(statement.sql).run(...statement.parameters).changes;
   }
 
   /** Inserts a job with its files; `newPandaID` for a job without one (drawn from the sequence). */
   #insertJob(ctx: OperationContext, job: JobSpec, after: AfterCommit, newPandaID: number | undefined): void {
     const PandaID = this.#jobs.insert(ctx, job, newPandaID === undefined ? {} : { PandaID: newPandaID });
-    after.push(() => {
-      job.PandaID = PandaID;
-      job.resetChanges();
-    });
+    after.push(jobInserted(job, PandaID));
     for (const file of [...job.inFiles, ...job.outFiles]) this.#saveFile(ctx, file, PandaID, after);
   }
 
@@ -467,16 +405,12 @@ export class SqliteStore implements Store {
   #saveFile(ctx: OperationContext, file: FileSpec, PandaID: number, after: AfterCommit): void {
     if (file.fileID === null) {
       const fileID = this.#files.insert(ctx, file, { PandaID });
-      after.push(() => {
-        file.fileID = fileID;
-        file.PandaID = PandaID;
-        file.resetChanges();
-      });
+      after.push(fileInserted(file, fileID, PandaID));
       return;
     }
-    const changed = file.changedColumns().filter((name) => name !== 'fileID');
+    const changed = this.#files.changedValues(ctx, file);
     if (changed.length === 0) return;
-    const changes = this.#files.update(file.fileID, changed.map((name) => [name, this.#files.sqlValue(ctx, file, name)] as const));
+    const changes = this.#files.update(file.fileID, changed);
     if (changes === 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'file', [file.fileID]);
     after.push(() => file.resetChanges());
   }
@@ -492,82 +426,35 @@ export class SqliteStore implements Store {
   #updateSpecs<S extends Spec>(
     ctx: OperationContext,
     table: SpecTable<S>,
-    kind: 'job' | 'worker',
+    kind: RecordKind,
     specs: readonly S[],
-    lock: (LockColumns & { owner: string; purpose: string }) | undefined,
+    lock: OwnedLock | undefined,
     options: { releaseLock?: boolean; now?: Date },
     after: AfterCommit,
   ): void {
-    const ids = specs.map((spec) => this.#requireId(ctx, table, spec));
-    if (lock === undefined) {
-      const holders = table.existing(ids);
-      const missing = ids.filter((id) => !holders.has(id));
-      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, kind, missing);
-    }
-    const now = options.now ?? new Date();
-    const release = options.releaseLock === true;
+    const ids = specs.map((spec) => table.requireColumn(ctx, spec));
+    if (lock === undefined) refuseMissing(ctx, kind, ids, table.existing(ids));
     // With a lock, each row is written only while the owner holds it (no separate read of 10,000 holders);
     // a row written by nobody means the lock was lost, and the whole write is refused below (rolled back).
     const guard = lock === undefined ? undefined : ([lock.lock, lock.owner] as const);
     const lostIds: number[] = [];
-    specs.forEach((spec, i) => {
-      const id = ids[i] as number;
-      const changed = spec.changedColumns().filter((name) => name !== table.primaryKey);
-      const assignments = changed.map((name) => [name, table.sqlValue(ctx, spec, name)] as [string, SqlValue]);
-      const lockAssignments: [string, SqlValue][] = [];
-      if (lock !== undefined && release) lockAssignments.push([lock.lock, null]);
-      else if (lock !== undefined && !changed.includes(lock.lockTime)) lockAssignments.push([lock.lockTime, now.getTime()]);
-      const all = [...assignments.filter(([name]) => !lockAssignments.some(([l]) => l === name)), ...lockAssignments];
-      if (table.update(id, all, guard) === 0 && guard !== undefined) lostIds.push(id);
-      after.push(() => {
-        // Mirror what was written into the caller's spec (lock columns that are spec fields).
-        for (const [name] of lockAssignments) {
-          if (spec.layout.byName.has(name)) spec.setField(name, name === lock?.lock ? null : now);
-        }
-        spec.resetChanges();
-      });
-    });
-    if (lock !== undefined && lostIds.length > 0) {
-      // Who holds the rows the owner could not write (null: nobody, or the row is gone).
-      const holders = table.existing(lostIds, lock.lock);
-      const lost = lostIds.map((id) => ({ id, holder: (holders.get(id) as string | null | undefined) ?? null }));
-      throw new StoreLockLostError(ctx.database, ctx.operation, kind, lock.purpose, lock.owner, lost);
+    for (const write of specWrites(ctx, table, specs, ids, lock, options)) {
+      if (table.update(write.id, write.assignments, guard) === 0 && guard !== undefined) lostIds.push(write.id);
+      after.push(write.committed);
     }
-  }
-
-  /** A filter's limit as SQL's LIMIT (-1: none); StoreArgumentError unless an integer >= 0. */
-  #limit(ctx: OperationContext, limit: number | undefined): number {
-    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
-      throw new StoreArgumentError(ctx.database, ctx.operation, `the limit must be an integer >= 0, got ${limit}`);
-    }
-    return limit ?? -1;
+    if (lock !== undefined && lostIds.length > 0) throw lockLostError(ctx, kind, lock, lostIds, table.existing(lostIds, lock.lock));
   }
 
   #select<S extends Spec>(ctx: OperationContext, table: SpecTable<S>, conditions: readonly Condition[], limit: number | undefined): S[] {
-    return table.where(
-      conditions.map((c) => c.sql).join(' AND '),
-      [...conditions.flatMap((c) => c.parameters), this.#limit(ctx, limit)],
-      `ORDER BY ${quote(table.primaryKey)} LIMIT ?`,
-    );
+    // No limit is SQLite's LIMIT -1: one statement text for every listing.
+    const { condition, parameters, suffix } = listing(conditions, table.primaryKey, checkedLimit(ctx, limit) ?? -1);
+    return table.where(condition, parameters, suffix);
   }
 
   /** Attaches each job's files: input types to inFiles, the rest to outFiles. */
   #withFiles(jobs: JobSpec[]): JobSpec[] {
     if (jobs.length === 0) return jobs;
-    const files = this.#files.where(inList('PandaID'), [JSON.stringify(jobs.map((j) => j.PandaID))], `ORDER BY ${quote('fileID')}`);
-    const byJob = new Map<number, FileSpec[]>();
-    for (const file of files) {
-      const list = byJob.get(file.PandaID as number) ?? [];
-      list.push(file);
-      byJob.set(file.PandaID as number, list);
-    }
-    for (const job of jobs) {
-      const own = byJob.get(job.PandaID as number) ?? [];
-      job.inFiles = own.filter((f) => inputFileTypes.has(f.fileType));
-      job.outFiles = own.filter((f) => !inputFileTypes.has(f.fileType));
-      job.resetChanges();
-    }
-    return jobs;
+    return attachFiles(jobs, this.#files.where(inList('PandaID'), [JSON.stringify(jobs.map((j) => j.PandaID))], `ORDER BY ${quote('fileID')}`));
   }
 
   /** Attaches each worker's jobs (one JobSpec object per job, shared between its workers) and pandaid_list. */
@@ -576,16 +463,7 @@ export class SqliteStore implements Store {
     const relations = this.#statements
       .get(`SELECT "PandaID", "workerID" FROM ${quote(JOB_WORKER_TABLE)} WHERE ${inList('workerID')} ORDER BY "workerID", "PandaID"`)
       .all(JSON.stringify(workers.map((w) => w.workerID))) as { PandaID: number; workerID: number }[];
-    const jobs = new Map(this.#withFiles(this.#jobs.byIds(distinct(relations.map((r) => r.PandaID)))).map((job) => [job.PandaID as number, job]));
-    const byWorker = new Map<number, number[]>();
-    for (const r of relations) byWorker.set(r.workerID, [...(byWorker.get(r.workerID) ?? []), r.PandaID]);
-    for (const worker of workers) {
-      const ids = byWorker.get(worker.workerID as number) ?? [];
-      worker.jobSpecs = ids.map((id) => jobs.get(id)).filter((job): job is JobSpec => job !== undefined);
-      worker.pandaid_list = ids;
-      worker.resetChanges();
-    }
-    return workers;
+    return attachJobs(workers, relations, this.#withFiles(this.#jobs.byIds(distinct(relations.map((r) => r.PandaID)))));
   }
 
   #workerCounts(operation: string, queueName: string | undefined): Map<string, WorkerCounts> {
@@ -597,30 +475,16 @@ export class SqliteStore implements Store {
       const where = queueName === undefined ? `${quote('computingSite')} IS NOT NULL` : `${quote('computingSite')} = ?`;
       const rows = this.#statements
         .get(`SELECT "computingSite" AS queue, "status" AS status, COUNT(*) AS n FROM ${quote(table)} WHERE ${where} GROUP BY "computingSite", "status" ORDER BY "computingSite", "status"`)
-        .all(...(queueName === undefined ? [] : [queueName])) as { queue: string; status: string | null; n: number }[];
-      const counts = new Map<string, Record<string, number>>();
-      for (const row of rows) {
-        const queue = counts.get(row.queue) ?? {};
-        queue[row.status ?? 'null'] = row.n;
-        counts.set(row.queue, queue);
-      }
-      return counts;
+        .all(...(queueName === undefined ? [] : [queueName])) as Record<string, unknown>[];
+      return countsByQueue(rows);
     });
   }
 
   /** Sets the lock time of each lock the owner holds in a table to now; returns how many rows changed. */
   #touchLocks(table: string, locks: readonly LockColumns[], owner: string, nowMs: number): number {
-    const set = locks.map((c) => `${quote(c.lockTime)} = CASE WHEN ${quote(c.lock)} = ? THEN ? ELSE ${quote(c.lockTime)} END`).join(', ');
-    const where = locks.map((c) => `${quote(c.lock)} = ?`).join(' OR ');
-    const setValues = locks.flatMap(() => [owner, nowMs]);
-    return this.#statements.get(`UPDATE ${quote(table)} SET ${set} WHERE ${where}`).run(...setValues, ...locks.map(() => owner)).changes;
-  }
-
-  /** Clears the owner's locks in any lock column of a table; returns how many rows changed. */
-  #clearLocks(table: string, lockColumns: readonly string[], owner: string): number {
-    const set = lockColumns.map((c) => `${quote(c)} = CASE WHEN ${quote(c)} = ? THEN NULL ELSE ${quote(c)} END`).join(', ');
-    const where = lockColumns.map((c) => `${quote(c)} = ?`).join(' OR ');
-    return this.#statements.get(`UPDATE ${quote(table)} SET ${set} WHERE ${where}`).run(...lockColumns.map(() => owner), ...lockColumns.map(() => owner)).changes;
+    const set = renewedLockTimes(locks, owner, nowMs);
+    const held = heldByCondition(locks, owner);
+    return this.#run({ sql: `UPDATE ${quote(table)} SET ${set.sql} WHERE ${held.sql}`, parameters: [...set.parameters, ...held.parameters] });
   }
 }
 
@@ -635,8 +499,4 @@ function readOnlyReason(database: string): string | null {
     }
   }
   return null;
-}
-
-function distinct<T>(items: readonly T[]): T[] {
-  return [...new Set(items)];
 }

@@ -11,7 +11,7 @@ import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Fai
 import type { Parameter, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
 import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
 import { tlsErrorOf } from '../server/tls-failure.js';
-import type { SqlValue } from '../sqlite/values.js';
+import type { SqlValue } from '../sql/values.js';
 
 export const mariadbDialect: ServerDialect = {
   engine: 'mariadb',

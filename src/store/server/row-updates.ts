@@ -8,8 +8,8 @@
 // NULL (every row released, the usual state) estimate "lock = owner" at one row, and the planner then joins
 // by scanning the table once per VALUES row (a nested loop): 10,000 rows took 70 s instead of 1 s.
 import type { ColumnKind } from '../../spec/index.js';
-import { quote } from '../sqlite/schema.js';
-import type { SqlValue } from '../sqlite/values.js';
+import { quote } from '../sql/tables.js';
+import type { SqlValue } from '../sql/values.js';
 import type { Parameter, ServerDialect, SqlSession } from './session.js';
 
 /** Rows that set the same columns, each with its own values (in the order of `columns`). */

@@ -17,7 +17,7 @@ import {
   SEQUENCE_TABLE,
   WORK_TABLE,
   quote,
-} from '../sqlite/schema.js';
+} from '../sql/tables.js';
 import type { ServerDialect, SqlSession } from './session.js';
 
 /** The schema version of the server engines that this code writes and understands. */

@@ -5,23 +5,20 @@
 // same transaction: two instances claiming at once never wait for each other's rows nor get the same row,
 // and a row whose lock is older than the lock interval (its owner died) is claimable again. Transactions
 // run at READ COMMITTED, so a locking read sees the latest committed lock columns.
-import { claimTiming, lockOf } from '../claim-arguments.js';
+import { claimLockOf, claimTiming, lockOf, queueClaimTiming, queuedJobTake, renewalTimeMs, type ClaimTiming, type OwnedLock } from '../claim-arguments.js';
 import { FileSpec, JobSpec, WorkSpec, type ColumnDef, type Spec } from '../../spec/index.js';
-import {
-  StoreArgumentError,
-  StoreClosedError,
-  StoreCommitUnknownError,
-  StoreDuplicateError,
-  StoreLockLostError,
-  StoreRecordNotFoundError,
-  StoreValueError,
-} from '../errors.js';
+import { StoreClosedError, StoreCommitUnknownError, StoreRecordNotFoundError, type RecordKind } from '../errors.js';
 import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, workerLockColumns, workerLockNames, workerLockTimes, type LockColumns } from '../lock-columns.js';
-import { MAX_DIAG_MESSAGE_LENGTH, MAX_IDENTIFIER_LENGTH } from '../sqlite/dialogs.js';
-import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, PANDAID_SEQUENCE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from '../sqlite/schema.js';
-import type { OperationContext } from '../sqlite/spec-table.js';
-import { fromSqlValue, toSqlValue, type SqlValue } from '../sqlite/values.js';
-import { isPlainObject } from '../../spec/index.js';
+import { claimSelection, claimStamp, setList } from '../sql/claims.js';
+import { checkedLimit, fileConditions, jobConditions, listing, workerClaimConditions, workerConditions, type Condition } from '../sql/conditions.js';
+import { checkedKeep, dialogMessageOf, dialogValues, insertDialogMessage } from '../sql/dialogs.js';
+import { insertQueueEntry, queueEntryValues, queuedJobOf, sequenceAfter, sequencePast, takeOrder } from '../sql/job-queue.js';
+import { clearLocksStatement, heldByCondition, renewedLockTimes } from '../sql/locks.js';
+import { attachFiles, attachJobs, countsByQueue, relationOf } from '../sql/related-rows.js';
+import { distinct, fileInserted, givenIds, jobInserted, lockLostError, refuseDuplicates, refuseMissing, specWrites, workerInserted } from '../sql/spec-writes.js';
+import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, PANDAID_SEQUENCE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from '../sql/tables.js';
+import type { AfterCommit, OperationContext } from '../sql/operation.js';
+import type { SqlValue } from '../sql/values.js';
 import type {
   DialogClaim,
   DialogMessage,
@@ -43,11 +40,8 @@ import type {
   WorkerFilter,
   WorkerUpdate,
 } from '../store.js';
-import type { Parameter, Row, ServerDialect, ServerDriver, SqlSession } from './session.js';
+import type { Parameter, ServerDialect, ServerDriver, SqlSession } from './session.js';
 import { ServerSpecTable } from './spec-table.js';
-
-const inputFileTypes: ReadonlySet<string | null> = new Set(['input', 'aux_input']);
-type AfterCommit = Array<() => void>;
 
 /** What a claim took, and how to tell (after its COMMIT was cut) whether the claim was applied. */
 interface Claimed<T> {
@@ -68,23 +62,9 @@ interface RowStamp {
 /** Claims in a row whose COMMIT was cut and found not applied, before the error goes to the caller. */
 const maxCutClaimCommits = 5;
 
-interface Condition {
-  readonly sql: string;
-  readonly parameters: readonly Parameter[];
-}
-
-interface Timing {
-  readonly owner: string;
-  readonly nowMs: number;
-  readonly lockIntervalSec: number;
-  readonly checkIntervalSec: number;
-  readonly limit: number;
-}
-
 const SKIP_LOCKED = 'FOR UPDATE SKIP LOCKED';
 const queueTable = quote(JOB_QUEUE_TABLE);
 const notInJobs = `NOT EXISTS (SELECT 1 FROM ${quote(JOB_TABLE)} j WHERE j."PandaID" = q."PandaID")`;
-const takeOrder = `ORDER BY q."currentPriority" IS NULL, q."currentPriority" DESC, q."PandaID"`;
 
 export class ServerStore implements Store {
   readonly database: string;
@@ -93,11 +73,14 @@ export class ServerStore implements Store {
   readonly #jobs: ServerSpecTable<JobSpec>;
   readonly #workers: ServerSpecTable<WorkSpec>;
   readonly #files: ServerSpecTable<FileSpec>;
+  /** The engine's "column is one of the values", as the shared filters want it. */
+  readonly #inList: (column: string, values: readonly SqlValue[]) => Condition<Parameter>;
   #closed = false;
 
   constructor(driver: ServerDriver) {
     this.#driver = driver;
     this.#d = driver.dialect;
+    this.#inList = (column, values) => this.#d.inList(column, values);
     this.database = driver.database;
     this.#jobs = new ServerSpecTable(this.#d, JOB_TABLE, 'PandaID', () => new JobSpec(), JobSpec.columns);
     this.#workers = new ServerSpecTable(this.#d, WORK_TABLE, 'workerID', () => new WorkSpec(), WorkSpec.columns, workerInternalColumns as readonly ColumnDef[], true);
@@ -108,8 +91,7 @@ export class ServerStore implements Store {
 
   async insertJobs(jobs: readonly JobSpec[]): Promise<void> {
     await this.#write('insertJobs', async (s, ctx, after) => {
-      await this.#refuseDuplicates(s, ctx, this.#jobs, 'job', jobs);
-      const given = jobs.map((job) => this.#jobs.idOf(job)).filter((id): id is number => id !== null);
+      const given = await this.#refuseDuplicates(s, ctx, this.#jobs, 'job', jobs);
       await this.#notePandaIDs(s, given);
       const unnumbered = jobs.length - given.length;
       let next = unnumbered > 0 ? await this.#allocatePandaIDs(s, ctx, unnumbered) : 0;
@@ -122,12 +104,8 @@ export class ServerStore implements Store {
   }
 
   async claimJobs(claim: JobClaim): Promise<JobSpec[]> {
-    const lock = Object.hasOwn(jobLockColumns, claim.for) ? jobLockColumns[claim.for] : undefined;
-    if (lock === undefined) throw new StoreArgumentError(this.database, 'claimJobs', `unknown purpose ${JSON.stringify(claim.for)}`);
-    const conditions: Condition[] = [];
-    if (claim.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [claim.queueName] });
-    if (claim.status !== undefined) conditions.push(this.#d.inList('status', claim.status));
-    if (claim.subStatus !== undefined) conditions.push(this.#d.inList('subStatus', claim.subStatus));
+    const lock = claimLockOf({ database: this.database, operation: 'claimJobs' }, jobLockColumns, claim.for);
+    const conditions = jobConditions(claim, this.#inList);
     return this.#claim('claimJobs', async (s, ctx) => {
       const claimed = await this.#claimRows(s, this.#jobs, lock, conditions, claimTiming(ctx, claim));
       return { result: await this.#withFiles(s, claimed.result), applied: claimed.applied };
@@ -153,11 +131,7 @@ export class ServerStore implements Store {
   }
 
   async listJobs(filter: JobFilter = {}): Promise<JobSpec[]> {
-    const conditions: Condition[] = [];
-    if (filter.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [filter.queueName] });
-    if (filter.status !== undefined) conditions.push(this.#d.inList('status', filter.status));
-    if (filter.subStatus !== undefined) conditions.push(this.#d.inList('subStatus', filter.subStatus));
-    if (filter.PandaIDs !== undefined) conditions.push(this.#d.inList('PandaID', filter.PandaIDs));
+    const conditions = jobConditions(filter, this.#inList);
     return this.#read('listJobs', async (s, ctx) => {
       const jobs = await this.#select(s, ctx, this.#jobs, conditions, filter.limit);
       return filter.withFiles === true ? this.#withFiles(s, jobs) : jobs;
@@ -177,18 +151,12 @@ export class ServerStore implements Store {
     await this.#write('insertWorkers', async (s, ctx, after) => {
       await this.#refuseDuplicates(s, ctx, this.#workers, 'worker', workers);
       const jobs = distinct(workers.flatMap((w) => w.jobSpecs));
-      const jobIDs = jobs.map((job) => this.#requireId(ctx, this.#jobs, job));
-      const present = await this.#jobs.existing(s, jobIDs);
-      const missing = jobIDs.filter((id) => !present.has(id));
-      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      const jobIDs = jobs.map((job) => this.#jobs.requireColumn(ctx, job));
+      refuseMissing(ctx, 'job', jobIDs, await this.#jobs.existing(s, jobIDs));
       for (const worker of workers) {
         const workerID = await this.#workers.insert(s, ctx, worker);
         await this.#relate(s, workerID, worker.jobSpecs.map((job) => job.PandaID as number));
-        after.push(() => {
-          worker.workerID = workerID;
-          worker.pandaid_list = worker.jobSpecs.map((job) => job.PandaID as number);
-          worker.resetChanges();
-        });
+        after.push(workerInserted(worker, workerID));
       }
       if (options.jobs !== undefined) {
         const lock = lockOf(ctx, options.jobs, jobLockColumns);
@@ -199,19 +167,10 @@ export class ServerStore implements Store {
   }
 
   async claimWorkers(claim: WorkerClaim): Promise<WorkSpec[]> {
-    const lock = Object.hasOwn(workerLockColumns, claim.purpose) ? workerLockColumns[claim.purpose] : undefined;
-    if (lock === undefined) throw new StoreArgumentError(this.database, 'claimWorkers', `unknown purpose ${JSON.stringify(claim.purpose)}`);
+    const lock = claimLockOf({ database: this.database, operation: 'claimWorkers' }, workerLockColumns, claim.purpose);
     return this.#claim('claimWorkers', async (s, ctx) => {
       const timing = claimTiming(ctx, claim);
-      const conditions: Condition[] = [];
-      if (claim.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [claim.queueName] });
-      if (claim.statuses !== undefined) conditions.push(this.#d.inList('status', claim.statuses));
-      if (claim.killRequested === true) conditions.push({ sql: `("killTime" IS NOT NULL AND "killTime" <= ?)`, parameters: [timing.nowMs] });
-      if (claim.endedBefore !== undefined) {
-        const endedBefore = claim.endedBefore instanceof Date ? claim.endedBefore.getTime() : Number.NaN;
-        if (Number.isNaN(endedBefore)) throw new StoreArgumentError(ctx.database, ctx.operation, 'endedBefore is not a valid Date');
-        conditions.push({ sql: `("endTime" IS NOT NULL AND "endTime" < ?)`, parameters: [endedBefore] });
-      }
+      const conditions = workerClaimConditions(ctx, claim, timing.nowMs, this.#inList);
       const claimed = await this.#claimRows(s, this.#workers, lock, conditions, timing);
       return { result: await this.#withJobs(s, claimed.result), applied: claimed.applied };
     });
@@ -240,10 +199,7 @@ export class ServerStore implements Store {
   }
 
   async listWorkers(filter: WorkerFilter = {}): Promise<WorkSpec[]> {
-    const conditions: Condition[] = [];
-    if (filter.queueName !== undefined) conditions.push({ sql: `"computingSite" = ?`, parameters: [filter.queueName] });
-    if (filter.status !== undefined) conditions.push(this.#d.inList('status', filter.status));
-    if (filter.workerIDs !== undefined) conditions.push(this.#d.inList('workerID', filter.workerIDs));
+    const conditions = workerConditions(filter, this.#inList);
     return this.#read('listWorkers', async (s, ctx) => {
       const workers = await this.#select(s, ctx, this.#workers, conditions, filter.limit);
       return filter.withJobs === true ? this.#withJobs(s, workers) : workers;
@@ -260,9 +216,7 @@ export class ServerStore implements Store {
   async relateJobsToWorker(workerID: number, PandaIDs: readonly number[]): Promise<void> {
     await this.#write('relateJobsToWorker', async (s, ctx) => {
       if (!(await this.#workers.existing(s, [workerID])).has(workerID)) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'worker', [workerID]);
-      const present = await this.#jobs.existing(s, PandaIDs);
-      const missing = PandaIDs.filter((id) => !present.has(id));
-      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      refuseMissing(ctx, 'job', PandaIDs, await this.#jobs.existing(s, PandaIDs));
       await this.#relate(s, workerID, PandaIDs);
     });
   }
@@ -288,19 +242,14 @@ export class ServerStore implements Store {
   // ---- files ----
 
   async getFiles(filter: FileFilter): Promise<FileSpec[]> {
-    const conditions: Condition[] = [];
-    if (filter.PandaID !== undefined) conditions.push({ sql: `"PandaID" = ?`, parameters: [filter.PandaID] });
-    if (filter.fileType !== undefined) conditions.push(this.#d.inList('fileType', filter.fileType));
-    if (filter.status !== undefined) conditions.push(this.#d.inList('status', filter.status));
+    const conditions = fileConditions(filter, this.#inList);
     return this.#read('getFiles', (s, ctx) => this.#select(s, ctx, this.#files, conditions, filter.limit));
   }
 
   async saveFiles(files: readonly FileSpec[]): Promise<void> {
     await this.#write('saveFiles', async (s, ctx, after) => {
-      const jobIDs = distinct(files.filter((f) => f.fileID === null).map((f) => this.#requireColumn(ctx, this.#files, f, 'PandaID')));
-      const present = await this.#jobs.existing(s, jobIDs);
-      const missing = jobIDs.filter((id) => !present.has(id));
-      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, 'job', missing);
+      const jobIDs = distinct(files.filter((f) => f.fileID === null).map((f) => this.#files.requireColumn(ctx, f, 'PandaID')));
+      refuseMissing(ctx, 'job', jobIDs, await this.#jobs.existing(s, jobIDs));
       await this.#saveFiles(s, ctx, files.map((file) => ({ file, PandaID: file.PandaID as number })), after);
     });
   }
@@ -315,10 +264,7 @@ export class ServerStore implements Store {
       const nowMs = Date.now();
       const ids: number[] = [];
       for (const [i, values] of rows.entries()) {
-        await s.execute(
-          `INSERT INTO ${queueTable} ("PandaID", "queueName", "jobParams", "taskID", "currentPriority", "nCore", "creationTime") VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          [first + i, ...values, nowMs],
-        );
+        await s.execute(insertQueueEntry, [first + i, ...values, nowMs]);
         ids.push(first + i);
       }
       return ids;
@@ -327,13 +273,10 @@ export class ServerStore implements Store {
 
   async takeQueuedJobs(take: QueuedJobTake): Promise<QueuedJob[]> {
     return this.#claim('takeQueuedJobs', async (s, ctx) => {
-      const timing = claimTiming(ctx, take);
-      if (typeof take.queueName !== 'string' || take.queueName === '') {
-        throw new StoreArgumentError(ctx.database, ctx.operation, 'the queueName must be a non-empty string');
-      }
+      const timing = queuedJobTake(ctx, take);
       const rows = await s.query(
         `SELECT q.* FROM ${queueTable} q WHERE q."queueName" = ? AND (q."takenTime" IS NULL OR q."takenTime" <= ?) AND ${notInJobs} ${takeOrder} LIMIT ? ${SKIP_LOCKED}`,
-        [take.queueName, timing.nowMs - timing.lockIntervalSec * 1000, timing.limit],
+        [timing.queueName, timing.nowMs - timing.lockIntervalSec * 1000, timing.limit],
       );
       const stamp = { table: JOB_QUEUE_TABLE, key: 'PandaID', owner: 'takenBy', time: 'takenTime' };
       const applied = await this.#stampRows(s, stamp, rows.map((r) => Number(r.PandaID)), timing);
@@ -343,7 +286,7 @@ export class ServerStore implements Store {
 
   async listQueuedJobs(filter: QueuedJobFilter = {}): Promise<QueuedJob[]> {
     return this.#read('listQueuedJobs', async (s, ctx) => {
-      const limit = this.#limit(ctx, filter.limit);
+      const limit = checkedLimit(ctx, filter.limit);
       const byQueue = filter.queueName === undefined ? '' : `q."queueName" = ? AND `;
       const rows = await s.query(`SELECT q.* FROM ${queueTable} q WHERE ${byQueue}${notInJobs} ORDER BY q."PandaID"${limit === undefined ? '' : ' LIMIT ?'}`, [
         ...(filter.queueName === undefined ? [] : [filter.queueName]),
@@ -357,20 +300,9 @@ export class ServerStore implements Store {
 
   async addDialogMessages(messages: readonly NewDialogMessage[], options: { readonly keep: number }): Promise<void> {
     await this.#write('addDialogMessages', async (s, ctx) => {
-      const keep = options.keep;
-      if (!Number.isSafeInteger(keep) || keep < 1) throw new StoreArgumentError(ctx.database, ctx.operation, `keep must be an integer of at least 1, got ${keep}`);
+      const keep = checkedKeep(ctx, options.keep);
       const table = quote(DIAG_TABLE);
-      for (const m of messages) {
-        const time = m.creationTime.getTime();
-        if (Number.isNaN(time)) throw new StoreArgumentError(ctx.database, ctx.operation, 'a dialog message has an invalid creationTime');
-        await s.execute(`INSERT INTO ${table} ("moduleName", "identifier", "creationTime", "messageLevel", "diagMessage") VALUES (?, ?, ?, ?, ?)`, [
-          m.moduleName,
-          m.identifier === null ? null : m.identifier.slice(0, MAX_IDENTIFIER_LENGTH),
-          time,
-          m.messageLevel,
-          m.diagMessage.slice(0, MAX_DIAG_MESSAGE_LENGTH),
-        ]);
-      }
+      for (const m of messages) await s.execute(insertDialogMessage, dialogValues(ctx, m));
       const [oldest] = await s.query(`SELECT "diagID" FROM ${table} ORDER BY "diagID" DESC LIMIT 1 OFFSET ?`, [keep]);
       if (oldest !== undefined) await s.execute(`DELETE FROM ${table} WHERE "diagID" <= ?`, [Number(oldest.diagID)]);
     });
@@ -386,15 +318,7 @@ export class ServerStore implements Store {
       ]);
       const stamp = { table: DIAG_TABLE, key: 'diagID', owner: 'lockedBy', time: 'lockTime' };
       const applied = await this.#stampRows(s, stamp, rows.map((r) => Number(r.diagID)), timing);
-      const result = rows.map((r) => ({
-        diagID: Number(r.diagID),
-        moduleName: String(r.moduleName),
-        identifier: r.identifier === null ? null : String(r.identifier),
-        creationTime: new Date(Number(r.creationTime)),
-        messageLevel: String(r.messageLevel),
-        diagMessage: String(r.diagMessage),
-      }));
-      return { result, applied };
+      return { result: rows.map(dialogMessageOf), applied };
     });
   }
 
@@ -409,7 +333,7 @@ export class ServerStore implements Store {
 
   async claimQueues(claim: QueueClaim): Promise<string[]> {
     return this.#claim('claimQueues', async (s, ctx) => {
-      const timing = claimTiming(ctx, { ...claim, limit: Math.max(1, claim.queueNames.length) });
+      const timing = queueClaimTiming(ctx, claim);
       const names = distinct(claim.queueNames);
       if (names.length === 0) return { result: [], applied: async () => true };
       const ignore = this.#d.insertIgnore(QUEUE_TABLE, ['queueName']);
@@ -437,15 +361,15 @@ export class ServerStore implements Store {
 
   async releaseLocks(owner: string): Promise<ReleasedLocks> {
     return this.#write('releaseLocks', async (s) => ({
-      jobs: await clearLocks(s, JOB_TABLE, jobLockNames, owner),
-      workers: await clearLocks(s, WORK_TABLE, workerLockNames, owner),
+      jobs: await run(s, clearLocksStatement(JOB_TABLE, jobLockNames, owner)),
+      workers: await run(s, clearLocksStatement(WORK_TABLE, workerLockNames, owner)),
       queues: await s.execute(`UPDATE ${quote(QUEUE_TABLE)} SET "lockedBy" = NULL WHERE "lockedBy" = ?`, [owner]),
     }));
   }
 
   async renewLocks(owner: string, now: Date = new Date()): Promise<RenewedLocks> {
     return this.#write('renewLocks', async (s, ctx) => {
-      const { nowMs } = claimTiming(ctx, { owner, lockIntervalSec: 0, limit: 1, now });
+      const nowMs = renewalTimeMs(ctx, owner, now);
       return {
         jobs: await this.#touchLocks(s, JOB_TABLE, 'PandaID', jobLockTimes, owner, nowMs),
         workers: await this.#touchLocks(s, WORK_TABLE, 'workerID', workerLockTimes, owner, nowMs),
@@ -460,14 +384,12 @@ export class ServerStore implements Store {
    * refreshes or releases their locks itself, and waiting for it could deadlock with it.
    */
   async #touchLocks(s: SqlSession, table: string, key: string, locks: readonly LockColumns[], owner: string, nowMs: number): Promise<number> {
-    const held = await s.query(
-      `SELECT ${quote(key)} AS "id" FROM ${quote(table)} WHERE ${locks.map((c) => `${quote(c.lock)} = ?`).join(' OR ')} ORDER BY ${quote(key)} ${SKIP_LOCKED}`,
-      locks.map(() => owner),
-    );
+    const heldBy = heldByCondition(locks, owner);
+    const held = await s.query(`SELECT ${quote(key)} AS "id" FROM ${quote(table)} WHERE ${heldBy.sql} ORDER BY ${quote(key)} ${SKIP_LOCKED}`, heldBy.parameters);
     if (held.length === 0) return 0;
     const list = this.#d.inList(key, held.map((r) => Number(r.id)));
-    const set = locks.map((c) => `${quote(c.lockTime)} = CASE WHEN ${quote(c.lock)} = ? THEN ? ELSE ${quote(c.lockTime)} END`).join(', ');
-    return s.execute(`UPDATE ${quote(table)} SET ${set} WHERE ${list.sql}`, [...locks.flatMap(() => [owner, nowMs]), ...list.parameters]);
+    const set = renewedLockTimes(locks, owner, nowMs);
+    return s.execute(`UPDATE ${quote(table)} SET ${set.sql} WHERE ${list.sql}`, [...set.parameters, ...list.parameters]);
   }
 
   async close(): Promise<void> {
@@ -525,23 +447,11 @@ export class ServerStore implements Store {
     return { database: this.database, operation };
   }
 
-  #requireId<S extends Spec>(ctx: OperationContext, table: ServerSpecTable<S>, spec: S): number {
-    return this.#requireColumn(ctx, table, spec, table.primaryKey);
-  }
-
-  #requireColumn<S extends Spec>(ctx: OperationContext, table: ServerSpecTable<S>, spec: S, column: string): number {
-    const value = spec.getField(column);
-    if (typeof value !== 'number') throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, table.idOf(spec), column, 'is not set');
-    return value;
-  }
-
-  async #refuseDuplicates<S extends Spec>(s: SqlSession, ctx: OperationContext, table: ServerSpecTable<S>, kind: 'job' | 'worker', specs: readonly S[]): Promise<void> {
-    const ids = specs.map((spec) => table.idOf(spec)).filter((id): id is number => id !== null);
-    const seen = new Set<number>();
-    const repeated = ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
-    const present = await table.existing(s, ids);
-    const duplicates = distinct([...repeated, ...ids.filter((id) => present.has(id))]);
-    if (duplicates.length > 0) throw new StoreDuplicateError(ctx.database, ctx.operation, kind, duplicates);
+  /** Refuses ids given twice or already stored (StoreDuplicateError); returns the ids the specs have. */
+  async #refuseDuplicates<S extends Spec>(s: SqlSession, ctx: OperationContext, table: ServerSpecTable<S>, kind: RecordKind, specs: readonly S[]): Promise<number[]> {
+    const ids = givenIds(table, specs);
+    refuseDuplicates(ctx, kind, ids, await table.existing(s, ids));
+    return ids;
   }
 
   /** Reserves `count` consecutive PandaIDs (see SqliteStore); the sequence row is locked until commit. */
@@ -555,18 +465,13 @@ export class ServerStore implements Store {
       [PANDAID_SEQUENCE],
     );
     const next = Number(row?.next);
-    const after = next + count;
-    if (!Number.isSafeInteger(after)) {
-      throw new StoreArgumentError(ctx.database, ctx.operation, `the PandaID sequence is exhausted: ${count} ids from ${next} go beyond 2^53-1`);
-    }
-    await s.execute(`UPDATE ${quote(SEQUENCE_TABLE)} SET "next" = ? WHERE "name" = ?`, [after, PANDAID_SEQUENCE]);
+    await s.execute(`UPDATE ${quote(SEQUENCE_TABLE)} SET "next" = ? WHERE "name" = ?`, [sequenceAfter(ctx, next, count), PANDAID_SEQUENCE]);
     return next;
   }
 
   async #notePandaIDs(s: SqlSession, PandaIDs: readonly number[]): Promise<void> {
     if (PandaIDs.length === 0) return;
-    const past = Math.min(Math.max(...PandaIDs) + 1, Number.MAX_SAFE_INTEGER);
-    await s.execute(`UPDATE ${quote(SEQUENCE_TABLE)} SET "next" = GREATEST("next", ?) WHERE "name" = ?`, [past, PANDAID_SEQUENCE]);
+    await s.execute(`UPDATE ${quote(SEQUENCE_TABLE)} SET "next" = GREATEST("next", ?) WHERE "name" = ?`, [sequencePast(PandaIDs), PANDAID_SEQUENCE]);
   }
 
   async #relate(s: SqlSession, workerID: number, PandaIDs: readonly number[]): Promise<void> {
@@ -578,10 +483,7 @@ export class ServerStore implements Store {
 
   async #insertJob(s: SqlSession, ctx: OperationContext, job: JobSpec, after: AfterCommit, newPandaID: number | undefined): Promise<void> {
     const PandaID = await this.#jobs.insert(s, ctx, job, newPandaID === undefined ? {} : { PandaID: newPandaID });
-    after.push(() => {
-      job.PandaID = PandaID;
-      job.resetChanges();
-    });
+    after.push(jobInserted(job, PandaID));
     await this.#saveFiles(s, ctx, [...job.inFiles, ...job.outFiles].map((file) => ({ file, PandaID })), after);
   }
 
@@ -591,16 +493,12 @@ export class ServerStore implements Store {
     for (const { file, PandaID } of files) {
       if (file.fileID === null) {
         const fileID = await this.#files.insert(s, ctx, file, { PandaID });
-        after.push(() => {
-          file.fileID = fileID;
-          file.PandaID = PandaID;
-          file.resetChanges();
-        });
+        after.push(fileInserted(file, fileID, PandaID));
         continue;
       }
-      const changed = file.changedColumns().filter((name) => name !== 'fileID');
+      const changed = this.#files.changedValues(ctx, file);
       if (changed.length === 0) continue;
-      changes.push({ id: file.fileID, assignments: changed.map((name) => [name, this.#files.sqlValue(ctx, file, name)]) });
+      changes.push({ id: file.fileID, assignments: changed });
       after.push(() => file.resetChanges());
     }
     const missing = await this.#files.updateRows(s, changes);
@@ -615,88 +513,47 @@ export class ServerStore implements Store {
     s: SqlSession,
     ctx: OperationContext,
     table: ServerSpecTable<S>,
-    kind: 'job' | 'worker',
+    kind: RecordKind,
     specs: readonly S[],
-    lock: (LockColumns & { owner: string; purpose: string }) | undefined,
+    lock: OwnedLock | undefined,
     options: { releaseLock?: boolean; now?: Date },
     after: AfterCommit,
   ): Promise<void> {
-    const ids = specs.map((spec) => this.#requireId(ctx, table, spec));
-    if (lock === undefined) {
-      const holders = await table.existing(s, ids);
-      const missing = ids.filter((id) => !holders.has(id));
-      if (missing.length > 0) throw new StoreRecordNotFoundError(ctx.database, ctx.operation, kind, missing);
-    }
-    const now = options.now ?? new Date();
-    const release = options.releaseLock === true;
+    const ids = specs.map((spec) => table.requireColumn(ctx, spec));
+    if (lock === undefined) refuseMissing(ctx, kind, ids, await table.existing(s, ids));
     const guard = lock === undefined ? undefined : ([lock.lock, lock.owner] as const);
-    const rows: { id: number; assignments: [string, SqlValue][] }[] = [];
-    specs.forEach((spec, i) => {
-      const id = ids[i] as number;
-      const changed = spec.changedColumns().filter((name) => name !== table.primaryKey);
-      const assignments = changed.map((name) => [name, table.sqlValue(ctx, spec, name)] as [string, SqlValue]);
-      const lockAssignments: [string, SqlValue][] = [];
-      if (lock !== undefined && release) lockAssignments.push([lock.lock, null]);
-      else if (lock !== undefined && !changed.includes(lock.lockTime)) lockAssignments.push([lock.lockTime, now.getTime()]);
-      rows.push({ id, assignments: [...assignments.filter(([name]) => !lockAssignments.some(([l]) => l === name)), ...lockAssignments] });
-      after.push(() => {
-        for (const [name] of lockAssignments) {
-          if (spec.layout.byName.has(name)) spec.setField(name, name === lock?.lock ? null : now);
-        }
-        spec.resetChanges();
-      });
-    });
+    const writes = specWrites(ctx, table, specs, ids, lock, options);
+    for (const write of writes) after.push(write.committed);
     // A row without changes is not written; with a lock, updateRows still checks that it is held.
-    const lostIds = await table.updateRows(s, rows, guard);
+    const lostIds = await table.updateRows(s, writes, guard);
     if (lock !== undefined && lostIds.length > 0) {
       lostIds.sort((a, b) => ids.indexOf(a) - ids.indexOf(b));
-      const holders = await table.existing(s, lostIds, lock.lock);
-      const lost = lostIds.map((id) => ({ id, holder: (holders.get(id) as string | null | undefined) ?? null }));
-      throw new StoreLockLostError(ctx.database, ctx.operation, kind, lock.purpose, lock.owner, lost);
+      throw lockLostError(ctx, kind, lock, lostIds, await table.existing(s, lostIds, lock.lock));
     }
   }
 
-  #limit(ctx: OperationContext, limit: number | undefined): number | undefined {
-    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
-      throw new StoreArgumentError(ctx.database, ctx.operation, `the limit must be an integer >= 0, got ${limit}`);
-    }
-    return limit;
-  }
-
-  async #select<S extends Spec>(s: SqlSession, ctx: OperationContext, table: ServerSpecTable<S>, conditions: readonly Condition[], limit: number | undefined): Promise<S[]> {
-    const max = this.#limit(ctx, limit);
-    return table.where(
-      s,
-      conditions.map((c) => c.sql).join(' AND '),
-      [...conditions.flatMap((c) => c.parameters), ...(max === undefined ? [] : [max])],
-      `ORDER BY ${quote(table.primaryKey)}${max === undefined ? '' : ' LIMIT ?'}`,
-    );
+  async #select<S extends Spec>(s: SqlSession, ctx: OperationContext, table: ServerSpecTable<S>, conditions: readonly Condition<Parameter>[], limit: number | undefined): Promise<S[]> {
+    const { condition, parameters, suffix } = listing(conditions, table.primaryKey, checkedLimit(ctx, limit));
+    return table.where(s, condition, parameters, suffix);
   }
 
   /**
    * Picks and locks up to `limit` claimable rows for the owner, most overdue first, skipping rows others hold.
    * The claim was applied when its rows carry its stamp: the owner, and this claim's time as lock time.
    */
-  async #claimRows<S extends Spec>(s: SqlSession, table: ServerSpecTable<S>, lock: LockColumns, conditions: readonly Condition[], timing: Timing): Promise<Claimed<S[]>> {
-    const checkLimit = timing.nowMs - timing.checkIntervalSec * 1000;
-    const lockLimit = timing.nowMs - timing.lockIntervalSec * 1000;
-    const [owner, lockTime, due] = [quote(lock.lock), quote(lock.lockTime), quote(lock.due)];
-    const isDue = lock.dueRequired ? `(${due} IS NOT NULL AND ${due} <= ?)` : `(${due} IS NULL OR ${due} <= ?)`;
-    const claimable = `((${owner} IS NULL AND ${isDue}) OR (${owner} IS NOT NULL AND (${lockTime} IS NULL OR ${lockTime} < ?)))`;
-    const where = [...conditions.map((c) => c.sql), claimable].join(' AND ');
-    const parameters = [...conditions.flatMap((c) => c.parameters), checkLimit, lockLimit, timing.limit];
-    const specs = await table.where(s, where, parameters, `ORDER BY ${this.#d.ascNullsFirst(lock.due)}, ${quote(table.primaryKey)} LIMIT ? ${SKIP_LOCKED}`);
+  async #claimRows<S extends Spec>(s: SqlSession, table: ServerSpecTable<S>, lock: LockColumns, conditions: readonly Condition<Parameter>[], timing: ClaimTiming): Promise<Claimed<S[]>> {
+    const { condition, parameters } = claimSelection(lock, conditions, timing);
+    const specs = await table.where(s, condition, parameters, `ORDER BY ${this.#d.ascNullsFirst(lock.due)}, ${quote(table.primaryKey)} LIMIT ? ${SKIP_LOCKED}`);
     if (specs.length === 0) return { result: specs, applied: async () => true };
-    const stamped = [...new Set([lock.lockTime, lock.due])];
-    const assignments: [string, SqlValue][] = [[lock.lock, timing.owner], ...stamped.map((column): [string, SqlValue] => [column, timing.nowMs])];
+    const assignments = claimStamp(lock, timing);
     const list = this.#d.inList(table.primaryKey, specs.map((spec) => table.idOf(spec) as number));
-    await s.execute(`UPDATE ${quote(table.table)} SET ${assignments.map(([column]) => `${quote(column)} = ?`).join(', ')} WHERE ${list.sql}`, [
+    await s.execute(`UPDATE ${quote(table.table)} SET ${setList(assignments)} WHERE ${list.sql}`, [
       ...assignments.map(([, value]) => value),
       ...list.parameters,
     ]);
     for (const spec of specs) for (const [column, value] of assignments) table.mirror(spec, column, value);
     const applied = async (session: SqlSession): Promise<boolean> => {
-      const [row] = await session.query(`SELECT COUNT(*) AS "n" FROM ${quote(table.table)} WHERE ${list.sql} AND ${owner} = ? AND ${lockTime} = ?`, [
+      const [row] = await session.query(`SELECT COUNT(*) AS "n" FROM ${quote(table.table)} WHERE ${list.sql} AND ${quote(lock.lock)} = ? AND ${quote(lock.lockTime)} = ?`, [
         ...list.parameters,
         timing.owner,
         timing.nowMs,
@@ -710,7 +567,7 @@ export class ServerStore implements Store {
    * Stamps rows for a claim that is not of a spec table (queued jobs, dialog messages, queues): the owner and
    * the claim's time. The claim was applied when the rows carry that stamp (see #claim).
    */
-  async #stampRows(s: SqlSession, stamp: RowStamp, keys: readonly SqlValue[], timing: Timing): Promise<Claimed<unknown>['applied']> {
+  async #stampRows(s: SqlSession, stamp: RowStamp, keys: readonly SqlValue[], timing: ClaimTiming): Promise<Claimed<unknown>['applied']> {
     if (keys.length === 0) return async () => true;
     const list = this.#d.inList(stamp.key, keys);
     const times = [stamp.time, ...(stamp.alsoTime ?? [])];
@@ -729,42 +586,14 @@ export class ServerStore implements Store {
   async #withFiles(s: SqlSession, jobs: JobSpec[]): Promise<JobSpec[]> {
     if (jobs.length === 0) return jobs;
     const list = this.#d.inList('PandaID', jobs.map((j) => j.PandaID as number));
-    const files = await this.#files.where(s, list.sql, list.parameters, `ORDER BY "fileID"`);
-    const byJob = new Map<number, FileSpec[]>();
-    for (const file of files) {
-      const own = byJob.get(file.PandaID as number) ?? [];
-      own.push(file);
-      byJob.set(file.PandaID as number, own);
-    }
-    for (const job of jobs) {
-      const own = byJob.get(job.PandaID as number) ?? [];
-      job.inFiles = own.filter((f) => inputFileTypes.has(f.fileType));
-      job.outFiles = own.filter((f) => !inputFileTypes.has(f.fileType));
-      job.resetChanges();
-    }
-    return jobs;
+    return attachFiles(jobs, await this.#files.where(s, list.sql, list.parameters, `ORDER BY "fileID"`));
   }
 
   async #withJobs(s: SqlSession, workers: WorkSpec[]): Promise<WorkSpec[]> {
     if (workers.length === 0) return workers;
     const list = this.#d.inList('workerID', workers.map((w) => w.workerID as number));
-    const relations = (await s.query(`SELECT "PandaID", "workerID" FROM ${quote(JOB_WORKER_TABLE)} WHERE ${list.sql} ORDER BY "workerID", "PandaID"`, list.parameters)).map(
-      (r) => ({ PandaID: Number(r.PandaID), workerID: Number(r.workerID) }),
-    );
-    const jobs = new Map((await this.#withFiles(s, await this.#jobs.byIds(s, distinct(relations.map((r) => r.PandaID))))).map((job) => [job.PandaID as number, job]));
-    const byWorker = new Map<number, number[]>();
-    for (const r of relations) {
-      const own = byWorker.get(r.workerID) ?? [];
-      own.push(r.PandaID);
-      byWorker.set(r.workerID, own);
-    }
-    for (const worker of workers) {
-      const own = byWorker.get(worker.workerID as number) ?? [];
-      worker.jobSpecs = own.map((id) => jobs.get(id)).filter((job): job is JobSpec => job !== undefined);
-      worker.pandaid_list = own;
-      worker.resetChanges();
-    }
-    return workers;
+    const relations = (await s.query(`SELECT "PandaID", "workerID" FROM ${quote(JOB_WORKER_TABLE)} WHERE ${list.sql} ORDER BY "workerID", "PandaID"`, list.parameters)).map(relationOf);
+    return attachJobs(workers, relations, await this.#withFiles(s, await this.#jobs.byIds(s, distinct(relations.map((r) => r.PandaID)))));
   }
 
   #workerCounts(operation: string, queueName: string | undefined): Promise<Map<string, WorkerCounts>> {
@@ -779,53 +608,12 @@ export class ServerStore implements Store {
         `SELECT "computingSite" AS "queue", "status" AS "status", COUNT(*) AS "n" FROM ${quote(table)} WHERE ${where} GROUP BY "computingSite", "status" ORDER BY "computingSite", "status"`,
         queueName === undefined ? [] : [queueName],
       );
-      const counts = new Map<string, Record<string, number>>();
-      for (const row of rows) {
-        const queue = counts.get(String(row.queue)) ?? {};
-        queue[row.status === null ? 'null' : String(row.status)] = Number(row.n);
-        counts.set(String(row.queue), queue);
-      }
-      return counts;
+      return countsByQueue(rows);
     });
   }
 }
 
-async function clearLocks(s: SqlSession, table: string, lockColumns: readonly string[], owner: string): Promise<number> {
-  const set = lockColumns.map((c) => `${quote(c)} = CASE WHEN ${quote(c)} = ? THEN NULL ELSE ${quote(c)} END`).join(', ');
-  const where = lockColumns.map((c) => `${quote(c)} = ?`).join(' OR ');
-  return s.execute(`UPDATE ${quote(table)} SET ${set} WHERE ${where}`, [...lockColumns.map(() => owner), ...lockColumns.map(() => owner)]);
-}
-
-function queueEntryValues(ctx: OperationContext, entry: NewQueuedJob, index: number): SqlValue[] {
-  const refuse = (field: string, reason: string) => new StoreValueError(ctx.database, ctx.operation, 'queued job', null, `entries[${index}].${field}`, reason);
-  if (typeof entry.queueName !== 'string' || entry.queueName === '') throw refuse('queueName', 'must be a non-empty string');
-  const queueName = toSqlValue('text', entry.queueName);
-  if (!queueName.ok) throw refuse('queueName', queueName.reason);
-  if (!isPlainObject(entry.jobParams)) throw refuse('jobParams', 'must be an object');
-  const jobParams = toSqlValue('dict', entry.jobParams);
-  if (!jobParams.ok) throw refuse('jobParams', jobParams.reason);
-  const integers = (['taskID', 'currentPriority', 'nCore'] as const).map((field) => {
-    const value = toSqlValue('integer', entry[field] ?? null);
-    if (!value.ok) throw refuse(field, value.reason);
-    return value.value;
-  });
-  return [queueName.value, jobParams.value, ...integers];
-}
-
-function queuedJobOf(row: Row): QueuedJob {
-  const intOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
-  return {
-    PandaID: Number(row.PandaID),
-    queueName: String(row.queueName),
-    jobParams: fromSqlValue('dict', row.jobParams) as Record<string, unknown>,
-    taskID: intOrNull(row.taskID),
-    currentPriority: intOrNull(row.currentPriority),
-    nCore: intOrNull(row.nCore),
-    creationTime: new Date(Number(row.creationTime)),
-    takenTime: row.takenTime === null || row.takenTime === undefined ? null : new Date(Number(row.takenTime)),
-  };
-}
-
-function distinct<T>(items: readonly T[]): T[] {
-  return [...new Set(items)];
+/** Runs a statement and returns how many rows it changed. */
+function run(s: SqlSession, statement: { readonly sql: string; readonly parameters: readonly SqlValue[] }): Promise<number> {
+  return s.execute(statement.sql, statement.parameters);
 }

@@ -3,7 +3,7 @@
 // double-quoted identifiers; the PostgreSQL driver numbers the placeholders and MariaDB runs with
 // ANSI_QUOTES, so one text serves both engines.
 import type { ColumnKind } from '../../spec/index.js';
-import type { SqlValue } from '../sqlite/values.js';
+import type { SqlValue } from '../sql/values.js';
 
 export type Row = Record<string, unknown>;
 /** A statement parameter: a column value, or a list for `inList`. */

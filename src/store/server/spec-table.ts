@@ -1,59 +1,34 @@
 // One spec kind's table on a server engine: inserts, changed-column updates and reads by id, over a session
-// of the current transaction. Values are converted as on SQLite (sqlite/values.ts), so a row reads back the
-// same on every engine.
+// of the current transaction. Columns, values and the insert's text are every engine's (sql/spec-columns.ts),
+// so a row reads back the same on every engine.
 import type { ColumnDef, Spec } from '../../spec/index.js';
-import { StoreValueError } from '../errors.js';
-import { quote } from '../sqlite/schema.js';
-import type { OperationContext } from '../sqlite/spec-table.js';
-import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from '../sqlite/values.js';
+import { quote } from '../sql/tables.js';
+import type { OperationContext } from '../sql/operation.js';
+import { SpecColumns } from '../sql/spec-columns.js';
+import { specFromRow, type SqlValue } from '../sql/values.js';
 import { updateRowGroups } from './row-updates.js';
 import type { Parameter, Row, ServerDialect, SqlSession } from './session.js';
 
-export class ServerSpecTable<S extends Spec> {
-  readonly #columnsByName: ReadonlyMap<string, ColumnDef>;
+export class ServerSpecTable<S extends Spec> extends SpecColumns<S> {
   readonly #positions: readonly number[];
 
   constructor(
     readonly dialect: ServerDialect,
-    readonly table: string,
-    readonly primaryKey: string,
-    readonly create: () => S,
-    readonly columns: readonly ColumnDef[],
-    readonly internalColumns: readonly ColumnDef[] = [],
+    table: string,
+    primaryKey: string,
+    create: () => S,
+    columns: readonly ColumnDef[],
+    internalColumns: readonly ColumnDef[] = [],
     /** The engine assigns the key of rows inserted without one. */
     readonly autoKey = false,
   ) {
-    this.#columnsByName = new Map([...columns, ...internalColumns].map((c) => [c.name, c]));
+    super(table, primaryKey, create, columns, internalColumns);
     this.#positions = columns.map((_, i) => i);
   }
 
-  sqlValue(ctx: OperationContext, spec: S, column: string, value: unknown = spec.getField(column)): SqlValue {
-    const def = this.#columnsByName.get(column);
-    if (def === undefined) throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, this.idOf(spec), column, 'is no column of the table');
-    const converted = toSqlValue(def.kind, value);
-    if (!converted.ok) throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, this.idOf(spec), column, converted.reason);
-    return converted.value;
-  }
-
-  mirror(spec: S, column: string, value: SqlValue): void {
-    const def = spec.layout.byName.get(column);
-    const kind = this.#columnsByName.get(column)?.kind;
-    if (def === undefined || kind === undefined) return;
-    spec.loadField(def, value === null ? null : fromSqlValue(kind, value));
-  }
-
-  idOf(spec: S): number | null {
-    const id = spec.getField(this.primaryKey);
-    return typeof id === 'number' ? id : null;
-  }
-
-  /** Inserts every column of the spec (with `overrides`) and returns the row's key. */
+  /** Inserts every column of the spec (with `overrides`; see SpecColumns.insertOf) and returns the row's key. */
   async insert(session: SqlSession, ctx: OperationContext, spec: S, overrides: Readonly<Record<string, unknown>> = {}): Promise<number> {
-    const valueOf = (name: string): unknown => (Object.hasOwn(overrides, name) ? overrides[name] : spec.getField(name));
-    const key = valueOf(this.primaryKey);
-    const names = this.columns.map((c) => c.name).filter((name) => name !== this.primaryKey || key !== null);
-    const values = names.map((name) => this.sqlValue(ctx, spec, name, valueOf(name)));
-    const sql = `INSERT INTO ${quote(this.table)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+    const { sql, values, key } = this.insertOf(ctx, spec, overrides);
     if (typeof key === 'number') {
       await session.execute(sql, values);
       if (this.autoKey) await this.dialect.followExplicitKeys(session, this.table, this.primaryKey, key);
@@ -81,7 +56,7 @@ export class ServerSpecTable<S extends Spec> {
       }
       group.rows.push({ id: row.id, values: row.assignments.map(([, value]) => value) });
     }
-    const target = { dialect: this.dialect, table: this.table, primaryKey: this.primaryKey, kindOf: (column: string) => this.#columnsByName.get(column)?.kind };
+    const target = { dialect: this.dialect, table: this.table, primaryKey: this.primaryKey, kindOf: (column: string) => this.columnDef(column)?.kind };
     return updateRowGroups(session, target, [...groups.values()], rows.map((row) => row.id), guard);
   }
 
@@ -97,14 +72,7 @@ export class ServerSpecTable<S extends Spec> {
   async byIds(session: SqlSession, ids: readonly number[]): Promise<S[]> {
     if (ids.length === 0) return [];
     const list = this.dialect.inList(this.primaryKey, ids);
-    const specs = await this.where(session, list.sql, list.parameters);
-    const byId = new Map(specs.map((spec) => [this.idOf(spec), spec]));
-    const found: S[] = [];
-    for (const id of ids) {
-      const spec = byId.get(id);
-      if (spec !== undefined) found.push(spec);
-    }
-    return found;
+    return this.inOrderOf(ids, await this.where(session, list.sql, list.parameters));
   }
 
   /** Specs matching a WHERE clause, with a suffix (ORDER BY, LIMIT, FOR UPDATE). */

@@ -1,33 +1,17 @@
 // Dialog messages on SQLite (harvester's diag_table): stored by the agents' log capture, claimed and deleted
 // by the propagator once PanDA took them. Every function runs inside the store's transaction.
-import { StoreArgumentError } from '../errors.js';
+import { checkedKeep, dialogMessageOf, dialogValues, insertDialogMessage } from '../sql/dialogs.js';
 import type { DialogMessage, NewDialogMessage } from '../store.js';
-import { DIAG_TABLE, quote } from './schema.js';
-import { inList, type OperationContext, type StatementCache } from './spec-table.js';
-
-/** harvester's column sizes: identifier text cut to 100, diagMessage varchar(500). */
-export const MAX_IDENTIFIER_LENGTH = 100;
-export const MAX_DIAG_MESSAGE_LENGTH = 500;
-
-interface DiagRow {
-  readonly diagID: number;
-  readonly moduleName: string;
-  readonly identifier: string | null;
-  readonly creationTime: number;
-  readonly messageLevel: string;
-  readonly diagMessage: string;
-}
+import { DIAG_TABLE, quote } from '../sql/tables.js';
+import type { OperationContext } from '../sql/operation.js';
+import { inList, type StatementCache } from './spec-table.js';
 
 const table = quote(DIAG_TABLE);
 
 export function insertDialogRows(ctx: OperationContext, statements: StatementCache, messages: readonly NewDialogMessage[], keep: number): void {
-  if (!Number.isSafeInteger(keep) || keep < 1) throw new StoreArgumentError(ctx.database, ctx.operation, `keep must be an integer of at least 1, got ${keep}`);
-  const insert = statements.get(`INSERT INTO ${table} ("moduleName", "identifier", "creationTime", "messageLevel", "diagMessage") VALUES (?, ?, ?, ?, ?)`);
-  for (const m of messages) {
-    const time = m.creationTime.getTime();
-    if (Number.isNaN(time)) throw new StoreArgumentError(ctx.database, ctx.operation, 'a dialog message has an invalid creationTime');
-    insert.run(m.moduleName, m.identifier === null ? null : m.identifier.slice(0, MAX_IDENTIFIER_LENGTH), time, m.messageLevel, m.diagMessage.slice(0, MAX_DIAG_MESSAGE_LENGTH));
-  }
+  checkedKeep(ctx, keep);
+  const insert = statements.get(insertDialogMessage);
+  for (const m of messages) insert.run(...dialogValues(ctx, m));
   // Ids ascend with insertion: everything below the keep-th newest goes.
   statements.get(`DELETE FROM ${table} WHERE "diagID" <= (SELECT "diagID" FROM ${table} ORDER BY "diagID" DESC LIMIT 1 OFFSET ?)`).run(keep);
 }
@@ -39,10 +23,8 @@ export function claimDialogRows(statements: StatementCache, claim: { owner: stri
        WHERE "diagID" IN (SELECT "diagID" FROM ${table} WHERE "lockTime" IS NULL OR "lockTime" < ? ORDER BY "diagID" LIMIT ?)
        RETURNING "diagID", "moduleName", "identifier", "creationTime", "messageLevel", "diagMessage"`,
     )
-    .all(claim.owner, claim.nowMs, claim.nowMs - claim.lockIntervalSec * 1000, claim.limit) as DiagRow[];
-  return rows
-    .sort((a, b) => a.diagID - b.diagID)
-    .map((r) => ({ diagID: r.diagID, moduleName: r.moduleName, identifier: r.identifier, creationTime: new Date(r.creationTime), messageLevel: r.messageLevel, diagMessage: r.diagMessage }));
+    .all(claim.owner, claim.nowMs, claim.nowMs - claim.lockIntervalSec * 1000, claim.limit) as Record<string, unknown>[];
+  return rows.map(dialogMessageOf).sort((a, b) => a.diagID - b.diagID);
 }
 
 export function deleteDialogRows(statements: StatementCache, diagIDs: readonly number[]): number {

@@ -1,29 +1,17 @@
 // The embedded job queue on SQLite: entries waiting for a job fetcher, and the PandaID sequence they share
 // with insertJobs. Every function runs inside the store's transaction (the caller's), so allocating ids,
 // handing out entries and taking an entry out of the queue when its job is stored are each atomic.
-import { isPlainObject } from '../../spec/index.js';
-import { StoreArgumentError, StoreValueError } from '../errors.js';
+import { insertQueueEntry, queueEntryValues, queuedJobOf, sequenceAfter, sequencePast, takeOrder } from '../sql/job-queue.js';
 import type { NewQueuedJob, QueuedJob } from '../store.js';
-import { JOB_QUEUE_TABLE, JOB_TABLE, PANDAID_SEQUENCE, SEQUENCE_TABLE, quote } from './schema.js';
-import { inList, type OperationContext, type StatementCache } from './spec-table.js';
-import { fromSqlValue, toSqlValue, type SqlValue } from './values.js';
+import { JOB_QUEUE_TABLE, JOB_TABLE, PANDAID_SEQUENCE, SEQUENCE_TABLE, quote } from '../sql/tables.js';
+import type { OperationContext } from '../sql/operation.js';
+import { inList, type StatementCache } from './spec-table.js';
 
-interface QueueRow {
-  readonly PandaID: number;
-  readonly queueName: string;
-  readonly jobParams: string;
-  readonly taskID: number | null;
-  readonly currentPriority: number | null;
-  readonly nCore: number | null;
-  readonly creationTime: number;
-  readonly takenTime: number | null;
-}
+type QueueRow = Readonly<Record<string, unknown>>;
 
 const queue = quote(JOB_QUEUE_TABLE);
 /** Entries whose job is not stored yet (insertJobs removes the others; this also covers rows added by hand). */
 const notInJobs = `NOT EXISTS (SELECT 1 FROM ${quote(JOB_TABLE)} AS j WHERE j."PandaID" = q."PandaID")`;
-/** Priority first (null after every number, as no priority), then the oldest entry. */
-const takeOrder = `ORDER BY q."currentPriority" IS NULL, q."currentPriority" DESC, q."PandaID"`;
 
 /**
  * Reserves `count` consecutive PandaIDs and returns the first: past the sequence, and past every id stored in
@@ -39,22 +27,16 @@ export function allocatePandaIDs(ctx: OperationContext, statements: StatementCac
          COALESCE((SELECT MAX("PandaID") FROM ${queue}), 0) + 1) AS next`,
     )
     .get(PANDAID_SEQUENCE) as { next: number };
-  const after = next + count;
-  if (!Number.isSafeInteger(after)) {
-    throw new StoreArgumentError(ctx.database, ctx.operation, `the PandaID sequence is exhausted: ${count} ids from ${next} go beyond 2^53-1`);
-  }
-  setSequence(statements, after);
+  setSequence(statements, sequenceAfter(ctx, next, count));
   return next;
 }
 
 /** Moves the sequence past ids given by the caller (jobs inserted with their own PandaID), never back. */
 export function notePandaIDs(statements: StatementCache, PandaIDs: readonly number[]): void {
   if (PandaIDs.length === 0) return;
-  // The largest safe id cannot be followed: the sequence stops there and allocation reports it exhausted.
-  const past = Math.min(Math.max(...PandaIDs) + 1, Number.MAX_SAFE_INTEGER);
   statements
     .get(`UPDATE ${quote(SEQUENCE_TABLE)} SET "next" = MAX("next", ?) WHERE "name" = ?`)
-    .run(past, PANDAID_SEQUENCE);
+    .run(sequencePast(PandaIDs), PANDAID_SEQUENCE);
 }
 
 function setSequence(statements: StatementCache, next: number): void {
@@ -63,31 +45,12 @@ function setSequence(statements: StatementCache, next: number): void {
     .run(PANDAID_SEQUENCE, next);
 }
 
-/** The row values of one new entry, or StoreValueError naming the entry and field. */
-function entryValues(ctx: OperationContext, entry: NewQueuedJob, index: number): SqlValue[] {
-  const refuse = (field: string, reason: string) => new StoreValueError(ctx.database, ctx.operation, 'queued job', null, `entries[${index}].${field}`, reason);
-  if (typeof entry.queueName !== 'string' || entry.queueName === '') throw refuse('queueName', 'must be a non-empty string');
-  const queueName = toSqlValue('text', entry.queueName);
-  if (!queueName.ok) throw refuse('queueName', queueName.reason);
-  if (!isPlainObject(entry.jobParams)) throw refuse('jobParams', 'must be an object');
-  const jobParams = toSqlValue('dict', entry.jobParams);
-  if (!jobParams.ok) throw refuse('jobParams', jobParams.reason);
-  const integers = (['taskID', 'currentPriority', 'nCore'] as const).map((field) => {
-    const value = toSqlValue('integer', entry[field] ?? null);
-    if (!value.ok) throw refuse(field, value.reason);
-    return value.value;
-  });
-  return [queueName.value, jobParams.value, ...integers];
-}
-
 /** Inserts the entries with consecutive new PandaIDs, created now; returns the ids in order. */
 export function insertQueuedJobs(ctx: OperationContext, statements: StatementCache, entries: readonly NewQueuedJob[], nowMs: number): number[] {
   if (entries.length === 0) return [];
-  const rows = entries.map((entry, i) => entryValues(ctx, entry, i));
+  const rows = entries.map((entry, i) => queueEntryValues(ctx, entry, i));
   const first = allocatePandaIDs(ctx, statements, entries.length);
-  const insert = statements.get(
-    `INSERT INTO ${queue} ("PandaID", "queueName", "jobParams", "taskID", "currentPriority", "nCore", "creationTime") VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insert = statements.get(insertQueueEntry);
   return rows.map((values, i) => {
     insert.run(first + i, ...values, nowMs);
     return first + i;
@@ -109,7 +72,7 @@ export function takeQueuedRows(
   if (rows.length === 0) return [];
   statements
     .get(`UPDATE ${queue} SET "takenBy" = ?, "takenTime" = ? WHERE ${inList('PandaID')}`)
-    .run(take.owner, take.nowMs, JSON.stringify(rows.map((r) => r.PandaID)));
+    .run(take.owner, take.nowMs, JSON.stringify(rows.map((r) => Number(r.PandaID))));
   return rows.map((row) => queuedJobOf({ ...row, takenTime: take.nowMs }));
 }
 
@@ -126,17 +89,4 @@ export function listQueuedRows(statements: StatementCache, queueName: string | u
 export function removeQueuedJobs(statements: StatementCache, PandaIDs: readonly number[]): void {
   if (PandaIDs.length === 0) return;
   statements.get(`DELETE FROM ${queue} WHERE ${inList('PandaID')}`).run(JSON.stringify(PandaIDs));
-}
-
-function queuedJobOf(row: QueueRow): QueuedJob {
-  return {
-    PandaID: row.PandaID,
-    queueName: row.queueName,
-    jobParams: fromSqlValue('dict', row.jobParams) as Record<string, unknown>,
-    taskID: row.taskID,
-    currentPriority: row.currentPriority,
-    nCore: row.nCore,
-    creationTime: new Date(row.creationTime),
-    takenTime: row.takenTime === null ? null : new Date(row.takenTime),
-  };
 }

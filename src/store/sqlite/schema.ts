@@ -5,30 +5,16 @@
 // columns (and indexes) a table lacks, so a column added to a spec needs no migration of its own; renaming
 // or dropping one does.
 import type Database from 'better-sqlite3';
-import { FileSpec, JobSpec, WorkSpec, type ColumnDef } from '../../spec/index.js';
+import { FileSpec, JobSpec, WorkSpec, type ColumnDef, type ColumnKind } from '../../spec/index.js';
 import { workerInternalColumns } from '../lock-columns.js';
-import { sqliteTypeOf } from './values.js';
-
-export const JOB_TABLE = 'job_table';
-export const WORK_TABLE = 'work_table';
-export const FILE_TABLE = 'file_table';
-export const JOB_WORKER_TABLE = 'jw_table';
-export const QUEUE_TABLE = 'pq_table';
-export const SCHEMA_VERSION_TABLE = 'schema_version';
-/** The embedded job queue (`harvester jobs add`): entries waiting for a job fetcher. */
-export const JOB_QUEUE_TABLE = 'job_queue_table';
-/** Named id sequences that survive deletion of their rows (PandaIDs of embedded jobs). */
-export const SEQUENCE_TABLE = 'sequence_table';
-export const PANDAID_SEQUENCE = 'PandaID';
-/** Dialog messages waiting for the propagator (harvester's diag_table). */
-export const DIAG_TABLE = 'diag_table';
+import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, PANDAID_SEQUENCE, QUEUE_TABLE, SCHEMA_VERSION_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from '../sql/tables.js';
 
 /** The schema version this code writes and understands. */
 export const SCHEMA_VERSION = 3;
 
-/** Identifiers are harvester's mixed-case names: always quoted. */
-export function quote(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
+/** The declared SQLite type of a column kind (sql/values.ts: how each kind is stored). */
+export function sqliteTypeOf(kind: ColumnKind): 'INTEGER' | 'TEXT' {
+  return kind === 'integer' || kind === 'timestamp' ? 'INTEGER' : 'TEXT';
 }
 
 interface TableSpec {

@@ -1,19 +1,19 @@
-// One spec kind's table: inserts, changed-column updates and reads by id, with prepared statements cached
-// per column set (an agent's updates repeat the same few shapes).
+// One spec kind's table on SQLite: inserts, changed-column updates and reads by id, with prepared statements
+// cached per column set (an agent's updates repeat the same few shapes). Columns, values and the insert's
+// text are every engine's (sql/spec-columns.ts).
 import type Database from 'better-sqlite3';
 import type { ColumnDef, Spec } from '../../spec/index.js';
-import { StoreValueError } from '../errors.js';
-import { quote } from './schema.js';
-import { fromSqlValue, specFromRow, toSqlValue, type SqlValue } from './values.js';
-
-/** Where an operation runs, for the errors it raises. */
-export interface OperationContext {
-  readonly database: string;
-  readonly operation: string;
-}
+import type { InList } from '../sql/conditions.js';
+import type { OperationContext } from '../sql/operation.js';
+import { quote } from '../sql/tables.js';
+import { SpecColumns } from '../sql/spec-columns.js';
+import { specFromRow, type SqlValue } from '../sql/values.js';
 
 /** `IN (SELECT value FROM json_each(?))`: a list of any length as one parameter. */
 export const inList = (column: string): string => `${quote(column)} IN (SELECT value FROM json_each(?))`;
+
+/** inList as a condition with its parameter, the list as JSON (the shared filters' InList on SQLite). */
+export const jsonInList: InList<string> = (column, values) => ({ sql: inList(column), parameters: [JSON.stringify(values)] });
 
 export class StatementCache {
   readonly #db: Database.Database;
@@ -46,56 +46,21 @@ export class StatementCache {
   readonly #rawStatements = new Map<string, { statement: Database.Statement; columns: readonly string[] }>();
 }
 
-export class SpecTable<S extends Spec> {
-  readonly #columnsByName: ReadonlyMap<string, ColumnDef>;
-
+export class SpecTable<S extends Spec> extends SpecColumns<S> {
   constructor(
     readonly statements: StatementCache,
-    readonly table: string,
-    readonly primaryKey: string,
-    readonly create: () => S,
-    readonly columns: readonly ColumnDef[],
-    /** Columns the store keeps beyond the spec's (lock columns). */
-    readonly internalColumns: readonly ColumnDef[] = [],
+    table: string,
+    primaryKey: string,
+    create: () => S,
+    columns: readonly ColumnDef[],
+    internalColumns: readonly ColumnDef[] = [],
   ) {
-    this.#columnsByName = new Map([...columns, ...internalColumns].map((c) => [c.name, c]));
+    super(table, primaryKey, create, columns, internalColumns);
   }
 
-  /** The SQL value of one column of a spec, or StoreValueError naming spec, id and field. */
-  sqlValue(ctx: OperationContext, spec: S, column: string, value: unknown = spec.getField(column)): SqlValue {
-    const def = this.#columnsByName.get(column);
-    if (def === undefined) throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, this.idOf(spec), column, 'is no column of the table');
-    const converted = toSqlValue(def.kind, value);
-    if (!converted.ok) throw new StoreValueError(ctx.database, ctx.operation, spec.specKind, this.idOf(spec), column, converted.reason);
-    return converted.value;
-  }
-
-  /**
-   * Gives a spec the value a statement just wrote into its row (a lock column), as a read would have; a
-   * column that is no field of the spec (the table's internal columns) is left out, as a read leaves it.
-   */
-  mirror(spec: S, column: string, value: SqlValue): void {
-    const def = spec.layout.byName.get(column);
-    const kind = this.#columnsByName.get(column)?.kind;
-    if (def === undefined || kind === undefined) return;
-    spec.loadField(def, value === null ? null : fromSqlValue(kind, value));
-  }
-
-  idOf(spec: S): number | null {
-    const id = spec.getField(this.primaryKey);
-    return typeof id === 'number' ? id : null;
-  }
-
-  /**
-   * Inserts every column of the spec, with `overrides` in place of the spec's values, and returns the row's
-   * key. The key is written only when set (in the spec or the overrides); else the database assigns it.
-   */
+  /** Inserts every column of the spec (with `overrides`; see SpecColumns.insertOf) and returns the row's key. */
   insert(ctx: OperationContext, spec: S, overrides: Readonly<Record<string, unknown>> = {}): number {
-    const valueOf = (name: string): unknown => (Object.hasOwn(overrides, name) ? overrides[name] : spec.getField(name));
-    const key = valueOf(this.primaryKey);
-    const names = this.columns.map((c) => c.name).filter((name) => name !== this.primaryKey || key !== null);
-    const values = names.map((name) => this.sqlValue(ctx, spec, name, valueOf(name)));
-    const sql = `INSERT INTO ${quote(this.table)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+    const { sql, values, key } = this.insertOf(ctx, spec, overrides);
     const result = this.statements.get(sql).run(...values);
     return typeof key === 'number' ? key : Number(result.lastInsertRowid);
   }
@@ -132,14 +97,7 @@ export class SpecTable<S extends Spec> {
   /** Specs by id, in the order asked; missing ids are left out. */
   byIds(ids: readonly number[]): S[] {
     if (ids.length === 0) return [];
-    const specs = this.#read(`SELECT * FROM ${quote(this.table)} WHERE ${inList(this.primaryKey)}`, [JSON.stringify(ids)]);
-    const byId = new Map(specs.map((spec) => [this.idOf(spec), spec]));
-    const found: S[] = [];
-    for (const id of ids) {
-      const spec = byId.get(id);
-      if (spec !== undefined) found.push(spec);
-    }
-    return found;
+    return this.inOrderOf(ids, this.#read(`SELECT * FROM ${quote(this.table)} WHERE ${inList(this.primaryKey)}`, [JSON.stringify(ids)]));
   }
 
   /** Specs matching a WHERE clause (with `?` parameters), in the given order. */

@@ -1,17 +1,12 @@
-// How spec values sit in SQLite columns, exactly and portably:
-//   integer   -> INTEGER, safe integers only (what a BIGINT of PostgreSQL/MariaDB holds too)
-//   text      -> TEXT, well-formed Unicode (UTF-8 cannot hold a lone surrogate)
-//   timestamp -> INTEGER, milliseconds since the epoch (UTC; exact, sortable, compared in claims)
-//   dict/blob -> TEXT, the spec codec's JSON (exact for Dates, bigints, NaN, -0, nested specs)
+// How spec values sit in SQL columns, exactly and portably, on every engine (SQLite, PostgreSQL, MariaDB):
+//   integer   -> an integer column, safe integers only (what a BIGINT of PostgreSQL/MariaDB holds too)
+//   text      -> a text column, well-formed Unicode (UTF-8 cannot hold a lone surrogate)
+//   timestamp -> an integer column, milliseconds since the epoch (UTC; exact, sortable, compared in claims)
+//   dict/blob -> a text column, the spec codec's JSON (exact for Dates, bigints, NaN, -0, nested specs)
 // A value that does not fit is refused with the reason, never stored altered.
 import { decodeValue, encodeValue, fieldProblem, type ColumnDef, type ColumnKind, type JsonValue, type Spec } from '../../spec/index.js';
 
 export type SqlValue = number | string | null;
-
-/** The declared SQLite type of a column kind. */
-export function sqliteTypeOf(kind: ColumnKind): 'INTEGER' | 'TEXT' {
-  return kind === 'integer' || kind === 'timestamp' ? 'INTEGER' : 'TEXT';
-}
 
 const loneSurrogate = /[\uD800-\uDFFF]/u;
 
