@@ -273,6 +273,28 @@ describe('Submitter', () => {
     });
   });
 
+  test("a worker's submitTime is taken before the submit call (as harvester does), so a batch job that starts during the call never starts before it", async () => {
+    let clock: WorkerSideEnv['clock'] | undefined;
+    const submitter = new SubmitterDouble(async (workSpecs) => {
+      // The submission takes a minute; the batch job starts half-way through.
+      clock!.advance(30);
+      for (const worker of workSpecs) worker.startTime = clock!.now();
+      clock!.advance(30);
+      return submitAnswers.succeed(workSpecs);
+    });
+    await withWorkerSideEnv({ queues: [workerQueue()], plugins: plugins({ submitter }) }, async (w) => {
+      clock = w.clock;
+      await insertPreparedJobs(w.store, ['echo 1']);
+      const beforeTheCall = w.clock.now();
+      await new Submitter(w.env).runCycle(w.signal);
+      assert.equal(submitter.calls.length, 1);
+      const [worker] = await w.store.listWorkers();
+      assert.equal(worker!.status, 'submitted');
+      assert.equal(worker!.submitTime?.getTime(), beforeTheCall.getTime(), 'the time before the call, not after it returned');
+      assert.ok(worker!.submitTime! <= worker!.startTime!, `submitTime ${worker!.submitTime?.toISOString()} after startTime ${worker!.startTime?.toISOString()}`);
+    });
+  });
+
   test("the queue's own maxSubmissionAttempts caps a job's attempts instead of the submitter setting", async () => {
     const submitter = new SubmitterDouble(submitAnswers.each(failed('no such partition')));
     const queueCap = maxSubmissionAttempts + 2;

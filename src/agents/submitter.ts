@@ -300,6 +300,9 @@ export class Submitter implements Agent {
       for (const w of targets) verdicts.set(w, verdict);
     };
 
+    // harvester's submitTime: taken once the workers are made, before anything reaches the resource, so a
+    // batch job that starts while the submit call is still running never has startTime before submitTime.
+    const submitTime = this.#env.now();
     await this.#setUpAccessPoints(queue, plugins, workers, signal, tally, log, decideAll);
     if (plugins.messenger !== undefined) await this.#feedJobs(queue, plugins.messenger, pending(), signal, tally, log, verdicts);
 
@@ -330,7 +333,7 @@ export class Submitter implements Agent {
     const maxAttempts = maxSubmissionAttemptsOf(queue, this.#env.settings);
     for (const worker of workers) {
       const verdict = verdictOf(worker);
-      this.#apply(worker, verdict, now, carriedByLiveWorker, maxAttempts);
+      this.#apply(worker, verdict, { now, submitTime }, carriedByLiveWorker, maxAttempts);
       tally.add(verdict.kind === 'unknown' ? 'outcomeUnknown' : verdict.kind);
       if (verdict.kind !== 'submitted') log.info({ workerID: worker.workerID, verdict: verdict.kind, diag: verdict.diag }, 'worker not submitted');
     }
@@ -386,7 +389,8 @@ export class Submitter implements Agent {
     }
   }
 
-  #apply(worker: WorkSpec, verdict: Verdict, now: Date, carriedByLiveWorker: ReadonlySet<JobSpec>, maxAttempts: number): void {
+  #apply(worker: WorkSpec, verdict: Verdict, times: { now: Date; submitTime: Date }, carriedByLiveWorker: ReadonlySet<JobSpec>, maxAttempts: number): void {
+    const { now } = times;
     worker.setDialogMessage(verdict.diag);
     for (const job of worker.jobSpecs) {
       job.lockedBy = null;
@@ -396,7 +400,7 @@ export class Submitter implements Agent {
       case 'submitted':
       case 'unknown':
         worker.setStatus(WorkSpec.ST_submitted, now);
-        worker.submitTime = now;
+        worker.submitTime = times.submitTime;
         jobsFollowWorker(worker, now);
         return;
       case 'failed':
