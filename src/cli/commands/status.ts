@@ -13,6 +13,7 @@ import { describeServer } from '../../store/server/settings.js';
 import { CliContext } from '../context.js';
 import { controlSocketPath } from '../control-socket.js';
 import { ExitCode } from '../exit-codes.js';
+import { homeAccessWarning } from '../home-dir.js';
 import { requireStoreSupport } from '../open-store.js';
 import { positiveInt } from '../options.js';
 import { formatTable } from '../table.js';
@@ -57,6 +58,8 @@ export interface StatusReport {
   readonly healthy: boolean;
   /** What needs attention, most urgent first. */
   readonly attention: readonly string[];
+  /** Worth knowing, not a degradation: e.g. a home other users can read. */
+  readonly warnings: readonly string[];
   readonly running: boolean;
   readonly pid?: number;
   /** Why the instance could not be asked (down, no answer). */
@@ -154,9 +157,11 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
     for (const name of [...queueNames].sort()) queues.push({ name, workers: {}, jobs: {}, stuckWorkers: 0 });
   }
 
+  const homeWarning = homeAccessWarning(ctx.master.home);
   return {
     healthy: attention.length === 0,
     attention,
+    warnings: homeWarning === undefined ? [] : [homeWarning],
     running: pid !== undefined,
     ...(pid === undefined ? {} : { pid }),
     ...(instanceError === undefined ? {} : { instanceError }),
@@ -256,7 +261,7 @@ export function formatReport(r: StatusReport): string {
       ),
     );
   }
-  out.push('');
+  out.push('', ...r.warnings.map((w) => `warning: ${w}`));
   if (r.healthy) out.push('status: healthy');
   else out.push(`status: DEGRADED — needs attention:`, ...r.attention.map((a) => `  - ${a}`));
   return `${out.join('\n')}\n`;
