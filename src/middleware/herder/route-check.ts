@@ -95,7 +95,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
           target: `${s.user}@${s.host}:${s.port}`,
           ms: s.ms,
           ok: s.ok,
-          detail: s.ok ? 'ok' : forQueue(s.error?.message ?? 'failed', opts.queue),
+          detail: s.ok ? 'ok' : forQueue(s.error === undefined ? 'failed' : stepDetail(s.error), opts.queue),
           ...(s.ok || !(s.error instanceof SshStepError) ? {} : { hint: forQueue(s.error.hint, opts.queue) }),
         }),
     });
@@ -104,7 +104,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
     if (error instanceof SshStepError && error.step === 'key-load') {
       // The jump host's key (jumpPrivateKey) can be the one at fault: name the file the error names.
       const keyPath = (error as { keyPath?: string }).keyPath ?? mw.privateKey ?? '';
-      opts.onStep({ step: 'key-load', target: keyPath, ms: 0, ok: false, detail: error.message, hint: error.hint });
+      opts.onStep({ step: 'key-load', target: keyPath, ms: 0, ok: false, detail: stepDetail(error), hint: error.hint });
     }
     return false;
   }
@@ -120,7 +120,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
       opts.onStep({
         ...step('bot-stream', `${target} (transport ${mw.transport})`),
         ok: false,
-        detail: message(error),
+        detail: stepDetail(error),
         hint:
           error instanceof UnixForwardError && error.prohibited
             ? error.hint
@@ -196,6 +196,14 @@ function timer(): (step: string, target: string) => { step: string; target: stri
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A failed step's detail: an SSH step error's own, since the step line names the step and the endpoint and the
+ * fix comes once, on the line after (its message repeats all three).
+ */
+function stepDetail(error: unknown): string {
+  return error instanceof SshStepError ? error.detail : message(error);
 }
 
 function summarize(value: unknown): string {
