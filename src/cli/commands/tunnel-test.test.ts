@@ -117,4 +117,17 @@ describe('harvester tunnel-test and host keys', () => {
     assert.equal(result.stdout.split(advice).length - 1, 1, `the fix once:\n${result.stdout}`);
     assert.match(result.stdout, /^ {5}fix: .*--accept-new-host-key/m);
   });
+
+  test('a queue with no remote section is bad configuration: one line naming the fix, exit 2', async (t) => {
+    const home = mkdtempSync(join(tmpdir(), 'hv-tunnel-local-'));
+    t.after(() => rmSync(home, { recursive: true, force: true }));
+    const queueFile = join(home, 'queues.json');
+    writeFileSync(queueFile, JSON.stringify({ LOCAL: { submitter: { name: 'DummySubmitter', module: 'pandaharvester.harvestersubmitter.dummy_submitter' } } }));
+    const result = await runCli(['--home', home, 'tunnel-test', '--queue', 'LOCAL', '--queue-config', queueFile]);
+    assert.equal(result.status, 2, result.stdout + result.stderr);
+    assert.equal(result.stdout, '');
+    const lines = result.stderr.split('\n').filter((line) => line !== '');
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0]!, /queue LOCAL has no plugin section with "middleware": nothing to test; add "middleware": "rpc"/);
+  });
 });

@@ -52,14 +52,20 @@ const probes: { readonly [K in PluginKind]: { method: string; call: (p: Contract
   throttler: { method: 'toBeThrottled()', call: (p, ctx) => p.toBeThrottled(ctx) },
 };
 
-/** Runs every step for every middleware element the queue's sections use. Resolves to whether all passed. */
-export async function checkQueueRoutes(opts: RouteCheckOptions): Promise<boolean> {
-  const { queue } = opts;
+/** The middleware elements the queue's plugin sections use, by key: empty for a queue that runs all locally. */
+export function routedMiddlewares(queue: QueueConfig): Map<string, MiddlewareConfig> {
   const used = new Map<string, MiddlewareConfig>();
   for (const kind of pluginKinds) {
     const key = queue[kind]?.middleware;
     if (key !== undefined) used.set(key, queue.middlewares[key]!);
   }
+  return used;
+}
+
+/** Runs every step for every middleware element the queue's sections use. Resolves to whether all passed. */
+export async function checkQueueRoutes(opts: RouteCheckOptions): Promise<boolean> {
+  const { queue } = opts;
+  const used = routedMiddlewares(queue);
   const configStep = timer();
   if (used.size === 0) {
     opts.onStep({ ...configStep('config', queue.queueName), ok: false, detail: 'no plugin section of this queue has "middleware": nothing to test', hint: 'add "middleware": "rpc" to the sections that must run remotely' });
