@@ -5,15 +5,18 @@
 // driver's answer; pipelined statements overlap, so their sum can exceed the stage's time. `--server-pid-file`
 // (Linux): also the CPU time the server (that process and its children) and this process spent in each stage,
 // what the stage would take on a quiet machine where the wall time is not mostly waiting for a core.
-import { parseArgs } from 'node:util';
+import { BenchArgumentError, exitOnArgumentError, parseBenchArgs } from './arguments.js';
 import { createLogger } from '../src/logging/index.js';
 import { checkAllSwept, stageNames, runLifecycle, type StageName } from './core-lifecycle.js';
 import { setBenchEngine, traceBenchStatements } from './core-store.js';
 import { clientCpuMs, serverCpuMs } from './server-cpu.js';
 import { StatementTrace, type TraceTotals } from './statement-trace.js';
 
+const program = 'core-trace';
+const usage = 'node dist/bench/core-trace.js [--engine postgresql|mariadb] [--workers N] [--runs N] [--server-pid-file FILE]';
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs(program, usage, {
     args: process.argv.slice(2),
     options: {
       engine: { type: 'string', default: 'postgresql' },
@@ -22,10 +25,10 @@ async function main(): Promise<void> {
       'server-pid-file': { type: 'string' },
     },
   });
-  if (values.engine !== 'postgresql' && values.engine !== 'mariadb') throw new Error('--engine must be postgresql or mariadb');
+  if (values.engine !== 'postgresql' && values.engine !== 'mariadb') throw new BenchArgumentError('--engine must be postgresql or mariadb');
   const n = Number(values.workers);
   const runs = Number(values.runs);
-  if (!Number.isSafeInteger(n) || n < 1 || !Number.isSafeInteger(runs) || runs < 1) throw new Error('--workers and --runs take positive integers');
+  if (!Number.isSafeInteger(n) || n < 1 || !Number.isSafeInteger(runs) || runs < 1) throw new BenchArgumentError('--workers and --runs take positive integers');
   setBenchEngine(values.engine);
   const trace = new StatementTrace();
   traceBenchStatements(trace);
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
+    exitOnArgumentError(program, usage, error);
     process.stderr.write(`core-trace: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },

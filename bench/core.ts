@@ -6,7 +6,7 @@
 // `--cases`: a comma-separated subset of lifecycle, cycles, claims.
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { BenchArgumentError, exitOnArgumentError, parseBenchArgs } from './arguments.js';
 import { createLogger } from '../src/logging/index.js';
 import { claimCase, cycleCases, defaultCorePlan, lifecycleCases, metricsCostCases, quickCorePlan, wrapperCostUs, type MetricsMode } from './core-cases.js';
 import { evaluateCoreTargets, metricsCostLines, monitorTargetWorkers, renderCoreTable, writeCoreReport, type MemoryMark } from './core-report.js';
@@ -33,8 +33,11 @@ const load = (): string =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
+const program = 'bench-core';
+const usage = 'node dist/bench/core.js [--quick] [--output FILE] [--engine sqlite|postgresql|mariadb] [--cases lifecycle,cycles,claims] [--metrics off|on|both] [--metrics-cost-only]';
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs(program, usage, {
     args: process.argv.slice(2),
     options: {
       quick: { type: 'boolean', default: false },
@@ -48,13 +51,13 @@ async function main(): Promise<number> {
     },
   });
   const engine = values.engine as BenchEngine;
-  if (!(benchEngines as readonly string[]).includes(engine)) throw new Error(`--engine must be one of ${benchEngines.join(', ')}`);
+  if (!(benchEngines as readonly string[]).includes(engine)) throw new BenchArgumentError(`--engine must be one of ${benchEngines.join(', ')}`);
   setBenchEngine(engine);
   const chosen = new Set(values.cases.split(','));
   const output = values.output ?? (engine === 'sqlite' ? defaultOutput : defaultOutput.replace(/core\.json$/, `core-${engine}.json`));
   const modesByOption: Record<string, readonly MetricsMode[]> = { off: ['off'], on: ['on'], both: ['off', 'on'] };
   const modes = modesByOption[values.metrics];
-  if (modes === undefined) throw new Error(`--metrics takes off, on or both, not '${values.metrics}'`);
+  if (modes === undefined) throw new BenchArgumentError(`--metrics takes off, on or both, not '${values.metrics}'`);
   const scrapes: number[] = [];
   const costNotes: string[] = [];
   const plan = values.quick ? quickCorePlan : defaultCorePlan;
@@ -119,6 +122,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    exitOnArgumentError(program, usage, error);
     process.stderr.write(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },

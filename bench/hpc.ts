@@ -5,7 +5,8 @@
 // numbers) and writes bench-results/hpc.json. Needs root and the testbed; brings it up if it is down (and down
 // again at the end). Every run is checked: all workers submitted, final, swept; sacct holds one job per worker.
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
+import { BenchArgumentError, exitOnArgumentError, parseBenchArgs } from './arguments.js';
 import { createLogger } from '../src/logging/index.js';
 import { Cleanups, cleanUpOnSignals } from './cleanups.js';
 import { BenchEnvironmentError, ensureTestbed, isRoot, loadTestbed, runTestbedScript, testbedScript } from './environment.js';
@@ -34,10 +35,8 @@ const progress = (line: string): void => {
   process.stderr.write(`bench-hpc: ${line}\n`);
 };
 
-/** Bad command-line arguments (mostly passed between our own processes). */
-class BenchArgumentError extends Error {
-  override readonly name = 'BenchArgumentError';
-}
+const program = 'bench-hpc';
+const usage = 'node dist/bench/hpc.js [--quick] [--output FILE] [--runs N] [--workers N] (--role run|shadow: set by the top process)';
 
 const options = {
   role: { type: 'string', default: 'top' },
@@ -159,7 +158,7 @@ async function top(values: Values): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ args: process.argv.slice(2), options });
+  const { values } = parseBenchArgs(program, usage, { args: process.argv.slice(2), options });
   if (values.role === 'run') return runRole(values);
   if (values.role === 'shadow') return shadowRole(values);
   if (values.role !== 'top') throw new BenchArgumentError(`unknown --role ${values.role}`);
@@ -169,6 +168,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
+    exitOnArgumentError(program, usage, error);
     process.stderr.write(`bench-hpc: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     if (error instanceof AggregateError) for (const inner of error.errors) process.stderr.write(`  ${inner instanceof Error ? inner.message : String(inner)}\n`);
     process.exit(1);

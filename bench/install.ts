@@ -9,7 +9,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { exitOnArgumentError, exitWithUsage, parseBenchArgs } from './arguments.js';
 import { buildBundle, cachedRuntimeTarball, defaultCacheDir, obtainRuntimeTarball, runtimePackageFor, type RuntimeChoice } from '../src/install/index.js';
 import { runRemoteInstall } from '../test/support/bot-install.js';
 import { ensureTestbed, inCoreNamespace, isRoot, loadTestbed, runTestbedScript, testbedScript } from './environment.js';
@@ -19,9 +19,11 @@ const defaultOutput = fileURLToPath(new URL('../../bench-results/install.json', 
 const MB = 1024 * 1024;
 const progress = (line: string): void => void process.stderr.write(`bench-install: ${line}\n`);
 
-const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, output: { type: 'string', default: defaultOutput }, 'in-core': { type: 'boolean', default: false } } });
+const program = 'bench-install';
+const usage = 'node dist/bench/install.js [--runs N] [--output FILE]';
+const { values: args } = parseBenchArgs(program, usage, { options: { runs: { type: 'string', default: '5' }, output: { type: 'string', default: defaultOutput }, 'in-core': { type: 'boolean', default: false } } });
 const runs = Number.parseInt(args.runs, 10);
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${args.runs}`);
+if (!Number.isInteger(runs) || runs < 1) exitWithUsage(program, usage, `--runs must be a positive integer, got ${args.runs}`);
 
 interface InstallBenchResult {
   readonly when: string;
@@ -157,6 +159,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    exitOnArgumentError(program, usage, error);
     process.stderr.write(`bench-install: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   },

@@ -6,7 +6,7 @@
 // runs itself again inside hv-core, which in turn runs a child inside hv-hpc for the loopback-SSH cases.
 // Without root only the local cases run (bare, and the herder to an in-process bot over loopback TCP).
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { BenchArgumentError, exitOnArgumentError, parseBenchArgs } from './arguments.js';
 import { createLogger } from '../src/logging/index.js';
 import { defaultPlan, type BenchPlan } from './cases.js';
 import { Cleanups, cleanUpOnSignals } from './cleanups.js';
@@ -39,13 +39,11 @@ interface Args {
   readonly testbedBroughtUp: boolean;
 }
 
-/** Bad command-line arguments (these are mostly passed between our own processes). */
-class BenchArgumentError extends Error {
-  override readonly name = 'BenchArgumentError';
-}
+const program = 'bench';
+const usage = 'node dist/bench/middleware.js [--quick] [--output FILE] (--role core|hpc-loopback and the ports: set by the top process)';
 
 function parse(argv: string[]): Args {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs(program, usage, {
     args: argv,
     options: {
       role: { type: 'string', default: 'top' },
@@ -154,6 +152,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    exitOnArgumentError(program, usage, error);
     process.stderr.write(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     if (error instanceof AggregateError) for (const inner of error.errors) process.stderr.write(`  ${inner instanceof Error ? inner.message : String(inner)}\n`);
     process.exit(1);

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { exitOnArgumentError, parseBenchArgs } from './arguments.js';
 import { newServerDatabase } from './core-store.js';
 
 interface InstanceResult {
@@ -28,8 +28,11 @@ function runInstance(settings: string, owner: string, queues: string, batch: num
   });
 }
 
+const program = 'bench-scale-out';
+const usage = 'node dist/bench/scale-out.js [--engine postgresql|mariadb] [--seconds S] [--plugin-ms MS] [--batch N]';
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs(program, usage, {
     options: {
       engine: { type: 'string', default: 'postgresql' },
       seconds: { type: 'string', default: '20' },
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  exitOnArgumentError(program, usage, error);
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 1;
 });

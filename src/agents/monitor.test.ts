@@ -17,6 +17,7 @@ import {
   type Outcome,
   type WorkerCheck,
 } from '../plugins/index.js';
+import { defaultAgentSettings } from '../config/index.js';
 import { JobSpec, type WorkerStatus, type WorkSpec } from '../spec/index.js';
 import { multiWorkerJobStatus } from './jobs-follow-worker.js';
 import { Monitor } from './monitor.js';
@@ -28,6 +29,7 @@ import {
   insertWorker,
   MonitorDouble,
   withWorkerSideEnv,
+  workerQueue,
   type WorkerSideEnv,
 } from '../../test/support/agents/worker-side-fixtures.js';
 
@@ -94,6 +96,21 @@ describe('Monitor', () => {
       assert.equal(worker.status, 'failed');
       assert.match(worker.diagMessage ?? '', /not submitted again: its jobs had \d+ submission attempts/);
       assert.equal(worker.jobSpecs[0]!.status, 'failed');
+    });
+  });
+
+  test("a worker answered 'ready' is sent back while its jobs are under the queue's own maxSubmissionAttempts", async () => {
+    const monitor = new MonitorDouble(checkAs('ready', 'never reached SLURM'));
+    const queueCap = defaultAgentSettings.submitter.maxSubmissionAttempts + 2;
+    await withWorkerSideEnv({ queues: [workerQueue({ maxSubmissionAttempts: queueCap })], plugins: { TEST_QUEUE: { monitor } } }, async (w) => {
+      const attempts = defaultAgentSettings.submitter.maxSubmissionAttempts;
+      const job = new JobSpec({ computingSite: 'TEST_QUEUE', status: 'starting', subStatus: 'submitted', submissionAttempts: attempts });
+      await w.store.insertJobs([job]);
+      await insertWorker(w.store, { status: 'submitted', submitTime: w.clock.now(), batchID: null }, [job]);
+      await nextCheck(w);
+      const worker = await theWorker(w);
+      assert.equal(worker.status, 'ready', 'the agent setting is used up, the queue cap is not');
+      assert.equal(worker.jobSpecs[0]!.submissionAttempts, attempts + 1);
     });
   });
 

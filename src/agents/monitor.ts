@@ -15,6 +15,7 @@ import { writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorkers } from './jobs-follow-worker.js';
 import { lockKeeperFor, type LockKeeper } from './lock-keeper.js';
 import { callPlugin, PluginCallError, workerChecksFor, workersSubject } from './plugin-call.js';
+import { maxSubmissionAttemptsOf } from './submission-attempts.js';
 
 /** The statuses of workers the monitor looks at. */
 export const monitoredWorkerStatuses: readonly WorkerStatus[] = ['submitted', 'running', 'idle', 'pending'];
@@ -115,7 +116,7 @@ export class Monitor implements Agent {
     const changed: Record<string, number> = {};
     const moved: WorkSpec[] = [];
     for (const [i, worker] of workers.entries()) {
-      const next = this.#nextState(worker, checks?.[i], noVerdict, now);
+      const next = this.#nextState(queue, worker, checks?.[i], noVerdict, now);
       if (next === undefined) continue;
       if (messenger !== undefined && worker.jobSpecs.length > 0 && checks !== undefined && next.status !== WorkSpec.ST_ready) {
         // The outputs must be known before the jobs move on to stage-out.
@@ -139,7 +140,7 @@ export class Monitor implements Agent {
   }
 
   /** The worker's new status and diag, or undefined to leave it as it is (no verdict yet, not timed out). */
-  #nextState(worker: WorkSpec, check: WorkerCheck | undefined, noVerdict: string, now: Date): WorkerCheck | undefined {
+  #nextState(queue: QueueConfig, worker: WorkSpec, check: WorkerCheck | undefined, noVerdict: string, now: Date): WorkerCheck | undefined {
     let next: WorkerCheck | undefined = check;
     if (check !== undefined) {
       worker.checkTime = now;
@@ -153,7 +154,7 @@ export class Monitor implements Agent {
         };
       }
     }
-    if (next?.status === WorkSpec.ST_ready) next = this.#submitAgain(worker, next, now);
+    if (next?.status === WorkSpec.ST_ready) next = this.#submitAgain(queue, worker, next, now);
     const status = next?.status ?? worker.status;
     const limit = this.#settings.workerQueueTimeLimit;
     if (status === WorkSpec.ST_submitted && worker.status === WorkSpec.ST_submitted && limit > 0 && worker.submitTime !== null) {
@@ -171,13 +172,13 @@ export class Monitor implements Agent {
    * and access point, after its own lookup. Counted as a submission attempt of its jobs, so it cannot loop
    * forever; any other worker answered 'ready' keeps its status (a monitor cannot un-submit a known batch job).
    */
-  #submitAgain(worker: WorkSpec, check: WorkerCheck, now: Date): WorkerCheck | undefined {
+  #submitAgain(queue: QueueConfig, worker: WorkSpec, check: WorkerCheck, now: Date): WorkerCheck | undefined {
     if (worker.status !== WorkSpec.ST_submitted || worker.batchID !== null) {
       this.#log.warn({ queue: worker.queueName, workerID: worker.workerID, status: worker.status, batchID: worker.batchID, diag: check.diag }, "the monitor answered 'ready' for a worker it cannot send back (it is not 'submitted', or has a batchID): status kept");
       return undefined;
     }
     const attempts = Math.max(0, ...worker.jobSpecs.map((j) => j.submissionAttempts ?? 0));
-    const max = this.#env.settings.submitter.maxSubmissionAttempts;
+    const max = maxSubmissionAttemptsOf(queue, this.#env.settings);
     if (worker.jobSpecs.length > 0 && attempts >= max) {
       return { status: WorkSpec.ST_failed, diag: `${check.diag}; not submitted again: its jobs had ${attempts} submission attempts (maxSubmissionAttempts ${max})` };
     }

@@ -273,6 +273,53 @@ describe('Submitter', () => {
     });
   });
 
+  test("a worker's submitTime is taken before the submit call (as harvester does), so a batch job that starts during the call never starts before it", async () => {
+    let clock: WorkerSideEnv['clock'] | undefined;
+    const submitter = new SubmitterDouble(async (workSpecs) => {
+      // The submission takes a minute; the batch job starts half-way through.
+      clock!.advance(30);
+      for (const worker of workSpecs) worker.startTime = clock!.now();
+      clock!.advance(30);
+      return submitAnswers.succeed(workSpecs);
+    });
+    await withWorkerSideEnv({ queues: [workerQueue()], plugins: plugins({ submitter }) }, async (w) => {
+      clock = w.clock;
+      await insertPreparedJobs(w.store, ['echo 1']);
+      const beforeTheCall = w.clock.now();
+      await new Submitter(w.env).runCycle(w.signal);
+      assert.equal(submitter.calls.length, 1);
+      const [worker] = await w.store.listWorkers();
+      assert.equal(worker!.status, 'submitted');
+      assert.equal(worker!.submitTime?.getTime(), beforeTheCall.getTime(), 'the time before the call, not after it returned');
+      assert.ok(worker!.submitTime! <= worker!.startTime!, `submitTime ${worker!.submitTime?.toISOString()} after startTime ${worker!.startTime?.toISOString()}`);
+    });
+  });
+
+  test("the queue's own maxSubmissionAttempts caps a job's attempts instead of the submitter setting", async () => {
+    const submitter = new SubmitterDouble(submitAnswers.each(failed('no such partition')));
+    const queueCap = maxSubmissionAttempts + 2;
+    await withWorkerSideEnv({ queues: [workerQueue({ maxSubmissionAttempts: queueCap })], plugins: plugins({ submitter }) }, async (w) => {
+      const [PandaID] = await insertPreparedJobs(w.store, ['echo 1']);
+      await new Submitter(w.env).runCycle(w.signal);
+      for (let i = 1; i < maxSubmissionAttempts; i++) await nextCycle(w);
+      assert.equal((await w.store.getJob(PandaID!)).subStatus, 'prepared', 'past the agent setting, still within the queue cap');
+      for (let i = maxSubmissionAttempts; i < queueCap; i++) await nextCycle(w);
+      const job = await w.store.getJob(PandaID!);
+      assert.deepEqual([job.status, job.submissionAttempts], ['failed', queueCap]);
+      await nextCycle(w);
+      assert.equal((await w.store.listWorkers()).length, queueCap, 'no attempt past the queue cap');
+    });
+  });
+
+  test("a queue's maxSubmissionAttempts of 1 fails the job at its first failed submission", async () => {
+    const submitter = new SubmitterDouble(submitAnswers.each(failed('no such partition')));
+    await withWorkerSideEnv({ queues: [workerQueue({ maxSubmissionAttempts: 1 })], plugins: plugins({ submitter }) }, async (w) => {
+      const [PandaID] = await insertPreparedJobs(w.store, ['echo 1']);
+      await new Submitter(w.env).runCycle(w.signal);
+      assert.equal((await w.store.getJob(PandaID!)).status, 'failed');
+    });
+  });
+
   test('OneToMany: when one worker of a job fails and a sibling was submitted, the job follows the live sibling and gets no new worker', async () => {
     // The first worker is submitted, the second refused: the failed one comes last, as a shared job's last word.
     const submitter = new SubmitterDouble(async (workSpecs) =>

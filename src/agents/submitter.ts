@@ -30,6 +30,7 @@ import { Tally as ClaimedTally } from './claimed-rows.js';
 import { writeBackJobs, writeBackWorkers } from './claimed-rows.js';
 import { jobsFollowWorker } from './jobs-follow-worker.js';
 import { lockKeeperFor, type LockKeeper } from './lock-keeper.js';
+import { maxSubmissionAttemptsOf } from './submission-attempts.js';
 import { anOutcome, callPlugin, jobsSubject, mayHaveTakenEffect, outcomesFor, PluginCallError, workersSubject } from './plugin-call.js';
 import { adjustWorkers } from './worker-adjuster.js';
 
@@ -299,6 +300,9 @@ export class Submitter implements Agent {
       for (const w of targets) verdicts.set(w, verdict);
     };
 
+    // harvester's submitTime: taken once the workers are made, before anything reaches the resource, so a
+    // batch job that starts while the submit call is still running never has startTime before submitTime.
+    const submitTime = this.#env.now();
     await this.#setUpAccessPoints(queue, plugins, workers, signal, tally, log, decideAll);
     if (plugins.messenger !== undefined) await this.#feedJobs(queue, plugins.messenger, pending(), signal, tally, log, verdicts);
 
@@ -326,9 +330,10 @@ export class Submitter implements Agent {
     const verdictOf = (worker: WorkSpec): Verdict => verdicts.get(worker) ?? { kind: 'retry', diag: 'not submitted: the agent is stopping' };
     // A job shared by several workers (OneToMany) follows a live one: a failed sibling must not requeue it.
     const carriedByLiveWorker = new Set(workers.filter((w) => ['submitted', 'unknown'].includes(verdictOf(w).kind)).flatMap((w) => w.jobSpecs));
+    const maxAttempts = maxSubmissionAttemptsOf(queue, this.#env.settings);
     for (const worker of workers) {
       const verdict = verdictOf(worker);
-      this.#apply(worker, verdict, now, carriedByLiveWorker);
+      this.#apply(worker, verdict, { now, submitTime }, carriedByLiveWorker, maxAttempts);
       tally.add(verdict.kind === 'unknown' ? 'outcomeUnknown' : verdict.kind);
       if (verdict.kind !== 'submitted') log.info({ workerID: worker.workerID, verdict: verdict.kind, diag: verdict.diag }, 'worker not submitted');
     }
@@ -384,7 +389,8 @@ export class Submitter implements Agent {
     }
   }
 
-  #apply(worker: WorkSpec, verdict: Verdict, now: Date, carriedByLiveWorker: ReadonlySet<JobSpec>): void {
+  #apply(worker: WorkSpec, verdict: Verdict, times: { now: Date; submitTime: Date }, carriedByLiveWorker: ReadonlySet<JobSpec>, maxAttempts: number): void {
+    const { now } = times;
     worker.setDialogMessage(verdict.diag);
     for (const job of worker.jobSpecs) {
       job.lockedBy = null;
@@ -394,7 +400,7 @@ export class Submitter implements Agent {
       case 'submitted':
       case 'unknown':
         worker.setStatus(WorkSpec.ST_submitted, now);
-        worker.submitTime = now;
+        worker.submitTime = times.submitTime;
         jobsFollowWorker(worker, now);
         return;
       case 'failed':
@@ -402,7 +408,7 @@ export class Submitter implements Agent {
         for (const job of worker.jobSpecs) {
           if (carriedByLiveWorker.has(job)) continue;
           // harvester gives the jobs to a new worker, unless they have been through too many.
-          if ((job.submissionAttempts ?? 0) < this.#settings.maxSubmissionAttempts) job.subStatus = 'prepared';
+          if ((job.submissionAttempts ?? 0) < maxAttempts) job.subStatus = 'prepared';
           else failJob(job, worker.convertToJobStatus()[1] as JobSubStatus, now);
         }
         return;

@@ -11,6 +11,7 @@ import type { QueueConfig } from '../config/index.js';
 import type { CliContext } from './context.js';
 import type { Store } from '../store/index.js';
 import { UsageError } from './exit-codes.js';
+import { ensureHome } from './home-dir.js';
 import { openStore } from './open-store.js';
 
 export interface AgentRuntime {
@@ -47,7 +48,7 @@ export function selectOnlineQueues(ctx: CliContext): QueueSelection {
 export async function openAgentRuntime(ctx: CliContext): Promise<AgentRuntime> {
   const { master } = ctx;
   // A first run creates the home; the database, logs and access points live under it.
-  mkdirSync(master.home, { recursive: true });
+  ensureHome(master.home);
   mkdirSync(master.logDir, { recursive: true });
   const { file: queueConfigFile, queues, skipped } = selectOnlineQueues(ctx);
   const log = ctx.log;

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../logging/index.js';
 import { PluginFactory } from '../plugins/index.js';
 import type { BotClient, RegisteredMiddleware } from '../middleware/index.js';
 import { UsageError } from './exit-codes.js';
+import { ensureHome } from './home-dir.js';
 
 export interface GlobalOptions {
   readonly home?: string;
@@ -36,6 +37,8 @@ export class CliContext {
   /** JSON log lines go to <logDir>/<logFileName>; people read the command's own output. */
   get log(): Logger {
     if (this.logger === undefined) {
+      // The home first, so a first command creates it private (the log directory is usually inside it).
+      ensureHome(this.master.home);
       mkdirSync(this.master.logDir, { recursive: true });
       this.logger = createLogger({ level: this.master.logLevel, name: 'harvester', file: join(this.master.logDir, this.logFileName) });
     }

@@ -19,6 +19,7 @@ import { runningBundled } from '../package-location.js';
 import { StoreOpenError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
+import { privateDirectoryMode } from './home-dir.js';
 
 /** A command that needs the store, run from the offline bundle (exit 2: it belongs on the core). */
 export class StoreNotInBundleError extends UsageError {
@@ -126,7 +127,8 @@ export async function openStore(master: MasterConfig, options: OpenStoreOptions)
   if (options.mode === 'read') return existsSync(file) ? openSqlite(file) : undefined;
   const directory = dirname(file);
   try {
-    mkdirSync(directory, { recursive: true });
+    // Usually the home: created owner-only, like the database files in it.
+    mkdirSync(directory, { recursive: true, mode: privateDirectoryMode });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new StoreOpenError(file, `cannot create its directory ${directory} (${code})`, { cause: error });

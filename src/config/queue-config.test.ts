@@ -169,6 +169,15 @@ describe('queue-level keys', () => {
     assert.equal(parse({ 'CERN/SCORE': { siteName: 'X' } }).queues.get('CERN/SCORE')?.siteName, 'X');
   });
 
+  test("reads harvester's per-queue maxSubmissionAttempts (absent: the submitter agent's setting applies) and refuses one below 1", () => {
+    const load = parse({ SET: { maxSubmissionAttempts: 5 }, UNSET: {}, ZERO: { maxSubmissionAttempts: 0 }, TEXT: { maxSubmissionAttempts: '3' } });
+    assert.equal(load.queues.get('SET')?.maxSubmissionAttempts, 5);
+    assert.equal(load.queues.get('SET')?.extra.maxSubmissionAttempts, undefined, 'a known key, not an extra one');
+    assert.equal(load.queues.get('UNSET')?.maxSubmissionAttempts, undefined);
+    assert.match(only(load.problems, 'ZERO', 'maxSubmissionAttempts').message, />0|> 0/);
+    assert.match(only(load.problems, 'TEXT', 'maxSubmissionAttempts').message, /expected number/);
+  });
+
   test('reports every wrong type with its path, and leaves the queue out', () => {
     const load = parse({
       Q: {

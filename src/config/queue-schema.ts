@@ -34,6 +34,9 @@ export const queueScalarsSchema = z.object({
   truePilot: z.boolean().default(false),
   runMode: text.default('self'),
   useJobLateBinding: z.boolean().default(false),
+  // harvester's per-queue cap on a job's submission attempts (QueueConfig.maxSubmissionAttempts, 3 there);
+  // unset here, the submitter agent's maxSubmissionAttempts in harvester.json (also 3) applies.
+  maxSubmissionAttempts: z.number().int().positive().optional(),
 });
 
 export const queueScalarKeys: readonly string[] = Object.keys(queueScalarsSchema.shape);

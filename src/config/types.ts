@@ -110,6 +110,11 @@ export interface QueueConfig {
   readonly truePilot: boolean;
   readonly runMode: string;
   readonly useJobLateBinding: boolean;
+  /**
+   * A job whose workers failed to submit this many times fails instead of going to a new worker (harvester's
+   * per-queue key). Absent: the submitter agent's maxSubmissionAttempts applies.
+   */
+  readonly maxSubmissionAttempts?: number;
   /** Plugin sections by kind key ("submitter", "monitor", ... as in harvester). */
   readonly submitter?: PluginSection;
   readonly monitor?: PluginSection;

@@ -3,7 +3,7 @@
 // Every write is one immediate transaction: all or nothing, and claims are atomic across processes.
 // better-sqlite3 is synchronous; the async methods keep the interface fit for a networked database.
 import { claimLockOf, claimTiming, lockOf, queueClaimTiming, queuedJobTake, renewalTimeMs, type OwnedLock } from './claim-arguments.js';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { FileSpec, JobSpec, WorkSpec, type ColumnDef, type Spec } from '../spec/index.js';
@@ -84,6 +84,7 @@ export class SqliteStore implements Store {
     const Driver = await loadSqliteDriver(database);
     let db: Database.Database | undefined;
     try {
+      createOwnerOnly(database);
       db = new Driver(database, { timeout: busyTimeoutMs });
       // Reading the version first: a newer file is refused before anything is written to it.
       const found = readSchemaVersion(db);
@@ -485,6 +486,21 @@ export class SqliteStore implements Store {
     const set = renewedLockTimes(locks, owner, nowMs);
     const held = heldByCondition(locks, owner);
     return this.#run({ sql: `UPDATE ${quote(table)} SET ${set.sql} WHERE ${held.sql}`, parameters: [...set.parameters, ...held.parameters] });
+  }
+}
+
+/**
+ * SQLite creates a new database file 0644 (less the umask), and its -wal and -shm files take the database
+ * file's mode: created here first, 0600, none of them is readable by other users of the host. Any error but
+ * EEXIST (another process made it meanwhile) is left to the driver's open just after, which reports it.
+ */
+function createOwnerOnly(database: string): void {
+  if (existsSync(database)) return;
+  try {
+    closeSync(openSync(database, 'wx', 0o600));
+  } catch (error) {
+    // EACCES, EROFS, ENOSPC...: the driver's open fails on the same cause and names it (StoreOpenError/StoreReadOnlyError).
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
   }
 }
 

@@ -13,6 +13,7 @@ import type { Store } from '../../store/store.js';
 import { CliContext } from '../context.js';
 import { daemonize, ReadinessReporter } from '../daemonize.js';
 import { ExitCode } from '../exit-codes.js';
+import { homeAccessWarning } from '../home-dir.js';
 import { requireStoreSupport } from '../open-store.js';
 import { positiveInt } from '../options.js';
 import { formatTable } from '../table.js';
@@ -48,6 +49,8 @@ export function registerRunCommand(program: Command): void {
     .action(async (opts: RunOptions, command: Command) => {
       requireStoreSupport();
       const ctx = CliContext.fromCommand(command, 'harvester.log');
+      const homeWarning = homeAccessWarning(ctx.master.home);
+      if (homeWarning !== undefined) process.stderr.write(`harvester: warning: ${homeWarning}\n`);
       const pidFile = resolve(opts.pid ?? join(ctx.master.home, 'harvester.pid'));
       if (opts.once || opts.untilDone) {
         await runPasses(ctx, opts);

@@ -10,9 +10,11 @@ import { z } from 'zod';
 import { livePid } from '../../middleware/bot/pid-file.js';
 import { StoreSchemaMissingError } from '../../store/errors.js';
 import { describeServer } from '../../store/server/settings.js';
+import type { Store } from '../../store/store.js';
 import { CliContext } from '../context.js';
 import { controlSocketPath } from '../control-socket.js';
 import { ExitCode } from '../exit-codes.js';
+import { homeAccessWarning } from '../home-dir.js';
 import { requireStoreSupport } from '../open-store.js';
 import { positiveInt } from '../options.js';
 import { formatTable } from '../table.js';
@@ -57,12 +59,24 @@ export interface StatusReport {
   readonly healthy: boolean;
   /** What needs attention, most urgent first. */
   readonly attention: readonly string[];
+  /** Worth knowing, not a degradation: e.g. a home other users can read. */
+  readonly warnings: readonly string[];
   readonly running: boolean;
   readonly pid?: number;
   /** Why the instance could not be asked (down, no answer). */
   readonly instanceError?: string;
   readonly instance?: InstanceStatus;
-  readonly queues: readonly { readonly name: string; readonly workers: Readonly<Record<string, number>>; readonly jobs: Readonly<Record<string, number>>; readonly stuckWorkers: number }[];
+  readonly queues: readonly {
+    readonly name: string;
+    readonly workers: Readonly<Record<string, number>>;
+    readonly jobs: Readonly<Record<string, number>>;
+    readonly stuckWorkers: number;
+    /**
+     * The newest submitTime of the queue's workers in the store (ISO), for a queue the running instance has no
+     * submission record of: it is down, or restarted since, or the submissions came from `run --once/--until-done`.
+     */
+    readonly lastSubmitTime?: string;
+  }[];
   readonly store: string;
 }
 
@@ -146,7 +160,10 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
       }
       for (const name of [...queueNames].sort()) {
         const n = stuck.get(name) ?? 0;
-        queues.push({ name, workers: workers.get(name) ?? {}, jobs: jobs.get(name) ?? {}, stuckWorkers: n });
+        // Only the instance's memory knows what its last submitWorkers call came to; without it the store still
+        // knows when the queue's newest worker was submitted.
+        const lastSubmitTime = instance?.submissions[name] === undefined && workers.has(name) ? await newestSubmitTime(s, name) : undefined;
+        queues.push({ name, workers: workers.get(name) ?? {}, jobs: jobs.get(name) ?? {}, stuckWorkers: n, ...(lastSubmitTime === undefined ? {} : { lastSubmitTime }) });
         if (n > 0) attention.push(`queue ${name}: ${n} worker${n === 1 ? '' : 's'} not checked for over ${opts.stuckAfter} s (stuck; see harvester workers list --queue ${name})`);
       }
     });
@@ -154,9 +171,11 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
     for (const name of [...queueNames].sort()) queues.push({ name, workers: {}, jobs: {}, stuckWorkers: 0 });
   }
 
+  const homeWarning = homeAccessWarning(ctx.master.home);
   return {
     healthy: attention.length === 0,
     attention,
+    warnings: homeWarning === undefined ? [] : [homeWarning],
     running: pid !== undefined,
     ...(pid === undefined ? {} : { pid }),
     ...(instanceError === undefined ? {} : { instanceError }),
@@ -164,6 +183,15 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
     queues,
     store: store === undefined ? `${storeName} (none yet)` : storeName,
   };
+}
+
+/** The newest submitTime among a queue's workers (ISO), undefined when none was submitted. */
+async function newestSubmitTime(store: Store, queueName: string): Promise<string | undefined> {
+  let newest: Date | undefined;
+  for (const w of await store.listWorkers({ queueName })) {
+    if (w.submitTime !== null && (newest === undefined || w.submitTime > newest)) newest = w.submitTime;
+  }
+  return newest?.toISOString();
 }
 
 function counts(c: Readonly<Record<string, number>>): string {
@@ -203,7 +231,12 @@ export function formatReport(r: StatusReport): string {
       ['queue', 'workers', 'jobs', 'last submission'],
       r.queues.map((q) => {
         const s = submissions[q.name];
-        const last = s === undefined ? '-' : `${ago(s.at)}: ${s.error !== undefined && s.submitted === 0 ? `failed (${s.error})` : `${s.submitted} submitted, ${s.failed} failed`}`;
+        const last =
+          s !== undefined
+            ? `${ago(s.at)}: ${s.error !== undefined && s.submitted === 0 ? `failed (${s.error})` : `${s.submitted} submitted, ${s.failed} failed`}`
+            : q.lastSubmitTime !== undefined
+              ? `${ago(q.lastSubmitTime)} (newest worker's submitTime)`
+              : '-';
         return { queue: q.name, workers: counts(q.workers), jobs: counts(q.jobs), 'last submission': last };
       }),
     ),
@@ -256,7 +289,7 @@ export function formatReport(r: StatusReport): string {
       ),
     );
   }
-  out.push('');
+  out.push('', ...r.warnings.map((w) => `warning: ${w}`));
   if (r.healthy) out.push('status: healthy');
   else out.push(`status: DEGRADED — needs attention:`, ...r.attention.map((a) => `  - ${a}`));
   return `${out.join('\n')}\n`;

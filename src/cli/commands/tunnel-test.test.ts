@@ -91,4 +91,43 @@ describe('harvester tunnel-test and host keys', () => {
       assert.ok(!output.includes('jump-password-1') && !output.includes('remote-password-2'));
     }
   });
+
+  test('a failing step prints its fix once: on the fix: line, not also in the FAIL line', async (t) => {
+    const remote = await startFakeSshd({ password: 'remote-password-3' });
+    t.after(() => remote.close());
+    const home = mkdtempSync(join(tmpdir(), 'hv-tunnel-fix-once-'));
+    t.after(() => rmSync(home, { recursive: true, force: true }));
+    const queueFile = join(home, 'queues.json');
+    writeFileSync(
+      queueFile,
+      JSON.stringify({
+        Q: {
+          rpc: { remoteHost: '127.0.0.1', remotePort: remote.port, sshUserName: 'alice', sshPassword: 'remote-password-3', remoteBindPort: await idlePort() },
+          submitter: { name: 'DummySubmitter', module: 'pandaharvester.harvestersubmitter.dummy_submitter', middleware: 'rpc' },
+        },
+      }),
+    );
+    const result = await runCli(['--home', home, 'tunnel-test', '--queue', 'Q', '--queue-config', queueFile]);
+    assert.equal(result.status, 1, result.stdout + result.stderr);
+    const failed = steps(result.stdout).at(-1);
+    assert.deepEqual(failed?.slice(0, 2), ['FAIL', 'remote-auth'], result.stdout);
+    assert.ok(failed?.[2].includes(remote.fingerprint), result.stdout);
+    assert.ok(!result.stdout.includes('likely fix'), result.stdout);
+    const advice = '`harvester tunnel-test --queue Q --accept-new-host-key`';
+    assert.equal(result.stdout.split(advice).length - 1, 1, `the fix once:\n${result.stdout}`);
+    assert.match(result.stdout, /^ {5}fix: .*--accept-new-host-key/m);
+  });
+
+  test('a queue with no remote section is bad configuration: one line naming the fix, exit 2', async (t) => {
+    const home = mkdtempSync(join(tmpdir(), 'hv-tunnel-local-'));
+    t.after(() => rmSync(home, { recursive: true, force: true }));
+    const queueFile = join(home, 'queues.json');
+    writeFileSync(queueFile, JSON.stringify({ LOCAL: { submitter: { name: 'DummySubmitter', module: 'pandaharvester.harvestersubmitter.dummy_submitter' } } }));
+    const result = await runCli(['--home', home, 'tunnel-test', '--queue', 'LOCAL', '--queue-config', queueFile]);
+    assert.equal(result.status, 2, result.stdout + result.stderr);
+    assert.equal(result.stdout, '');
+    const lines = result.stderr.split('\n').filter((line) => line !== '');
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0]!, /queue LOCAL has no plugin section with "middleware": nothing to test; add "middleware": "rpc"/);
+  });
 });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CheckStep } from '../../middleware/herder/route-check.js';
 import { maskSecrets } from '../../logging/index.js';
 import { CliContext } from '../context.js';
-import { ExitCode } from '../exit-codes.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
 
 export function registerTunnelTestCommand(program: Command): void {
   program
@@ -18,6 +18,12 @@ export function registerTunnelTestCommand(program: Command): void {
     .action(async (opts: { queue: string; queueConfig?: string; acceptNewHostKey?: boolean }, command: Command) => {
       const ctx = CliContext.fromCommand(command, 'tunnel-test.log');
       const queue = ctx.queue(ctx.loadQueues(opts.queueConfig), opts.queue);
+      // Loaded here: the SSH transport is only imported by the commands that use it.
+      const { checkQueueRoutes, routedMiddlewares } = await import('../../middleware/herder/route-check.js');
+      if (routedMiddlewares(queue).size === 0) {
+        // Nothing to test is a configuration matter (exit 2), not a route that failed (exit 1).
+        throw new UsageError(`queue ${queue.queueName} has no plugin section with "middleware": nothing to test; add "middleware": "rpc" to the sections that must run remotely`);
+      }
       const print = (s: CheckStep): void => {
         const mark = s.ok ? 'ok  ' : 'FAIL';
         process.stdout.write(maskSecrets(`${mark} ${s.step.padEnd(34)} ${`${s.ms.toFixed(1)} ms`.padStart(10)}  ${s.target}  ${s.detail}`) + '\n');
@@ -25,8 +31,6 @@ export function registerTunnelTestCommand(program: Command): void {
       };
       let ok = false;
       try {
-        // Loaded here: the SSH transport is only imported by the commands that use it.
-        const { checkQueueRoutes } = await import('../../middleware/herder/route-check.js');
         ok = await checkQueueRoutes({
           queue,
           knownHostsFile: ctx.master.knownHostsFile,

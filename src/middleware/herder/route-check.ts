@@ -52,14 +52,20 @@ const probes: { readonly [K in PluginKind]: { method: string; call: (p: Contract
   throttler: { method: 'toBeThrottled()', call: (p, ctx) => p.toBeThrottled(ctx) },
 };
 
-/** Runs every step for every middleware element the queue's sections use. Resolves to whether all passed. */
-export async function checkQueueRoutes(opts: RouteCheckOptions): Promise<boolean> {
-  const { queue } = opts;
+/** The middleware elements the queue's plugin sections use, by key: empty for a queue that runs all locally. */
+export function routedMiddlewares(queue: QueueConfig): Map<string, MiddlewareConfig> {
   const used = new Map<string, MiddlewareConfig>();
   for (const kind of pluginKinds) {
     const key = queue[kind]?.middleware;
     if (key !== undefined) used.set(key, queue.middlewares[key]!);
   }
+  return used;
+}
+
+/** Runs every step for every middleware element the queue's sections use. Resolves to whether all passed. */
+export async function checkQueueRoutes(opts: RouteCheckOptions): Promise<boolean> {
+  const { queue } = opts;
+  const used = routedMiddlewares(queue);
   const configStep = timer();
   if (used.size === 0) {
     opts.onStep({ ...configStep('config', queue.queueName), ok: false, detail: 'no plugin section of this queue has "middleware": nothing to test', hint: 'add "middleware": "rpc" to the sections that must run remotely' });
@@ -95,7 +101,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
           target: `${s.user}@${s.host}:${s.port}`,
           ms: s.ms,
           ok: s.ok,
-          detail: s.ok ? 'ok' : forQueue(s.error?.message ?? 'failed', opts.queue),
+          detail: s.ok ? 'ok' : forQueue(s.error === undefined ? 'failed' : stepDetail(s.error), opts.queue),
           ...(s.ok || !(s.error instanceof SshStepError) ? {} : { hint: forQueue(s.error.hint, opts.queue) }),
         }),
     });
@@ -104,7 +110,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
     if (error instanceof SshStepError && error.step === 'key-load') {
       // The jump host's key (jumpPrivateKey) can be the one at fault: name the file the error names.
       const keyPath = (error as { keyPath?: string }).keyPath ?? mw.privateKey ?? '';
-      opts.onStep({ step: 'key-load', target: keyPath, ms: 0, ok: false, detail: error.message, hint: error.hint });
+      opts.onStep({ step: 'key-load', target: keyPath, ms: 0, ok: false, detail: stepDetail(error), hint: error.hint });
     }
     return false;
   }
@@ -120,7 +126,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
       opts.onStep({
         ...step('bot-stream', `${target} (transport ${mw.transport})`),
         ok: false,
-        detail: message(error),
+        detail: stepDetail(error),
         hint:
           error instanceof UnixForwardError && error.prohibited
             ? error.hint
@@ -196,6 +202,14 @@ function timer(): (step: string, target: string) => { step: string; target: stri
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A failed step's detail: an SSH step error's own, since the step line names the step and the endpoint and the
+ * fix comes once, on the line after (its message repeats all three).
+ */
+function stepDetail(error: unknown): string {
+  return error instanceof SshStepError ? error.detail : message(error);
 }
 
 function summarize(value: unknown): string {

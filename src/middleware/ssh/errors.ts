@@ -30,6 +30,8 @@ export class SshStepError extends Error {
   readonly host: string;
   readonly port: number;
   readonly user: string;
+  /** What went wrong, without the step, the endpoint or the hint (the message has them all). */
+  readonly detail: string;
   /** What the operator should most likely change or check. */
   readonly hint: string;
   /** True when retrying the same thing cannot help (credentials, host keys); a pool still retries, slowly. */
@@ -48,6 +50,7 @@ export class SshStepError extends Error {
     this.host = at.host;
     this.port = at.port;
     this.user = at.user;
+    this.detail = detail;
     this.hint = hint;
     this.persistent = persistent;
   }
