@@ -34,7 +34,7 @@ const mw: MiddlewareConfig = {
   remoteCommand: 'harvester',
   transport: 'tcp',
   callTimeout: 30,
-  // A call waits this long (0.3 s) for a tunnel before it fails.
+  // A call waits this long (0.3 s) for a tunnel before it fails: the tests where no tunnel can come up.
   connectTimeout: 0.3,
   extra: {},
 };
@@ -52,8 +52,11 @@ afterEach(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
-/** A client whose links reach an in-process bot running `handler`, as long as `reachable()` says so. */
-function clientFor(handler: CallHandler, reachable: () => boolean, connectTimeout = mw.connectTimeout): { client: BotClient; links: InMemoryLink[] } {
+/**
+ * A client whose links reach an in-process bot running `handler`, as long as `reachable()` says so. A tunnel
+ * that can come up gets 5 s (a hang guard: on a loaded machine the first in-memory link took ~0.6 s).
+ */
+function clientFor(handler: CallHandler, reachable: () => boolean, connectTimeout = 5): { client: BotClient; links: InMemoryLink[] } {
   const secret = ensureBotSecret(join(home, '.harvester', 'bot.secret'));
   const serverOptions = (): ServerSessionOptions => ({
     secret,
@@ -78,7 +81,7 @@ function clientFor(handler: CallHandler, reachable: () => boolean, connectTimeou
 
 describe('BotClient: the call effect across reconnects', () => {
   test('no tunnel ever: BotUnavailable, not-run', { timeout: 20_000 }, async () => {
-    const { client } = clientFor(async () => null, () => false);
+    const { client } = clientFor(async () => null, () => false, mw.connectTimeout);
     try {
       const error = await rejection(client.call(payload, { deadlineMs: 10_000, method: 'submitter.submitWorkers', queue: 'Q' }));
       assert.ok(error instanceof BotUnavailableError);
@@ -163,7 +166,7 @@ describe('BotClient: what it tells metrics and harvester status', () => {
   });
 
   test('a route without a link up: health fails at once (it never dials), and failed calls are counted by error type with the last error', { timeout: 20_000 }, async () => {
-    const { client } = clientFor(async () => null, () => false);
+    const { client } = clientFor(async () => null, () => false, mw.connectTimeout);
     try {
       await assert.rejects(client.health(5000));
       assert.equal(client.snapshot().started, false, 'asking for health did not open the pool');
