@@ -6,11 +6,11 @@ import type { ConnectionConfig, Pool, PoolConnection } from 'mariadb';
 
 type MariadbModule = typeof import('mariadb');
 import type { ColumnKind } from '../../spec/index.js';
-import { StoreClosedError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
-import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
-import type { Parameter, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
-import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
-import { tlsErrorOf } from '../server/tls-failure.js';
+import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { PooledServerDriver } from '../server/pooled-driver.js';
+import { commitUnknown, socketErrorCodes, type EngineFailures } from '../server/reconnect.js';
+import type { Parameter, ServerDialect, SqlSession } from '../server/session.js';
+import { serverTarget, type ServerConnectionSettings } from '../server/settings.js';
 import type { SqlValue } from '../sql/values.js';
 
 export const mariadbDialect: ServerDialect = {
@@ -77,12 +77,8 @@ const lostConnectionCodes: ReadonlySet<string> = new Set([
 /** How long a caller waits on the pool before the server is probed directly (see #acquire). */
 const probeAfterMs = 1000;
 
-export class MariadbDriver implements ServerDriver {
-  #closed = false;
+export class MariadbDriver extends PooledServerDriver {
   readonly dialect = mariadbDialect;
-  readonly database: string;
-  readonly schema: string;
-  readonly #settings: ServerConnectionSettings;
   readonly #pool: Pool;
   readonly #connectionOptions: ConnectionConfig;
   readonly #mariadb: MariadbModule;
@@ -95,10 +91,8 @@ export class MariadbDriver implements ServerDriver {
   }
 
   private constructor(settings: ServerConnectionSettings, mariadb: MariadbModule) {
+    super(settings);
     this.#mariadb = mariadb;
-    this.#settings = settings;
-    this.database = describeServer(settings);
-    this.schema = settings.schema;
     this.#connectionOptions = {
       host: settings.host,
       port: settings.port,
@@ -173,17 +167,7 @@ export class MariadbDriver implements ServerDriver {
     }
   }
 
-  async transaction<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
-    return withReconnect(
-      operation,
-      this.#settings,
-      () => this.#attempt(operation, work),
-      (error) => this.#classify(error, operation),
-      ...serverGiveUps(this.database, operation, this.#settings),
-    );
-  }
-
-  async #attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
+  protected async attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
     // A pool that cannot connect retries until acquireTimeout and then says only "failed to retrieve a
     // connection". While it holds none (first use, or the server went away), one direct connection tells at
     // once why none can be made: login refused, unknown database, TLS refused, connection refused.
@@ -211,7 +195,7 @@ export class MariadbDriver implements ServerDriver {
       } catch (error) {
         if (this.#isConnectionLoss(error)) {
           broken = true;
-          throw commitUnknown(this.database, operation, `commit on ${serverTarget(this.#settings)}`, error);
+          throw commitUnknown(this.database, operation, `commit on ${serverTarget(this.settings)}`, error);
         }
         throw error;
       }
@@ -233,34 +217,30 @@ export class MariadbDriver implements ServerDriver {
     return e.errno === 1053 || e.errno === 1927 || e.errno === 2006 || e.errno === 2013 || (e.fatal === true && e.errno !== 1045 && e.errno !== 1044 && e.errno !== 1049);
   }
 
-  #classify(error: unknown, operation: string): Failure {
-    if (error instanceof StoreError) return { retry: false, error };
-    // Closed under a transaction that waits for the server (shutdown): waiting would never end.
-    if (this.#closed) return { retry: false, error: new StoreClosedError(this.database, operation) };
-    // Before the connection-loss test: a refused certificate ends the connection too, but waiting does not fix it.
-    const tls = tlsErrorOf(error, this.database, operation, this.#settings);
-    if (tls !== undefined) return { retry: false, error: tls };
-    if (this.#isConnectionLoss(error)) return { retry: true, reason: reasonOf(error as SqlError) };
-    const e = error as SqlError | undefined;
+  protected readonly failures: EngineFailures = {
+    isConnectionLoss: (error) => this.#isConnectionLoss(error),
+    lossReason: (error) => reasonOf(error as SqlError),
     // 1213 deadlock, 1205 lock wait timeout: the engine rolled the transaction back.
-    if (e?.errno === 1213 || e?.errno === 1205) return { retry: true, conflict: true, reason: reasonOf(e) };
-    return { retry: false, error: this.#translate(error, operation) };
-  }
+    conflictReason: (error) => {
+      const e = error as SqlError | undefined;
+      return e?.errno === 1213 || e?.errno === 1205 ? reasonOf(e) : undefined;
+    },
+    translate: (error, operation) => this.#translate(error, operation),
+  };
 
   #translate(error: unknown, operation: string): unknown {
     if (!(error instanceof Error)) return error;
     const e = error as SqlError;
-    const target = serverTarget(this.#settings);
+    const target = serverTarget(this.settings);
     if (e.errno === 1045) return new StoreConnectionError(this.database, operation, `log in to ${target}`, `the server refused the login (${reasonOf(e)})`, { cause: error });
-    if (e.errno === 1049) return new StoreConnectionError(this.database, operation, `open database ${this.#settings.schema} on ${target}`, `${reasonOf(e)} (create it, or set db.schema)`, { cause: error });
-    if (e.errno === 1044) return new StoreConnectionError(this.database, operation, `use database ${this.#settings.schema} on ${target}`, `permission denied (${reasonOf(e)})`, { cause: error });
+    if (e.errno === 1049) return new StoreConnectionError(this.database, operation, `open database ${this.settings.schema} on ${target}`, `${reasonOf(e)} (create it, or set db.schema)`, { cause: error });
+    if (e.errno === 1044) return new StoreConnectionError(this.database, operation, `use database ${this.settings.schema} on ${target}`, `permission denied (${reasonOf(e)})`, { cause: error });
     if (e.errno !== undefined) return new StoreQueryError(this.database, operation, reasonOf(e), { cause: error });
     return new StoreConnectionError(this.database, operation, `talk to ${target}`, error.message, { cause: error });
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#pool.end();
+  protected endPool(): Promise<void> {
+    return this.#pool.end();
   }
 }
 

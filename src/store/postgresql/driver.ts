@@ -5,11 +5,11 @@
 // in and out (U+FFFF followed by "0" for U+0000, U+FFFF doubled for itself), so every string round-trips.
 import type PgModule from 'pg';
 import type { Pool as PgPool } from 'pg';
-import { StoreClosedError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
-import { commitUnknown, serverGiveUps, socketErrorCodes, withReconnect, type Failure } from '../server/reconnect.js';
-import type { Parameter, Row, ServerDialect, ServerDriver, SqlSession } from '../server/session.js';
-import { describeServer, serverTarget, type ServerConnectionSettings } from '../server/settings.js';
-import { tlsErrorOf } from '../server/tls-failure.js';
+import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { PooledServerDriver } from '../server/pooled-driver.js';
+import { commitUnknown, socketErrorCodes, type EngineFailures } from '../server/reconnect.js';
+import type { Parameter, Row, ServerDialect, SqlSession } from '../server/session.js';
+import { serverTarget, type ServerConnectionSettings } from '../server/settings.js';
 import type { SqlValue } from '../sql/values.js';
 import type { ColumnKind } from '../../spec/index.js';
 
@@ -98,12 +98,8 @@ interface PgError extends Error {
   code?: string;
 }
 
-export class PostgresqlDriver implements ServerDriver {
-  #closed = false;
+export class PostgresqlDriver extends PooledServerDriver {
   readonly dialect = postgresqlDialect;
-  readonly database: string;
-  readonly schema: string;
-  readonly #settings: ServerConnectionSettings;
   readonly #pool: PgPool;
 
   /**
@@ -116,9 +112,7 @@ export class PostgresqlDriver implements ServerDriver {
   }
 
   private constructor(settings: ServerConnectionSettings, pg: typeof PgModule) {
-    this.#settings = settings;
-    this.database = describeServer(settings);
-    this.schema = settings.schema;
+    super(settings);
     this.#pool = new pg.Pool({
       host: settings.host,
       port: settings.port,
@@ -135,17 +129,7 @@ export class PostgresqlDriver implements ServerDriver {
     this.#pool.on('error', () => undefined);
   }
 
-  async transaction<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
-    return withReconnect(
-      operation,
-      this.#settings,
-      () => this.#attempt(operation, work),
-      (error) => this.#classify(error, operation),
-      ...serverGiveUps(this.database, operation, this.#settings),
-    );
-  }
-
-  async #attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
+  protected async attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     let broken: unknown;
     // A connection that dies while checked out (server restarted) emits 'error' on the client: without a
@@ -171,7 +155,7 @@ export class PostgresqlDriver implements ServerDriver {
         await client.query('COMMIT');
       } catch (error) {
         broken = error;
-        if (this.#isConnectionLoss(error)) throw commitUnknown(this.database, operation, `commit on ${serverTarget(this.#settings)}`, error);
+        if (this.#isConnectionLoss(error)) throw commitUnknown(this.database, operation, `commit on ${serverTarget(this.settings)}`, error);
         throw error;
       }
       return result;
@@ -191,32 +175,28 @@ export class PostgresqlDriver implements ServerDriver {
     return /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed|not queryable/i.test(error.message);
   }
 
-  #classify(error: unknown, operation: string): Failure {
-    if (error instanceof StoreError) return { retry: false, error };
-    // Closed under a transaction that waits for the server (shutdown): waiting would never end.
-    if (this.#closed) return { retry: false, error: new StoreClosedError(this.database, operation) };
-    // Before the connection-loss test: a refused certificate ends the connection too, but waiting does not fix it.
-    const tls = tlsErrorOf(error, this.database, operation, this.#settings);
-    if (tls !== undefined) return { retry: false, error: tls };
-    if (this.#isConnectionLoss(error)) return { retry: true, reason: (error as Error).message || String((error as PgError).code) };
-    const code = (error as PgError | undefined)?.code;
-    if (code === '40P01' || code === '40001') return { retry: true, conflict: true, reason: `${code}: ${(error as Error).message}` };
-    return { retry: false, error: this.#translate(error, operation) };
-  }
+  protected readonly failures: EngineFailures = {
+    isConnectionLoss: (error) => this.#isConnectionLoss(error),
+    lossReason: (error) => (error as Error).message || String((error as PgError).code),
+    conflictReason: (error) => {
+      const code = (error as PgError | undefined)?.code;
+      return code === '40P01' || code === '40001' ? `${code}: ${(error as Error).message}` : undefined;
+    },
+    translate: (error, operation) => this.#translate(error, operation),
+  };
 
   #translate(error: unknown, operation: string): unknown {
     if (!(error instanceof Error)) return error;
     const code = (error as PgError).code;
-    const target = serverTarget(this.#settings);
+    const target = serverTarget(this.settings);
     if (code === '28P01' || code === '28000') return new StoreConnectionError(this.database, operation, `log in to ${target}`, `the server refused the login (${code}: ${error.message})`, { cause: error });
-    if (code === '3D000') return new StoreConnectionError(this.database, operation, `open database ${this.#settings.schema} on ${target}`, `${error.message} (create it, or set db.schema)`, { cause: error });
-    if (code === '42501') return new StoreConnectionError(this.database, operation, `use database ${this.#settings.schema} on ${target}`, `permission denied (${error.message})`, { cause: error });
+    if (code === '3D000') return new StoreConnectionError(this.database, operation, `open database ${this.settings.schema} on ${target}`, `${error.message} (create it, or set db.schema)`, { cause: error });
+    if (code === '42501') return new StoreConnectionError(this.database, operation, `use database ${this.settings.schema} on ${target}`, `permission denied (${error.message})`, { cause: error });
     if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return new StoreQueryError(this.database, operation, `${code}: ${error.message}`, { cause: error });
     return new StoreConnectionError(this.database, operation, `talk to ${target}`, error.message, { cause: error });
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#pool.end();
+  protected endPool(): Promise<void> {
+    return this.#pool.end();
   }
 }

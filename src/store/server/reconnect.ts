@@ -3,8 +3,9 @@
 // server, so it is run again, until the server answers or reconnectTimeout has passed. A connection lost
 // during COMMIT leaves the outcome unknown: that is never retried blindly (the error says so). Deadlocks
 // between instances are retried the same way (the engine rolled the victim back).
-import { StoreCommitUnknownError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { StoreClosedError, StoreCommitUnknownError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
 import { serverTarget, type ServerConnectionSettings } from './settings.js';
+import { tlsErrorOf } from './tls-failure.js';
 
 export interface ReconnectPolicy {
   /** How long to keep retrying (harvester's [db] reconnectTimeout, seconds); 0: fail at once. */
@@ -73,15 +74,53 @@ export function commitUnknown(database: string, operation: string, step: string,
   return new StoreCommitUnknownError(database, operation, step, { cause });
 }
 
-/** The two give-up errors of withReconnect for a server store: the server stayed away, or conflicts did not end. */
-export function serverGiveUps(
-  database: string,
-  operation: string,
-  settings: ServerConnectionSettings,
-): [(reason: string, cause: unknown, attempts: number) => StoreError, (reason: string, cause: unknown, attempts: number) => StoreError] {
-  return [
+/** How an engine's driver reads its connector's errors (serverTransaction does the rest). */
+export interface EngineFailures {
+  /** The connection is gone or cannot be made (the server may come back). */
+  isConnectionLoss(error: unknown): boolean;
+  /** The server's words for a lost connection, for the log. */
+  lossReason(error: unknown): string;
+  /** The engine rolled the transaction back to break a deadlock (or a lock wait timed out): the reason, else undefined. */
+  conflictReason(error: unknown): string | undefined;
+  /** Any other failure as a store error naming the step (log in, open database, a query). */
+  translate(error: unknown, operation: string): unknown;
+}
+
+export interface ServerTransaction<T> {
+  readonly operation: string;
+  readonly database: string;
+  readonly settings: ServerConnectionSettings;
+  /** True once the driver is closed: a transaction still waiting for the server ends (StoreClosedError). */
+  readonly closed: () => boolean;
+  readonly attempt: () => Promise<T>;
+  readonly failures: EngineFailures;
+}
+
+/**
+ * One transaction of a server driver, both engines: attempts it, waits for and retries an unreachable server
+ * (reconnectTimeout) and deadlocks, and turns everything else into a store error. The order of the checks is
+ * the point: a store error stands; a closed driver never waits; a refused certificate ends the connection
+ * too, but waiting does not fix it, so TLS comes before the connection-loss test.
+ */
+export function serverTransaction<T>(t: ServerTransaction<T>): Promise<T> {
+  const { operation, database, settings, failures } = t;
+  const classify = (error: unknown): Failure => {
+    if (error instanceof StoreError) return { retry: false, error };
+    if (t.closed()) return { retry: false, error: new StoreClosedError(database, operation) };
+    const tls = tlsErrorOf(error, database, operation, settings);
+    if (tls !== undefined) return { retry: false, error: tls };
+    if (failures.isConnectionLoss(error)) return { retry: true, reason: failures.lossReason(error) };
+    const conflict = failures.conflictReason(error);
+    if (conflict !== undefined) return { retry: true, conflict: true, reason: conflict };
+    return { retry: false, error: failures.translate(error, operation) };
+  };
+  return withReconnect(
+    operation,
+    settings,
+    t.attempt,
+    classify,
     (reason, cause, attempts) =>
       new StoreConnectionError(database, operation, `connect to ${serverTarget(settings)}`, `${reason} (gave up after ${attempts} attempts in ${settings.reconnectTimeoutSec} s, reconnectTimeout)`, { cause }),
     (reason, cause, attempts) => new StoreQueryError(database, operation, `${reason} (rolled back ${attempts} times by the server to break lock conflicts; giving up)`, { cause }),
-  ];
+  );
 }
