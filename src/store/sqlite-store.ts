@@ -11,7 +11,7 @@ import { StoreClosedError, StoreOpenError, StoreReadOnlyError, StoreRecordNotFou
 import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, workerLockColumns, workerLockNames, workerLockTimes, type LockColumns } from './lock-columns.js';
 import { checkedLimit, fileConditions, jobConditions, listing, workerClaimConditions, workerConditions, type Condition } from './sql/conditions.js';
 import { clearLocksStatement, heldByCondition, renewedLockTimes } from './sql/locks.js';
-import { attachFiles, attachJobs, countsByQueue } from './sql/related-rows.js';
+import { attachFiles, attachJobs, countsByQueue, lastSubmitTimesOf, lastSubmitTimesQuery } from './sql/related-rows.js';
 import { distinct, fileInserted, givenIds, jobInserted, lockLostError, refuseDuplicates, refuseMissing, specWrites, workerInserted } from './sql/spec-writes.js';
 import { claimRows } from './sqlite/claims.js';
 import { claimDialogRows, deleteDialogRows, insertDialogRows } from './sqlite/dialogs.js';
@@ -256,6 +256,10 @@ export class SqliteStore implements Store {
 
   async getJobStatsByQueue(): Promise<Map<string, WorkerCounts>> {
     return this.#countsByQueue('getJobStatsByQueue', JOB_TABLE, undefined);
+  }
+
+  async getLastSubmitTimeByQueue(): Promise<Map<string, Date>> {
+    return this.#read('getLastSubmitTimeByQueue', () => lastSubmitTimesOf(this.#statements.get(lastSubmitTimesQuery(quote(WORK_TABLE))).all() as Record<string, unknown>[]));
   }
 
   // ---- files ----

@@ -263,6 +263,8 @@ export interface Store {
   getWorkerStatsByQueue(): Promise<Map<string, WorkerCounts>>;
   /** Job counts of every queue (computingSite) that has jobs, by status (metrics, `harvester status`). */
   getJobStatsByQueue(): Promise<Map<string, WorkerCounts>>;
+  /** The newest submitTime of each queue's workers (queues with no submitted worker absent): `harvester status`. */
+  getLastSubmitTimeByQueue(): Promise<Map<string, Date>>;
 
   /** Files matching all given criteria, by fileID. */
   getFiles(filter: FileFilter): Promise<FileSpec[]>;

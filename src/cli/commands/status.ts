@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { livePid } from '../../middleware/bot/pid-file.js';
 import { StoreSchemaMissingError } from '../../store/errors.js';
 import { describeServer } from '../../store/server/settings.js';
-import type { Store } from '../../store/store.js';
 import { CliContext } from '../context.js';
 import { controlSocketPath } from '../control-socket.js';
 import { ExitCode } from '../exit-codes.js';
@@ -150,7 +149,7 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
   const queues: StatusReport['queues'][number][] = [];
   if (store !== undefined) {
     await withStore(store, async (s) => {
-      const [workers, jobs, active] = await Promise.all([s.getWorkerStatsByQueue(), s.getJobStatsByQueue(), s.listWorkers({ status: activeStatuses })]);
+      const [workers, jobs, active, lastSubmits] = await Promise.all([s.getWorkerStatsByQueue(), s.getJobStatsByQueue(), s.listWorkers({ status: activeStatuses }), s.getLastSubmitTimeByQueue()]);
       for (const name of [...workers.keys(), ...jobs.keys()]) queueNames.add(name);
       const stuckBefore = Date.now() - opts.stuckAfter * 1000;
       const stuck = new Map<string, number>();
@@ -162,7 +161,7 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
         const n = stuck.get(name) ?? 0;
         // Only the instance's memory knows what its last submitWorkers call came to; without it the store still
         // knows when the queue's newest worker was submitted.
-        const lastSubmitTime = instance?.submissions[name] === undefined && workers.has(name) ? await newestSubmitTime(s, name) : undefined;
+        const lastSubmitTime = instance?.submissions[name] === undefined ? lastSubmits.get(name)?.toISOString() : undefined;
         queues.push({ name, workers: workers.get(name) ?? {}, jobs: jobs.get(name) ?? {}, stuckWorkers: n, ...(lastSubmitTime === undefined ? {} : { lastSubmitTime }) });
         if (n > 0) attention.push(`queue ${name}: ${n} worker${n === 1 ? '' : 's'} not checked for over ${opts.stuckAfter} s (stuck; see harvester workers list --queue ${name})`);
       }
@@ -183,15 +182,6 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
     queues,
     store: store === undefined ? `${storeName} (none yet)` : storeName,
   };
-}
-
-/** The newest submitTime among a queue's workers (ISO), undefined when none was submitted. */
-async function newestSubmitTime(store: Store, queueName: string): Promise<string | undefined> {
-  let newest: Date | undefined;
-  for (const w of await store.listWorkers({ queueName })) {
-    if (w.submitTime !== null && (newest === undefined || w.submitTime > newest)) newest = w.submitTime;
-  }
-  return newest?.toISOString();
 }
 
 function counts(c: Readonly<Record<string, number>>): string {

@@ -62,3 +62,12 @@ export function countsByQueue(rows: ReadonlyArray<Readonly<Record<string, unknow
   }
   return counts;
 }
+
+/** The newest submitTime of each queue's workers: one aggregate, no rows sent (see lastSubmitTimesOf). */
+export function lastSubmitTimesQuery(workTable: string): string {
+  return `SELECT "computingSite" AS "queue", MAX("submitTime") AS "t" FROM ${workTable} WHERE "computingSite" IS NOT NULL AND "submitTime" IS NOT NULL GROUP BY "computingSite" ORDER BY "computingSite"`;
+}
+
+export function lastSubmitTimesOf(rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Map<string, Date> {
+  return new Map(rows.map((row) => [String(row.queue), new Date(Number(row.t))]));
+}

@@ -405,6 +405,18 @@ export function defineStoreConformance(name: string, open: () => Promise<Store>)
         assert.deepEqual(all.get('Q2'), { running: 1 });
       });
 
+      withStore('getLastSubmitTimeByQueue gives each queue its newest worker submitTime; queues with none submitted are absent', async (store) => {
+        assert.deepEqual(await store.getLastSubmitTimeByQueue(), new Map());
+        await store.insertWorkers([
+          worker({ submitTime: at(1) }), worker({ submitTime: at(3) }), worker({ status: 'ready' }),
+          worker({ computingSite: 'Q2', submitTime: at(2) }), worker({ computingSite: 'Q3', status: 'ready' }),
+        ]);
+        const last = await store.getLastSubmitTimeByQueue();
+        assert.deepEqual([...last.keys()], ['Q1', 'Q2']);
+        assert.equal(last.get('Q1')?.getTime(), at(3).getTime());
+        assert.equal(last.get('Q2')?.getTime(), at(2).getTime());
+      });
+
       withStore('getJobStatsByQueue counts every queue\'s jobs by status', async (store) => {
         await store.insertJobs([job({ PandaID: 1 }), job({ PandaID: 2 }), job({ PandaID: 3, computingSite: 'Q2', status: 'running' })]);
         const all = await store.getJobStatsByQueue();
