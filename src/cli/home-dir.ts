@@ -20,8 +20,10 @@ export function homeAccessWarning(home: string): string | undefined {
   try {
     mode = statSync(home).mode & 0o777;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    // A status report must not end here: the line says what could not be checked.
+    return `the mode of the home ${home} cannot be read (${code ?? String(error)}): check that only its owner can read it`;
   }
   if ((mode & 0o077) === 0) return undefined;
   const octal = mode.toString(8).padStart(3, '0');

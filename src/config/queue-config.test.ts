@@ -169,12 +169,13 @@ describe('queue-level keys', () => {
     assert.equal(parse({ 'CERN/SCORE': { siteName: 'X' } }).queues.get('CERN/SCORE')?.siteName, 'X');
   });
 
-  test("reads harvester's per-queue maxSubmissionAttempts (absent: the submitter agent's setting applies) and refuses one below 1", () => {
-    const load = parse({ SET: { maxSubmissionAttempts: 5 }, UNSET: {}, ZERO: { maxSubmissionAttempts: 0 }, TEXT: { maxSubmissionAttempts: '3' } });
+  test("reads harvester's per-queue maxSubmissionAttempts (absent: the submitter agent's setting applies; 0 as harvester takes it) and refuses a negative one", () => {
+    const load = parse({ SET: { maxSubmissionAttempts: 5 }, UNSET: {}, ZERO: { maxSubmissionAttempts: 0 }, NEGATIVE: { maxSubmissionAttempts: -1 }, TEXT: { maxSubmissionAttempts: '3' } });
     assert.equal(load.queues.get('SET')?.maxSubmissionAttempts, 5);
     assert.equal(load.queues.get('SET')?.extra.maxSubmissionAttempts, undefined, 'a known key, not an extra one');
     assert.equal(load.queues.get('UNSET')?.maxSubmissionAttempts, undefined);
-    assert.match(only(load.problems, 'ZERO', 'maxSubmissionAttempts').message, />0|> 0/);
+    assert.equal(load.queues.get('ZERO')?.maxSubmissionAttempts, 0);
+    assert.match(only(load.problems, 'NEGATIVE', 'maxSubmissionAttempts').message, />=0|>= 0/);
     assert.match(only(load.problems, 'TEXT', 'maxSubmissionAttempts').message, /expected number/);
   });
 

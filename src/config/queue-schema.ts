@@ -36,7 +36,8 @@ export const queueScalarsSchema = z.object({
   useJobLateBinding: z.boolean().default(false),
   // harvester's per-queue cap on a job's submission attempts (QueueConfig.maxSubmissionAttempts, 3 there);
   // unset here, the submitter agent's maxSubmissionAttempts in harvester.json (also 3) applies.
-  maxSubmissionAttempts: z.number().int().positive().optional(),
+  // 0 as in harvester: a job fails at its first failed submission.
+  maxSubmissionAttempts: z.number().int().min(0).optional(),
 });
 
 export const queueScalarKeys: readonly string[] = Object.keys(queueScalarsSchema.shape);

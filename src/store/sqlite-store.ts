@@ -493,18 +493,22 @@ export class SqliteStore implements Store {
   }
 }
 
+/** Errors of creating the file that the driver's open just after meets too and reports (StoreOpenError/StoreReadOnlyError). */
+const leftToTheDriver: ReadonlySet<string | undefined> = new Set(['EEXIST', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
+
 /**
  * SQLite creates a new database file 0644 (less the umask), and its -wal and -shm files take the database
- * file's mode: created here first, 0600, none of them is readable by other users of the host. Any error but
- * EEXIST (another process made it meanwhile) is left to the driver's open just after, which reports it.
+ * file's mode: created here first, 0600, none of them is readable by other users of the host. EEXIST: another
+ * process made it meanwhile.
  */
 function createOwnerOnly(database: string): void {
   if (existsSync(database)) return;
   try {
     closeSync(openSync(database, 'wx', 0o600));
   } catch (error) {
-    // EACCES, EROFS, ENOSPC...: the driver's open fails on the same cause and names it (StoreOpenError/StoreReadOnlyError).
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (leftToTheDriver.has(code)) return;
+    throw new StoreOpenError(database, `cannot create it owner-only (${code ?? String(error)})`, { cause: error });
   }
 }
 

@@ -31,8 +31,16 @@ class CuttingDriver implements ServerDriver {
     return this.inner.schema;
   }
 
+  /** Runs (once) just before a claim reads its stamp back: what another transaction did meanwhile. */
+  meanwhile: ((session: SqlSession) => Promise<unknown>) | undefined;
+
   async transaction<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
     this.operations.push(operation);
+    const meanwhile = this.meanwhile;
+    if (meanwhile !== undefined && operation.includes('reading back')) {
+      this.meanwhile = undefined;
+      await this.inner.transaction('meanwhile', meanwhile);
+    }
     const index = this.cuts.findIndex((c) => c.operation === operation);
     if (index < 0) return this.inner.transaction(operation, work);
     const [cut] = this.cuts.splice(index, 1);
@@ -140,6 +148,25 @@ if (env === undefined) {
           assert.deepEqual(got, ['Q1', 'Q2']);
           assert.equal(driver.operations.filter((o) => o === 'claimQueues').length, 1, 'the claim was not run again');
           assert.deepEqual(await store.claimQueues({ queueNames: ['Q1', 'Q2'], owner: 's2', lockIntervalSec: 600 }), []);
+        } finally {
+          await store.close();
+        }
+      });
+
+      test('a claim applied before its COMMIT was cut is still known as applied when the lock keeper renewed its locks meanwhile', async () => {
+        const { store, driver } = await storeWithCuts();
+        try {
+          await store.insertWorkers(Array.from({ length: 2 }, () => new WorkSpec({ computingSite: 'Q1', status: 'running' })));
+          const renew = (s: SqlSession): Promise<unknown> => store.renewLocks('m1', new Date(Date.now() + 60_000)).then(() => s.query('SELECT 1'));
+          driver.cuts.push({ operation: 'claimWorkers', outcome: 'applied' });
+          driver.meanwhile = renew;
+          const claimed = await store.claimWorkers({ purpose: 'monitor', owner: 'm1', lockIntervalSec: 600, limit: 5 });
+          assert.deepEqual(claimed.map((w) => w.workerID), [1, 2]);
+          assert.equal(driver.operations.filter((o) => o === 'claimWorkers').length, 1, 'the claim was not run again');
+          driver.cuts.push({ operation: 'claimQueues', outcome: 'applied' });
+          driver.meanwhile = (s) => store.renewLocks('s1', new Date(Date.now() + 60_000)).then(() => s.query('SELECT 1'));
+          assert.deepEqual(await store.claimQueues({ queueNames: ['Q1'], owner: 's1', lockIntervalSec: 600 }), ['Q1']);
+          assert.equal(driver.operations.filter((o) => o === 'claimQueues').length, 1, 'the queue claim was not run again');
         } finally {
           await store.close();
         }

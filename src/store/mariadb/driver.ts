@@ -6,7 +6,7 @@ import type { ConnectionConfig, Pool, PoolConnection } from 'mariadb';
 
 type MariadbModule = typeof import('mariadb');
 import type { ColumnKind } from '../../spec/index.js';
-import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { StoreClosedError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
 import { PooledServerDriver } from '../server/pooled-driver.js';
 import { commitUnknown, socketErrorCodes, type EngineFailures } from '../server/reconnect.js';
 import type { Parameter, ServerDialect, SqlSession } from '../server/session.js';
@@ -129,7 +129,8 @@ export class MariadbDriver extends PooledServerDriver {
     this.#probe ??= (async () => {
       try {
         const connection = await this.#mariadb.createConnection(this.#connectionOptions);
-        await connection.end();
+        // Logged in: the server is there, whatever the goodbye does.
+        await connection.end().catch(() => connection.destroy());
         return undefined;
       } catch (error) {
         return error;
@@ -154,9 +155,10 @@ export class MariadbDriver extends PooledServerDriver {
       const first = await Promise.race([pending, slow]);
       if (first !== 'slow') return first;
       const why = await this.#directConnectionError();
-      if (why !== undefined) {
+      // A server that refuses one more connection (too many, per-user limit) is there: the pool is only busy.
+      if (why !== undefined && !refusesMoreConnections(why)) {
         // The queued request is left to the pool: a connection it hands over later goes straight back.
-        pending.then((connection) => connection.release(), () => undefined);
+        pending.then((connection) => connection.release().catch(() => undefined), () => undefined);
         throw why;
       }
       return await pending;
@@ -168,6 +170,7 @@ export class MariadbDriver extends PooledServerDriver {
   }
 
   protected async attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
+    if (this.isClosed()) throw new StoreClosedError(this.database, operation);
     // A pool that cannot connect retries until acquireTimeout and then says only "failed to retrieve a
     // connection". While it holds none (first use, or the server went away), one direct connection tells at
     // once why none can be made: login refused, unknown database, TLS refused, connection refused.
@@ -242,6 +245,12 @@ export class MariadbDriver extends PooledServerDriver {
   protected endPool(): Promise<void> {
     return this.#pool.end();
   }
+}
+
+/** 1040 too many connections, 1203 / 1226 the user's connection limit: the server answered. */
+function refusesMoreConnections(error: unknown): boolean {
+  const errno = (error as SqlError | undefined)?.errno;
+  return errno === 1040 || errno === 1203 || errno === 1226;
 }
 
 /** The server's own words (sqlMessage), without the statement the connector appends to its message. */

@@ -19,6 +19,11 @@ export abstract class PooledServerDriver implements ServerDriver {
     this.schema = settings.schema;
   }
 
+  /** True once close() was called. */
+  protected isClosed(): boolean {
+    return this.#closed;
+  }
+
   /** One try of the transaction on one pooled connection: committed, or rolled back and thrown. */
   protected abstract attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T>;
 
@@ -30,7 +35,7 @@ export abstract class PooledServerDriver implements ServerDriver {
       operation,
       database: this.database,
       settings: this.settings,
-      closed: () => this.#closed,
+      closed: () => this.isClosed(),
       attempt: () => this.attempt(operation, work),
       failures: this.failures,
     });

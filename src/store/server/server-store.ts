@@ -350,7 +350,8 @@ export class ServerStore implements Store {
         [...list.parameters, timing.nowMs - timing.checkIntervalSec * 1000, timing.nowMs - timing.lockIntervalSec * 1000],
       );
       const got = new Set(due.map((r) => String(r.queueName)));
-      const stamp = { table: QUEUE_TABLE, key: 'queueName', owner: 'lockedBy', time: 'lockTime', alsoTime: ['submitTime'] };
+      // submitTime, not lockTime: the lock keeper renews lockTime, and only this claim writes submitTime.
+      const stamp = { table: QUEUE_TABLE, key: 'queueName', owner: 'lockedBy', time: 'submitTime', alsoTime: ['lockTime'] };
       const applied = await this.#stampRows(s, stamp, [...got], timing);
       return { result: names.filter((name) => got.has(name)), applied };
     });
@@ -543,7 +544,7 @@ export class ServerStore implements Store {
 
   /**
    * Picks and locks up to `limit` claimable rows for the owner, most overdue first, skipping rows others hold.
-   * The claim was applied when its rows carry its stamp: the owner, and this claim's time as lock time.
+   * The claim was applied when its rows carry its stamp: the owner, and this claim's time (or later) as lock time.
    */
   async #claimRows<S extends Spec>(s: SqlSession, table: ServerSpecTable<S>, lock: LockColumns, conditions: readonly Condition<Parameter>[], timing: ClaimTiming): Promise<Claimed<S[]>> {
     const { condition, parameters } = claimSelection(lock, conditions, timing);
@@ -556,8 +557,10 @@ export class ServerStore implements Store {
       ...list.parameters,
     ]);
     for (const spec of specs) for (const [column, value] of assignments) table.mirror(spec, column, value);
+    // ">=": the lock keeper may have renewed the lock time since (it only moves it forward); a row this claim
+    // could take had a lock time before its time.
     const applied = async (session: SqlSession): Promise<boolean> => {
-      const [row] = await session.query(`SELECT COUNT(*) AS "n" FROM ${quote(table.table)} WHERE ${list.sql} AND ${quote(lock.lock)} = ? AND ${quote(lock.lockTime)} = ?`, [
+      const [row] = await session.query(`SELECT COUNT(*) AS "n" FROM ${quote(table.table)} WHERE ${list.sql} AND ${quote(lock.lock)} = ? AND ${quote(lock.lockTime)} >= ?`, [
         ...list.parameters,
         timing.owner,
         timing.nowMs,
@@ -581,7 +584,8 @@ export class ServerStore implements Store {
       ...list.parameters,
     ]);
     return async (session) => {
-      const where = `${list.sql} AND ${quote(stamp.owner)} = ? AND ${quote(stamp.time)} = ?`;
+      // ">=": the lock keeper may have renewed the lock time since (it only moves it forward).
+      const where = `${list.sql} AND ${quote(stamp.owner)} = ? AND ${quote(stamp.time)} >= ?`;
       const [row] = await session.query(`SELECT COUNT(*) AS "n" FROM ${quote(stamp.table)} WHERE ${where}`, [...list.parameters, timing.owner, timing.nowMs]);
       return Number(row?.n) > 0;
     };
