@@ -11,7 +11,7 @@ import { StoreClosedError, StoreOpenError, StoreReadOnlyError, StoreRecordNotFou
 import { jobLockColumns, jobLockNames, jobLockTimes, workerInternalColumns, workerLockColumns, workerLockNames, workerLockTimes, type LockColumns } from './lock-columns.js';
 import { checkedLimit, fileConditions, jobConditions, listing, workerClaimConditions, workerConditions, type Condition } from './sql/conditions.js';
 import { clearLocksStatement, heldByCondition, renewedLockTimes } from './sql/locks.js';
-import { attachFiles, attachJobs, countsByQueue, lastSubmitTimesOf, lastSubmitTimesQuery } from './sql/related-rows.js';
+import { attachFiles, attachJobs, countsByQueue, lastSubmitTimesOf, lastSubmitTimesQuery, countsOf, unseenWorkersQuery } from './sql/related-rows.js';
 import { distinct, fileInserted, givenIds, jobInserted, lockLostError, refuseDuplicates, refuseMissing, specWrites, workerInserted } from './sql/spec-writes.js';
 import { claimRows } from './sqlite/claims.js';
 import { claimDialogRows, deleteDialogRows, insertDialogRows } from './sqlite/dialogs.js';
@@ -260,6 +260,13 @@ export class SqliteStore implements Store {
 
   async getLastSubmitTimeByQueue(): Promise<Map<string, Date>> {
     return this.#read('getLastSubmitTimeByQueue', () => lastSubmitTimesOf(this.#statements.get(lastSubmitTimesQuery(quote(WORK_TABLE))).all() as Record<string, unknown>[]));
+  }
+
+  async getUnseenWorkerCountsByQueue(statuses: readonly string[], before: Date): Promise<Map<string, number>> {
+    return this.#read('getUnseenWorkerCountsByQueue', () => {
+      const query = unseenWorkersQuery(quote(WORK_TABLE), statuses, before.getTime(), jsonInList);
+      return countsOf(this.#statements.get(query.sql).all(...query.parameters) as Record<string, unknown>[]);
+    });
   }
 
   // ---- files ----

@@ -265,6 +265,11 @@ export interface Store {
   getJobStatsByQueue(): Promise<Map<string, WorkerCounts>>;
   /** The newest submitTime of each queue's workers (queues with no submitted worker absent): `harvester status`. */
   getLastSubmitTimeByQueue(): Promise<Map<string, Date>>;
+  /**
+   * How many workers of each queue in one of `statuses` were last seen (checkTime, else modificationTime, else
+   * submitTime) before `before`: `harvester status`'s stuck workers. Queues with none are absent.
+   */
+  getUnseenWorkerCountsByQueue(statuses: readonly string[], before: Date): Promise<Map<string, number>>;
 
   /** Files matching all given criteria, by fileID. */
   getFiles(filter: FileFilter): Promise<FileSpec[]>;

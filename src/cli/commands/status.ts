@@ -149,14 +149,14 @@ async function statusReport(ctx: CliContext, opts: StatusOptions): Promise<Statu
   const queues: StatusReport['queues'][number][] = [];
   if (store !== undefined) {
     await withStore(store, async (s) => {
-      const [workers, jobs, active, lastSubmits] = await Promise.all([s.getWorkerStatsByQueue(), s.getJobStatsByQueue(), s.listWorkers({ status: activeStatuses }), s.getLastSubmitTimeByQueue()]);
+      const stuckBefore = new Date(Date.now() - opts.stuckAfter * 1000);
+      const [workers, jobs, stuck, lastSubmits] = await Promise.all([
+        s.getWorkerStatsByQueue(),
+        s.getJobStatsByQueue(),
+        s.getUnseenWorkerCountsByQueue(activeStatuses, stuckBefore),
+        s.getLastSubmitTimeByQueue(),
+      ]);
       for (const name of [...workers.keys(), ...jobs.keys()]) queueNames.add(name);
-      const stuckBefore = Date.now() - opts.stuckAfter * 1000;
-      const stuck = new Map<string, number>();
-      for (const w of active) {
-        const seen = w.checkTime ?? w.modificationTime ?? w.submitTime;
-        if (w.computingSite !== null && seen !== null && seen.getTime() < stuckBefore) stuck.set(w.computingSite, (stuck.get(w.computingSite) ?? 0) + 1);
-      }
       for (const name of [...queueNames].sort()) {
         const n = stuck.get(name) ?? 0;
         // Only the instance's memory knows what its last submitWorkers call came to; without it the store still

@@ -14,7 +14,7 @@ import { checkedLimit, fileConditions, jobConditions, listing, workerClaimCondit
 import { checkedKeep, dialogMessageOf, dialogValues, insertDialogMessage } from '../sql/dialogs.js';
 import { insertQueueEntry, queueEntryValues, queuedJobOf, sequenceAfter, sequencePast, takeOrder } from '../sql/job-queue.js';
 import { clearLocksStatement, heldByCondition, renewedLockTimes } from '../sql/locks.js';
-import { attachFiles, attachJobs, countsByQueue, relationOf, lastSubmitTimesOf, lastSubmitTimesQuery } from '../sql/related-rows.js';
+import { attachFiles, attachJobs, countsByQueue, relationOf, lastSubmitTimesOf, lastSubmitTimesQuery, countsOf, unseenWorkersQuery } from '../sql/related-rows.js';
 import { distinct, fileInserted, givenIds, jobInserted, lockLostError, refuseDuplicates, refuseMissing, specWrites, workerInserted } from '../sql/spec-writes.js';
 import { DIAG_TABLE, FILE_TABLE, JOB_QUEUE_TABLE, JOB_TABLE, JOB_WORKER_TABLE, PANDAID_SEQUENCE, QUEUE_TABLE, SEQUENCE_TABLE, WORK_TABLE, quote } from '../sql/tables.js';
 import type { AfterCommit, OperationContext } from '../sql/operation.js';
@@ -241,6 +241,13 @@ export class ServerStore implements Store {
 
   async getLastSubmitTimeByQueue(): Promise<Map<string, Date>> {
     return this.#read('getLastSubmitTimeByQueue', async (s) => lastSubmitTimesOf(await s.query(lastSubmitTimesQuery(quote(WORK_TABLE)))));
+  }
+
+  async getUnseenWorkerCountsByQueue(statuses: readonly string[], before: Date): Promise<Map<string, number>> {
+    return this.#read('getUnseenWorkerCountsByQueue', async (s) => {
+      const query = unseenWorkersQuery(quote(WORK_TABLE), statuses, before.getTime(), this.#inList);
+      return countsOf(await s.query(query.sql, query.parameters));
+    });
   }
 
   // ---- files ----

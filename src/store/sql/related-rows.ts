@@ -3,6 +3,7 @@
 // back numbers as strings or bigints where SQLite gives numbers.
 import type { FileSpec, JobSpec, WorkSpec } from '../../spec/index.js';
 import type { WorkerCounts } from '../store.js';
+import type { Condition, InList } from './conditions.js';
 
 /** Input files (and aux inputs) go to JobSpec.inFiles, every other type to outFiles. */
 const inputFileTypes: ReadonlySet<string | null> = new Set(['input', 'aux_input']);
@@ -70,4 +71,17 @@ export function lastSubmitTimesQuery(workTable: string): string {
 
 export function lastSubmitTimesOf(rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Map<string, Date> {
   return new Map(rows.map((row) => [String(row.queue), new Date(Number(row.t))]));
+}
+
+/** Workers per queue in one of the statuses last seen before a time (see Store.getUnseenWorkerCountsByQueue). */
+export function unseenWorkersQuery<P>(workTable: string, statuses: readonly string[], beforeMs: number, inList: InList<P>): Condition<P | number> {
+  const status = inList('status', statuses);
+  return {
+    sql: `SELECT "computingSite" AS "queue", COUNT(*) AS "n" FROM ${workTable} WHERE "computingSite" IS NOT NULL AND ${status.sql} AND COALESCE("checkTime", "modificationTime", "submitTime") < ? GROUP BY "computingSite" ORDER BY "computingSite"`,
+    parameters: [...status.parameters, beforeMs],
+  };
+}
+
+export function countsOf(rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Map<string, number> {
+  return new Map(rows.map((row) => [String(row.queue), Number(row.n)]));
 }

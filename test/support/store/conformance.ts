@@ -417,6 +417,20 @@ export function defineStoreConformance(name: string, open: () => Promise<Store>)
         assert.equal(last.get('Q2')?.getTime(), at(2).getTime());
       });
 
+      withStore('getUnseenWorkerCountsByQueue counts, per queue, the workers in the statuses last seen before a time (checkTime, else modificationTime, else submitTime)', async (store) => {
+        await store.insertWorkers([
+          worker({ status: 'running', checkTime: at(1), modificationTime: at(9) }),
+          worker({ status: 'running', checkTime: at(9), modificationTime: at(1) }),
+          worker({ status: 'submitted', checkTime: null, modificationTime: at(2) }),
+          worker({ status: 'finished', checkTime: at(1) }),
+          worker({ computingSite: 'Q2', status: 'idle', checkTime: null, modificationTime: null, submitTime: at(3) }),
+          worker({ computingSite: 'Q3', status: 'running', checkTime: at(8) }),
+        ]);
+        const unseen = await store.getUnseenWorkerCountsByQueue(['submitted', 'running', 'idle'], at(5));
+        assert.deepEqual([...unseen], [['Q1', 2], ['Q2', 1]]);
+        assert.deepEqual(await store.getUnseenWorkerCountsByQueue([], at(5)), new Map(), 'no status: none');
+      });
+
       withStore('getJobStatsByQueue counts every queue\'s jobs by status', async (store) => {
         await store.insertJobs([job({ PandaID: 1 }), job({ PandaID: 2 }), job({ PandaID: 3, computingSite: 'Q2', status: 'running' })]);
         const all = await store.getJobStatsByQueue();
