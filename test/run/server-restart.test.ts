@@ -5,12 +5,11 @@
 // started once, every job finished.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli, TempDirs, writeJson } from '../cli/support.js';
-import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines } from '../support/store/db-servers.js';
+import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, stopOrStartDbServer } from '../support/store/db-servers.js';
 import { countByFirstWord, HarvesterProcess, localProcessQueue, logRecords, makeRunHome, recordingCommand, repeated, tally, waitFor, type ListedJob, type LogRecord } from './support.js';
 
 const dirs = new TempDirs();
@@ -19,16 +18,6 @@ after(() => dirs.cleanup());
 const JOBS = 12;
 const gatedMonitor = fileURLToPath(new URL('../support/plugins/gated-monitor.js', import.meta.url));
 const env = loadDbServers();
-
-/** Stops or starts one engine's test server (scripts/db-servers keeps its data directory across). */
-async function dbServers(engine: string, action: 'stop' | 'start'): Promise<void> {
-  const script = fileURLToPath(new URL('../../../scripts/db-servers', import.meta.url));
-  const child = spawn('bash', [script, `${action}-${engine}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  assert.equal(status, 0, `db-servers ${action}-${engine} failed: ${stderr}`);
-}
 
 const isWait = (r: LogRecord): boolean => r.level === 40 && /^database server .* unreachable/.test(r.msg);
 const isBack = (r: LogRecord): boolean => r.level === 30 && /^database server .* reachable again/.test(r.msg);
@@ -71,11 +60,11 @@ if (env === undefined) {
         const run = new HarvesterProcess(['run', '--until-done', '--timeout', '240'], home.home);
         after(() => run.killIfRunning());
         await waitFor('a monitor cycle in its plugin call, its workers claimed', () => (existsSync(markerFile) ? true : undefined), 120_000, 50);
-        await dbServers(engine, 'stop');
+        await stopOrStartDbServer(env, engine, 'stop');
         // The monitor answers now, and its cycle goes on to write to a server that is down.
         writeFileSync(gateFile, '');
         const firstWait = await waitFor('an agent to say it waits for the server', () => logRecords(home.logFile).find(isWait), 120_000, 50);
-        await dbServers(engine, 'start');
+        await stopOrStartDbServer(env, engine, 'start');
         const result = await run.exit(240_000);
         assert.equal(result.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
 

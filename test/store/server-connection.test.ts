@@ -3,7 +3,6 @@
 // between (and during) calls waits for it (reconnectTimeout) and loses nothing.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,7 @@ import { WorkSpec } from '../../src/spec/index.js';
 import { StoreCommitUnknownError, StoreConnectionError, StoreLockLostError } from '../../src/store/errors.js';
 import { openServerStore } from '../../src/store/server/open-server-store.js';
 import { runCli } from '../cli/support.js';
-import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings } from '../support/store/db-servers.js';
+import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings, stopOrStartDbServer } from '../support/store/db-servers.js';
 
 /** A port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -102,14 +101,12 @@ if (env === undefined) {
         try {
           const workers = Array.from({ length: 200 }, () => new WorkSpec({ computingSite: 'Q1', status: 'submitted' }));
           await store.insertWorkers(workers);
-          const stop = await restartServer(engine, 'stop');
-          assert.equal(stop.status, 0, stop.stderr);
+          await stopOrStartDbServer(env, engine, 'stop');
           // Claim and update while the server is down: the calls wait, then the server comes back.
           const claim = store.claimWorkers({ purpose: 'monitor', owner: 'm1', lockIntervalSec: 600, limit: 500 });
           // Longer than a connection attempt may take (connectTimeoutSec): the store has to retry.
           await new Promise((resolve) => setTimeout(resolve, 4000));
-          const start = await restartServer(engine, 'start');
-          assert.equal(start.status, 0, start.stderr);
+          await stopOrStartDbServer(env, engine, 'start');
           const claimed = await claim;
           assert.equal(claimed.length, 200);
           for (const w of claimed) w.status = 'running';
@@ -157,8 +154,7 @@ if (env === undefined) {
           await roundsDone(3, 'the loops to run');
           // The loops keep running while the server goes down and comes back.
           for (const action of ['stop', 'start'] as const) {
-            const r = await restartServer(engine, action);
-            assert.equal(r.status, 0, r.stderr);
+            await stopOrStartDbServer(env, engine, action);
           }
           const before = rounds;
           await roundsDone(before + 6, 'the loops to go on after the restart');
@@ -181,14 +177,4 @@ async function waitUntil(what: string, done: () => boolean): Promise<void> {
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** Stops or starts one engine's test server (scripts/db-servers' data directory is kept across). */
-async function restartServer(engine: 'postgresql' | 'mariadb', action: 'stop' | 'start'): Promise<{ status: number | null; stderr: string }> {
-  const script = new URL('../../../scripts/db-servers', import.meta.url).pathname;
-  const child = spawn('bash', [script, `${action}-${engine}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { status, stderr };
 }

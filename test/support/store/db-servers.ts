@@ -1,7 +1,10 @@
 // Access to the database servers that scripts/db-servers starts (PostgreSQL and MariaDB on loopback, with a
 // test user). Tests read the connection file (DBSERVERS_ENV, default /run/harvester-dbservers/env.json);
 // without it they skip saying why, except under CI=true, where a missing server fails the test.
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import mariadb from 'mariadb';
 import pg from 'pg';
 import { z } from 'zod';
@@ -38,6 +41,23 @@ export function loadDbServers(): DbServersEnv | undefined {
 export function serverSettings(env: DbServersEnv, engine: ServerEngine, schema: string, overrides: Partial<ServerConnectionSettings> = {}): ServerConnectionSettings {
   const server = env[engine];
   return { engine, host: server.host, port: server.port, user: server.user, password: env.password, schema, nConnections: 4, reconnectTimeoutSec: 0, ...overrides };
+}
+
+/**
+ * Stops or starts one engine's test server (scripts/db-servers keeps its data directory across): the server
+ * the connection file describes, whatever DBSERVERS_DIR and the port variables say, so a test run against a
+ * second pair never stops the suite's own servers.
+ */
+export async function stopOrStartDbServer(env: DbServersEnv, engine: ServerEngine, action: 'stop' | 'start'): Promise<void> {
+  const script = fileURLToPath(new URL('../../../../scripts/db-servers', import.meta.url));
+  const child = spawn('bash', [script, `${action}-${engine}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, DBSERVERS_DIR: dirname(dbServersEnvFile), DBSERVERS_PG_PORT: String(env.postgresql.port), DBSERVERS_MARIADB_PORT: String(env.mariadb.port) },
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (status !== 0) throw new Error(`scripts/db-servers ${action}-${engine} (${dirname(dbServersEnvFile)}) exited with ${status}: ${stderr.trim()}`);
 }
 
 let counter = 0;
