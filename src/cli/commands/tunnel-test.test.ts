@@ -1,7 +1,7 @@
 // `harvester tunnel-test` and host keys, the real CLI in a child process against two sshds in this process
 // (a jump host forwarding to a remote host, ssh2's Server): an unknown key fails with its fingerprint and the
 // way out; --accept-new-host-key shows and records it; afterwards the keys are known without the flag.
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -29,15 +29,20 @@ function steps(stdout: string): [string, string, string][] {
   return found;
 }
 
+/** A home removed after the test, and the path of the queue configuration the test writes in it. */
+function tempHome(t: TestContext, prefix: string): { home: string; queueFile: string } {
+  const home = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  return { home, queueFile: join(home, 'queues.json') };
+}
+
 describe('harvester tunnel-test and host keys', () => {
   test('an unknown key fails naming its fingerprint; --accept-new-host-key shows and records it; then it is known', async (t) => {
     const jump = await startFakeSshd({ password: 'jump-password-1' });
     t.after(() => jump.close());
     const remote = await startFakeSshd({ password: 'remote-password-2' });
     t.after(() => remote.close());
-    const home = mkdtempSync(join(tmpdir(), 'hv-tunnel-hostkey-'));
-    t.after(() => rmSync(home, { recursive: true, force: true }));
-    const queueFile = join(home, 'queues.json');
+    const { home, queueFile } = tempHome(t, 'hv-tunnel-hostkey-');
     writeFileSync(
       queueFile,
       JSON.stringify({
@@ -95,9 +100,7 @@ describe('harvester tunnel-test and host keys', () => {
   test('a failing step prints its fix once: on the fix: line, not also in the FAIL line', async (t) => {
     const remote = await startFakeSshd({ password: 'remote-password-3' });
     t.after(() => remote.close());
-    const home = mkdtempSync(join(tmpdir(), 'hv-tunnel-fix-once-'));
-    t.after(() => rmSync(home, { recursive: true, force: true }));
-    const queueFile = join(home, 'queues.json');
+    const { home, queueFile } = tempHome(t, 'hv-tunnel-fix-once-');
     writeFileSync(
       queueFile,
       JSON.stringify({
@@ -119,9 +122,7 @@ describe('harvester tunnel-test and host keys', () => {
   });
 
   test('a queue with no remote section is bad configuration: one line naming the fix, exit 2', async (t) => {
-    const home = mkdtempSync(join(tmpdir(), 'hv-tunnel-local-'));
-    t.after(() => rmSync(home, { recursive: true, force: true }));
-    const queueFile = join(home, 'queues.json');
+    const { home, queueFile } = tempHome(t, 'hv-tunnel-local-');
     writeFileSync(queueFile, JSON.stringify({ LOCAL: { submitter: { name: 'DummySubmitter', module: 'pandaharvester.harvestersubmitter.dummy_submitter' } } }));
     const result = await runCli(['--home', home, 'tunnel-test', '--queue', 'LOCAL', '--queue-config', queueFile]);
     assert.equal(result.status, 2, result.stdout + result.stderr);
