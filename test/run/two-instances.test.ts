@@ -70,11 +70,24 @@ describe('two harvester instances on one database', () => {
     processes.push(runB);
     await waitFor('B ready', () => (logRecords(b.logFile).some((r) => r.msg === 'harvester runtime ready') ? true : undefined), 60_000, 50);
 
-    runA.child.kill('SIGSTOP');
-    waitUntilStopped(runA.pid);
-    writeFileSync(gate, '');
-    await waitFor('B submitting workers while A is stalled', () => (submittedBy(b) > 0 ? true : undefined), 240_000, 50);
-    runA.child.kill('SIGCONT');
+    // SQLite has one writer: stopped inside a write transaction, A holds the database for both until it resumes
+    // (SQLite's nature; several instances that may stall belong on a server database). Such a stop is let go and
+    // A is stopped again a moment later, until B gets on with the work (seen once in five runs under a CPU hog).
+    for (let stall = 1; ; stall++) {
+      runA.child.kill('SIGSTOP');
+      waitUntilStopped(runA.pid);
+      if (stall === 1) writeFileSync(gate, '');
+      const moved = await waitFor('B submitting workers while A is stalled', () => (submittedBy(b) > 0 ? true : undefined), 60_000, 50).then(
+        () => true,
+        (error: unknown) => {
+          if (stall >= 4) throw error;
+          return false;
+        },
+      );
+      runA.child.kill('SIGCONT');
+      if (moved) break;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
 
     const [exitA, exitB] = await Promise.all([runA.exit(420_000), runB.exit(420_000)]);
     assert.deepEqual(exitA, { code: 0, signal: null }, `A: ${runA.stderr}`);
