@@ -6,7 +6,7 @@ import type { ConnectionConfig, Pool, PoolConnection } from 'mariadb';
 
 type MariadbModule = typeof import('mariadb');
 import type { ColumnKind } from '../../spec/index.js';
-import { StoreClosedError, StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
+import { StoreConnectionError, StoreError, StoreQueryError } from '../errors.js';
 import { PooledServerDriver } from '../server/pooled-driver.js';
 import { commitUnknown, socketErrorCodes, type EngineFailures } from '../server/reconnect.js';
 import type { Parameter, ServerDialect, SqlSession } from '../server/session.js';
@@ -170,7 +170,6 @@ export class MariadbDriver extends PooledServerDriver {
   }
 
   protected async attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T> {
-    if (this.isClosed()) throw new StoreClosedError(this.database, operation);
     // A pool that cannot connect retries until acquireTimeout and then says only "failed to retrieve a
     // connection". While it holds none (first use, or the server went away), one direct connection tells at
     // once why none can be made: login refused, unknown database, TLS refused, connection refused.

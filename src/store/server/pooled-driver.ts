@@ -1,6 +1,7 @@
 // What the two server drivers share: how they name the database, one transaction's retries and the
 // classification of its failures (serverTransaction), and closing. Each engine brings its pool, the attempt
 // on one of its connections and how to read its connector's errors.
+import { StoreClosedError } from '../errors.js';
 import { serverTransaction, type EngineFailures } from './reconnect.js';
 import type { ServerDialect, ServerDriver, SqlSession } from './session.js';
 import { describeServer, type ServerConnectionSettings } from './settings.js';
@@ -19,11 +20,6 @@ export abstract class PooledServerDriver implements ServerDriver {
     this.schema = settings.schema;
   }
 
-  /** True once close() was called. */
-  protected isClosed(): boolean {
-    return this.#closed;
-  }
-
   /** One try of the transaction on one pooled connection: committed, or rolled back and thrown. */
   protected abstract attempt<T>(operation: string, work: (session: SqlSession) => Promise<T>): Promise<T>;
 
@@ -35,8 +31,9 @@ export abstract class PooledServerDriver implements ServerDriver {
       operation,
       database: this.database,
       settings: this.settings,
-      closed: () => this.isClosed(),
-      attempt: () => this.attempt(operation, work),
+      closed: () => this.#closed,
+      // A closed driver makes no connection at all (MariaDB would probe the server first).
+      attempt: () => (this.#closed ? Promise.reject(new StoreClosedError(this.database, operation)) : this.attempt(operation, work)),
       failures: this.failures,
     });
   }
