@@ -27,7 +27,7 @@ export interface RemoteBot {
   rpc(extra?: Record<string, unknown>): Record<string, unknown>;
   /** A fresh directory under /tmp the bot's user owns (for access points the bot writes). */
   makeRoot(name: string): Promise<string>;
-  /** Removes the bot home. */
+  /** Removes the bot home and the roots made for this bot. */
   cleanup(): Promise<void>;
 }
 
@@ -36,6 +36,8 @@ export async function remoteBot(testbed: Testbed, name: string, port: number): P
   const botHome = `.harvester-${name}`;
   const absoluteHome = join(testbed.user.home, botHome);
   const pidFile = join(absoluteHome, 'bot.pid');
+  // One folder of roots per bot, removed by cleanup (the roots of every run stayed behind in /tmp).
+  const rootsDir = join('/tmp/hv-remote-roots', name);
   const remoteCommand = await ensureBotInstalled(testbed);
   const asUser = async (command: string): Promise<{ code: number | null; stdout: string; stderr: string }> => {
     const result = await testbed.runOnHost('hpc', ['runuser', '-u', testbed.user.name, '--', '/bin/sh', '-c', `umask 022 && cd && ${command}`]);
@@ -104,13 +106,14 @@ export async function remoteBot(testbed: Testbed, name: string, port: number): P
       return { hostKeys: testbed.pinnedHostKeys(element), ...element };
     },
     async makeRoot(rootName: string) {
-      await mkdir('/tmp/hv-remote-roots', { recursive: true, mode: 0o777 });
-      const dir = await mkdtemp(join('/tmp/hv-remote-roots', `${rootName}-`));
+      await mkdir(rootsDir, { recursive: true, mode: 0o777 });
+      const dir = await mkdtemp(join(rootsDir, `${rootName}-`));
       await chown(dir, testbed.user.uid, -1);
       return dir;
     },
     async cleanup() {
       await rm(absoluteHome, { recursive: true, force: true });
+      await rm(rootsDir, { recursive: true, force: true });
     },
   };
 }
