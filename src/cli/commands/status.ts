@@ -7,6 +7,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { monitoredWorkerStatuses } from '../../agents/monitor.js';
 import { livePid } from '../../middleware/bot/pid-file.js';
 import { StoreSchemaMissingError } from '../../store/errors.js';
 import { describeServer } from '../../store/server/settings.js';
@@ -26,8 +27,8 @@ interface StatusOptions {
   failingSubmissions: number;
 }
 
-/** Worker statuses in which a worker waits for an agent (a check, a submission). */
-const activeStatuses = ['ready', 'submitted', 'pending', 'idle', 'running'];
+/** Worker statuses in which a worker waits for an agent: a submission ('ready'), or the monitor's check. */
+const activeStatuses = ['ready', ...monitoredWorkerStatuses];
 
 // The instance's answer is input from another process: its shape is checked before it is trusted.
 const instanceStatusSchema = z.looseObject({
