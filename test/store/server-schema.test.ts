@@ -4,9 +4,11 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkSpec } from '../../src/spec/index.js';
 import { openServerStore } from '../../src/store/server/open-server-store.js';
-import { SERVER_SCHEMA_VERSION } from '../../src/store/server/schema.js';
+import { SERVER_SCHEMA_VERSION, unreadWorkerIndexes } from '../../src/store/server/schema.js';
 import type { ServerEngine } from '../../src/store/server/session.js';
 import { adminQuery, createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings, type DbServersEnv } from '../support/store/db-servers.js';
+
+const q = (engine: ServerEngine, name: string): string => (engine === 'postgresql' ? `"${name}"` : `\`${name}\``);
 
 const droppedInVersion2 = ['work_table_modificationTime', 'work_table_status_modificationTime', 'work_table_computingSite'];
 
@@ -43,14 +45,13 @@ if (env === undefined) {
           'a new database has none of them',
         );
         // Back to what version 1 left.
-        const q = (name: string) => (engine === 'postgresql' ? `"${name}"` : `\`${name}\``);
         await adminQuery(
           env,
           engine,
           [
-            `CREATE INDEX ${q('work_table_modificationTime')} ON work_table (${q('modificationTime')})`,
-            `CREATE INDEX ${q('work_table_status_modificationTime')} ON work_table (status, ${q('modificationTime')})`,
-            `CREATE INDEX ${q('work_table_computingSite')} ON work_table (${q('computingSite')})`,
+            `CREATE INDEX ${q(engine, 'work_table_modificationTime')} ON work_table (${q(engine, 'modificationTime')})`,
+            `CREATE INDEX ${q(engine, 'work_table_status_modificationTime')} ON work_table (status, ${q(engine, 'modificationTime')})`,
+            `CREATE INDEX ${q(engine, 'work_table_computingSite')} ON work_table (${q(engine, 'computingSite')})`,
             ...(engine === 'postgresql' ? ['ALTER TABLE work_table RESET (fillfactor)'] : []),
             'DELETE FROM schema_version WHERE version > 1',
           ],
@@ -71,6 +72,37 @@ if (env === undefined) {
         if (engine === 'postgresql') {
           const [rows] = (await adminQuery(env, engine, [`SELECT reloptions FROM pg_class WHERE relname = 'work_table'`], schema)) as [Array<{ reloptions: string[] | null }>];
           assert.deepEqual(rows[0]?.reloptions, ['fillfactor=70']);
+        }
+      });
+
+      test('a version-2 database loses the worker table\'s indexes that no query reads on open, and keeps its rows and the claims\' indexes', async () => {
+        const schema = await createTestDatabase(env, engine);
+        const store = await openServerStore(serverSettings(env, engine, schema));
+        await store.insertWorkers([new WorkSpec({ computingSite: 'Q1', status: 'running' } as never)]);
+        await store.close();
+        const fresh = await workTableIndexes(env, engine, schema);
+        assert.deepEqual(unreadWorkerIndexes.filter((name) => fresh.includes(name)), [], 'a new database has none of them');
+        // Back to what version 2 left: the indexes harvester's column flags give.
+        const column = (index: string): string => index.slice('work_table_'.length);
+        await adminQuery(
+          env,
+          engine,
+          [...unreadWorkerIndexes.map((index) => `CREATE INDEX ${q(engine, index)} ON work_table (${q(engine, column(index))})`), 'DELETE FROM schema_version WHERE version > 2'],
+          schema,
+        );
+        assert.deepEqual(await versions(env, engine, schema), [1, 2]);
+
+        const reopened = await openServerStore(serverSettings(env, engine, schema));
+        try {
+          assert.equal((await reopened.listWorkers({ queueName: 'Q1' })).length, 1, 'the rows stay');
+        } finally {
+          await reopened.close();
+        }
+        assert.deepEqual(await versions(env, engine, schema), Array.from({ length: SERVER_SCHEMA_VERSION }, (_, i) => i + 1));
+        const migrated = await workTableIndexes(env, engine, schema);
+        assert.deepEqual(unreadWorkerIndexes.filter((name) => migrated.includes(name)), []);
+        for (const kept of ['work_table_computingSite_status', 'work_table_status', 'work_table_killTime']) {
+          assert.ok(migrated.includes(kept), `${kept} stays (a claim reads it): ${migrated.join(', ')}`);
         }
       });
     });

@@ -21,7 +21,7 @@ import {
 import type { ServerDialect, SqlSession } from './session.js';
 
 /** The schema version of the server engines that this code writes and understands. */
-export const SERVER_SCHEMA_VERSION = 2;
+export const SERVER_SCHEMA_VERSION = 3;
 
 interface TableSpec {
   readonly table: string;
@@ -121,9 +121,23 @@ async function migrateVersion2(session: SqlSession, d: ServerDialect): Promise<v
   if (d.engine === 'postgresql') await session.execute(`ALTER TABLE ${quote(WORK_TABLE)} SET (fillfactor = 70)`);
 }
 
+/**
+ * The worker table's indexes that no query reads, dropped in version 3 (they came with harvester's column
+ * flags). A write-back that changes a status cannot be a HOT update on PostgreSQL, and then writes an entry
+ * into every index of the table: each of these cost one per worker of every such monitor cycle.
+ * submitTime is read only by a per-queue MAX (a scan of computingSite_status's rows, not this index).
+ */
+export const unreadWorkerIndexes = ['submitTime', 'lastUpdate', 'eventFeedTime', 'nJobsToReFill', 'configID'].map((column) => `${WORK_TABLE}_${column}`);
+
+/** Version 3: the worker table without the indexes no query reads (see unreadWorkerIndexes). */
+async function migrateVersion3(session: SqlSession, d: ServerDialect): Promise<void> {
+  for (const index of unreadWorkerIndexes) await session.execute(d.dropIndex(WORK_TABLE, index));
+}
+
 const migrations: ReadonlyArray<{ readonly version: number; readonly apply: (session: SqlSession, dialect: ServerDialect) => Promise<void> }> = [
   { version: 1, apply: createVersion1 },
   { version: 2, apply: migrateVersion2 },
+  { version: 3, apply: migrateVersion3 },
 ];
 
 /** The version recorded in the database, 0 for a database without harvester tables. */
