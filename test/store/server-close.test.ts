@@ -1,13 +1,13 @@
 // Closing a server store while a transaction waits for an unreachable server (the process stops during an
 // outage, e.g. `harvester run --until-done` finishing while the lock keeper's renewal waits): the waiting call
 // ends at once with StoreClosedError instead of retrying against a closed pool until reconnectTimeout.
-import { after, describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { StoreClosedError } from '../../src/store/errors.js';
 import { openServerStore } from '../../src/store/server/open-server-store.js';
 import type { ReconnectEvent } from '../../src/store/server/reconnect.js';
-import { createTestDatabase, dbServersProblem, dropTestDatabases, loadDbServers, serverEngines, serverSettings } from '../support/store/db-servers.js';
+import { createTestDatabase, describeOnServerEngines, loadDbServers, serverSettings } from '../support/store/db-servers.js';
 
 /** A TCP relay to the server that can be cut: the listener closes and every relayed connection is destroyed. */
 async function cuttableRelay(host: string, port: number): Promise<{ port: number; cut: () => Promise<void> }> {
@@ -34,40 +34,34 @@ async function cuttableRelay(host: string, port: number): Promise<{ port: number
 
 const env = loadDbServers();
 
-if (env === undefined) {
-  test('closing a server store during an outage', (t) => t.skip(dbServersProblem()));
-} else {
-  for (const engine of serverEngines) {
-    after(() => dropTestDatabases(env, engine));
-    describe(`closing a ${engine} store during an outage`, () => {
-      test('a call waiting for the server ends with StoreClosedError when the store closes', { timeout: 90_000 }, async () => {
-        const relay = await cuttableRelay(env[engine].host, env[engine].port);
-        const events: ReconnectEvent[] = [];
-        let waiting: () => void = () => undefined;
-        const firstWait = new Promise<void>((resolve) => (waiting = resolve));
-        const settings = serverSettings(env, engine, await createTestDatabase(env, engine), {
-          host: '127.0.0.1',
-          port: relay.port,
-          reconnectTimeoutSec: 600,
-          connectTimeoutSec: 1,
-          onEvent: (event) => {
-            events.push(event);
-            if (event.kind === 'retrying') waiting();
-          },
-        });
-        const store = await openServerStore(settings);
-        assert.deepEqual(await store.listWorkers(), []);
-        await relay.cut();
-        const call = store.renewLocks('monitor-host-1');
-        await firstWait;
-        await store.close();
-        await assert.rejects(call, (error: unknown) => {
-          assert.ok(error instanceof StoreClosedError, `${String(error)}`);
-          assert.equal(error.operation, 'renewLocks');
-          return true;
-        });
-        assert.ok(events.every((e) => e.kind === 'retrying'), 'the server never came back: only waits were told');
-      });
+describeOnServerEngines(env, 'closing a server store during an outage', (engine) => `closing a ${engine} store during an outage`, (env, engine) => {
+  test('a call waiting for the server ends with StoreClosedError when the store closes', { timeout: 90_000 }, async () => {
+    const relay = await cuttableRelay(env[engine].host, env[engine].port);
+    const events: ReconnectEvent[] = [];
+    let waiting: () => void = () => undefined;
+    const firstWait = new Promise<void>((resolve) => (waiting = resolve));
+    const settings = serverSettings(env, engine, await createTestDatabase(env, engine), {
+      host: '127.0.0.1',
+      port: relay.port,
+      reconnectTimeoutSec: 600,
+      connectTimeoutSec: 1,
+      onEvent: (event) => {
+        events.push(event);
+        if (event.kind === 'retrying') waiting();
+      },
     });
-  }
-}
+    const store = await openServerStore(settings);
+    assert.deepEqual(await store.listWorkers(), []);
+    await relay.cut();
+    const call = store.renewLocks('monitor-host-1');
+    await firstWait;
+    await store.close();
+    await assert.rejects(call, (error: unknown) => {
+      assert.ok(error instanceof StoreClosedError, `${String(error)}`);
+      assert.equal(error.operation, 'renewLocks');
+      return true;
+    });
+    assert.ok(events.every((e) => e.kind === 'retrying'), 'the server never came back: only waits were told');
+  });
+
+});

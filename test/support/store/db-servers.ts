@@ -2,6 +2,7 @@
 // test user). Tests read the connection file (DBSERVERS_ENV, default /run/harvester-dbservers/env.json);
 // without it they skip saying why, except under CI=true, where a missing server fails the test.
 import { spawn } from 'node:child_process';
+import { after, describe, test } from 'node:test';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,27 @@ export function loadDbServers(): DbServersEnv | undefined {
     return undefined;
   }
   return envSchema.parse(JSON.parse(readFileSync(dbServersEnvFile, 'utf8')));
+}
+
+/**
+ * One describe per server engine, titled `title(engine)`, dropping that engine's test databases after the file;
+ * without the servers (`env` undefined, outside CI), one test skipped with the reason, titled `skipTitle`.
+ */
+export function describeOnServerEngines(
+  env: DbServersEnv | undefined,
+  skipTitle: string,
+  title: (engine: ServerEngine) => string,
+  suite: (env: DbServersEnv, engine: ServerEngine) => void,
+  engines: readonly ServerEngine[] = serverEngines,
+): void {
+  if (env === undefined) {
+    test(skipTitle, (t) => t.skip(dbServersProblem()));
+    return;
+  }
+  for (const engine of engines) {
+    after(() => dropTestDatabases(env, engine));
+    describe(title(engine), () => suite(env, engine));
+  }
 }
 
 /** Settings for a database of the test server. */
