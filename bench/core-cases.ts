@@ -1,10 +1,9 @@
 // The measured cases of the core benchmark. Each returns CoreCaseResults and prints nothing but progress;
 // every run is checked (all workers submitted, checked, swept; every row claimed), so a fast failure can
 // never pass for a fast cycle.
-import { monitoredWorkerStatuses } from '../src/agents/monitor.js';
 import { lockOwner } from '../src/agents/environment.js';
 import type { Logger } from '../src/logging/index.js';
-import { WorkSpec } from '../src/spec/index.js';
+import { monitoredWorkerStatuses, WorkSpec } from '../src/spec/index.js';
 import { Monitor } from '../src/agents/monitor.js';
 import type { PluginLookup } from '../src/agents/environment.js';
 import { timedPlugins } from '../src/cli/instrument.js';

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { ContractsByKind, FileToStageOut, WorkerCheck } from '../plugins/index.js';
-import { FileSpec, fileTypes, WorkSpec, type FileType, type JobSpec, type WorkerStatus } from '../spec/index.js';
+import { FileSpec, fileTypes, monitoredWorkerStatuses, WorkSpec, type FileType, type JobSpec, type WorkerStatus } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally } from './claimed-rows.js';
@@ -16,9 +16,6 @@ import { jobsFollowWorkers } from './jobs-follow-worker.js';
 import { lockKeeperFor, type LockKeeper } from './lock-keeper.js';
 import { callPlugin, PluginCallError, workerChecksFor, workersSubject } from './plugin-call.js';
 import { maxSubmissionAttemptsOf } from './submission-attempts.js';
-
-/** The statuses of workers the monitor looks at. */
-export const monitoredWorkerStatuses: readonly WorkerStatus[] = ['submitted', 'running', 'idle', 'pending'];
 
 export class Monitor implements Agent {
   readonly name = 'monitor';

@@ -9,6 +9,9 @@ export const workerStatuses = ['submitted', 'running', 'finished', 'failed', 're
 export type WorkerStatus = (typeof workerStatuses)[number];
 export const finalWorkerStatuses: readonly WorkerStatus[] = ['finished', 'failed', 'cancelled', 'missed'];
 
+/** The statuses of workers the monitor looks at. */
+export const monitoredWorkerStatuses: readonly WorkerStatus[] = ['submitted', 'running', 'idle', 'pending'];
+
 /** How jobs map onto workers. */
 export const mapTypes = ['NoJob', 'OneToOne', 'ManyToOne', 'OneToMany'] as const;
 export type MapType = (typeof mapTypes)[number];

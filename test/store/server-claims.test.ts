@@ -124,5 +124,4 @@ describeOnServerEngines(env, 'claims across processes on PostgreSQL and MariaDB'
       await alive.close();
     }
   });
-
 });

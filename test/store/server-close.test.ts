@@ -63,5 +63,4 @@ describeOnServerEngines(env, 'closing a server store during an outage', (engine)
     });
     assert.ok(events.every((e) => e.kind === 'retrying'), 'the server never came back: only waits were told');
   });
-
 });

@@ -66,7 +66,7 @@ class CuttingDriver implements ServerDriver {
 const env = loadDbServers();
 describeOnServerEngines(env, 'claims whose COMMIT is cut', (engine) => `claims whose COMMIT is cut on ${engine}`, (env, engine) => {
   async function storeWithCuts(): Promise<{ store: ServerStore; driver: CuttingDriver }> {
-    const settings = serverSettings(env!, engine, await createTestDatabase(env!, engine));
+    const settings = serverSettings(env, engine, await createTestDatabase(env, engine));
     await (await openServerStore(settings)).close(); // creates the tables
     const driver = new CuttingDriver(await serverDriverFor(settings));
     return { store: new ServerStore(driver), driver };
@@ -166,5 +166,4 @@ describeOnServerEngines(env, 'claims whose COMMIT is cut', (engine) => `claims w
       await store.close();
     }
   });
-
 });

@@ -62,5 +62,4 @@ describeOnServerEngines(env, 'outages seen by every caller on PostgreSQL and Mar
       await proxy.close();
     }
   });
-
 });

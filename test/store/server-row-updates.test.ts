@@ -122,5 +122,4 @@ describeOnServerEngines(env, 'set-based write-backs on PostgreSQL and MariaDB', 
       return true;
     });
   });
-
 });

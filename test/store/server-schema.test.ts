@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkSpec } from '../../src/spec/index.js';
 import { openServerStore } from '../../src/store/server/open-server-store.js';
-import { SERVER_SCHEMA_VERSION, unreadWorkerIndexes } from '../../src/store/server/schema.js';
+import { SERVER_SCHEMA_VERSION, workerIndexesDroppedInVersion3 } from '../../src/store/server/schema.js';
 import type { ServerEngine } from '../../src/store/server/session.js';
 import { adminQuery, createTestDatabase, type DbServersEnv, describeOnServerEngines, loadDbServers, serverSettings } from '../support/store/db-servers.js';
 
@@ -28,7 +28,7 @@ async function versions(env: DbServersEnv, engine: ServerEngine, schema: string)
 
 const env = loadDbServers();
 describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB', (engine) => `server schema migrations on ${engine}`, (env, engine) => {
-  test('a version-1 database loses the worker table\'s lock-time indexes on open (PostgreSQL: its pages keep room for updates), and keeps its rows', async () => {
+  test('a version-1 database loses the worker table\'s lock-time indexes and those of version 3 on open (PostgreSQL: its pages keep room for updates), and keeps its rows', async () => {
     const schema = await createTestDatabase(env, engine);
     const store = await openServerStore(serverSettings(env, engine, schema));
     await store.insertWorkers([new WorkSpec({ computingSite: 'Q1', status: 'running' } as never)]);
@@ -47,6 +47,7 @@ describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB
         `CREATE INDEX ${q(engine, 'work_table_modificationTime')} ON work_table (${q(engine, 'modificationTime')})`,
         `CREATE INDEX ${q(engine, 'work_table_status_modificationTime')} ON work_table (status, ${q(engine, 'modificationTime')})`,
         `CREATE INDEX ${q(engine, 'work_table_computingSite')} ON work_table (${q(engine, 'computingSite')})`,
+        ...workerIndexesDroppedInVersion3.map((index) => `CREATE INDEX ${q(engine, index)} ON work_table (${q(engine, index.slice('work_table_'.length))})`),
         ...(engine === 'postgresql' ? ['ALTER TABLE work_table RESET (fillfactor)'] : []),
         'DELETE FROM schema_version WHERE version > 1',
       ],
@@ -62,7 +63,7 @@ describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB
     }
     assert.deepEqual(await versions(env, engine, schema), Array.from({ length: SERVER_SCHEMA_VERSION }, (_, i) => i + 1));
     const migrated = await workTableIndexes(env, engine, schema);
-    assert.deepEqual(droppedInVersion2.filter((name) => migrated.includes(name)), []);
+    assert.deepEqual([...droppedInVersion2, ...workerIndexesDroppedInVersion3].filter((name) => migrated.includes(name)), [], 'version 1 to the current version in one open');
     assert.ok(migrated.includes('work_table_computingSite_status') && migrated.includes('work_table_status'), `the claims' indexes stay: ${migrated.join(', ')}`);
     if (engine === 'postgresql') {
       const [rows] = (await adminQuery(env, engine, [`SELECT reloptions FROM pg_class WHERE relname = 'work_table'`], schema)) as [Array<{ reloptions: string[] | null }>];
@@ -70,19 +71,19 @@ describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB
     }
   });
 
-  test('a version-2 database loses the worker table\'s indexes that no query reads on open, and keeps its rows and the claims\' indexes', async () => {
+  test('a version-2 database loses the worker table\'s indexes that every status change wrote on open, and keeps its rows and the claims\' indexes', async () => {
     const schema = await createTestDatabase(env, engine);
     const store = await openServerStore(serverSettings(env, engine, schema));
     await store.insertWorkers([new WorkSpec({ computingSite: 'Q1', status: 'running' } as never)]);
     await store.close();
     const fresh = await workTableIndexes(env, engine, schema);
-    assert.deepEqual(unreadWorkerIndexes.filter((name) => fresh.includes(name)), [], 'a new database has none of them');
+    assert.deepEqual(workerIndexesDroppedInVersion3.filter((name) => fresh.includes(name)), [], 'a new database has none of them');
     // Back to what version 2 left: the indexes harvester's column flags give.
     const column = (index: string): string => index.slice('work_table_'.length);
     await adminQuery(
       env,
       engine,
-      [...unreadWorkerIndexes.map((index) => `CREATE INDEX ${q(engine, index)} ON work_table (${q(engine, column(index))})`), 'DELETE FROM schema_version WHERE version > 2'],
+      [...workerIndexesDroppedInVersion3.map((index) => `CREATE INDEX ${q(engine, index)} ON work_table (${q(engine, index.slice('work_table_'.length))})`), 'DELETE FROM schema_version WHERE version > 2'],
       schema,
     );
     assert.deepEqual(await versions(env, engine, schema), [1, 2]);
@@ -95,10 +96,9 @@ describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB
     }
     assert.deepEqual(await versions(env, engine, schema), Array.from({ length: SERVER_SCHEMA_VERSION }, (_, i) => i + 1));
     const migrated = await workTableIndexes(env, engine, schema);
-    assert.deepEqual(unreadWorkerIndexes.filter((name) => migrated.includes(name)), []);
+    assert.deepEqual(workerIndexesDroppedInVersion3.filter((name) => migrated.includes(name)), []);
     for (const kept of ['work_table_computingSite_status', 'work_table_status', 'work_table_killTime']) {
       assert.ok(migrated.includes(kept), `${kept} stays (a claim reads it): ${migrated.join(', ')}`);
     }
   });
-
 });

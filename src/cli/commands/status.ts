@@ -7,8 +7,8 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { monitoredWorkerStatuses } from '../../agents/monitor.js';
 import { livePid } from '../../middleware/bot/pid-file.js';
+import { monitoredWorkerStatuses } from '../../spec/index.js';
 import { StoreSchemaMissingError } from '../../store/errors.js';
 import { describeServer } from '../../store/server/settings.js';
 import { CliContext } from '../context.js';

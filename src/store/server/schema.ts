@@ -122,16 +122,19 @@ async function migrateVersion2(session: SqlSession, d: ServerDialect): Promise<v
 }
 
 /**
- * The worker table's indexes that no query reads, dropped in version 3 (they came with harvester's column
- * flags). A write-back that changes a status cannot be a HOT update on PostgreSQL, and then writes an entry
- * into every index of the table: each of these cost one per worker of every such monitor cycle.
- * submitTime is read only by a per-queue MAX (a scan of computingSite_status's rows, not this index).
+ * The worker table's indexes dropped in version 3 (they came with harvester's column flags). A write-back that
+ * changes a status cannot be a HOT update on PostgreSQL, and then writes an entry into every index of the
+ * table: each of these cost one per worker of every such monitor cycle. No claim or listing can use them:
+ * eventFeedTime, nJobsToReFill and configID are read by no query; submitTime only by per-queue aggregates that
+ * read every row anyway; lastUpdate by the propagator's worker claim, whose condition ORs it with the
+ * unindexed propagatorLock (a scan of the table on PostgreSQL with or without it; MariaDB could have walked it
+ * in ORDER BY order, so there the claim may now sort what it scans: one pass over the table per propagator cycle).
  */
-export const unreadWorkerIndexes = ['submitTime', 'lastUpdate', 'eventFeedTime', 'nJobsToReFill', 'configID'].map((column) => `${WORK_TABLE}_${column}`);
+export const workerIndexesDroppedInVersion3 = ['submitTime', 'lastUpdate', 'eventFeedTime', 'nJobsToReFill', 'configID'].map((column) => `${WORK_TABLE}_${column}`);
 
-/** Version 3: the worker table without the indexes no query reads (see unreadWorkerIndexes). */
+/** Version 3: the worker table without the indexes that cost every status change (workerIndexesDroppedInVersion3). */
 async function migrateVersion3(session: SqlSession, d: ServerDialect): Promise<void> {
-  for (const index of unreadWorkerIndexes) await session.execute(d.dropIndex(WORK_TABLE, index));
+  for (const index of workerIndexesDroppedInVersion3) await session.execute(d.dropIndex(WORK_TABLE, index));
 }
 
 const migrations: ReadonlyArray<{ readonly version: number; readonly apply: (session: SqlSession, dialect: ServerDialect) => Promise<void> }> = [
