@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import type { QueueConfig } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { ContractsByKind, FileToStageOut, WorkerCheck } from '../plugins/index.js';
-import { FileSpec, fileTypes, monitoredWorkerStatuses, WorkSpec, type FileType, type JobSpec, type WorkerStatus } from '../spec/index.js';
+import { FileSpec, fileTypes, monitoredWorkerStatuses, WorkSpec, type FileType, type JobSpec } from '../spec/index.js';
 import type { Agent, CycleReport } from './agent-loop.js';
 import { lockOwner, type AgentEnvironment } from './environment.js';
 import { Tally } from './claimed-rows.js';

@@ -79,7 +79,6 @@ describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB
     const fresh = await workTableIndexes(env, engine, schema);
     assert.deepEqual(workerIndexesDroppedInVersion3.filter((name) => fresh.includes(name)), [], 'a new database has none of them');
     // Back to what version 2 left: the indexes harvester's column flags give.
-    const column = (index: string): string => index.slice('work_table_'.length);
     await adminQuery(
       env,
       engine,
