@@ -78,6 +78,15 @@ describe('how the herder reaches the bot (transport)', () => {
     await assert.rejects(new BotStreamOpener(mw(), log).open(scriptedLink({ unix: 'missing', tcp: 'refused' })), /not on its socket .*bot\.sock.*not on 127\.0\.0\.1:18861 .*Connection refused.*start it there/s);
   });
 
+  test('a failure quotes the inner SSH errors by their detail: the line carries one fix, not also theirs', async () => {
+    await assert.rejects(new BotStreamOpener(mw(), log).open(scriptedLink({ unix: 'missing', tcp: 'refused' })), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /cannot open a channel to the unix socket \/home\/u\/\.harvester\/bot\.sock on that host: open failed/);
+      assert.ok(!error.message.includes('likely fix'), error.message);
+      return true;
+    });
+  });
+
   test('"unix" and "tcp" use only their own way; "stdio" runs the relay after remoteSetup', async () => {
     const unixOnly = scriptedLink({ unix: 'prohibited', tcp: 'ok' });
     await assert.rejects(new BotStreamOpener(mw({ transport: 'unix' }), log).open(unixOnly), UnixForwardError);

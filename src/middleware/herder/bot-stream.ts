@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
-import { UnixForwardError } from '../ssh/index.js';
+import { SshStepError, UnixForwardError } from '../ssh/index.js';
 import { BotUnavailableError } from '../errors.js';
 import { botSocketPath } from '../bot/paths.js';
 import { remoteBotCommand, type BotLauncher } from './bot-launcher.js';
@@ -122,6 +122,11 @@ export class BotStreamOpener {
   }
 }
 
+/**
+ * An inner error quoted in this module's messages: an SSH step error by its detail only, since the message that
+ * quotes it names host and user, and its fix would otherwise appear inside the line as well as on the fix line.
+ */
 function errorMessage(error: unknown): string {
+  if (error instanceof SshStepError) return error.detail;
   return error instanceof Error ? error.message : String(error);
 }
