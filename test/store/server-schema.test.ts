@@ -26,13 +26,31 @@ async function versions(env: DbServersEnv, engine: ServerEngine, schema: string)
   return rows.map((r) => Number(r.version));
 }
 
+/** A new database of the current version holding one worker of queue Q1. */
+async function databaseWithOneWorker(env: DbServersEnv, engine: ServerEngine): Promise<string> {
+  const schema = await createTestDatabase(env, engine);
+  const store = await openServerStore(serverSettings(env, engine, schema));
+  await store.insertWorkers([new WorkSpec({ computingSite: 'Q1', status: 'running' } as never)]);
+  await store.close();
+  return schema;
+}
+
+/** Opens the database again (which migrates it), checks its worker and version stayed or moved on, returns work_table's indexes. */
+async function reopenedIndexes(env: DbServersEnv, engine: ServerEngine, schema: string): Promise<string[]> {
+  const reopened = await openServerStore(serverSettings(env, engine, schema));
+  try {
+    assert.equal((await reopened.listWorkers({ queueName: 'Q1' })).length, 1, 'the rows stay');
+  } finally {
+    await reopened.close();
+  }
+  assert.deepEqual(await versions(env, engine, schema), Array.from({ length: SERVER_SCHEMA_VERSION }, (_, i) => i + 1));
+  return workTableIndexes(env, engine, schema);
+}
+
 const env = loadDbServers();
 describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB', (engine) => `server schema migrations on ${engine}`, (env, engine) => {
   test('a version-1 database loses the worker table\'s lock-time indexes and those of version 3 on open (PostgreSQL: its pages keep room for updates), and keeps its rows', async () => {
-    const schema = await createTestDatabase(env, engine);
-    const store = await openServerStore(serverSettings(env, engine, schema));
-    await store.insertWorkers([new WorkSpec({ computingSite: 'Q1', status: 'running' } as never)]);
-    await store.close();
+    const schema = await databaseWithOneWorker(env, engine);
     const current = await workTableIndexes(env, engine, schema);
     assert.deepEqual(
       droppedInVersion2.filter((name) => current.includes(name)),
@@ -55,14 +73,7 @@ describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB
     );
     assert.deepEqual(await versions(env, engine, schema), [1]);
 
-    const reopened = await openServerStore(serverSettings(env, engine, schema));
-    try {
-      assert.equal((await reopened.listWorkers({ queueName: 'Q1' })).length, 1, 'the rows stay');
-    } finally {
-      await reopened.close();
-    }
-    assert.deepEqual(await versions(env, engine, schema), Array.from({ length: SERVER_SCHEMA_VERSION }, (_, i) => i + 1));
-    const migrated = await workTableIndexes(env, engine, schema);
+    const migrated = await reopenedIndexes(env, engine, schema);
     assert.deepEqual([...droppedInVersion2, ...workerIndexesDroppedInVersion3].filter((name) => migrated.includes(name)), [], 'version 1 to the current version in one open');
     assert.ok(migrated.includes('work_table_computingSite_status') && migrated.includes('work_table_status'), `the claims' indexes stay: ${migrated.join(', ')}`);
     if (engine === 'postgresql') {
@@ -72,10 +83,7 @@ describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB
   });
 
   test('a version-2 database loses the worker table\'s indexes that every status change wrote on open, and keeps its rows and the claims\' indexes', async () => {
-    const schema = await createTestDatabase(env, engine);
-    const store = await openServerStore(serverSettings(env, engine, schema));
-    await store.insertWorkers([new WorkSpec({ computingSite: 'Q1', status: 'running' } as never)]);
-    await store.close();
+    const schema = await databaseWithOneWorker(env, engine);
     const fresh = await workTableIndexes(env, engine, schema);
     assert.deepEqual(workerIndexesDroppedInVersion3.filter((name) => fresh.includes(name)), [], 'a new database has none of them');
     // Back to what version 2 left: the indexes harvester's column flags give.
@@ -87,14 +95,7 @@ describeOnServerEngines(env, 'server schema migrations on PostgreSQL and MariaDB
     );
     assert.deepEqual(await versions(env, engine, schema), [1, 2]);
 
-    const reopened = await openServerStore(serverSettings(env, engine, schema));
-    try {
-      assert.equal((await reopened.listWorkers({ queueName: 'Q1' })).length, 1, 'the rows stay');
-    } finally {
-      await reopened.close();
-    }
-    assert.deepEqual(await versions(env, engine, schema), Array.from({ length: SERVER_SCHEMA_VERSION }, (_, i) => i + 1));
-    const migrated = await workTableIndexes(env, engine, schema);
+    const migrated = await reopenedIndexes(env, engine, schema);
     assert.deepEqual(workerIndexesDroppedInVersion3.filter((name) => migrated.includes(name)), []);
     for (const kept of ['work_table_computingSite_status', 'work_table_status', 'work_table_killTime']) {
       assert.ok(migrated.includes(kept), `${kept} stays (a claim reads it): ${migrated.join(', ')}`);
