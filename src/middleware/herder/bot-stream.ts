@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { MiddlewareConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/index.js';
-import { SshStepError, UnixForwardError } from '../ssh/index.js';
+import { quotedDetail, UnixForwardError } from '../ssh/index.js';
 import { BotUnavailableError } from '../errors.js';
 import { botSocketPath } from '../bot/paths.js';
 import { remoteBotCommand, type BotLauncher } from './bot-launcher.js';
@@ -68,10 +68,10 @@ export class BotStreamOpener {
       }
       // No socket: no bot, or a bot started before it had one; its port may answer.
       try {
-        return await this.#tcp(link, `no bot socket answered (${errorMessage(error)}); the TCP port did`);
+        return await this.#tcp(link, `no bot socket answered (${quotedDetail(error)}); the TCP port did`);
       } catch (tcpError) {
         throw new BotUnavailableError(
-          `no bot answers on ${this.mw.remoteHost}: not on its socket (${errorMessage(error)}), not on 127.0.0.1:${this.mw.remoteBindPort} (${errorMessage(tcpError)})`,
+          `no bot answers on ${this.mw.remoteHost}: not on its socket (${quotedDetail(error)}), not on 127.0.0.1:${this.mw.remoteBindPort} (${quotedDetail(tcpError)})`,
           { host: this.mw.remoteHost, user: this.mw.sshUserName, step: 'bot-stream' },
           { cause: tcpError },
         );
@@ -111,7 +111,7 @@ export class BotStreamOpener {
       if (error instanceof UnixForwardError && error.prohibited) throw error;
       if (this.launcher === undefined) {
         throw new BotUnavailableError(
-          `nothing answers for the bot on ${this.mw.remoteHost} (${errorMessage(error)}): start it there (${this.mw.remoteCommand} --home ${this.mw.botHome} bot start --port ${this.mw.remoteBindPort}) or set "launchBot": true`,
+          `nothing answers for the bot on ${this.mw.remoteHost} (${quotedDetail(error)}): start it there (${this.mw.remoteCommand} --home ${this.mw.botHome} bot start --port ${this.mw.remoteBindPort}) or set "launchBot": true`,
           { host: this.mw.remoteHost, user: this.mw.sshUserName, step: 'bot-stream' },
           { cause: error },
         );
@@ -120,13 +120,4 @@ export class BotStreamOpener {
       return attempt();
     }
   }
-}
-
-/**
- * An inner error quoted in this module's messages: an SSH step error by its detail only, since the message that
- * quotes it names host and user, and its fix would otherwise appear inside the line as well as on the fix line.
- */
-function errorMessage(error: unknown): string {
-  if (error instanceof SshStepError) return error.detail;
-  return error instanceof Error ? error.message : String(error);
 }

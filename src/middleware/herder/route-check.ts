@@ -7,7 +7,7 @@ import { pluginKinds, type ContractsByKind, type PluginContext, type PluginKind 
 import type { PluginFactory } from '../../plugins/index.js';
 import { JobSpec } from '../../spec/index.js';
 import type { ClientSession } from '../protocol/index.js';
-import { connectRoute, formatHostPort, routeFromMiddleware, SshStepError, UnixForwardError, type SshLink } from '../ssh/index.js';
+import { connectRoute, formatHostPort, quotedDetail, routeFromMiddleware, SshStepError, UnixForwardError, type SshLink } from '../ssh/index.js';
 import { BotStreamOpener, type OpenedBotStream, type TransportUsed } from './bot-stream.js';
 import { handshakeWithBot } from './bot-handshake.js';
 import { NotOurBotError } from '../errors.js';
@@ -101,7 +101,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
           target: `${s.user}@${s.host}:${s.port}`,
           ms: s.ms,
           ok: s.ok,
-          detail: s.ok ? 'ok' : forQueue(s.error === undefined ? 'failed' : stepDetail(s.error), opts.queue),
+          detail: s.ok ? 'ok' : forQueue(s.error === undefined ? 'failed' : quotedDetail(s.error), opts.queue),
           ...(s.ok || !(s.error instanceof SshStepError) ? {} : { hint: forQueue(s.error.hint, opts.queue) }),
         }),
     });
@@ -110,7 +110,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
     if (error instanceof SshStepError && error.step === 'key-load') {
       // The jump host's key (jumpPrivateKey) can be the one at fault: name the file the error names.
       const keyPath = (error as { keyPath?: string }).keyPath ?? mw.privateKey ?? '';
-      opts.onStep({ step: 'key-load', target: keyPath, ms: 0, ok: false, detail: stepDetail(error), hint: error.hint });
+      opts.onStep({ step: 'key-load', target: keyPath, ms: 0, ok: false, detail: quotedDetail(error), hint: error.hint });
     }
     return false;
   }
@@ -126,7 +126,7 @@ async function checkRoute(mw: MiddlewareConfig, opts: RouteCheckOptions): Promis
       opts.onStep({
         ...step('bot-stream', `${target} (transport ${mw.transport})`),
         ok: false,
-        detail: stepDetail(error),
+        detail: quotedDetail(error),
         hint:
           error instanceof UnixForwardError && error.prohibited
             ? error.hint
@@ -202,14 +202,6 @@ function timer(): (step: string, target: string) => { step: string; target: stri
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * A failed step's detail: an SSH step error's own, since the step line names the step and the endpoint and the
- * fix comes once, on the line after (its message repeats all three).
- */
-function stepDetail(error: unknown): string {
-  return error instanceof SshStepError ? error.detail : message(error);
 }
 
 function summarize(value: unknown): string {

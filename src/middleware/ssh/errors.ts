@@ -56,6 +56,15 @@ export class SshStepError extends Error {
   }
 }
 
+/**
+ * An error as another line quotes it: an SSH step error by its detail only (the quoting line names the step,
+ * the endpoint and the fix once, which the step error's own message would repeat), any other by its message.
+ */
+export function quotedDetail(error: unknown): string {
+  if (error instanceof SshStepError) return error.detail;
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

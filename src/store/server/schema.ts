@@ -57,10 +57,15 @@ function columnDeclaration(dialect: ServerDialect, spec: TableSpec, column: Colu
   return `${quote(column.name)} ${type}${key}${reference}`;
 }
 
+/** The name of a one-column index that a spec column's index flag gives (version 1). */
+function indexName(table: string, column: string): string {
+  return `${table}_${column}`;
+}
+
 function indexStatements(spec: TableSpec): string[] {
   return spec.columns
     .filter((c) => c.index === true && c.primaryKey !== true && c.name !== spec.autoKey)
-    .map((c) => `CREATE INDEX ${quote(`${spec.table}_${c.name}`)} ON ${quote(spec.table)} (${quote(c.name)})`);
+    .map((c) => `CREATE INDEX ${quote(indexName(spec.table, c.name))} ON ${quote(spec.table)} (${quote(c.name)})`);
 }
 
 /** Version 1: everything SQLite's versions 1 to 3 hold. */
@@ -130,7 +135,7 @@ async function migrateVersion2(session: SqlSession, d: ServerDialect): Promise<v
  * unindexed propagatorLock: with 20,000 rows both engines scanned the table and sorted with or without the
  * index (EXPLAIN; 35-50 ms either way).
  */
-export const workerIndexesDroppedInVersion3 = ['submitTime', 'lastUpdate', 'eventFeedTime', 'nJobsToReFill', 'configID'].map((column) => `${WORK_TABLE}_${column}`);
+export const workerIndexesDroppedInVersion3 = ['submitTime', 'lastUpdate', 'eventFeedTime', 'nJobsToReFill', 'configID'].map((column) => indexName(WORK_TABLE, column));
 
 /** Version 3: the worker table without the indexes that cost every status change (workerIndexesDroppedInVersion3). */
 async function migrateVersion3(session: SqlSession, d: ServerDialect): Promise<void> {

@@ -47,13 +47,12 @@ export function describeOnServerEngines(
   skipTitle: string,
   title: (engine: ServerEngine) => string,
   suite: (env: DbServersEnv, engine: ServerEngine) => void,
-  engines: readonly ServerEngine[] = serverEngines,
 ): void {
   if (env === undefined) {
     test(skipTitle, (t) => t.skip(dbServersProblem()));
     return;
   }
-  for (const engine of engines) {
+  for (const engine of serverEngines) {
     after(() => dropTestDatabases(env, engine));
     describe(title(engine), () => suite(env, engine));
   }
