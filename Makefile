@@ -5,7 +5,12 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 
 install: $(NODE_MODULES_STAMP)
 
+# node-gyp (better-sqlite3 when no prebuilt binary fits) downloads Node's headers from nodejs.org unless told where
+# they are: the running Node's own, when its prefix ships them, so a host without internet installs too.
+NODE_PREFIX := $(shell node -p "require('path').resolve(process.execPath, '..', '..')")
+
 $(NODE_MODULES_STAMP): package.json package-lock.json
+	if [ -z "$$npm_config_nodedir" ] && [ -f "$(NODE_PREFIX)/include/node/node_version.h" ]; then export npm_config_nodedir="$(NODE_PREFIX)"; fi; \
 	npm ci --no-audit --no-fund
 	@touch $@
 
